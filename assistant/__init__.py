@@ -1,0 +1,1 @@
+"""Answering: prompts, generation backends, model provisioning, citations and the chat loop."""
