@@ -1,0 +1,255 @@
+"""The article store: articles and their chunks in one SQLite database; every write is one transaction."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from newsqa.types import Article, Chunk
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    subtitle TEXT NOT NULL DEFAULT '',
+    text TEXT NOT NULL,
+    date TEXT NOT NULL DEFAULT '',
+    date_source TEXT NOT NULL DEFAULT '',
+    source TEXT NOT NULL DEFAULT '',
+    url TEXT NOT NULL DEFAULT '',
+    page TEXT NOT NULL DEFAULT '',
+    reporters TEXT NOT NULL DEFAULT '[]',
+    photographers TEXT NOT NULL DEFAULT '[]',
+    kind TEXT NOT NULL DEFAULT 'article',
+    content_hash TEXT NOT NULL,
+    added_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY,
+    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    paragraph INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks(article_id, idx);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+_ARTICLE_COLUMNS = ("id, title, subtitle, text, date, date_source, source, url, page, reporters, photographers, kind")
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or written (locked, read-only, disk full, corrupt)."""
+
+
+@dataclass
+class IngestResult:
+    added: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.replaced)
+
+
+def _article(row: sqlite3.Row) -> Article:
+    return Article(
+        id=row["id"], title=row["title"], subtitle=row["subtitle"], text=row["text"], date=row["date"],
+        date_source=row["date_source"], source=row["source"], url=row["url"], page=row["page"],
+        reporters=tuple(json.loads(row["reporters"])), photographers=tuple(json.loads(row["photographers"])),
+        kind=row["kind"],
+    )
+
+
+def _chunk(row: sqlite3.Row) -> Chunk:
+    return Chunk(id=row["id"], article_id=row["article_id"], index=row["idx"], paragraph=row["paragraph"],
+                 start=row["start"], end=row["end"], text=row["text"])
+
+
+class Store:
+    """SQLite store in WAL mode so the web app can read while `newsqa ingest` writes."""
+
+    def __init__(self, path: Path, *, timeout_s: float = 30.0) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=timeout_s, check_same_thread=False,
+                                       isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the article store {self.path}: {exc}") from exc
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing -----------------------------------------------------------------------------------------------
+
+    def _write(self) -> _Transaction:
+        return _Transaction(self._db, self.path)
+
+    def put(self, items: Iterable[tuple[Article, Sequence[Chunk]]]) -> IngestResult:
+        """Add or replace articles with their chunks, all in one transaction; unchanged articles are skipped."""
+        result = IngestResult()
+        with self._write() as db:
+            for article, chunks in items:
+                row = db.execute("SELECT content_hash FROM articles WHERE id = ?", (article.id,)).fetchone()
+                if row is not None and row["content_hash"] == article.content_hash:
+                    result.unchanged.append(article.id)
+                    continue
+                if row is not None:
+                    db.execute("DELETE FROM articles WHERE id = ?", (article.id,))
+                    result.replaced.append(article.id)
+                else:
+                    result.added.append(article.id)
+                db.execute(
+                    f"INSERT INTO articles ({_ARTICLE_COLUMNS}, content_hash, added_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (article.id, article.title, article.subtitle, article.text, article.date,
+                     article.date_source, article.source, article.url, article.page,
+                     json.dumps(list(article.reporters), ensure_ascii=False),
+                     json.dumps(list(article.photographers), ensure_ascii=False), article.kind,
+                     article.content_hash, time.time()),
+                )
+                db.executemany(
+                    "INSERT OR REPLACE INTO chunks (id, article_id, idx, paragraph, start, end, text) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(c.id, c.article_id, c.index, c.paragraph, c.start, c.end, c.text) for c in chunks],
+                )
+            if result.changed:
+                _bump_version(db)
+        return result
+
+    def remove(self, article_ids: Iterable[str]) -> list[str]:
+        """Delete articles (and their chunks); returns the ids that existed."""
+        removed = []
+        with self._write() as db:
+            for aid in article_ids:
+                if db.execute("DELETE FROM articles WHERE id = ?", (aid,)).rowcount:
+                    removed.append(aid)
+            if removed:
+                _bump_version(db)
+        return removed
+
+    # -- reading -----------------------------------------------------------------------------------------------
+
+    @property
+    def version(self) -> int:
+        """Counter bumped by every write that changed something; indexes record it to detect staleness."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+        return int(row["value"]) if row else 0
+
+    def get(self, article_id: str) -> Article | None:
+        row = self._db.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ?", (article_id,)).fetchone()
+        return _article(row) if row else None
+
+    def articles(self) -> list[Article]:
+        """All articles, newest date first, then in the order they were added."""
+        rows = self._db.execute(
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY date DESC, added_at, rowid").fetchall()
+        return [_article(r) for r in rows]
+
+    def count(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+
+    def chunk_counts(self) -> dict[str, int]:
+        rows = self._db.execute("SELECT article_id, COUNT(*) AS n FROM chunks GROUP BY article_id").fetchall()
+        return {r["article_id"]: r["n"] for r in rows}
+
+    def chunks_of(self, article_id: str) -> list[Chunk]:
+        rows = self._db.execute("SELECT * FROM chunks WHERE article_id = ? ORDER BY idx", (article_id,)).fetchall()
+        return [_chunk(r) for r in rows]
+
+    def chunk_ids(self) -> set[int]:
+        return {r[0] for r in self._db.execute("SELECT id FROM chunks")}
+
+    def chunks_by_id(self, ids: Iterable[int]) -> dict[int, Chunk]:
+        """Chunks by id; ids not in the store are left out."""
+        found: dict[int, Chunk] = {}
+        ids = list(ids)
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            marks = ",".join("?" * len(part))
+            for row in self._db.execute(f"SELECT * FROM chunks WHERE id IN ({marks})", part):
+                found[row["id"]] = _chunk(row)
+        return found
+
+    def iter_chunks(self, batch: int = 1000) -> Iterator[Chunk]:
+        """All chunks in a stable order (article, position), read in batches to bound memory."""
+        last = ("", -1)
+        while True:
+            rows = self._db.execute(
+                "SELECT * FROM chunks WHERE (article_id, idx) > (?, ?) ORDER BY article_id, idx LIMIT ?",
+                (*last, batch)).fetchall()
+            if not rows:
+                return
+            yield from (_chunk(r) for r in rows)
+            last = (rows[-1]["article_id"], rows[-1]["idx"])
+
+    def articles_by_id(self, ids: Iterable[str]) -> dict[str, Article]:
+        found: dict[str, Article] = {}
+        ids = list(dict.fromkeys(ids))
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            marks = ",".join("?" * len(part))
+            for row in self._db.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id IN ({marks})", part):
+                found[row["id"]] = _article(row)
+        return found
+
+
+def _bump_version(db: sqlite3.Connection) -> None:
+    db.execute("INSERT INTO meta (key, value) VALUES ('version', '1') "
+               "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error, with SQLite errors turned into StoreError."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+        self.db, self.path = db, path
+
+    def __enter__(self) -> sqlite3.Connection:
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(_explain(exc, self.path)) from exc
+        return self.db
+
+    def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: object) -> None:
+        if exc_type is None:
+            try:
+                self.db.execute("COMMIT")
+                return
+            except sqlite3.Error as commit_exc:
+                self.db.execute("ROLLBACK")
+                raise StoreError(_explain(commit_exc, self.path)) from commit_exc
+        self.db.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.Error):
+            raise StoreError(_explain(exc, self.path)) from exc
+
+
+def _explain(exc: sqlite3.Error, path: Path) -> str:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return f"the article store {path} is busy with another writer; try again when it has finished ({text})"
+    if "readonly" in text or "read-only" in text:
+        return f"the article store {path} is read-only; nothing was changed ({text})"
+    if "full" in text:
+        return f"the disk holding {path} is full; nothing was changed ({text})"
+    return f"the article store {path} could not be written; nothing was changed ({text})"
