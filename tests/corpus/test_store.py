@@ -1,0 +1,86 @@
+import sqlite3
+
+import pytest
+
+from corpus.store import Store, StoreError
+from newsqa.types import Article, Chunk, article_id, chunk_id
+
+
+def make(title: str, text: str, date: str = "2024-02-02") -> tuple[Article, list[Chunk]]:
+    aid = article_id(source="武进日报", date=date, title=title)
+    article = Article(id=aid, title=title, text=text, date=date, source="武进日报", reporters=("朱梦琪",))
+    half = len(text) // 2
+    chunks = [Chunk(chunk_id(aid, s, e, text[s:e]), aid, i, 0, s, e, text[s:e])
+              for i, (s, e) in enumerate([(0, half), (half, len(text))])]
+    return article, chunks
+
+
+def test_put_is_idempotent_and_replaces_changed_articles(tmp_path):
+    store = Store(tmp_path / "db.sqlite")
+    a, ca = make("条例施行", "该条例将于2024年9月1日起施行。条例共九章、五十八条。")
+    b, cb = make("口袋公园", "公园面积约7200平方米。目前已建成投用。")
+    first = store.put([(a, ca), (b, cb)])
+    assert sorted(first.added) == sorted([a.id, b.id])
+    version = store.version
+    again = store.put([(a, ca), (b, cb)])
+    assert again.unchanged == [a.id, b.id] and not again.changed
+    assert store.version == version  # nothing changed, so indexes need no work
+
+    a2, ca2 = make("条例施行", "该条例将于2024年9月1日起施行。条例共九章。")
+    assert a2.id == a.id  # same source, date and title: the same article
+    result = store.put([(a2, ca2)])
+    assert result.replaced == [a.id]
+    assert store.get(a.id).text == a2.text
+    assert {c.id for c in store.chunks_of(a.id)} == {c.id for c in ca2}
+    assert store.chunk_ids() == {c.id for c in ca2 + cb}
+    assert store.version == version + 1
+
+
+def test_chunks_round_trip_and_offsets(tmp_path):
+    store = Store(tmp_path / "db.sqlite")
+    a, ca = make("会议", "昨天上午，我区召开会议。会议强调，要落实责任。")
+    store.put([(a, ca)])
+    stored = store.get(a.id)
+    assert stored == a
+    for c in store.chunks_of(a.id):
+        assert stored.text[c.start:c.end] == c.text
+    assert store.chunks_by_id([ca[0].id, 12345]) == {ca[0].id: ca[0]}
+    assert list(store.iter_chunks(batch=1)) == ca
+
+
+def test_remove_deletes_article_and_chunks(tmp_path):
+    store = Store(tmp_path / "db.sqlite")
+    a, ca = make("会议", "昨天上午，我区召开会议。会议强调，要落实责任。")
+    store.put([(a, ca)])
+    assert store.remove([a.id, "nope"]) == [a.id]
+    assert store.get(a.id) is None
+    assert store.chunk_ids() == set()
+    assert store.count() == 0
+
+
+def test_failed_put_leaves_store_unchanged(tmp_path):
+    store = Store(tmp_path / "db.sqlite")
+    a, ca = make("会议", "昨天上午，我区召开会议。会议强调，要落实责任。")
+    store.put([(a, ca)])
+    b, cb = make("另一篇", "这是另一篇文章。它有两个句子。")
+
+    def items():
+        yield b, cb
+        raise RuntimeError("reader failed half way")
+
+    with pytest.raises(RuntimeError):
+        store.put(items())
+    assert store.get(b.id) is None
+    assert store.chunk_ids() == {c.id for c in ca}
+
+
+def test_second_writer_gets_clear_busy_error(tmp_path):
+    path = tmp_path / "db.sqlite"
+    store = Store(path, timeout_s=0.1)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    a, ca = make("会议", "昨天上午，我区召开会议。")
+    with pytest.raises(StoreError, match="busy"):
+        store.put([(a, ca)])
+    other.execute("ROLLBACK")
+    assert store.put([(a, ca)]).added == [a.id]
