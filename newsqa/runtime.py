@@ -1,0 +1,44 @@
+"""Open everything a front end needs for one data directory: store, searcher, generator and assistant."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from newsqa.config import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: object  # corpus.store.Store
+    searcher: object  # index.hybrid.Searcher
+    assistant: object  # assistant.chat.Assistant
+
+
+def with_generator(settings: Settings, backend: str | None) -> Settings:
+    """A copy of the settings with another generator backend (the `--generator` option, the UI switch)."""
+    if not backend:
+        return settings
+    generator = dataclasses.replace(settings.generator, backend=backend)
+    return dataclasses.replace(settings, generator=generator)
+
+
+def open_runtime(settings: Settings, *, load_sample_if_empty: bool = True, progress: bool = False) -> Runtime:
+    """Open the store (loading the bundled sample page into an empty one), sync the indexes, build the assistant."""
+    from assistant.chat import Assistant
+    from assistant.generators import make_generator
+    from corpus.ingest import ingest_sample
+    from corpus.store import Store
+    from index.hybrid import Searcher
+
+    store = Store(settings.db_path)
+    if load_sample_if_empty and store.count() == 0:
+        ingest_sample(settings, store)
+    searcher = Searcher(settings, store)
+    searcher.sync(progress=progress)
+    generator = None
+    if settings.generator.backend != "extractive":
+        generator = make_generator(settings.generator, settings.models_dir)
+    assistant = Assistant(settings, store, searcher, generator)
+    return Runtime(settings=settings, store=store, searcher=searcher, assistant=assistant)
