@@ -1,0 +1,1 @@
+"""Read, normalise, split, chunk and store news articles."""
