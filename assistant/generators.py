@@ -1,0 +1,475 @@
+"""Text generators behind one small streaming protocol: local GGUF (llama.cpp), transformers, OpenAI-compatible HTTP.
+
+Constructors are cheap; a model loads on first use, once per process, and calls into one loaded model are
+serialised because neither llama.cpp contexts nor a shared torch model are safe to drive from two threads at once.
+The extractive answerer (no LLM) lives here too, with its own explicit entry point.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from newsqa.config import GeneratorSettings
+
+DEFAULT_GGUF = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+API_KEY_ENV = "NEWSQA_API_KEY"
+
+Messages = list[dict[str, str]]
+
+
+class GeneratorError(RuntimeError):
+    """A generator cannot produce text: missing model, unreachable endpoint, bad configuration."""
+
+
+class Generator(Protocol):
+    """Streams a chat reply piece by piece."""
+
+    name: str
+
+    def stream(self, messages: Messages, *, max_tokens: int, temperature: float = 0.0,
+               stop: list[str] | None = None) -> Iterator[str]: ...
+
+
+def complete(gen: Generator, messages: Messages, *, max_tokens: int, temperature: float = 0.0,
+             stop: list[str] | None = None) -> str:
+    """The whole reply of `gen` as one string."""
+    return "".join(gen.stream(messages, max_tokens=max_tokens, temperature=temperature, stop=stop))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Loaded models: one per (kind, path, options) and process
+
+
+@dataclass
+class _Loaded:
+    model: Any
+    lock: threading.Lock  # held for the whole of one generation
+
+
+_LOADED: dict[tuple, _Loaded] = {}
+_LOADED_LOCK = threading.Lock()
+
+
+def _load_once(key: tuple, loader: Callable[[], Any]) -> _Loaded:
+    # loading under the global lock is deliberate: two threads asking for the same 1 GB model must not both load it
+    with _LOADED_LOCK:
+        if key not in _LOADED:
+            _LOADED[key] = _Loaded(loader(), threading.Lock())
+        return _LOADED[key]
+
+
+def _threads(n_threads: int) -> int:
+    return n_threads if n_threads > 0 else max(os.cpu_count() or 1, 1)
+
+
+def _cut_at_stop(pieces: Iterable[str], stop: list[str] | None) -> Iterator[str]:
+    """Yield `pieces` up to (not including) the first stop string, holding back only what could start one."""
+    stops = [s for s in stop or [] if s]
+    if not stops:
+        yield from pieces
+        return
+    hold = max(len(s) for s in stops) - 1
+    buffer = ""
+    for piece in pieces:
+        buffer += piece
+        cut = min((i for s in stops if (i := buffer.find(s)) >= 0), default=-1)
+        if cut >= 0:
+            if buffer[:cut]:
+                yield buffer[:cut]
+            return
+        if len(buffer) > hold:
+            ready, buffer = buffer[:len(buffer) - hold], buffer[len(buffer) - hold:]
+            yield ready
+    if buffer:
+        yield buffer
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# llama.cpp
+
+
+class LlamaGenerator:
+    """A local GGUF chat model run by llama-cpp-python; the chat template comes from the GGUF metadata.
+
+    `prefix_cache` keeps evaluated prompt states in RAM (LlamaRAMCache), so a prompt sharing its start with any
+    earlier one (not only the last one) skips re-evaluating that prefix.
+    """
+
+    def __init__(self, model_path: Path, *, n_ctx: int = 4096, n_threads: int = 0, prefix_cache: bool = True,
+                 cache_bytes: int = 512 << 20) -> None:
+        self.model_path = Path(model_path)
+        self.n_ctx = n_ctx
+        self.n_threads = _threads(n_threads)
+        self.prefix_cache = prefix_cache
+        self.cache_bytes = cache_bytes
+        self.name = f"llama:{self.model_path.name}"
+
+    def _load(self) -> Any:
+        if not self.model_path.is_file():
+            raise GeneratorError(f"model file {self.model_path} not found; run `newsqa models pull` to provision "
+                                 "the default model, or set generator.model_path to a GGUF file")
+        try:
+            from llama_cpp import Llama, LlamaRAMCache
+        except ImportError as exc:
+            raise GeneratorError(f"the llama backend needs llama-cpp-python: pip install llama-cpp-python ({exc})") \
+                from exc
+        try:
+            llm = Llama(model_path=str(self.model_path), n_ctx=self.n_ctx, n_threads=self.n_threads, verbose=False)
+        except (ValueError, RuntimeError) as exc:
+            raise GeneratorError(f"cannot load {self.model_path}: {exc}") from exc
+        if self.prefix_cache:
+            llm.set_cache(LlamaRAMCache(capacity_bytes=self.cache_bytes))
+        return llm
+
+    def loaded(self) -> _Loaded:
+        return _load_once(("llama", str(self.model_path.resolve()), self.n_ctx, self.n_threads, self.prefix_cache),
+                          self._load)
+
+    def stream(self, messages: Messages, *, max_tokens: int, temperature: float = 0.0,
+               stop: list[str] | None = None) -> Iterator[str]:
+        loaded = self.loaded()  # load (or fail) now, not on the first next()
+        return self._stream(loaded, messages, max_tokens, temperature, stop)
+
+    def _stream(self, loaded: _Loaded, messages: Messages, max_tokens: int, temperature: float,
+                stop: list[str] | None) -> Iterator[str]:
+        with loaded.lock:
+            try:
+                chunks = loaded.model.create_chat_completion(
+                    messages=messages, stream=True, max_tokens=max_tokens, temperature=temperature,
+                    stop=stop or None)
+                for chunk in chunks:
+                    text = chunk["choices"][0]["delta"].get("content")
+                    if text:
+                        yield text
+            except ValueError as exc:  # e.g. the prompt does not fit in n_ctx
+                raise GeneratorError(f"{self.name}: {exc}") from exc
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# transformers
+
+
+class TransformersGenerator:
+    """A local transformers causal LM directory, streamed with TextIteratorStreamer from a generation thread."""
+
+    def __init__(self, model_path: Path, *, n_threads: int = 0) -> None:
+        self.model_path = Path(model_path)
+        self.n_threads = n_threads
+        self.name = f"transformers:{self.model_path.name}"
+
+    def _load(self) -> Any:
+        if not self.model_path.is_dir():
+            raise GeneratorError(f"transformers model directory {self.model_path} not found; set "
+                                 "generator.model_path to a local model directory (models are never downloaded)")
+        try:
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+        except ImportError as exc:
+            raise GeneratorError(f"the transformers backend needs transformers and torch ({exc})") from exc
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(self.model_path, local_files_only=True)
+            model = AutoModelForCausalLM.from_pretrained(self.model_path, local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise GeneratorError(f"cannot load transformers model from {self.model_path}: {exc}") from exc
+        if tokenizer.chat_template is None:
+            raise GeneratorError(f"{self.model_path}: the tokenizer has no chat template; use an instruct model")
+        model.eval()
+        return tokenizer, model
+
+    def loaded(self) -> _Loaded:
+        return _load_once(("transformers", str(self.model_path.resolve())), self._load)
+
+    def stream(self, messages: Messages, *, max_tokens: int, temperature: float = 0.0,
+               stop: list[str] | None = None) -> Iterator[str]:
+        loaded = self.loaded()
+        return _cut_at_stop(self._stream(loaded, messages, max_tokens, temperature), stop)
+
+    def _stream(self, loaded: _Loaded, messages: Messages, max_tokens: int, temperature: float) -> Iterator[str]:
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+        tokenizer, model = loaded.model
+        halt = threading.Event()  # set when the consumer stops reading, so generation does not run on
+
+        class _Halt(StoppingCriteria):
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
+                return halt.is_set()
+
+        with loaded.lock:
+            if self.n_threads > 0:
+                torch.set_num_threads(self.n_threads)
+            inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+                                                   return_dict=True)
+            streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
+            options: dict[str, Any] = {"max_new_tokens": max_tokens, "streamer": streamer,
+                                       "stopping_criteria": StoppingCriteriaList([_Halt()]),
+                                       "pad_token_id": tokenizer.pad_token_id or tokenizer.eos_token_id}
+            if temperature > 0:
+                options.update(do_sample=True, temperature=temperature)
+            else:
+                options.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+            failure: list[BaseException] = []
+
+            def run() -> None:
+                try:
+                    with torch.inference_mode():
+                        model.generate(**inputs, **options)
+                except BaseException as exc:  # reported to the consumer below
+                    failure.append(exc)
+                    streamer.end()
+
+            worker = threading.Thread(target=run, name="newsqa-generate", daemon=True)
+            worker.start()
+            try:
+                for text in streamer:
+                    if text:
+                        yield text
+            finally:
+                halt.set()
+                worker.join()
+            if failure:
+                raise GeneratorError(f"{self.name}: generation failed: {failure[0]}") from failure[0]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# OpenAI-compatible HTTP
+
+
+class OpenAIGenerator:
+    """Any OpenAI-compatible chat-completions endpoint (llama.cpp server, vLLM, Ollama, hosted APIs).
+
+    The API key comes only from the environment (NEWSQA_API_KEY) and is never logged or shown in repr().
+    """
+
+    def __init__(self, base_url: str, model: str = "", *, timeout_s: float = 120.0, api_key: str | None = None,
+                 streaming: bool = True) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.timeout_s = timeout_s
+        self.streaming = streaming
+        self._api_key = os.environ.get(API_KEY_ENV, "") if api_key is None else api_key
+        self.name = f"openai:{model or self.base_url}"
+        self._client: Any = None
+        self._client_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        key = "set" if self._api_key else "unset"
+        return f"OpenAIGenerator(base_url={self.base_url!r}, model={self.model!r}, api_key={key})"
+
+    def _http(self) -> Any:
+        # one client per generator: building its TLS context costs ~0.5 s, too much to pay per answer
+        with self._client_lock:
+            if self._client is None:
+                import httpx
+
+                self._client = httpx.Client(timeout=self.timeout_s)
+            return self._client
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/chat/completions"
+
+    def stream(self, messages: Messages, *, max_tokens: int, temperature: float = 0.0,
+               stop: list[str] | None = None) -> Iterator[str]:
+        body: dict[str, Any] = {"messages": messages, "max_tokens": max_tokens, "temperature": temperature,
+                                "stream": self.streaming}
+        if self.model:
+            body["model"] = self.model
+        if stop:
+            body["stop"] = stop
+        headers = {"Accept": "text/event-stream" if self.streaming else "application/json"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        # servers may ignore "stop"; cutting here too makes the behaviour the same everywhere
+        return _cut_at_stop(self._request(body, headers), stop)
+
+    def _request(self, body: dict[str, Any], headers: dict[str, str]) -> Iterator[str]:
+        import httpx
+
+        try:
+            with self._http().stream("POST", self.url, json=body, headers=headers) as response:
+                if response.status_code >= 400:
+                    detail = response.read().decode("utf-8", "replace")[:300]
+                    raise GeneratorError(f"{self.url} answered HTTP {response.status_code}: {detail}")
+                if "text/event-stream" in response.headers.get("content-type", ""):
+                    yield from _sse_content(response.iter_lines(), self.url)
+                else:  # a non-streaming reply, asked for or not
+                    yield _message_content(_json(response.read(), self.url), self.url)
+        except httpx.TimeoutException as exc:
+            raise GeneratorError(f"{self.url}: no answer within {self.timeout_s:g} s ({type(exc).__name__})") from exc
+        except httpx.HTTPError as exc:
+            raise GeneratorError(f"cannot reach {self.url}: {exc}") from exc
+
+
+def _json(raw: bytes | str, url: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
+        raise GeneratorError(f"{url}: reply is not JSON: {text[:200]!r}") from exc
+
+
+def _message_content(reply: Any, url: str) -> str:
+    try:
+        return reply["choices"][0]["message"]["content"] or ""
+    except (KeyError, IndexError, TypeError) as exc:
+        raise GeneratorError(f"{url}: unexpected reply shape: {str(reply)[:200]}") from exc
+
+
+def _sse_content(lines: Iterable[str], url: str) -> Iterator[str]:
+    """Text deltas of an SSE chat-completions stream, up to `data: [DONE]`."""
+    for line in lines:
+        if not line.startswith("data:"):
+            continue  # blank separators, comments (": ping"), event names
+        data = line[len("data:"):].strip()
+        if data == "[DONE]":
+            return
+        event = _json(data, url)
+        if "error" in event:
+            raise GeneratorError(f"{url}: {event['error']}")
+        try:
+            text = (event["choices"][0].get("delta") or {}).get("content") if event["choices"] else None
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise GeneratorError(f"{url}: unexpected stream event: {data[:200]}") from exc
+        if text:
+            yield text
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# factory
+
+
+def _make_llama(settings: GeneratorSettings, models_dir: Path) -> Generator:
+    path = Path(settings.model_path).expanduser() if settings.model_path else Path(models_dir) / DEFAULT_GGUF
+    return LlamaGenerator(path, n_ctx=settings.n_ctx, n_threads=settings.n_threads)
+
+
+def _make_transformers(settings: GeneratorSettings, models_dir: Path) -> Generator:
+    if not settings.model_path:
+        raise GeneratorError("the transformers backend needs generator.model_path: a local model directory")
+    return TransformersGenerator(Path(settings.model_path).expanduser(), n_threads=settings.n_threads)
+
+
+def _make_openai(settings: GeneratorSettings, models_dir: Path) -> Generator:
+    if not settings.base_url:
+        raise GeneratorError("the openai backend needs generator.base_url, e.g. http://127.0.0.1:8000/v1")
+    return OpenAIGenerator(settings.base_url, settings.api_model, timeout_s=settings.timeout_s)
+
+
+BACKENDS: dict[str, Callable[[GeneratorSettings, Path], Generator]] = {
+    "llama": _make_llama,
+    "transformers": _make_transformers,
+    "openai": _make_openai,
+}
+
+
+def make_generator(settings: GeneratorSettings, models_dir: Path) -> Generator:
+    """The generator `settings.backend` names; cheap, the model loads on first use.
+
+    "extractive" is not a Generator: it needs the question and passages, not a prompt; use ExtractiveAnswerer.
+    """
+    try:
+        make = BACKENDS[settings.backend]
+    except KeyError:
+        hint = " (the extractive backend is ExtractiveAnswerer, not a Generator)" \
+            if settings.backend == "extractive" else ""
+        raise GeneratorError(f"unknown generator.backend {settings.backend!r}; known: "
+                             f"{', '.join(sorted(BACKENDS))}{hint}") from None
+    return make(settings, models_dir)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# extractive (no LLM)
+
+_SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]*")
+_ENDINGS = "。！？!?；;"
+_BYLINE = re.compile(r"^\s*本报讯\s*[（(][^）)]{0,30}[）)]\s*")
+# question words carry no content; they are cut out before comparing (longest first)
+_QUESTION_WORDS = ("什么时候", "什么时间", "哪一年", "哪一天", "为什么", "怎么样", "多少", "什么", "哪些", "哪里",
+                   "哪儿", "哪天", "哪年", "哪个", "何时", "怎么", "如何", "是否", "是不是", "有没有", "请问",
+                   "吗", "呢", "几")
+_WANTS_NUMBER = re.compile(r"多少|几|什么时候|什么时间|哪天|哪年|哪一年|哪一天|何时|多久|多长|多大|多高|多远|日期|时间|"
+                           r"数量|金额|比例|第几")
+_NUMBER = re.compile(r"[0-9０-９]|[一二两三四五六七八九十百千万亿]+[年月日号个项家名人户元吨亿万%％]|"
+                     r"今年|明年|去年|昨天|今天")
+_NOT_TEXT = re.compile(r"[\W_]+")
+
+
+def _bigrams(text: str) -> set[str]:
+    grams: set[str] = set()
+    for segment in _NOT_TEXT.split(text):
+        grams.update(segment[i:i + 2] for i in range(len(segment) - 1))
+    return grams
+
+
+@dataclass(frozen=True)
+class _Scored:
+    score: float
+    passage: int  # 1-based
+    sentence: str
+
+
+class ExtractiveAnswerer:
+    """Answers by quoting the passage sentences that share the most character bigrams with the question.
+
+    No model: useful as an offline fallback and as a baseline. Each quoted sentence carries its passage's
+    citation marker [n], put before the sentence's final punctuation so sentence splitting keeps them together.
+    """
+
+    name = "extractive"
+
+    def __init__(self, *, max_sentences: int = 3, min_overlap: float = 0.3, min_shared: int = 2,
+                 number_bonus: float = 0.25) -> None:
+        self.max_sentences = max_sentences
+        self.min_overlap = min_overlap  # share of the question's bigrams a sentence must contain
+        self.min_shared = min_shared
+        self.number_bonus = number_bonus
+
+    def answer(self, question: str, passages: list[str]) -> str:
+        """Up to `max_sentences` best sentences, each with its marker; "" when no sentence overlaps enough."""
+        chosen = self.rank(question, passages)[:self.max_sentences]
+        return "".join(self._cite(s.sentence, s.passage) for s in chosen)
+
+    def rank(self, question: str, passages: list[str]) -> list[_Scored]:
+        """Sentences that pass the thresholds, best first (ties: earlier passage, earlier sentence)."""
+        content = question
+        for word in _QUESTION_WORDS:
+            content = content.replace(word, " ")
+        wanted = _bigrams(content)
+        if not wanted:
+            return []
+        wants_number = bool(_WANTS_NUMBER.search(question))
+        scored: list[_Scored] = []
+        seen: set[str] = set()
+        for n, passage in enumerate(passages, start=1):
+            for match in _SENTENCE.finditer(passage):
+                sentence = _BYLINE.sub("", match.group()).strip()
+                key = _NOT_TEXT.sub("", sentence)
+                if len(key) < 4 or key in seen:
+                    continue
+                seen.add(key)
+                shared = len(wanted & _bigrams(sentence))
+                overlap = shared / len(wanted)
+                if shared < self.min_shared or overlap < self.min_overlap:
+                    continue
+                bonus = self.number_bonus if wants_number and _NUMBER.search(sentence) else 0.0
+                scored.append(_Scored(overlap + bonus, n, sentence))
+        scored.sort(key=lambda s: -s.score)  # stable: keeps passage and sentence order among equals
+        if not scored:
+            return []
+        # weaker sentences only pad the answer; keep those close to the best
+        return [s for s in scored if s.score >= 0.6 * scored[0].score]
+
+    @staticmethod
+    def _cite(sentence: str, n: int) -> str:
+        body = sentence.rstrip(_ENDINGS + " ")
+        end = sentence[len(body):].strip()[-1:] if sentence[len(body):].strip() else ""
+        if end not in ("。", "！", "？", "!", "?"):
+            end = "。"
+        return f"{body}[{n}]{end}"

@@ -1,0 +1,313 @@
+"""Tests of the generator protocol, the backends (HTTP against a local stub) and the extractive answerer."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from conftest import FakeGenerator
+from openai_stub import OpenAIStub
+
+from assistant.generators import (
+    API_KEY_ENV,
+    DEFAULT_GGUF,
+    ExtractiveAnswerer,
+    GeneratorError,
+    LlamaGenerator,
+    OpenAIGenerator,
+    TransformersGenerator,
+    _cut_at_stop,
+    _load_once,
+    _Loaded,
+    complete,
+    make_generator,
+)
+from newsqa.config import GeneratorSettings
+
+SEED_PAGE = Path("/work/shared/seed/000_989b286bc898d7e2.txt")
+MESSAGES = [{"role": "system", "content": "你是新闻助手。"}, {"role": "user", "content": "你好"}]
+
+
+# --- protocol, helpers, factory --------------------------------------------------------------------------------
+
+
+def test_complete_joins_the_stream() -> None:
+    gen = FakeGenerator(["垃圾分类条例将于2024年9月1日起施行[1]。"])
+    assert complete(gen, MESSAGES, max_tokens=32) == "垃圾分类条例将于2024年9月1日起施行[1]。"
+    assert gen.last_messages == MESSAGES
+
+
+@pytest.mark.parametrize("pieces", [["答案是", "42", "\n\n问题", "：下一个"], ["答案是42\n", "\n问题：下一个"],
+                                    ["答", "案", "是", "4", "2", "\n", "\n", "问", "题"]])
+def test_cut_at_stop_across_piece_boundaries(pieces: list[str]) -> None:
+    assert "".join(_cut_at_stop(pieces, ["\n\n问题", "<|im_end|>"])) == "答案是42"
+    assert "".join(_cut_at_stop(pieces, None)) == "".join(pieces)
+    assert "".join(_cut_at_stop(pieces, ["不存在"])) == "".join(pieces)
+
+
+def test_cut_at_stop_streams_before_the_end() -> None:
+    def pieces():
+        yield "第一段很长的文字"
+        raise AssertionError("read past what was needed")
+
+    assert next(_cut_at_stop(pieces(), ["。"])) == "第一段很长的文字"
+
+
+def test_factory_picks_backend_by_name(tmp_path: Path) -> None:
+    llama = make_generator(GeneratorSettings(), tmp_path)
+    assert isinstance(llama, LlamaGenerator)
+    assert llama.model_path == tmp_path / DEFAULT_GGUF
+    own = make_generator(GeneratorSettings(model_path=str(tmp_path / "x.gguf")), tmp_path)
+    assert own.model_path == tmp_path / "x.gguf"
+    api = make_generator(GeneratorSettings(backend="openai", base_url="http://h:1/v1/", api_model="m"), tmp_path)
+    assert isinstance(api, OpenAIGenerator) and api.url == "http://h:1/v1/chat/completions"
+    hf = make_generator(GeneratorSettings(backend="transformers", model_path=str(tmp_path)), tmp_path)
+    assert isinstance(hf, TransformersGenerator)
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    (GeneratorSettings(backend="gpt5"), "unknown generator.backend 'gpt5'"),
+    (GeneratorSettings(backend="extractive"), "ExtractiveAnswerer"),
+    (GeneratorSettings(backend="transformers"), "generator.model_path"),
+    (GeneratorSettings(backend="openai", base_url=""), "generator.base_url"),
+])
+def test_factory_errors_are_clear(tmp_path: Path, settings: GeneratorSettings, message: str) -> None:
+    with pytest.raises(GeneratorError, match=re.escape(message)):
+        make_generator(settings, tmp_path)
+
+
+def test_missing_gguf_says_how_to_pull(tmp_path: Path) -> None:
+    gen = make_generator(GeneratorSettings(), tmp_path)  # constructing is fine without the file
+    with pytest.raises(GeneratorError, match="newsqa models pull"):
+        gen.stream(MESSAGES, max_tokens=4)
+
+
+def test_models_load_once_even_when_asked_concurrently() -> None:
+    calls: list[int] = []
+
+    def loader() -> object:
+        calls.append(1)
+        time.sleep(0.05)
+        return object()
+
+    key = ("test", f"load-once-{id(calls)}")
+    results: list[_Loaded] = []
+    threads = [threading.Thread(target=lambda: results.append(_load_once(key, loader))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1
+    assert len({id(r.model) for r in results}) == 1
+
+
+class _ScriptedLlama:
+    """Stands in for llama_cpp.Llama: yields chat-completion chunks and records the call."""
+
+    def __init__(self, pieces: list[str]) -> None:
+        self.pieces = pieces
+        self.kwargs: dict = {}
+
+    def create_chat_completion(self, **kwargs):
+        self.kwargs = kwargs
+        yield {"choices": [{"index": 0, "delta": {"role": "assistant"}, "finish_reason": None}]}
+        for p in self.pieces:
+            yield {"choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]}
+        yield {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+
+
+def test_llama_stream_reads_deltas_and_holds_the_model_lock(tmp_path: Path) -> None:
+    fake = _ScriptedLlama(["你", "好", "！"])
+    loaded = _Loaded(fake, threading.Lock())
+    gen = LlamaGenerator(tmp_path / "m.gguf")
+    gen.loaded = lambda: loaded  # type: ignore[method-assign]
+    stream = gen.stream(MESSAGES, max_tokens=7, stop=["。"])
+    assert next(stream) == "你"
+    assert loaded.lock.locked()  # a second caller waits while this reply is being generated
+    assert "".join(stream) == "好！"
+    assert not loaded.lock.locked()
+    assert fake.kwargs == {"messages": MESSAGES, "stream": True, "max_tokens": 7, "temperature": 0.0, "stop": ["。"]}
+
+
+# --- openai-compatible HTTP ------------------------------------------------------------------------------------
+
+
+def test_openai_streams_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(API_KEY_ENV, raising=False)
+    with OpenAIStub("常州市生活垃圾分类管理条例将于2024年9月1日起施行[1]。") as stub:
+        gen = OpenAIGenerator(stub.base_url, "qwen", timeout_s=5)
+        pieces = list(gen.stream(MESSAGES, max_tokens=50, temperature=0.2))
+    assert len(pieces) > 5
+    assert "".join(pieces) == "常州市生活垃圾分类管理条例将于2024年9月1日起施行[1]。"
+    (request,) = stub.requests
+    assert request["path"] == "/v1/chat/completions"
+    assert request["body"] == {"messages": MESSAGES, "max_tokens": 50, "temperature": 0.2, "stream": True,
+                               "model": "qwen"}
+    assert "Authorization" not in request["headers"]
+
+
+def test_openai_non_streaming(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(API_KEY_ENV, raising=False)
+    with OpenAIStub("不知道。") as stub:
+        gen = OpenAIGenerator(stub.base_url, timeout_s=5, streaming=False)
+        assert complete(gen, MESSAGES, max_tokens=5) == "不知道。"
+    assert stub.requests[0]["body"]["stream"] is False
+    assert "model" not in stub.requests[0]["body"]
+
+
+def test_openai_sends_key_from_environment_and_never_shows_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(API_KEY_ENV, "sk-test-秘密".encode().hex())
+    with OpenAIStub("好") as stub:
+        gen = make_generator(GeneratorSettings(backend="openai", base_url=stub.base_url, api_model="m"), Path())
+        assert complete(gen, MESSAGES, max_tokens=5) == "好"
+    assert stub.requests[0]["headers"]["Authorization"] == "Bearer " + "sk-test-秘密".encode().hex()
+    assert os.environ[API_KEY_ENV] not in repr(gen) + gen.name
+
+
+def test_openai_cuts_at_stop_even_if_server_ignores_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(API_KEY_ENV, raising=False)
+    with OpenAIStub("第一句。\n\n问题：第二句") as stub:
+        text = complete(OpenAIGenerator(stub.base_url, timeout_s=5), MESSAGES, max_tokens=20, stop=["\n\n问题"])
+    assert text == "第一句。"
+    assert stub.requests[0]["body"]["stop"] == ["\n\n问题"]
+
+
+def test_openai_http_error_names_url_and_status() -> None:
+    with OpenAIStub("x", status=500) as stub:
+        gen = OpenAIGenerator(stub.base_url, timeout_s=5)
+        with pytest.raises(GeneratorError, match=r"/v1/chat/completions answered HTTP 500: .*stub failure"):
+            complete(gen, MESSAGES, max_tokens=5)
+
+
+def test_openai_connection_refused_names_url() -> None:
+    with socket.socket() as s:  # a port that was free a moment ago and has no listener now
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    gen = OpenAIGenerator(f"http://127.0.0.1:{port}/v1", timeout_s=5)
+    with pytest.raises(GeneratorError, match=rf"cannot reach http://127\.0\.0\.1:{port}/v1/chat/completions"):
+        complete(gen, MESSAGES, max_tokens=5)
+
+
+def test_openai_timeout_is_reported() -> None:
+    with OpenAIStub("慢", delay_s=1.0) as stub:
+        gen = OpenAIGenerator(stub.base_url, timeout_s=0.2)
+        with pytest.raises(GeneratorError, match=r"no answer within 0\.2 s"):
+            complete(gen, MESSAGES, max_tokens=5)
+
+
+# --- transformers ----------------------------------------------------------------------------------------------
+
+
+def test_transformers_missing_directory_is_clear(tmp_path: Path) -> None:
+    gen = TransformersGenerator(tmp_path / "nope")
+    with pytest.raises(GeneratorError, match="not found.*never downloaded"):
+        gen.stream(MESSAGES, max_tokens=4)
+
+
+@pytest.fixture(scope="module")
+def tiny_causal_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised 1-layer Llama with a byte-level tokenizer and a chat template, built offline."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    vocab = {ch: i for i, ch in enumerate(sorted(alphabet))}
+    vocab["<eos>"] = len(vocab)
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    template = ("{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}\n{% endfor %}"
+                "{% if add_generation_prompt %}<assistant>{% endif %}")
+    tokenizer = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<eos>", pad_token="<eos>",
+                                                     chat_template=template)
+    config = transformers.LlamaConfig(vocab_size=len(vocab), hidden_size=16, intermediate_size=32,
+                                      num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
+                                      max_position_embeddings=256, eos_token_id=vocab["<eos>"],
+                                      pad_token_id=vocab["<eos>"])
+    torch.manual_seed(0)
+    model = transformers.LlamaForCausalLM(config)
+    path = tmp_path_factory.mktemp("tiny-lm")
+    tokenizer.save_pretrained(path)
+    model.save_pretrained(path)
+    return path
+
+
+@pytest.mark.model  # not a downloaded model, but importing torch and transformers alone takes ~10 s here
+def test_transformers_streams_from_a_local_model(tiny_causal_lm: Path) -> None:
+    gen = make_generator(GeneratorSettings(backend="transformers", model_path=str(tiny_causal_lm)), Path())
+    first = complete(gen, MESSAGES, max_tokens=12)
+    assert first  # random weights: gibberish, but generated through template, thread and streamer
+    assert complete(gen, MESSAGES, max_tokens=12) == first  # greedy decoding is deterministic
+    if len(first) >= 4:
+        stop = first[2:4]
+        assert complete(gen, MESSAGES, max_tokens=12, stop=[stop]) == first[:first.find(stop)]
+
+
+# --- extractive ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def seed_paragraphs() -> list[str]:
+    if not SEED_PAGE.is_file():
+        pytest.skip(f"sample page {SEED_PAGE} not present")
+    return [p.strip() for p in SEED_PAGE.read_text(encoding="utf-8").split("\n") if p.strip()]
+
+
+def _paragraph_with(paragraphs: list[str], needle: str) -> str:
+    return next(p for p in paragraphs if needle in p)
+
+
+def test_extractive_picks_the_date_sentence_and_cites_its_passage(seed_paragraphs: list[str]) -> None:
+    passages = [_paragraph_with(seed_paragraphs, "规上工业总产值"),
+                _paragraph_with(seed_paragraphs, "2024年9月1日起施行"),
+                _paragraph_with(seed_paragraphs, "条例明确将生活垃圾分为四类")]
+    answer = ExtractiveAnswerer().answer("垃圾分类条例什么时候施行？", passages)
+    first = re.split(r"(?<=[。！？])", answer)[0]
+    assert "2024年9月1日起施行[2]。" in first
+    assert "本报讯" not in answer  # the byline is not part of the answer
+    assert len(re.findall(r"\[\d\]", answer)) <= 3
+
+
+def test_extractive_prefers_numbers_for_how_many_questions(seed_paragraphs: list[str]) -> None:
+    passages = [_paragraph_with(seed_paragraphs, "条例明确将生活垃圾分为四类"),
+                _paragraph_with(seed_paragraphs, "规上工业总产值")]
+    ranked = ExtractiveAnswerer().rank("市区多少个小区实行厨余垃圾分类收运？", passages)
+    assert ranked[0].passage == 1 and "235个小区" in ranked[0].sentence
+
+
+def test_extractive_returns_empty_when_nothing_overlaps(seed_paragraphs: list[str]) -> None:
+    assert ExtractiveAnswerer().answer("北京冬奥会中国队获得几枚金牌？", seed_paragraphs[:8]) == ""
+    assert ExtractiveAnswerer().answer("什么？", seed_paragraphs[:8]) == ""
+    assert ExtractiveAnswerer().answer("垃圾分类", []) == ""
+
+
+def test_extractive_marker_goes_before_the_final_punctuation() -> None:
+    answer = ExtractiveAnswerer().answer("新北区图书馆几点开门", ["新北区图书馆每天9点开门；周一闭馆", "无关内容。"])
+    assert answer == "新北区图书馆每天9点开门[1]。"
+
+
+# --- real model ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.model
+def test_llama_real_model_answers_briefly() -> None:
+    pytest.importorskip("llama_cpp")
+    from assistant.models import pull_default_model
+
+    models_dir = Path(os.environ.get("NEWSQA_TEST_MODELS_DIR") or Path(tempfile.gettempdir()) / "newsqa-models")
+    path = pull_default_model(models_dir, progress=False)
+    gen = LlamaGenerator(path, n_ctx=512)
+    started = time.perf_counter()
+    text = complete(gen, [{"role": "system", "content": "你是一个简洁的中文助手。"},
+                          {"role": "user", "content": "用一句话介绍常州。"}], max_tokens=16)
+    assert text.strip()
+    assert re.search(r"[\u4e00-\u9fff]", text), text
+    assert time.perf_counter() - started < 60
