@@ -77,6 +77,11 @@ class AnswerSettings:
     # refuse without asking the generator when the best fused hit's dense similarity is below this
     min_dense_score: float = 0.0
     rewrite_followups: bool = True
+    # a cited sentence is verified when all its numbers, dates and names occur in the source and at least this
+    # share of its character bigrams does too
+    min_support_overlap: float = 0.3
+    # refuse (rather than show flagged claims) when the reply states facts and none of its sentences verify
+    refuse_unverified: bool = True
 
 
 @dataclass

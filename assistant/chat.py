@@ -1,0 +1,196 @@
+"""The answering loop: rewrite a follow-up, retrieve, prompt, stream the reply, check its citations, or refuse."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date
+from typing import Any, Protocol
+
+from assistant.citations import Attribution, Attributor, Evidence, bigrams, normalise, sentence_spans
+from assistant.prompts import Source, answer_messages, refusal_text
+from assistant.rewrite import rewrite
+from newsqa.config import Settings
+from newsqa.types import Answer, Hit
+
+log = logging.getLogger(__name__)
+
+Event = tuple[str, Any]  # ("token", str) while generating, then ("answer", Answer)
+Annotator = Callable[[str, str], str]  # (passage text, publication date) -> text with relative dates spelled out
+
+_RECENT_WORDS = ("最近", "最新", "近期", "目前", "现在", "如今", "眼下")
+
+
+class SearcherLike(Protocol):
+    def search(self, query: str, *, k: int, **options: Any) -> list[Hit]: ...
+
+
+class GeneratorLike(Protocol):
+    name: str
+
+    def stream(self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float = 0.0,
+               stop: list[str] | None = None) -> Iterator[str]: ...
+
+
+class ExtractiveLike(Protocol):
+    def answer(self, question: str, passages: list[str]) -> str: ...
+
+
+def trim_passage(text: str, query: str, max_chars: int) -> str:
+    """The contiguous run of sentences of `text` around those sharing most words with `query`, ≤ max_chars."""
+    if len(text) <= max_chars:
+        return text
+    spans = sentence_spans(text)
+    if not spans:
+        return text[:max_chars]
+    grams = bigrams(normalise(query))
+    scores = [len(grams & bigrams(normalise(text[s:e]))) for s, e in spans]
+    best = max(range(len(spans)), key=lambda i: (scores[i], -i))
+    lo = hi = best
+    while True:
+        options = []
+        if lo > 0 and spans[hi][1] - spans[lo - 1][0] <= max_chars:
+            options.append((scores[lo - 1], 0, lo - 1, hi))
+        if hi + 1 < len(spans) and spans[hi + 1][1] - spans[lo][0] <= max_chars:
+            options.append((scores[hi + 1], 1, lo, hi + 1))  # ties grow forwards: news leads with the facts
+        if not options:
+            break
+        _, _, lo, hi = max(options)
+    start, end = spans[lo][0], min(spans[hi][1], spans[lo][0] + max_chars)
+    return ("…" if start > 0 else "") + text[start:end] + ("…" if end < len(text) else "")
+
+
+def refusal_topic(query: str, *, max_chars: int = 60) -> str:
+    topic = re.sub(r"^(请问|想问一下|我想知道|问一下)[，,：:\s]*", "", query.strip())
+    topic = re.sub(r"[？?。！!\s]+$", "", topic)
+    topic = re.sub(r"(吗|呢|么)$", "", topic)
+    return topic[:max_chars] + ("…" if len(topic) > max_chars else "") or "这个问题"
+
+
+class Assistant:
+    """Answers questions from the store through `searcher`, with `generator` (or extractively when it is None).
+
+    `annotate` is an optional hook (e.g. corpus.timeexpr.annotate) that spells out relative dates in a passage
+    before the model sees it.
+    """
+
+    def __init__(self, settings: Settings, store: Any, searcher: SearcherLike | None,
+                 generator: GeneratorLike | None, *, extractive: ExtractiveLike | None = None,
+                 annotate: Annotator | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.searcher = searcher
+        self.generator = generator
+        self._extractive = extractive
+        self.annotate = annotate
+        self.generator_error = ""  # why the generator was given up on, when it was
+
+    @property
+    def extractive(self) -> ExtractiveLike:
+        if self._extractive is None:
+            from assistant.generators import ExtractiveAnswerer
+
+            self._extractive = ExtractiveAnswerer()
+        return self._extractive
+
+    def ask(self, question: str, history: Sequence[tuple[str, str]] = (), *, question_date: date | None = None,
+            context: list[Hit] | None = None) -> Answer:
+        answer = None
+        for kind, value in self.stream(question, history, question_date=question_date, context=context):
+            if kind == "answer":
+                answer = value
+        assert answer is not None  # stream() always ends with one
+        return answer
+
+    def stream(self, question: str, history: Sequence[tuple[str, str]] = (), *,
+               question_date: date | None = None, context: list[Hit] | None = None) -> Iterator[Event]:
+        """("token", piece) events as the reply is generated, then one ("answer", Answer)."""
+        if not question or not question.strip():
+            raise ValueError("the question is empty")
+        opts = self.settings.answer
+        start = time.perf_counter()
+        timings: dict[str, float] = {}
+
+        query = question.strip()
+        if history and opts.rewrite_followups and context is None:
+            query = rewrite(question, history, self.generator)
+        timings["rewrite"] = time.perf_counter() - start
+
+        mark = time.perf_counter()
+        if context is not None:
+            hits = list(context)
+        else:
+            if self.searcher is None:
+                raise ValueError("no searcher: pass `context` passages or build the Assistant with a searcher")
+            recent = any(w in query for w in _RECENT_WORDS)
+            hits = list(self.searcher.search(query, k=opts.max_passages, prefer_recent=recent))
+        timings["retrieve"] = time.perf_counter() - mark
+
+        def refuse(reason: str, generator: str = "") -> Answer:
+            timings["total"] = time.perf_counter() - start
+            return Answer(question=question, text=refusal_text(refusal_topic(query)), hits=tuple(hits),
+                          refused=True, rewritten_query=query, timings={**timings, "refusal_" + reason: 1.0},
+                          generator=generator)
+
+        if not hits:
+            yield "answer", refuse("no_hits")
+            return
+        dense = [h.scores["dense"] for h in hits if "dense" in h.scores]
+        if context is None and dense and max(dense) < opts.min_dense_score:
+            yield "answer", refuse("retrieval")
+            return
+
+        evidence = [Evidence(n, hit, self._shown(hit, query)) for n, hit in enumerate(hits, 1)]
+        mark = time.perf_counter()
+        pieces: list[str] = []
+        used = ""
+        if self.generator is not None:
+            sources = [Source(e.n, e.hit.title, e.hit.date, e.shown) for e in evidence]
+            messages = answer_messages(query, sources, today=question_date)
+            try:
+                for piece in self.generator.stream(messages, max_tokens=self.settings.generator.max_tokens,
+                                                   temperature=self.settings.generator.temperature):
+                    if not pieces:
+                        timings["ttft"] = time.perf_counter() - start
+                    pieces.append(piece)
+                    yield "token", piece
+                used = getattr(self.generator, "name", type(self.generator).__name__)
+            except Exception as exc:  # a model that fails to load or dies mid-reply: answer extractively instead
+                self.generator_error = f"{type(exc).__name__}: {exc}"
+                log.warning("generator failed, answering extractively: %s", self.generator_error)
+                pieces = []
+        if not used:
+            reply = self.extractive.answer(query, [e.shown for e in evidence])
+            timings.setdefault("ttft", time.perf_counter() - start)
+            pieces = [reply]
+            used = "extractive"
+            yield "token", reply
+        timings["generate"] = time.perf_counter() - mark
+
+        reply = "".join(pieces).strip()
+        attribution = Attributor(evidence, min_overlap=opts.min_support_overlap).attribute(reply)
+        reason = self._refusal_reason(reply, attribution)
+        if reason:
+            yield "answer", refuse(reason, used)
+            return
+        timings["total"] = time.perf_counter() - start
+        yield "answer", Answer(question=question, text=attribution.text, citations=attribution.citations,
+                               hits=tuple(hits), refused=False, rewritten_query=query, timings=timings,
+                               unverified=attribution.unverified, generator=used)
+
+    def _shown(self, hit: Hit, query: str) -> str:
+        text = trim_passage(hit.chunk.text, query, self.settings.answer.max_passage_chars)
+        return self.annotate(text, hit.date) if self.annotate is not None else text
+
+    def _refusal_reason(self, reply: str, attribution: Attribution) -> str:
+        """Why this reply should be replaced by a refusal, or "" to keep it."""
+        if not attribution.text:
+            return "empty"
+        if attribution.refusal_sentences and not attribution.verified:
+            return "generator"  # the model declined and nothing it said is backed by a source
+        if attribution.factual and not attribution.verified and self.settings.answer.refuse_unverified:
+            return "unverified"
+        return ""
+

@@ -1,0 +1,72 @@
+"""A deterministic stand-in for index.hybrid.Searcher: ranks chunks by character bigrams shared with the query."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from newsqa.types import Article, Chunk, Hit
+
+SAMPLE_PAGE = Path(__file__).resolve().parents[2] / "corpus" / "sample" / "wujin_daily_page.txt"
+
+
+def _bigrams(text: str) -> set[str]:
+    grams: set[str] = set()
+    for run in re.findall(r"[\u3400-\u9fff\w]+", text):
+        grams.update(run[i:i + 2] for i in range(len(run) - 1))
+    return grams
+
+
+class FakeSearcher:
+    """`search` scores each chunk (with its title) by the share of the query's bigrams it contains.
+
+    That share is reported as the "dense" score so refusal thresholds can be exercised; calls are recorded.
+    """
+
+    def __init__(self, articles: Sequence[Article], chunks: Sequence[Chunk]) -> None:
+        self.articles = {a.id: a for a in articles}
+        self.chunks = list(chunks)
+        self.calls: list[dict[str, Any]] = []
+
+    def search(self, query: str, *, k: int, **options: Any) -> list[Hit]:
+        self.calls.append({"query": query, "k": k, **options})
+        wanted = _bigrams(query)
+        scored = []
+        for chunk in self.chunks:
+            article = self.articles[chunk.article_id]
+            shared = len(wanted & _bigrams(article.title + chunk.text))
+            score = shared / len(wanted) if wanted else 0.0
+            scored.append((score, chunk.id, chunk, article))
+        scored.sort(key=lambda t: (-t[0], t[1]))
+        return [Hit(chunk=c, score=s, title=a.title, date=a.date, source=a.source,
+                    scores={"dense": s, "bm25": s * 10, "fused": s}) for s, _, c, a in scored[:k]]
+
+
+class FakeStore:
+    """The two read methods the assistant may use."""
+
+    def __init__(self, articles: Sequence[Article]) -> None:
+        self._articles = {a.id: a for a in articles}
+
+    def get(self, article_id: str) -> Article | None:
+        return self._articles.get(article_id)
+
+    def articles_by_id(self, ids: Sequence[str]) -> dict[str, Article]:
+        return {i: self._articles[i] for i in ids if i in self._articles}
+
+
+def sample_corpus() -> tuple[list[Article], list[Chunk]]:
+    """The bundled 武进日报 page, split and chunked by the corpus package."""
+    from corpus.chunker import chunk_article
+    from corpus.page import parse_page
+
+    articles = parse_page(SAMPLE_PAGE.read_text(encoding="utf-8"), date="2024-02-02", source="武进日报")
+    chunks = [c for a in articles for c in chunk_article(a, size=300, min_size=60)]
+    return articles, chunks
+
+
+def hit_for(article: Article, chunk: Chunk, score: float = 0.9) -> Hit:
+    return Hit(chunk=chunk, score=score, title=article.title, date=article.date, source=article.source,
+               scores={"dense": score, "bm25": 10 * score, "fused": score})

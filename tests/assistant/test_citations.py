@@ -1,0 +1,159 @@
+"""Citation markers, fact checks, re-attribution and quote offsets."""
+
+from __future__ import annotations
+
+import zlib
+
+import pytest
+from fake_searcher import hit_for, sample_corpus
+
+from assistant.citations import (
+    Attributor,
+    Evidence,
+    cited_numbers,
+    cn_to_int,
+    evidence_facts,
+    facts_of,
+    is_refusal,
+    missing_facts,
+    split_answer,
+)
+from newsqa.types import Article, Chunk, Hit
+
+LAW = ("本报讯 (记者 黄雅婷) 昨天上午, 市人大常委会召开《常州市生活垃圾分类管理条例》新闻发布会, "
+       "该条例将于2024年9月1日起施行。\n条例共九章、五十八条, 明确了各级政府及相关部门的职责。")
+FIREWORKS = "2024年是我区实施燃放管控政策的第六年。全区烟花爆竹违规燃放警情持续低发少发。"
+INDUSTRY = "战略新兴产业产值占比达68%, 新能源产业产值近1,300亿元, 为全区经济社会发展提供了有力保障。"
+
+
+def _hit(aid: str, text: str, title: str, date: str = "2024-02-02", offset: int = 0) -> Hit:
+    chunk = Chunk(id=zlib.crc32(aid.encode()), article_id=aid, index=0, paragraph=0, start=offset,
+                  end=offset + len(text), text=text)
+    return Hit(chunk=chunk, score=1.0, title=title, date=date, scores={"dense": 0.8})
+
+
+@pytest.fixture
+def attributor() -> Attributor:
+    return Attributor([
+        Evidence(1, _hit("law", LAW, "《常州市生活垃圾分类管理条例》9月1日起施行")),
+        Evidence(2, _hit("fire", FIREWORKS, "烟花爆竹燃放管控工作动员部署")),
+        Evidence(3, _hit("ind", INDUSTRY, "乔俊杰专题调研武高新")),
+    ])
+
+
+@pytest.mark.parametrize(("reply", "expected"), [
+    ("条例将于9月1日起施行[1]。", [(1,)]),
+    ("条例将于9月1日起施行【2】。", [(2,)]),
+    ("条例将于9月1日起施行［3］。", [(3,)]),
+    ("条例将于9月1日起施行［１］。", [(1,)]),
+    ("条例将于9月1日起施行[1,2]。", [(1, 2)]),
+    ("条例将于9月1日起施行[1、3]。", [(1, 3)]),
+    ("条例将于9月1日起施行[1][2]。", [(1, 2)]),
+    ("条例将于9月1日起施行。[2]条例共五十八条。【1】", [(2,), (1,)]),
+    ("条例将于9月1日起施行[资料1]。", [(1,)]),
+    ("条例将于9月1日起施行。", [()]),
+])
+def test_marker_forms_are_parsed_and_attached_to_their_sentence(reply: str, expected: list[tuple[int, ...]]) -> None:
+    sentences = [s for s in split_answer(reply) if not s.separator]
+    assert [s.cited for s in sentences] == expected
+    assert all("[" not in s.text and "【" not in s.text and "［" not in s.text for s in sentences)
+
+
+def test_numbers_of_missing_sources_are_dropped(attributor: Attributor) -> None:
+    result = attributor.attribute("条例将于2024年9月1日起施行[1][7]。条例共五十八条【9】。")
+    assert result.dropped == (7, 9)
+    assert "[7]" not in result.text and "9】" not in result.text
+    assert {c.n for c in result.citations} == {1}
+    assert result.text.startswith("条例将于2024年9月1日起施行[1]。")
+
+
+def test_cited_numbers_order_and_ranges() -> None:
+    assert cited_numbers("甲[2]乙[1,2]丙【3】丁[4-5]") == [2, 1, 3, 4, 5]
+
+
+def test_verified_citation_quotes_the_supporting_sentence(attributor: Attributor) -> None:
+    result = attributor.attribute("该条例共九章、58条[1]。")
+    (citation,) = result.citations
+    assert citation.verified and not result.unverified
+    assert citation.quote.startswith("条例共九章、五十八条")
+    assert LAW[citation.start:citation.end] == citation.quote
+
+
+def test_quote_offsets_index_the_article_text() -> None:
+    articles, chunks = sample_corpus()
+    law = next(a for a in articles if "生活垃圾分类管理条例" in a.title)
+    later = [c for c in chunks if c.article_id == law.id and c.start > 0]
+    assert later, "the 条例 article should have a chunk that does not start at offset 0"
+    chunk = later[0]
+    sentence = chunk.text.split("。")[0][-20:]
+    result = Attributor([Evidence(1, hit_for(law, chunk))]).attribute(sentence + "[1]。")
+    (citation,) = result.citations
+    assert citation.article_id == law.id and citation.chunk_id == chunk.id
+    assert law.text[citation.start:citation.end] == citation.quote
+    assert citation.start >= chunk.start and sentence in citation.quote
+
+
+def test_wrong_number_is_reattributed_to_the_passage_that_has_it(attributor: Attributor) -> None:
+    result = attributor.attribute("新能源产业产值近1300亿元[1]。")
+    (citation,) = result.citations
+    assert citation.n == 3 and citation.verified and citation.article_id == "ind"
+    assert result.text == "新能源产业产值近1300亿元[3]。"
+    assert result.reattributed == 1
+
+
+def test_number_found_nowhere_is_marked_unverified(attributor: Attributor) -> None:
+    result = attributor.attribute("该条例共九章、六十条[1]。")
+    (citation,) = result.citations
+    assert not citation.verified
+    assert result.unverified == ("该条例共九章、六十条。",)
+    assert result.verified == 0 and result.factual == 1
+
+
+def test_uncited_sentence_with_facts_is_unverified(attributor: Attributor) -> None:
+    result = attributor.attribute("条例将于2024年9月1日起施行[1]。条例共五十八条。")
+    assert result.unverified == ("条例共五十八条。",)
+    assert all(c.verified for c in result.citations)
+
+
+def test_name_not_in_the_source_fails_verification(attributor: Attributor) -> None:
+    result = attributor.attribute("《南京市生活垃圾分类管理条例》将于2024年9月1日起施行[1]。")
+    assert result.unverified and not any(c.verified for c in result.citations)
+
+
+@pytest.mark.parametrize(("sentence", "passage", "published", "ok"), [
+    ("条例将于2024年9月1日起施行。", "条例将于2024-09-01起施行。", "", True),
+    ("条例将于2024年9月1日起施行。", "条例将于9月1日起施行。", "2024-02-02", True),
+    ("条例将于2024年9月2日起施行。", "条例将于9月1日起施行。", "2024-02-02", False),
+    ("发布会于2024年2月1日召开。", "昨天上午召开发布会。", "2024-02-02", True),
+    ("产值近1300亿元。", "产值近1,300亿元。", "", True),
+    ("产值近1300亿元。", "产值近一千三百亿元。", "", True),
+    ("占比达68%。", "占比达到百分之六十八。", "", True),
+    ("共58条。", "共五十八条。", "", True),
+    ("共57条。", "共五十八条。", "", False),
+])
+def test_fact_normalisation(sentence: str, passage: str, published: str, ok: bool) -> None:
+    assert (not missing_facts(facts_of(sentence), evidence_facts(passage, published))) is ok
+
+
+def test_chinese_numerals() -> None:
+    assert [cn_to_int(s) for s in ("一千三百", "五十八", "二〇二四", "十二", "九")] == [1300, 58, 2024, 12, 9]
+
+
+def test_refusal_phrases() -> None:
+    assert is_refusal("文档信息不足，因此我无法基于提供的文档回答该问题。")
+    assert is_refusal("资料中没有找到关于条例条数的相关信息。")
+    assert not is_refusal("条例共五十八条。")
+
+
+def test_refusal_sentence_is_not_a_factual_claim(attributor: Attributor) -> None:
+    result = attributor.attribute("资料中没有找到关于条例罚款金额的相关信息。")
+    assert result.refusal_sentences == 1 and result.factual == 0 and not result.unverified
+
+
+def test_single_article_with_two_chunks_quotes_within_the_cited_chunk() -> None:
+    text = "第一段说明背景情况。\n条例共九章、五十八条。"
+    article = Article(id="a", title="条例", text=text, date="2024-02-02")
+    second = Chunk(id=2, article_id="a", index=1, paragraph=1, start=11, end=len(text), text=text[11:])
+    result = Attributor([Evidence(1, hit_for(article, second))]).attribute("条例共58条[1]。")
+    (citation,) = result.citations
+    assert citation.verified and article.text[citation.start:citation.end] == citation.quote == "条例共九章、五十八条。"
