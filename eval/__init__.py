@@ -1,0 +1,1 @@
+"""Evaluation: question sets, metrics, the runner behind `newsqa eval`, HTML reports and run comparison."""
