@@ -218,14 +218,30 @@ def _posseg():  # jieba builds its dictionary on first use (~1 s), so only when 
     return jieba.posseg
 
 
+_NAME_GLUE = {"zg", "ng", "nr", "n", "nrfg", "j"}  # one-character pieces jieba splits off names ("乔"+"俊杰")
+
+
 @lru_cache(maxsize=4096)
-def _names(text: str) -> tuple[str, ...]:
-    names = []
-    for word, flag in _posseg().cut(text):
-        if flag in _NAME_FLAGS and len(word) >= 2 and not re.fullmatch(r"[\w.]+", word, re.ASCII) \
-                and word not in names:
+def named_entities(text: str) -> tuple[str, ...]:
+    """Person, place and organisation names (jieba nr/ns/nt/nz) of ≥ 2 characters, split surnames re-attached."""
+    pairs = [(w, f) for w, f in _posseg().cut(text)]
+    names: list[str] = []
+    for i, (word, flag) in enumerate(pairs):
+        if flag not in _NAME_FLAGS:
+            continue
+        if flag.startswith("nr"):
+            if i > 0 and len(pairs[i - 1][0]) == 1 and pairs[i - 1][1] in _NAME_GLUE and _is_cjk(pairs[i - 1][0]):
+                word = pairs[i - 1][0] + word
+            if i + 1 < len(pairs) and len(pairs[i + 1][0]) == 1 and pairs[i + 1][1] in {"ng", "zg"} \
+                    and _is_cjk(pairs[i + 1][0]):
+                word += pairs[i + 1][0]
+        if len(word) >= 2 and not re.fullmatch(r"[\w.]+", word, re.ASCII) and word not in names:
             names.append(word)
     return tuple(names)
+
+
+def _is_cjk(text: str) -> bool:
+    return all("\u3400" <= c <= "\u9fff" for c in text)
 
 
 def facts_of(sentence: str) -> Facts:
@@ -238,7 +254,7 @@ def facts_of(sentence: str) -> Facts:
     dates, rest = _dates_and_rest(text)
     numbers = _numbers(rest, single_cn=False)
     names = list(quoted)
-    names += [n for n in _names(_QUOTED.sub(" ", rest)) if not any(n in q for q in quoted)]
+    names += [n for n in named_entities(_QUOTED.sub(" ", rest)) if not any(n in q for q in quoted)]
     return Facts(frozenset(numbers), tuple(dates), tuple(names))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from assistant.citations import strip_markers
+from assistant.citations import named_entities, strip_markers
 from assistant.prompts import rewrite_messages
 
 History = Sequence[tuple[str, str]]
@@ -24,7 +24,6 @@ _QUOTED = re.compile(r"《[^》]{1,40}》|“[^”]{2,40}”|「[^」]{2,40}」"
 _NOUN_HEADS = ("条例", "办法", "规定", "意见", "方案", "规划", "政策", "项目", "活动", "会议", "工程", "公司", "企业",
                "医院", "学校", "大会", "展会", "比赛", "赛事", "工作", "行动", "计划", "文件", "通知", "法", "区",
                "镇", "街道", "村", "部门", "平台", "中心")
-_NAME_FLAGS = {"nr", "ns", "nt", "nz"}
 
 
 def needs_rewrite(question: str, history: History) -> bool:
@@ -47,23 +46,13 @@ def salient_phrase(history: History) -> str:
             quoted = _QUOTED.findall(text)
             if quoted:
                 return quoted[0]
-        names = _entities(q)
+        names = list(named_entities(q))
         if names:
             return "".join(names[:2]) if len(names) > 1 and len("".join(names[:2])) <= 12 else names[0]
         topic = _QUESTION_WORDS.sub("", q)
         if topic:
             return topic
     return ""
-
-
-def _entities(text: str) -> list[str]:
-    from assistant.citations import _posseg
-
-    found: list[str] = []
-    for word, flag in _posseg().cut(text):
-        if flag in _NAME_FLAGS and len(word) >= 2 and word not in found:
-            found.append(word)
-    return found
 
 
 def rule_rewrite(question: str, history: History) -> str:
