@@ -114,7 +114,7 @@ def _check_size(path: Path, max_file_mb: int) -> int:
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if size > max_file_mb * 1024 * 1024:
-        raise InputError(f"{path}: {size / 1024 / 1024:.0f} MB is over the {max_file_mb} MB limit per file")
+        raise InputError(f"{path}: {size / 1024 / 1024:.1f} MB is over the {max_file_mb} MB limit per file")
     if size == 0:
         raise InputError(f"{path}: empty file")
     return size
@@ -196,7 +196,14 @@ def _read_html(path: Path, *, date: str, source: str, max_file_mb: int) -> list[
     import trafilatura  # imported here: it is slow to import and only HTML needs it
 
     html = _read_text(path, max_file_mb)
-    extracted = trafilatura.extract(html, output_format="json", with_metadata=True, include_comments=False)
+    # no extensive date search: it guesses days from a bare year in the URL ("/2024/" -> 2024-01-01)
+    extracted = trafilatura.extract(
+        html,
+        output_format="json",
+        with_metadata=True,
+        include_comments=False,
+        date_extraction_params={"extensive_search": False, "original_date": True},
+    )
     data = json.loads(extracted) if extracted else {}
     title = normalize_line(data.get("title") or "")
     paragraphs = [line for line in normalize_text(data.get("text") or "").split("\n") if line]
