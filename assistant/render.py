@@ -1,0 +1,325 @@
+"""Answers as safe HTML for the web chat: clickable [n] citations, a sources panel, marked unverified sentences.
+
+Everything taken from an answer or an article is HTML-escaped when it is placed, and the assembled fragment goes
+through nh3 with a short allow-list as a second line of defence, so no markup from a news article can run in the
+browser. Citations open with <details>/<summary>, which needs neither JavaScript nor links.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from html.parser import HTMLParser
+
+import nh3
+
+from assistant.citations import MARKERS, cited_numbers
+from newsqa.types import Answer, Article, Citation, Hit
+
+ArticleLookup = Callable[[str], Article | None] | Mapping[str, Article]
+
+_TAGS = {"div", "span", "details", "summary", "mark", "ol", "li", "br", "small", "strong"}
+_ATTRIBUTES = {"*": {"class", "title"}, "details": {"data-n", "data-article", "data-chunk"}, "li": {"value"}}
+
+PARAGRAPH_CONTEXT_CHARS = 160  # characters of the paragraph shown on each side of the quoted span
+SNIPPET_CHARS = 80  # characters of a passage shown for a refusal's nearby articles
+
+# styles for the fragments below; the app passes them to Gradio with launch(css=...)
+CSS = """
+.nq-answer { line-height: 1.7; }
+.nq-body { white-space: normal; }
+details.nq-cite { display: inline; }
+details.nq-cite > summary { display: inline; cursor: pointer; color: var(--color-accent, #2563eb);
+  font-size: 0.85em; vertical-align: super; list-style: none; }
+details.nq-cite > summary::-webkit-details-marker { display: none; }
+details.nq-cite[open] > .nq-pop { display: block; }
+.nq-pop { display: none; margin: 0.4em 0; padding: 0.5em 0.7em; border-left: 3px solid #2563eb;
+  background: rgba(37, 99, 235, 0.07); border-radius: 4px; font-size: 0.92em; }
+.nq-src-title { font-weight: 600; }
+.nq-src-meta { display: block; color: #6b7280; font-size: 0.88em; }
+.nq-src-para { display: block; margin-top: 0.3em; }
+.nq-src-para mark { background: #fde68a; padding: 0 1px; }
+.nq-unverified { text-decoration: underline dotted #d97706; }
+.nq-unverified-sign { color: #d97706; }
+.nq-warn { display: block; color: #b45309; font-size: 0.88em; }
+.nq-sources { margin-top: 0.8em; padding-top: 0.4em; border-top: 1px solid rgba(128, 128, 128, 0.3);
+  font-size: 0.92em; }
+.nq-sources-h { font-weight: 600; }
+.nq-sources ol { margin: 0.2em 0 0 1.4em; padding: 0; }
+.nq-sources summary { cursor: pointer; }
+.nq-refusal { color: #92400e; }
+.nq-streaming { opacity: 0.85; }
+"""
+
+
+def _lookup(articles: ArticleLookup) -> Callable[[str], Article | None]:
+    if isinstance(articles, Mapping):
+        return articles.get
+    return articles
+
+
+def _e(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _clean(fragment: str) -> str:
+    return nh3.clean(fragment, tags=_TAGS, attributes=_ATTRIBUTES, link_rel=None, strip_comments=True)
+
+
+def _text_html(text: str) -> str:
+    """Escaped text with its line breaks kept (one line of HTML, so Markdown never re-reads it)."""
+    return "<br>".join(_e(line) for line in text.split("\n"))
+
+
+# -- the source of one citation ----------------------------------------------------------------------------------
+
+
+def byline(article: Article | None, date: str = "") -> str:
+    """"2024-02-02 · 武进日报 · 记者 朱梦琪": what a reader needs to find the printed article."""
+    parts = [(article.date if article else "") or date or "日期不详"]
+    if article and article.source:
+        parts.append(article.source)
+    if article and article.page:
+        parts.append(article.page)
+    if article and article.reporters:
+        parts.append("记者 " + "、".join(article.reporters))
+    elif article and article.photographers:
+        parts.append("摄影 " + "、".join(article.photographers))
+    return " · ".join(parts)
+
+
+def quoted_paragraph(article: Article | None, citation: Citation) -> str:
+    """The paragraph(s) holding the quoted span, escaped, with the span in <mark>; trimmed around long quotes."""
+    if article is None or not (0 <= citation.start < citation.end <= len(article.text)):
+        return f"<mark>{_e(citation.quote)}</mark>"
+    spans = [(s, e) for s, e in article.paragraphs if s < citation.end and e > citation.start]
+    lo = min((s for s, _ in spans), default=citation.start)
+    hi = max((e for _, e in spans), default=citation.end)
+    lo = max(lo, citation.start - PARAGRAPH_CONTEXT_CHARS)
+    hi = min(hi, citation.end + PARAGRAPH_CONTEXT_CHARS)
+    text = article.text
+    before, quote, after = text[lo:citation.start], text[citation.start:citation.end], text[citation.end:hi]
+    return (("…" if lo > 0 and text[lo - 1] != "\n" else "") + _text_html(before) + "<mark>" + _text_html(quote)
+            + "</mark>" + _text_html(after) + ("…" if hi < len(text) and text[hi] != "\n" else ""))
+
+
+def _source_card(citation: Citation, article: Article | None) -> str:
+    title = (article.title if article else "") or citation.title
+    warn = "" if citation.verified else '<span class="nq-warn">⚠ 这句话未能在此原文中核实</span>'
+    return (f'<span class="nq-src-title">《{_e(title)}》</span>'
+            f'<span class="nq-src-meta">{_e(byline(article, citation.date))}</span>'
+            f'<span class="nq-src-para">{quoted_paragraph(article, citation)}</span>{warn}')
+
+
+def _marker(n: int, citation: Citation, article: Article | None) -> str:
+    title = (article.title if article else "") or citation.title
+    return (f'<details class="nq-cite" data-n="{n}" data-article="{_e(citation.article_id)}" '
+            f'data-chunk="{citation.chunk_id}"><summary title="{_e(f"《{title}》 {citation.date}")}">[{n}]</summary>'
+            f'<span class="nq-pop">{_source_card(citation, article)}</span></details>')
+
+
+# -- the answer --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Piece:
+    start: int
+    end: int
+    numbers: tuple[int, ...]
+
+
+def _markers(text: str) -> list[_Piece]:
+    return [_Piece(m.start(), m.end(), tuple(cited_numbers(m.group(0)))) for m in MARKERS.finditer(text)]
+
+
+def _unverified_spans(text: str, sentences: Sequence[str]) -> list[tuple[int, int]]:
+    """Where the unverified sentences are in `text`; they are given without markers, the text has them."""
+    keep = [True] * len(text)
+    for m in MARKERS.finditer(text):
+        keep[m.start():m.end()] = [False] * (m.end() - m.start())
+    where = [i for i, k in enumerate(keep) if k]  # stripped position -> position in text
+    stripped = "".join(text[i] for i in where)
+    spans: list[tuple[int, int]] = []
+    for sentence in sentences:
+        needle = MARKERS.sub("", sentence).strip()
+        at = stripped.find(needle) if needle else -1
+        while at >= 0 and any(s < where[at + len(needle) - 1] + 1 and where[at] < e for s, e in spans):
+            at = stripped.find(needle, at + 1)
+        if at >= 0:
+            spans.append((where[at], where[at + len(needle) - 1] + 1))
+    return sorted(spans)
+
+
+def _citation_for(n: int, at: int, text: str, citations: Sequence[Citation]) -> Citation | None:
+    """The citation [n] placed at `at`: the one whose sentence ends right there, else any with that number."""
+    same = [c for c in citations if c.n == n]
+    for c in same:
+        probe = re.sub(r"[。！？!?；;，,：:]+$", "", c.sentence.strip())
+        if probe and text.rfind(probe, 0, at + 1) >= 0 and at - text.rfind(probe, 0, at + 1) - len(probe) <= 4:
+            return c
+    return same[0] if same else None
+
+
+def _body_html(answer: Answer, lookup: Callable[[str], Article | None]) -> str:
+    text = answer.text.strip()
+    unverified = _unverified_spans(text, answer.unverified)
+    markers = _markers(text)
+    out: list[str] = []
+    pos = 0
+    events: list[tuple[int, str, object]] = [(m.start, "marker", m) for m in markers]
+    events += [(s, "open", None) for s, _ in unverified] + [(e, "close", None) for _, e in unverified]
+    events.sort(key=lambda ev: (ev[0], {"close": 0, "marker": 1, "open": 2}[ev[1]]))
+    for at, kind, item in events:
+        if at < pos:
+            continue
+        out.append(_text_html(text[pos:at]))
+        pos = at
+        if kind == "open":
+            out.append('<span class="nq-unverified" title="没有找到支持这句话的原文">'
+                       '<span class="nq-unverified-sign">⚠</span>')
+        elif kind == "close":
+            out.append("</span>")
+        else:
+            assert isinstance(item, _Piece)
+            for n in item.numbers:
+                citation = _citation_for(n, item.start, text, answer.citations)
+                if citation is None:
+                    out.append(_e(f"[{n}]"))
+                else:
+                    out.append(_marker(n, citation, lookup(citation.article_id)))
+            pos = item.end
+    out.append(_text_html(text[pos:]))
+    return "".join(out)
+
+
+def _sources_html(citations: Sequence[Citation], lookup: Callable[[str], Article | None]) -> str:
+    first: dict[int, Citation] = {}
+    for c in sorted(citations, key=lambda c: c.n):
+        first.setdefault(c.n, c)
+    if not first:
+        return ""
+    items = []
+    for n, c in first.items():
+        article = lookup(c.article_id)
+        title = (article.title if article else "") or c.title
+        items.append(f'<li value="{n}"><details class="nq-source"><summary>《{_e(title)}》 '
+                     f'<small>{_e(byline(article, c.date))}</small></summary>'
+                     f'<span class="nq-src-para">{quoted_paragraph(article, c)}</span></details></li>')
+    return f'<div class="nq-sources"><div class="nq-sources-h">来源</div><ol>{"".join(items)}</ol></div>'
+
+
+def _nearby_html(hits: Sequence[Hit], lookup: Callable[[str], Article | None], limit: int = 3) -> str:
+    seen: set[str] = set()
+    items = []
+    for hit in hits:
+        if hit.chunk.article_id in seen:
+            continue
+        seen.add(hit.chunk.article_id)
+        article = lookup(hit.chunk.article_id)
+        title = (article.title if article else "") or hit.title
+        snippet = hit.chunk.text.strip()
+        short = snippet[:SNIPPET_CHARS] + ("…" if len(snippet) > SNIPPET_CHARS else "")
+        items.append(f'<li><details class="nq-source"><summary>《{_e(title)}》 '
+                     f'<small>{_e(byline(article, hit.date))}</small></summary>'
+                     f'<span class="nq-src-para">{_text_html(short)}</span></details></li>')
+        if len(items) == limit:
+            break
+    if not items:
+        return ""
+    return f'<div class="nq-sources"><div class="nq-sources-h">可能相关的文章</div><ol>{"".join(items)}</ol></div>'
+
+
+def render_answer(answer: Answer, articles: ArticleLookup) -> str:
+    """The final chat message: answer text with [n] citations that open their source, then the sources panel."""
+    lookup = _lookup(articles)
+    if answer.refused:
+        text = answer.text.strip() or "抱歉，资料中没有找到答案。"
+        body = f'<div class="nq-body nq-refusal">{_text_html(text)}</div>'
+        return _clean(f'<div class="nq-answer">{body}{_nearby_html(answer.hits, lookup)}</div>')
+    body = f'<div class="nq-body">{_body_html(answer, lookup)}</div>'
+    return _clean(f'<div class="nq-answer">{body}{_sources_html(answer.citations, lookup)}</div>')
+
+
+def render_partial(text: str) -> str:
+    """A reply still being generated: escaped text only (citations are resolved once it is complete)."""
+    return _clean(f'<div class="nq-answer nq-streaming"><div class="nq-body">{_text_html(text.strip())}</div></div>')
+
+
+def render_error(message: str) -> str:
+    return _clean(f'<div class="nq-answer"><div class="nq-body nq-refusal">⚠ {_e(message)}</div></div>')
+
+
+# -- reading a rendered answer back (conversation history, feedback) ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class CitedSource:
+    n: int
+    article_id: str
+    chunk_id: int
+    title: str
+    quote: str
+
+
+class _Reader(HTMLParser):
+    """Collects the plain answer text (with its [n] markers) and the cited sources from a rendered answer."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.text: list[str] = []
+        self.sources: list[CitedSource] = []
+        self._stack: list[str] = []  # class of every open element
+        self._cite: dict[str, str] | None = None
+        self._title: list[str] = []
+        self._quote: list[str] = []
+
+    def _inside(self, cls: str) -> bool:
+        return any(cls in c.split() for c in self._stack)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "br":
+            if self._inside("nq-body") and not self._inside("nq-pop"):
+                self.text.append("\n")
+            return
+        cls = a.get("class", "")
+        self._stack.append(cls if tag != "mark" else cls + " nq-mark")
+        if tag == "details" and "nq-cite" in cls.split():
+            self._cite, self._title, self._quote = a, [], []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "br" or not self._stack:
+            return
+        cls = self._stack.pop()
+        if tag == "details" and "nq-cite" in cls.split() and self._cite is not None:
+            c = self._cite
+            try:
+                n, chunk = int(c.get("data-n", "0")), int(c.get("data-chunk", "0"))
+            except ValueError:
+                n, chunk = 0, 0
+            title = "".join(self._title).strip().removeprefix("《").removesuffix("》")
+            if n and all(s.n != n or s.chunk_id != chunk for s in self.sources):
+                self.sources.append(CitedSource(n, c.get("data-article", ""), chunk, title, "".join(self._quote)))
+            self._cite = None
+
+    def handle_data(self, data: str) -> None:
+        if self._inside("nq-pop"):
+            if self._inside("nq-src-title"):
+                self._title.append(data)
+            elif self._inside("nq-mark"):
+                self._quote.append(data)
+            return
+        if self._inside("nq-body") and not self._inside("nq-unverified-sign"):
+            self.text.append(data)
+
+
+def read_rendered(fragment: str) -> tuple[str, list[CitedSource]]:
+    """(answer text with [n] markers, cited sources) of a message made by render_answer; other text as is."""
+    if "nq-answer" not in fragment:
+        return html.unescape(fragment), []
+    reader = _Reader()
+    reader.feed(fragment)
+    reader.close()
+    return "".join(reader.text).strip(), reader.sources
