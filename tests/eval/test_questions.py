@@ -33,7 +33,8 @@ def test_jsonl_fields_are_read(tmp_path: Path) -> None:
     assert a == Question(id="a", question="条例何时施行？", answers=("2024年9月1日",), gold_titles=("垃圾分类",),
                          category="date", question_date="2024-02-02")
     assert b.history == (("条例何时施行？", "2024年9月1日起施行。"),)
-    assert c.answer_match == "all" and len(c.answer_parts) == 4 and c.answers == ("可回收物", "有害垃圾", "厨余垃圾", "其他垃圾")
+    assert c.answer_match == "all" and len(c.answer_parts) == 4
+    assert c.answers == ("可回收物", "有害垃圾", "厨余垃圾", "其他垃圾")
     assert d.answerable is False and not d.has_answers and not d.has_gold
 
 
@@ -45,7 +46,8 @@ def test_all_without_parts_makes_each_answer_a_part(tmp_path: Path) -> None:
 
 def test_rgb_rejection_line_is_unanswerable(tmp_path: Path) -> None:
     line = {"id": "rgbzh_rej000", "question": "印控克什米尔地区寺庙踩踏事故死亡人数",
-            "expected": "insufficient_information", "reference_response": "文档信息不足，因此我无法基于提供的文档回答该问题。",
+            "expected": "insufficient_information",
+            "reference_response": "文档信息不足，因此我无法基于提供的文档回答该问题。",
             "context_passage_ids": ["rgbzh_p00006", "rgbzh_p00007"], "withheld_answer_parts": [["12人"]]}
     q = load_questions(write_jsonl(tmp_path / "rej.jsonl", [line]))[0]
     assert q.answerable is False
