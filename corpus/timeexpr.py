@@ -475,7 +475,7 @@ def _resolve_fuzzy(text: str, m: re.Match[str], ref: date, question: bool) -> Ti
 
 
 _FESTIVAL_RE = re.compile(
-    r"(?P<fyw>今年|去年|明年)?(?P<fest>春节|除夕|元宵节|元旦|国庆节|国庆)"
+    r"(?:(?P<fyw>今年|去年|明年)|(?P<fy>[0-9０-９]{4})年)?(?P<fest>春节|除夕|元宵节|元旦|国庆节|国庆)"
     r"(?P<fsub>前夕|前后|期间|假期|长假|黄金周|以来|当天|前|后)?"
 )
 _HOLIDAY_SUBS = ("期间", "假期", "长假", "黄金周")
@@ -537,6 +537,11 @@ def _resolve_festival(text: str, m: re.Match[str], ref: date, question: bool) ->
         if not _starts_word(text, start, question):
             return None
         year: int | None = ref.year + _YEAR_OFFSETS[m["fyw"]]
+    elif m["fy"]:
+        # "2024年春节期间" in an article is absolute and stays as written; a question gets its dates for searching
+        if not question or not _number_starts(text, start):
+            return None
+        year = int(m["fy"].translate(_FULLWIDTH))
     else:
         if start and text[start - 1] in "年日":
             return None  # "2024年春节", "2月10日春节" already carry their date

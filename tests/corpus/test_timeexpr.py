@@ -1,0 +1,287 @@
+"""Relative time expressions: dates at month/year/leap boundaries, festivals, false positives, offsets, questions."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from corpus.timeexpr import (
+    TimeMention,
+    annotate,
+    annotate_with_offsets,
+    parse_question_time,
+    resolve_expressions,
+    rewrite_question,
+)
+
+SEED_PAGE = Path("/work/shared/seed/000_989b286bc898d7e2.txt")
+D = date
+
+
+def only(text: str, pub: date) -> TimeMention:
+    mentions = resolve_expressions(text, pub)
+    assert len(mentions) == 1, mentions
+    return mentions[0]
+
+
+# text, publication date, matched wording, rendering, first, last
+CASES = [
+    # days, with month, year and leap-day boundaries
+    ("昨天上午，市委召开会议", D(2024, 2, 2), "昨天上午", "2024年2月1日上午", D(2024, 2, 1), D(2024, 2, 1)),
+    ("昨天，", D(2024, 3, 1), "昨天", "2024年2月29日", D(2024, 2, 29), D(2024, 2, 29)),
+    ("昨天，", D(2023, 3, 1), "昨天", "2023年2月28日", D(2023, 2, 28), D(2023, 2, 28)),
+    ("昨天，", D(2024, 1, 1), "昨天", "2023年12月31日", D(2023, 12, 31), D(2023, 12, 31)),
+    ("记者昨日从市统计局获悉", D(2024, 5, 10), "昨日", "2024年5月9日", D(2024, 5, 9), D(2024, 5, 9)),
+    ("今天下午召开", D(2024, 2, 2), "今天下午", "2024年2月2日下午", D(2024, 2, 2), D(2024, 2, 2)),
+    ("今日凌晨", D(2024, 2, 2), "今日凌晨", "2024年2月2日凌晨", D(2024, 2, 2), D(2024, 2, 2)),
+    ("他前天晚上赶到", D(2024, 1, 1), "前天晚上", "2023年12月30日晚上", D(2023, 12, 30), D(2023, 12, 30)),
+    ("展览明天开幕", D(2023, 12, 31), "明天", "2024年1月1日", D(2024, 1, 1), D(2024, 1, 1)),
+    ("将于后天中午举行", D(2024, 2, 28), "后天中午", "2024年3月1日中午", D(2024, 3, 1), D(2024, 3, 1)),
+    ("昨晚，", D(2024, 2, 2), "昨晚", "2024年2月1日晚上", D(2024, 2, 1), D(2024, 2, 1)),
+    ("今晨6时", D(2024, 2, 2), "今晨", "2024年2月2日早晨", D(2024, 2, 2), D(2024, 2, 2)),
+    # weeks (Monday first); 2024-01-03 is a Wednesday, 2024-02-02 a Friday
+    ("上周一，", D(2024, 1, 3), "上周一", "2023年12月25日", D(2023, 12, 25), D(2023, 12, 25)),
+    ("上周，", D(2024, 1, 3), "上周", "2023年12月25日至31日", D(2023, 12, 25), D(2023, 12, 31)),
+    ("本周，", D(2024, 1, 3), "本周", "2024年1月1日至7日", D(2024, 1, 1), D(2024, 1, 7)),
+    ("下周三上午", D(2024, 2, 2), "下周三上午", "2024年2月7日上午", D(2024, 2, 7), D(2024, 2, 7)),
+    ("下个星期天", D(2024, 2, 2), "下个星期天", "2024年2月11日", D(2024, 2, 11), D(2024, 2, 11)),
+    ("上礼拜五", D(2024, 2, 2), "上礼拜五", "2024年1月26日", D(2024, 1, 26), D(2024, 1, 26)),
+    ("本周末，", D(2024, 2, 2), "本周末", "2024年2月3日至4日", D(2024, 2, 3), D(2024, 2, 4)),
+    ("周三下午，", D(2024, 2, 2), "周三下午", "2024年1月31日下午", D(2024, 1, 31), D(2024, 1, 31)),
+    ("星期日，", D(2024, 2, 2), "星期日", "2024年2月4日", D(2024, 2, 4), D(2024, 2, 4)),
+    ("下周，", D(2024, 12, 30), "下周", "2025年1月6日至12日", D(2025, 1, 6), D(2025, 1, 12)),
+    # months
+    ("上月，", D(2024, 1, 15), "上月", "2023年12月", D(2023, 12, 1), D(2023, 12, 31)),
+    ("上个月，", D(2024, 3, 31), "上个月", "2024年2月", D(2024, 2, 1), D(2024, 2, 29)),
+    ("下月起实施", D(2023, 12, 5), "下月", "2024年1月", D(2024, 1, 1), D(2024, 1, 31)),
+    ("本月底前完成", D(2023, 2, 8), "本月底", "2023年2月底", D(2023, 2, 21), D(2023, 2, 28)),
+    ("本月中旬，", D(2024, 2, 8), "本月中旬", "2024年2月中旬", D(2024, 2, 11), D(2024, 2, 20)),
+    # years and their parts
+    ("今年是全市万亿之城再出发的第一年", D(2024, 2, 2), "今年", "2024年", D(2024, 1, 1), D(2024, 12, 31)),
+    ("去年，", D(2024, 1, 1), "去年", "2023年", D(2023, 1, 1), D(2023, 12, 31)),
+    ("前年，", D(2024, 2, 2), "前年", "2022年", D(2022, 1, 1), D(2022, 12, 31)),
+    ("明年将", D(2024, 2, 2), "明年", "2025年", D(2025, 1, 1), D(2025, 12, 31)),
+    ("今年上半年，", D(2024, 8, 2), "今年上半年", "2024年上半年", D(2024, 1, 1), D(2024, 6, 30)),
+    ("去年下半年，", D(2024, 8, 2), "去年下半年", "2023年下半年", D(2023, 7, 1), D(2023, 12, 31)),
+    ("今年一季度", D(2024, 5, 2), "今年一季度", "2024年第一季度", D(2024, 1, 1), D(2024, 3, 31)),
+    ("去年第四季度", D(2024, 5, 2), "去年第四季度", "2023年第四季度", D(2023, 10, 1), D(2023, 12, 31)),
+    ("今年前三季度", D(2024, 10, 20), "今年前三季度", "2024年前三季度", D(2024, 1, 1), D(2024, 9, 30)),
+    ("去年12月，", D(2024, 2, 2), "去年12月", "2023年12月", D(2023, 12, 1), D(2023, 12, 31)),
+    ("去年十二月三十一日", D(2024, 2, 2), "去年十二月三十一日", "2023年12月31日", D(2023, 12, 31), D(2023, 12, 31)),
+    ("今年2月29日", D(2024, 1, 5), "今年2月29日", "2024年2月29日", D(2024, 2, 29), D(2024, 2, 29)),
+    ("今年底建成", D(2024, 2, 2), "今年底", "2024年底", D(2024, 11, 1), D(2024, 12, 31)),
+    # counted back
+    ("三年前，", D(2024, 2, 2), "三年前", "2021年", D(2021, 1, 1), D(2021, 12, 31)),
+    ("10年前", D(2024, 2, 2), "10年前", "2014年", D(2014, 1, 1), D(2014, 12, 31)),
+    ("十二年前", D(2024, 2, 2), "十二年前", "2012年", D(2012, 1, 1), D(2012, 12, 31)),
+    ("5天前", D(2024, 3, 3), "5天前", "2024年2月27日", D(2024, 2, 27), D(2024, 2, 27)),
+    ("两个月前", D(2024, 1, 15), "两个月前", "2023年11月", D(2023, 11, 1), D(2023, 11, 30)),
+    # festivals: 春节 from the lunar calendar
+    ("春节前，", D(2024, 2, 2), "春节前", "2024年2月10日春节前", D(2024, 1, 11), D(2024, 2, 9)),
+    ("春节期间，", D(2025, 1, 20), "春节期间", "2025年1月29日春节期间", D(2025, 1, 28), D(2025, 2, 4)),
+    ("春节当天", D(2023, 1, 10), "春节当天", "2023年1月22日", D(2023, 1, 22), D(2023, 1, 22)),
+    ("春节以来", D(2023, 2, 20), "春节以来", "2023年1月22日春节以来", D(2023, 1, 22), D(2023, 2, 20)),
+    ("去年春节", D(2024, 12, 1), "去年春节", "2023年1月22日", D(2023, 1, 22), D(2023, 1, 22)),
+    ("今年春节前夕", D(2025, 1, 2), "今年春节前夕", "2025年1月29日春节前夕", D(2025, 1, 22), D(2025, 1, 28)),
+    ("除夕夜", D(2024, 2, 2), "除夕", "2024年2月9日", D(2024, 2, 9), D(2024, 2, 9)),
+    ("元宵节", D(2024, 2, 20), "元宵节", "2024年2月24日", D(2024, 2, 24), D(2024, 2, 24)),
+    ("元旦假期", D(2023, 12, 20), "元旦假期", "2024年1月1日元旦假期", D(2023, 12, 31), D(2024, 1, 2)),
+    ("国庆节期间", D(2024, 10, 9), "国庆节期间", "2024年10月1日国庆节期间", D(2024, 10, 1), D(2024, 10, 7)),
+    ("国庆长假", D(2024, 9, 20), "国庆长假", "2024年10月1日国庆节长假", D(2024, 10, 1), D(2024, 10, 7)),
+]
+
+
+@pytest.mark.parametrize(("text", "pub", "wording", "resolved", "first", "last"), CASES)
+def test_expression_resolves_to_expected_dates(text, pub, wording, resolved, first, last):
+    mention = only(text, pub)
+    assert (mention.text, mention.resolved, mention.first, mention.last) == (wording, resolved, first, last)
+    assert text[mention.start : mention.end] == wording
+
+
+@pytest.mark.parametrize(("year", "new_year"), [(2023, D(2023, 1, 22)), (2024, D(2024, 2, 10)), (2025, D(2025, 1, 29))])
+def test_spring_festival_follows_the_lunar_calendar(year, new_year):
+    mention = only("春节，", D(year, 1, 5))
+    assert mention.first == mention.last == new_year
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024年9月1日起施行",  # absolute dates stay as they are
+        "2023年，武高新",
+        "2024年是……第六年",
+        "2024年春节期间燃放管控",
+        "2023年前三季度",
+        "2023年前，",  # "before 2023", not "2023 years ago"
+        "二〇二三年前",
+        "如今年轻人越来越多",  # 如今 + 年轻人
+        "前天津市委书记",  # 前 + 天津市
+        "目前天气晴好",  # 目前 + 天气
+        "说明天津发展很快",  # 说明 + 天津
+        "此前天然气价格",
+        "表明天气转暖",
+        "过去年均增长",  # 过去 + 年均
+        "每周一次例会",  # frequency, not a day
+        "周一鸣说",  # the surname 周
+        "王国庆说",  # a given name
+        "登上月球",
+        "日本周边",
+        "本周期内",
+        "接近日本",
+        "节日前夕",  # 节日 + 前夕
+        "9月1日前完成",  # "before September 1st"
+        "今日头条报道",  # a name
+        "美好的明天",  # figurative
+        "这是后天形成的习惯",  # 后天 = acquired
+        "先天和后天",
+        "应当天天锻炼",  # 应当 + 天天
+        "多次日常检查",  # 多次 + 日常
+        "十多年前",  # too vague to pin down
+        "三年前后",
+        "近三年前三季度",
+        "元旦",  # 2024-07-01 is half a year from any 元旦: which one is unclear
+        "次日，",  # next after what? no anchor
+    ],
+)
+def test_non_expressions_and_absolute_dates_are_left_alone(text):
+    pub = D(2024, 7, 1) if text == "元旦" else D(2024, 2, 2)
+    assert resolve_expressions(text, pub) == []
+    assert annotate(text, pub) == text
+
+
+def test_unknown_publication_date_leaves_text_unchanged():
+    text = "昨天上午，市委召开会议。今年是关键之年。"
+    assert annotate(text, None) == text
+    annotated = annotate_with_offsets(text, None)
+    assert annotated.notes == () and annotated.to_original(5) == 5
+
+
+def test_annotate_keeps_wording_and_adds_absolute_date():
+    text = "昨天上午，市委召开会议。今年是全市万亿之城再出发的第一年。近日，我区出台新政。"
+    assert annotate(text, D(2024, 2, 2)) == (
+        "昨天上午（即2024年2月1日上午），市委召开会议。今年（即2024年）是全市万亿之城再出发的第一年。"
+        "近日（发稿日期2024年2月2日前不久），我区出台新政。"
+    )
+
+
+def test_annotate_twice_changes_nothing_more():
+    once = annotate("昨天上午，市委召开会议；春节前完成。", D(2024, 2, 2))
+    assert annotate(once, D(2024, 2, 2)) == once
+
+
+def test_offsets_map_annotated_text_back_to_original():
+    text = "昨天上午，市委召开会议。今年是关键之年，去年12月完成验收。"
+    annotated = annotate_with_offsets(text, D(2024, 2, 2))
+    assert annotated.original == text
+    for quote in ("市委召开会议", "是关键之年", "完成验收", "昨天上午", "去年12月"):
+        a_start = annotated.text.index(quote)
+        start, end = annotated.to_original_span(a_start, a_start + len(quote))
+        assert text[start:end] == quote
+        assert annotated.to_annotated(start) == a_start
+        assert annotated.to_annotated(end, end=True) == a_start + len(quote)
+    note_start = annotated.text.index("（即2024年2月1日上午）")
+    assert annotated.to_original(note_start + 3) == len("昨天上午")  # inside a note: its insertion point
+    assert annotated.to_original(len(annotated.text)) == len(text)
+    # a span that straddles a note quotes the original without it
+    a_start = annotated.text.index("昨天")
+    a_end = annotated.text.index("，市委") + 3
+    start, end = annotated.to_original_span(a_start, a_end)
+    assert text[start:end] == "昨天上午，市委"
+
+
+def test_fuzzy_words_get_an_honest_window_ending_at_publication():
+    mention = only("日前，我区召开会议", D(2024, 2, 2))
+    assert mention.approximate and mention.resolved == "发稿日期2024年2月2日前不久"
+    assert mention.last == D(2024, 2, 2) and mention.first < mention.last
+    soon = only("近期将举行", D(2024, 2, 2))
+    assert soon.first < D(2024, 2, 2) < soon.last  # 近期 may look forward
+
+
+def test_same_day_and_next_day_follow_the_last_named_day():
+    text = "1月30日，区里召开会议。当天下午，代表们分组讨论；次日上午，大会闭幕。"
+    mentions = resolve_expressions(text, D(2024, 2, 2))
+    assert [(m.text, m.resolved) for m in mentions] == [
+        ("当天下午", "2024年1月30日下午"),
+        ("次日上午", "2024年1月31日上午"),
+    ]
+    relative = resolve_expressions("昨天上午开幕。次日闭幕。", D(2024, 2, 2))
+    assert [m.resolved for m in relative] == ["2024年2月1日上午", "2024年2月2日"]
+
+
+def test_same_day_falls_back_to_publication_only_without_any_other_date():
+    assert only("当天，市民纷纷前往。", D(2024, 2, 2)).resolved == "2024年2月2日"
+    # a month without a day before it: which day 当天 means is unclear, so it stays
+    assert resolve_expressions("1月，项目开工。当天，", D(2024, 2, 2))[0:] == []
+
+
+def test_seed_page_yesterday_morning_and_this_year():
+    text = SEED_PAGE.read_text(encoding="utf-8")
+    mentions = resolve_expressions(text, D(2024, 2, 2))
+    by_text = {(m.text, m.resolved) for m in mentions}
+    assert ("昨天上午", "2024年2月1日上午") in by_text
+    assert ("今年", "2024年") in by_text
+    this_year = next(m for m in mentions if m.text == "今年")
+    assert text[this_year.start :].startswith("今年是全市万亿之城")
+    assert "2023年" not in {m.text for m in mentions}  # absolute years stay untouched
+    annotated = annotate(text, D(2024, 2, 2))
+    assert "昨天上午（即2024年2月1日上午）" in annotated
+    assert "今年（即2024年）是全市万亿之城" in annotated
+    assert "署2024年春节期间燃放管控" in annotated
+
+
+# --- questions -----------------------------------------------------------------------------------------------
+
+TODAY = D(2026, 11, 29)
+
+QUESTIONS = [
+    ("2023年武高新的产值", D(2023, 1, 1), D(2023, 12, 31), False),
+    ("去年的产值", D(2025, 1, 1), D(2025, 12, 31), False),
+    ("上个月武高新召开了什么会", D(2026, 10, 1), D(2026, 10, 31), False),
+    ("武高新上个月的产值", D(2026, 10, 1), D(2026, 10, 31), False),
+    ("最近一次安全生产检查是什么时候", None, None, True),
+    ("最新的招商项目", None, None, True),
+    ("春节前有哪些活动", D(2026, 1, 18), D(2026, 2, 16), False),
+    ("1月份的工业产值", D(2026, 1, 1), D(2026, 1, 31), False),
+    ("12月份的会议", D(2025, 12, 1), D(2025, 12, 31), False),  # still to come this year: last year's
+    ("2023年上半年的税收", D(2023, 1, 1), D(2023, 6, 30), False),
+    ("2024年春节期间燃放管控", D(2024, 2, 9), D(2024, 2, 16), False),
+    ("去年和前年的产值", D(2024, 1, 1), D(2025, 12, 31), False),
+    ("近三年的产值", D(2024, 1, 1), TODAY, False),
+    ("今年最新的数据", D(2026, 1, 1), D(2026, 12, 31), True),
+]
+
+
+@pytest.mark.parametrize(("question", "first", "last", "recent"), QUESTIONS)
+def test_question_time_scope(question, first, last, recent):
+    scope = parse_question_time(question, TODAY)
+    assert scope is not None
+    assert (scope.first, scope.last, scope.prefer_recent) == (first, last, recent)
+
+
+def test_question_without_time_gives_none():
+    assert parse_question_time("武高新的主导产业有哪些", TODAY) is None
+    assert parse_question_time("如今年轻人", TODAY) is not None  # 如今 asks for recent news ...
+    assert parse_question_time("如今年轻人", TODAY).first is None  # ... but 今年 is not in it
+
+
+def test_next_spring_festival_counts_once_its_run_up_began():
+    scope = parse_question_time("春节前的活动", D(2026, 1, 10))
+    assert scope is not None and scope.last == D(2026, 2, 16)
+
+
+@pytest.mark.parametrize(
+    ("question", "rewritten"),
+    [
+        ("去年的产值", "2025年的产值"),
+        ("武高新上个月的产值", "武高新2026年10月的产值"),
+        ("昨天上午的会议", "2026年11月28日上午的会议"),
+        ("2023年武高新的产值", "2023年武高新的产值"),
+        ("最近一次检查", "最近一次检查"),
+        ("今年上半年的税收", "2026年上半年的税收"),
+        ("1月份的产值", "2026年1月的产值"),
+    ],
+)
+def test_rewrite_question_replaces_only_relative_words(question, rewritten):
+    assert rewrite_question(question, TODAY) == rewritten
