@@ -18,7 +18,7 @@ Rules (generic, none of them names a literal string of one page):
 - Without a dateline, a block of one to three short lines without any punctuation inside, standing after a
   finished paragraph and before body text, is also a headline (articles without "本报讯").
 - Body lines are repaired: a paragraph broken mid-sentence is joined with the next one. The dateline stays as the
-  start of the first paragraph, so no text is lost.
+  start of the first paragraph, so no text is lost. Jump lines ("（下转第2版）") are navigation and are dropped.
 """
 
 from __future__ import annotations
@@ -45,6 +45,8 @@ _DATELINE = re.compile(
 _CREDIT_LINE = re.compile(rf"^（?\s*(?P<names>(?:(?:{_ROLE_RE})?\s*{_NAME}[\s、，/]*){{1,5}}?)\s*/?\s*摄影?\s*）?$")
 # A credit at the end of a caption paragraph: "……邻里交流。陆新 徐晶玮 摄".
 _INLINE_CREDIT = re.compile(rf"(?<=[。！？”）])\s*(?P<names>(?:{_NAME}\s+){{1,5}})摄影?$")
+# "（下转第2版）", "（上接第一版）": where a story continues; navigation, not news text.
+_JUMP_LINE = re.compile(r"^（?\s*(?:上接|下转|转|接)(?:第|本报)?[\dA-Z一二三四五六七八九十]{1,4}[版面]\S{0,3}\s*）?$")
 _QUOTED_NAME = re.compile(r"^(“[^“”]+”|《[^《》]+》|「[^「」]+」|『[^『』]+』)$")
 _INNER_PUNCT = re.compile(r"[，。；：！？,;:!?]")
 
@@ -89,6 +91,7 @@ class _Line:
     gap: int  # blank lines before this one
     reporters: tuple[str, ...] | None = None  # set for a dateline
     credit: tuple[str, tuple[str, ...]] | None = None  # set for a photo credit
+    after_jump: bool = False  # a jump line ("（下转第2版）") stood before this one
 
 
 @dataclass
@@ -102,12 +105,16 @@ class _Item:
 
 
 def _split_lines(text: str) -> list[_Line]:
-    lines, gap = [], 0
+    lines, gap, jumped = [], 0, False
     for raw in normalize_text(text).split("\n"):
         if not raw:
             gap += 1
             continue
-        line = _Line(raw, gap)
+        if _JUMP_LINE.match(raw):
+            jumped = True  # the story stops here, so whatever follows may start a new item
+            continue
+        line = _Line(raw, gap, after_jump=jumped)
+        jumped = False
         line.reporters = dateline_reporters(raw)
         if line.reporters is None:
             line.credit = photo_credit(raw)
@@ -178,7 +185,7 @@ def _find_items(lines: list[_Line]) -> dict[int, _Item]:
             t >= 0
             and t not in taken
             and _strict_headline(lines[t])
-            and (t == 0 or ends_sentence(lines[t - 1].text) or t - 1 in taken)
+            and (t == 0 or lines[t].after_jump or ends_sentence(lines[t - 1].text) or t - 1 in taken)
         ):
             head = [t]
         items[head[0] if head else first] = _Item(
@@ -191,7 +198,12 @@ def _find_items(lines: list[_Line]) -> dict[int, _Item]:
         if i in taken or not _strict_headline(lines[i]) or (uses_blank_lines and i > 0 and not lines[i].gap):
             i += 1
             continue
-        prev_ok = i == 0 or ends_sentence(lines[i - 1].text) or (i - 1) in taken and lines[i - 1].credit is not None
+        prev_ok = (
+            i == 0
+            or lines[i].after_jump
+            or ends_sentence(lines[i - 1].text)
+            or (i - 1 in taken and lines[i - 1].credit is not None)
+        )
         k = i
         while k + 1 < len(lines) and k + 1 - i < 3 and k + 1 not in taken and _strict_headline(lines[k + 1]):
             k += 1

@@ -188,3 +188,49 @@ def test_another_page_of_the_same_paper() -> None:
 
 def test_empty_page_gives_no_articles() -> None:
     assert parse_page("\n\n  \n") == []
+
+
+def test_page_without_blank_lines_parses_the_same() -> None:
+    text = SAMPLE.read_text(encoding="utf-8")
+    compact = "\n".join(line for line in text.split("\n") if line.strip())
+    assert [(a.title, a.subtitle, a.text) for a in parse_page(compact)] == [
+        (a.title, a.subtitle, a.text) for a in parse_page(text)
+    ]
+
+
+def test_crlf_and_extra_spaces_do_not_change_the_result() -> None:
+    text = SAMPLE.read_text(encoding="utf-8")
+    messy = "\ufeff" + text.replace("\n", "\r\n").replace("本报讯 (", "本报讯   (").replace(
+        "昨天上午, ", "昨天上午 ,  "
+    )
+    assert [a.text for a in parse_page(messy)] == [a.text for a in parse_page(text)]
+
+
+MIXED_PAGE = """
+全国春运今日启动
+
+新华社北京1月26日电 (记者 刘洋) 今天, 为期40天的春运正式启动。铁路部门预计发送旅客4.8亿人次,
+同比增长
+(下转第2版)
+
+微评
+
+安全生产没有局外人, 每个岗位都是防线。只有人人尽责, 才能守住平安。
+
+读者来信
+社区食堂暖人心
+
+我家楼下新开了社区食堂, 老人吃饭方便多了, 价格也实惠。
+"""
+
+
+def test_other_datelines_jump_lines_and_articles_without_dateline() -> None:
+    articles = parse_page(MIXED_PAGE)
+    assert [(a.title, a.subtitle, a.reporters) for a in articles] == [
+        ("全国春运今日启动", "", ("刘洋",)),
+        ("微评", "", ()),
+        ("社区食堂暖人心", "读者来信", ()),
+    ]
+    assert articles[0].text.endswith("铁路部门预计发送旅客4.8亿人次，同比增长")
+    assert "下转" not in articles[0].text
+    assert articles[1].text == "安全生产没有局外人，每个岗位都是防线。只有人人尽责，才能守住平安。"
