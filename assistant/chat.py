@@ -18,7 +18,8 @@ from newsqa.types import Answer, Hit
 log = logging.getLogger(__name__)
 
 Event = tuple[str, Any]  # ("token", str) while generating, then ("answer", Answer)
-Annotator = Callable[[str, str], str]  # (passage text, publication date) -> text with relative dates spelled out
+# (passage text, publication date) -> the text with relative dates spelled out, e.g. corpus.timeexpr.annotate
+Annotator = Callable[[str, date | None], str]
 
 _RECENT_WORDS = ("最近", "最新", "近期", "目前", "现在", "如今", "眼下")
 
@@ -62,6 +63,15 @@ def trim_passage(text: str, query: str, max_chars: int) -> str:
     return ("…" if start > 0 else "") + text[start:end] + ("…" if end < len(text) else "")
 
 
+def _as_date(value: date | str | None) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        raise ValueError(f"question date {value!r} is not a date in the form YYYY-MM-DD") from None
+
+
 def refusal_topic(query: str, *, max_chars: int = 60) -> str:
     topic = re.sub(r"^(请问|想问一下|我想知道|问一下)[，,：:\s]*", "", query.strip())
     topic = re.sub(r"[？?。！!\s]+$", "", topic)
@@ -95,8 +105,8 @@ class Assistant:
             self._extractive = ExtractiveAnswerer()
         return self._extractive
 
-    def ask(self, question: str, history: Sequence[tuple[str, str]] = (), *, question_date: date | None = None,
-            context: list[Hit] | None = None) -> Answer:
+    def ask(self, question: str, history: Sequence[tuple[str, str]] = (), *,
+            question_date: date | str | None = None, context: list[Hit] | None = None) -> Answer:
         answer = None
         for kind, value in self.stream(question, history, question_date=question_date, context=context):
             if kind == "answer":
@@ -105,10 +115,14 @@ class Assistant:
         return answer
 
     def stream(self, question: str, history: Sequence[tuple[str, str]] = (), *,
-               question_date: date | None = None, context: list[Hit] | None = None) -> Iterator[Event]:
-        """("token", piece) events as the reply is generated, then one ("answer", Answer)."""
+               question_date: date | str | None = None, context: list[Hit] | None = None) -> Iterator[Event]:
+        """("token", piece) events as the reply is generated, then one ("answer", Answer).
+
+        `question_date` (a date or "YYYY-MM-DD") is "today" for the question; `context` replaces retrieval.
+        """
         if not question or not question.strip():
             raise ValueError("the question is empty")
+        today = _as_date(question_date)
         opts = self.settings.answer
         start = time.perf_counter()
         timings: dict[str, float] = {}
@@ -148,7 +162,7 @@ class Assistant:
         used = ""
         if self.generator is not None:
             sources = [Source(e.n, e.hit.title, e.hit.date, e.shown) for e in evidence]
-            messages = answer_messages(query, sources, today=question_date)
+            messages = answer_messages(query, sources, today=today)
             try:
                 for piece in self.generator.stream(messages, max_tokens=self.settings.generator.max_tokens,
                                                    temperature=self.settings.generator.temperature):
@@ -182,7 +196,13 @@ class Assistant:
 
     def _shown(self, hit: Hit, query: str) -> str:
         text = trim_passage(hit.chunk.text, query, self.settings.answer.max_passage_chars)
-        return self.annotate(text, hit.date) if self.annotate is not None else text
+        if self.annotate is None:
+            return text
+        try:
+            published = _as_date(hit.date or None)
+        except ValueError:
+            published = None
+        return self.annotate(text, published)
 
     def _refusal_reason(self, reply: str, attribution: Attribution) -> str:
         """Why this reply should be replaced by a refusal, or "" to keep it."""

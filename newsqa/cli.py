@@ -102,6 +102,111 @@ def cmd_models_pull(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# -- answering -------------------------------------------------------------------------------------------------
+
+
+def _read_history(path: Path) -> list[tuple[str, str]]:
+    """A JSON list of [question, answer] pairs or {"question", "answer"} objects."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: cannot read the conversation history: {exc}") from exc
+    if not isinstance(data, list):
+        raise ValueError(f"{path}: the history must be a JSON list of [question, answer] pairs")
+    turns = []
+    for i, turn in enumerate(data):
+        if isinstance(turn, dict) and isinstance(turn.get("question"), str) and isinstance(turn.get("answer"), str):
+            turns.append((turn["question"], turn["answer"]))
+        elif isinstance(turn, list) and len(turn) == 2 and all(isinstance(t, str) for t in turn):
+            turns.append((turn[0], turn[1]))
+        else:
+            raise ValueError(f"{path}: item {i} is neither [question, answer] nor {{\"question\", \"answer\"}}")
+    return turns
+
+
+def answer_record(answer) -> dict[str, Any]:
+    """The JSON shape of an Answer that `newsqa ask --json` prints."""
+    return {
+        "question": answer.question, "answer": answer.text, "refused": answer.refused,
+        "rewritten_query": answer.rewritten_query, "generator": answer.generator,
+        "citations": [{"n": c.n, "chunk_id": c.chunk_id, "article_id": c.article_id, "title": c.title,
+                       "date": c.date, "paragraph": c.paragraph, "quote": c.quote, "start": c.start, "end": c.end,
+                       "verified": c.verified, "sentence": c.sentence} for c in answer.citations],
+        "unverified": list(answer.unverified),
+        "hits": [{"chunk_id": h.chunk.id, "article_id": h.chunk.article_id, "title": h.title, "date": h.date,
+                  "score": round(float(h.score), 6), "scores": {k: round(float(v), 6) for k, v in h.scores.items()},
+                  "text": h.chunk.text} for h in answer.hits],
+        "timings": {k: round(v, 4) for k, v in answer.timings.items()},
+    }
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from newsqa.runtime import open_runtime, with_generator
+
+    history = _read_history(args.history) if args.history else []
+    runtime = open_runtime(with_generator(settings, args.generator), progress=not args.json)
+    try:
+        answer = runtime.assistant.ask(args.question, history, question_date=args.date)
+    finally:
+        runtime.store.close()
+    if args.json:
+        _print_json(answer_record(answer))
+        return 0
+    print(answer.text)
+    if answer.rewritten_query and answer.rewritten_query != answer.question.strip():
+        print(f"\n（检索用的问题：{answer.rewritten_query}）")
+    if answer.citations:
+        print("\n来源：")
+        for c in answer.citations:
+            mark = "" if c.verified else "（未能核实）"
+            print(f"[{c.n}] {c.title}（{c.date or '日期不详'}）{mark}：{c.quote}")
+    elif answer.refused and answer.hits:
+        print("\n最接近的文章：")
+        for h in dict.fromkeys((h.title, h.date) for h in answer.hits):
+            print(f"- {h[0]}（{h[1] or '日期不详'}）")
+    return 0
+
+
+# -- evaluation ------------------------------------------------------------------------------------------------
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from eval.report import format_summary, write_run
+    from eval.runner import evaluate
+    from newsqa.runtime import with_generator
+
+    summary, records = evaluate(
+        with_generator(settings, args.generator), args.questions, corpus=args.corpus, corpus_date=args.date or "",
+        corpus_source=args.source or "", retrieval_only=args.retrieval_only, limit=args.limit, progress=True)
+    if args.out:
+        write_run(args.out, summary, records)
+    if args.json:
+        _print_json(summary)
+    else:
+        print(format_summary(summary))
+        if args.out:
+            print(f"报告：{args.out / 'report.html'}")
+    return 0
+
+
+def cmd_eval_compare(args: argparse.Namespace, settings: Settings) -> int:
+    from eval.compare import compare_dirs, format_comparison
+
+    result = compare_dirs(args.run_a, args.run_b)
+    if args.json:
+        _print_json(result)
+    else:
+        print(format_comparison(result))
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
 # -- parser ----------------------------------------------------------------------------------------------------
 
 
@@ -132,6 +237,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify", action="store_true", help="recheck the sha256 of a model file already in place")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_models_pull)
+
+    p = sub.add_parser("ask", help="answer one question from the stored articles, with citations")
+    p.add_argument("question")
+    p.add_argument("--history", type=Path, help="JSON file: earlier [question, answer] pairs of the conversation")
+    p.add_argument("--generator", help="generator backend for this question: llama, transformers, openai, extractive")
+    p.add_argument("--date", help="the question's date (YYYY-MM-DD), for relative expressions like 昨天")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("eval", help="score search and answers on a question set (JSONL or CSV)")
+    p.add_argument("questions", type=Path)
+    p.add_argument("--corpus", type=Path, help="run against this corpus (ingested once into a cached throwaway store) "
+                   "instead of your own store")
+    p.add_argument("--date", help="publication date for a --corpus that carries none")
+    p.add_argument("--source", help="source name for a --corpus that carries none")
+    p.add_argument("--generator", help="generator backend: llama, transformers, openai, extractive")
+    p.add_argument("--retrieval-only", action="store_true", help="score search only; generate no answers")
+    p.add_argument("--limit", type=_positive_int, help="only the first N questions")
+    p.add_argument("--out", type=Path, help="write summary.json, results.jsonl and report.html here")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("eval-compare", help="metric deltas and flipped questions between two `eval --out` runs")
+    p.add_argument("run_a", type=Path)
+    p.add_argument("run_b", type=Path)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_eval_compare)
 
     # later subcommands register here
     return parser

@@ -164,3 +164,21 @@ def test_trim_passage_keeps_the_best_matching_sentences() -> None:
     trimmed = trim_passage(text, "条例什么时候施行", 70)
     assert "该条例将于2024年9月1日起施行。" in trimmed and len(trimmed) <= 72
     assert trim_passage("短文本。", "条例", 70) == "短文本。"
+
+
+def test_annotate_hook_spells_out_relative_dates_for_the_model_and_the_checker(corpus) -> None:
+    seen = []
+
+    def annotate(text: str, published):
+        seen.append(published)
+        return text.replace("昨天上午", "昨天上午（即2024年2月1日上午）")
+
+    law = _law(corpus)
+    chunk = next(c for c in corpus[1] if c.article_id == law.id and "昨天上午" in c.text)
+    generator = FakeGenerator(["市人大常委会于2024年2月1日召开新闻发布会[1]。"])
+    assistant = Assistant(Settings(), FakeStore(corpus[0]), None, generator, annotate=annotate)
+    answer = assistant.ask("条例新闻发布会哪天召开？", question_date="2024-02-05", context=[hit_for(law, chunk)])
+    assert [str(d) for d in seen] == ["2024-02-02"]
+    assert "（即2024年2月1日上午）" in generator.last_messages[-1]["content"]
+    assert "今天是2024年2月5日。" in generator.last_messages[-1]["content"]
+    assert answer.citations[0].verified
