@@ -36,15 +36,16 @@ BODY_MIN_CHARS = 40  # a line at least this long (or ending a sentence) is body 
 
 _ROLES = ("本报记者", "见习记者", "实习记者", "特约记者", "摄影记者", "特约通讯员", "记者", "通讯员", "实习生", "摄影")
 _ROLE_RE = "|".join(_ROLES)
-_NAME = r"[\u4e00-\u9fff·]{2,6}"
+# a credited person: an optional role, then a name of 2-4 characters (a longer run is a phrase, not a name)
+_PERSON = rf"(?:(?:{_ROLE_RE})\s*)?[\u4e00-\u9fff·]{{2,4}}"
 # "本报讯", "本报北京1月1日电", "新华社北京1月1日电", "海外网1月1日电", optionally followed by "（记者 朱梦琪）".
 _DATELINE = re.compile(
     r"^(?P<lead>本报讯|(?:本报|新华社|中新社|[\u4e00-\u9fff]{2,8}[网社台报])[\u4e00-\u9fff\d]{0,12}?电)?"
     r"\s*(?:（(?P<credit>[^（）]{1,80})）)?"
 )
-_CREDIT_LINE = re.compile(rf"^（?\s*(?P<names>(?:(?:{_ROLE_RE})?\s*{_NAME}[\s、，/]*){{1,5}}?)\s*/?\s*摄影?\s*）?$")
+_CREDIT_LINE = re.compile(rf"^（?\s*(?P<names>{_PERSON}(?:[\s、，/]+{_PERSON}){{0,4}})\s*/?\s*摄影?\s*）?$")
 # A credit at the end of a caption paragraph: "……邻里交流。陆新 徐晶玮 摄".
-_INLINE_CREDIT = re.compile(rf"(?<=[。！？”）])\s*(?P<names>(?:{_NAME}\s+){{1,5}})摄影?$")
+_INLINE_CREDIT = re.compile(rf"(?<=[。！？”）])\s*(?P<names>(?:{_PERSON}\s+){{1,5}})摄影?$")
 # "（下转第2版）", "（上接第一版）": where a story continues; navigation, not news text.
 _JUMP_LINE = re.compile(r"^（?\s*(?:上接|下转|转|接)(?:第|本报)?[\dA-Z一二三四五六七八九十]{1,4}[版面]\S{0,3}\s*）?$")
 _QUOTED_NAME = re.compile(r"^(“[^“”]+”|《[^《》]+》|「[^「」]+」|『[^『』]+』)$")

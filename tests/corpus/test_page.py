@@ -121,7 +121,9 @@ def test_photo_credit() -> None:
     assert photo_credit("陆新 徐晶玮 摄") == ("", ("陆新", "徐晶玮"))
     assert photo_credit("（记者 陆新 摄）") == ("", ("陆新",))
     assert photo_credit("公园建成投用。陆新 摄") == ("公园建成投用。", ("陆新",))
+    assert photo_credit("陆新、徐晶玮/摄") == ("", ("陆新", "徐晶玮"))
     assert photo_credit("拍摄工作顺利进行。") is None
+    assert photo_credit("美丽乡村随手摄") is None  # a phrase, not a name
 
 
 @pytest.mark.parametrize(
