@@ -132,6 +132,7 @@ def _headline_like(line: _Line) -> bool:
         and line.credit is None
         and not ends_sentence(text)
         and "。" not in text
+        and not (text.startswith("（") and text.endswith("）"))  # "（完）", "（责任编辑：张三）"
     )
 
 
@@ -141,6 +142,12 @@ def _strict_headline(line: _Line) -> bool:
 
 def _body_like(line: _Line) -> bool:
     return line.credit is None and (len(line.text) >= BODY_MIN_CHARS or ends_sentence(line.text))
+
+
+def _finished(line: _Line) -> bool:
+    """True when an item may start after this line: it ends a sentence, is a photo credit or a closing note."""
+    text = line.text
+    return ends_sentence(text) or line.credit is not None or (text.startswith("（") and text.endswith("）"))
 
 
 def _find_items(lines: list[_Line]) -> dict[int, _Item]:
@@ -156,6 +163,12 @@ def _find_items(lines: list[_Line]) -> dict[int, _Item]:
         while j >= 0 and j not in taken and len(head) < 4 and _headline_like(lines[j]):
             head.insert(0, j)
             j -= 1
+        # a headline starts after a finished paragraph: if the line above is unfinished, the first block of
+        # the "headline" is the end of that paragraph, broken off by the layout
+        while head and j >= 0 and not _finished(lines[j]) and any(lines[i].gap for i in head[1:]):
+            first_block_end = next(n for n, i in enumerate(head) if n and lines[i].gap)
+            j = head[first_block_end - 1]
+            head = head[first_block_end:]
         items[head[0] if head else d] = _Item("article", headline=head, reporters=line.reporters)
         taken.update(head)
         taken.add(d)

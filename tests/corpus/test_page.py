@@ -236,3 +236,25 @@ def test_other_datelines_jump_lines_and_articles_without_dateline() -> None:
     assert articles[0].text.endswith("铁路部门预计发送旅客4.8亿人次，同比增长")
     assert "下转" not in articles[0].text
     assert articles[1].text == "安全生产没有局外人，每个岗位都是防线。只有人人尽责，才能守住平安。"
+
+
+BROKEN_TAIL_PAGE = """
+区里召开项目推进会
+
+本报讯 (记者 王小明) 前天下午, 区里召开重大项目推进会。会议通报, 一季度新开工项目总投资
+
+超过120亿元
+
+春耕生产全面展开
+各镇抓好农资供应
+
+本报讯 (记者 陈晨) 连日来, 各镇抓紧春耕备耕。
+(完)
+"""
+
+
+def test_a_broken_off_paragraph_end_is_not_taken_for_a_headline() -> None:
+    first, second = parse_page(BROKEN_TAIL_PAGE)
+    assert first.text.endswith("一季度新开工项目总投资超过120亿元")
+    assert (second.title, second.subtitle) == ("春耕生产全面展开", "各镇抓好农资供应")
+    assert second.text.endswith("各镇抓紧春耕备耕。\n（完）")
