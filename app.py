@@ -97,15 +97,18 @@ def check_uploads(paths: Sequence[str | Path], *, max_files: int, max_mb: int) -
             raise UploadError(f"文件“{name}”有 {size / 1024 / 1024:.1f} MB，超过了 {max_mb} MB 的上限。")
 
 
-def store_upload(src: str | Path, uploads_dir: Path, *, allowed_roots: Sequence[Path]) -> Path:
-    """Copy an uploaded file into `uploads_dir` under a generated name; only the (checked) suffix is kept.
-
-    `src` must lie inside one of `allowed_roots` (Gradio's upload folder), so a crafted API call cannot make the
-    app read any other file on the server.
-    """
+def check_inside(src: str | Path, allowed_roots: Sequence[Path]) -> Path:
+    """`src` resolved, if it lies inside one of `allowed_roots` (Gradio's upload folder), so that a crafted API
+    call cannot make the app read any other file on the server."""
     source = Path(src).resolve()
-    if not any(source.is_relative_to(root.resolve()) for root in allowed_roots):
+    if not any(source.is_relative_to(Path(root).resolve()) for root in allowed_roots):
         raise UploadError(f"文件“{_original_name(src)}”不在上传目录中，已拒绝。")
+    return source
+
+
+def store_upload(src: str | Path, uploads_dir: Path, *, allowed_roots: Sequence[Path]) -> Path:
+    """Copy an uploaded file into `uploads_dir` under a generated name; only the (checked) suffix is kept."""
+    source = check_inside(src, allowed_roots)
     suffix = source.suffix.lower()
     if suffix not in UPLOAD_SUFFIXES:
         raise UploadError(f"不支持的文件类型“{_original_name(src)}”。")
@@ -274,6 +277,8 @@ class NewsApp:
         """Copy the uploads into <home>/uploads, ingest them in one transaction and bring the index up to date."""
         self._require_staff(session)
         paths = [getattr(f, "name", f) for f in (files or [])]
+        for p in paths:  # before anything is read, even the file size
+            check_inside(p, self.upload_roots)
         check_uploads(paths, max_files=self.settings.app.max_upload_files, max_mb=self.settings.app.max_upload_mb)
         step = progress if progress is not None else (lambda *a, **k: None)
         from corpus.ingest import ingest_paths

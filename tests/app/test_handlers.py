@@ -1,0 +1,316 @@
+"""The web app's handlers, called directly with a fake assistant and a real store in a temp directory."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from app_fakes import GARBAGE, FakeAssistant, FakeRuntime, FakeSearcher, chunk_of, cited_answer
+
+import app
+from assistant.feedback import FeedbackLog
+from assistant.render import read_rendered, render_answer
+from corpus.store import Store
+from newsqa.config import Settings
+from newsqa.types import Answer, Citation
+
+STAFF = app.StaffCredentials("editor", "s3cret-pass")
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    s = Settings(home=tmp_path / "home")
+    s.app.max_upload_mb = 1
+    s.app.max_upload_files = 3
+    return s
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Iterator[FakeRuntime]:
+    store = Store(settings.db_path)
+    store.put([(GARBAGE, [chunk_of(GARBAGE)])])
+    yield FakeRuntime(settings, store, FakeSearcher(), FakeAssistant())
+    store.close()
+
+
+@pytest.fixture
+def upload_root(tmp_path: Path) -> Path:
+    root = tmp_path / "gradio-uploads"
+    root.mkdir()
+    return root
+
+
+def make_app(runtime: FakeRuntime, upload_root: Path | None = None, staff=STAFF) -> app.NewsApp:
+    return app.NewsApp(runtime.settings, runtime, staff=staff, upload_roots=[upload_root] if upload_root else ())
+
+
+def content(message: dict) -> str:
+    return app._content_text(message["content"])
+
+
+# -- residents' chat ---------------------------------------------------------------------------------------------
+
+
+def test_respond_streams_partial_text_then_the_cited_answer(runtime):
+    steps = list(make_app(runtime).respond("垃圾分类条例什么时候施行？", []))
+    assert len(steps) >= 4  # placeholder, several partial replies, the final answer
+    assert steps[0][-1]["content"] == app.THINKING
+    partial = [content(s[-1]) for s in steps[1:-1]]
+    assert all("nq-streaming" in p for p in partial)
+    assert len({len(p) for p in partial}) > 1, "the partial replies should grow"
+    final = content(steps[-1][-1])
+    assert "nq-streaming" not in final
+    assert "9月1日" in final
+    assert 'class="nq-cite"' in final and "[1]</summary>" in final
+    assert "常州市生活垃圾分类管理条例" in final  # the source title is in the citation and the sources panel
+    assert "记者 王晓" in final and "2024-02-02" in final
+    assert "<mark>将于2024年9月1日起正式施行</mark>" in final
+    assert [m["role"] for m in steps[-1]] == ["user", "assistant"]
+
+
+def test_unverified_sentence_is_visibly_marked(runtime):
+    final = content(list(make_app(runtime).respond("垃圾分类条例什么时候施行？", []))[-1][-1])
+    assert 'class="nq-unverified"' in final
+    marked = final.split('class="nq-unverified"', 1)[1]
+    assert "⚠" in marked[:200] and "违者最高罚款五千元" in marked[:300]
+
+
+def test_script_from_an_article_is_escaped(runtime):
+    citation = cited_answer().citations[0]
+    start = GARBAGE.text.index("<script>")
+    hostile = Citation(**{**citation.__dict__, "start": start, "end": len(GARBAGE.text),
+                          "quote": GARBAGE.text[start:]})
+    answer = Answer(question="q", text="条例另有规定<b onclick=x>粗体</b>[1]。", citations=(hostile,),
+                    hits=cited_answer().hits)
+    runtime.assistant.answers.append(answer)
+    final = content(list(make_app(runtime).respond("条例还规定了什么？", []))[-1][-1])
+    assert "<script" not in final and "onerror" not in final.replace("onerror=alert(1)&gt;", "")
+    assert "<img" not in final and "<b onclick" not in final
+    assert "&lt;script&gt;alert" in final  # shown as text, not dropped silently
+    assert "&lt;img src=x onerror=alert(1)&gt;" in final
+
+
+def test_user_message_is_escaped(runtime):
+    steps = list(make_app(runtime).respond("<img src=x onerror=alert(1)>条例？", []))
+    assert steps[-1][0]["content"].startswith("&lt;img")
+    assert runtime.assistant.calls[0][0] == "<img src=x onerror=alert(1)>条例？"
+
+
+def test_follow_up_gets_the_plain_history(runtime):
+    a = make_app(runtime)
+    first = list(a.respond("垃圾分类条例什么时候施行？", []))[-1]
+    # Gradio hands the history back with content as a list of text parts
+    returned = [{"role": m["role"], "content": [{"type": "text", "text": m["content"]}]} for m in first]
+    list(a.respond("违反了怎么处罚？", returned))
+    question, history = runtime.assistant.calls[-1]
+    assert question == "违反了怎么处罚？"
+    assert history == [("垃圾分类条例什么时候施行？", "条例自2024年9月1日起施行[1]。违者最高罚款五千元。")]
+
+
+def test_refusal_is_shown_with_the_closest_articles(runtime):
+    hit = cited_answer().hits[0]
+    runtime.assistant.answers.append(Answer(question="q", text="抱歉，资料中没有找到关于地铁票价的信息。",
+                                            hits=(hit,), refused=True))
+    final = content(list(make_app(runtime).respond("地铁票价多少？", []))[-1][-1])
+    assert "nq-refusal" in final and "没有找到" in final
+    assert "可能相关的文章" in final and "常州市生活垃圾分类管理条例" in final
+
+
+def test_empty_and_overlong_questions(runtime):
+    a = make_app(runtime)
+    assert list(a.respond("   ", [])) == [[]]
+    final = content(list(a.respond("问" * (app.MAX_QUESTION_CHARS + 1), []))[-1][-1])
+    assert "问题太长" in final
+    assert runtime.assistant.calls == []
+
+
+def test_assistant_failure_becomes_a_message(runtime):
+    runtime.assistant.fail = RuntimeError("model file missing")
+    final = content(list(make_app(runtime).respond("条例？", []))[-1][-1])
+    assert "出错" in final and "model file missing" not in final
+
+
+def test_feedback_is_one_json_line_with_question_answer_and_citations(runtime):
+    a = make_app(runtime)
+    history = list(a.respond("垃圾分类条例什么时候施行？", []))[-1]
+    assert a.record_feedback(history, 1, False) == "谢谢您的反馈！"
+    assert a.record_feedback(history, 0, True) == "这条消息不能评价。"  # the user's own message
+    lines = runtime.settings.feedback_path.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 1
+    record = json.loads(lines[0])
+    assert record["vote"] == "dislike" and record["question"] == "垃圾分类条例什么时候施行？"
+    assert record["answer"].startswith("条例自2024年9月1日起施行[1]")
+    assert record["citations"][0]["article_id"] == "garbage"
+    assert record["citations"][0]["quote"] == "将于2024年9月1日起正式施行"
+
+
+def test_feedback_log_keeps_lines_whole_under_concurrent_writers(tmp_path):
+    log = FeedbackLog(tmp_path / "feedback.jsonl")
+    text = "长" * 5000  # longer than a pipe buffer, so interleaving would show
+
+    def write(i: int) -> None:
+        for j in range(20):
+            log.append({"i": i, "j": j, "text": text})
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    records = log.read()
+    assert len(records) == 80 and all(r["text"] == text for r in records)
+
+
+def test_rendered_answer_reads_back_to_text_and_sources():
+    html = render_answer(cited_answer(), {GARBAGE.id: GARBAGE})
+    text, sources = read_rendered(html)
+    assert text == "条例自2024年9月1日起施行[1]。违者最高罚款五千元。"
+    assert [(s.n, s.article_id) for s in sources] == [(1, "garbage")]
+
+
+def test_citation_of_a_removed_article_still_shows_the_quote():
+    html = render_answer(cited_answer(), {})
+    assert "<mark>将于2024年9月1日起正式施行</mark>" in html
+    assert "常州市生活垃圾分类管理条例" in html  # the title carried by the citation itself
+
+
+# -- staff desk --------------------------------------------------------------------------------------------------
+
+
+def test_staff_desk_is_off_without_both_credentials():
+    assert app.StaffCredentials.from_env({}) is None
+    assert app.StaffCredentials.from_env({"NEWSQA_STAFF_USER": "editor"}) is None
+    assert app.StaffCredentials.from_env({"NEWSQA_STAFF_USER": "editor", "NEWSQA_STAFF_PASSWORD": ""}) is None
+    creds = app.StaffCredentials.from_env({"NEWSQA_STAFF_USER": "editor", "NEWSQA_STAFF_PASSWORD": "pw"})
+    assert creds == app.StaffCredentials("editor", "pw")
+
+
+def test_staff_login_checks_both_fields(runtime, monkeypatch):
+    monkeypatch.setattr(app.time, "sleep", lambda s: None)
+    a = make_app(runtime)
+    assert a.staff_login("editor", "s3cret-pass") == (True, "已登录。")
+    assert a.staff_login("editor", "wrong")[0] is False
+    assert a.staff_login("other", "s3cret-pass")[0] is False
+    assert a.staff_login("", "")[0] is False
+    off = make_app(runtime, staff=None)
+    assert off.staff_login("", "") == (False, "工作人员入口未开启。")
+
+
+@pytest.mark.parametrize("session", [False, None, "true", 1])
+def test_staff_handlers_refuse_without_login(runtime, upload_root, session):
+    a = make_app(runtime, upload_root)
+    upload = upload_root / "new.txt"
+    upload.write_text("标题\n正文。", encoding="utf-8")
+    with pytest.raises(app.StaffRefused):
+        a.staff_articles(session)
+    with pytest.raises(app.StaffRefused):
+        a.staff_open("garbage", session)
+    with pytest.raises(app.StaffRefused):
+        a.staff_remove("garbage", True, session)
+    with pytest.raises(app.StaffRefused):
+        a.staff_upload([str(upload)], "", "", session)
+    assert runtime.store.get("garbage") is not None
+    assert runtime.store.count() == 1 and runtime.searcher.syncs == 0
+
+
+def test_staff_handlers_refuse_when_the_desk_is_off_even_with_a_session_flag(runtime):
+    a = make_app(runtime, staff=None)
+    with pytest.raises(app.StaffRefused):
+        a.staff_remove("garbage", True, True)
+    assert runtime.store.get("garbage") is not None
+
+
+def test_staff_lists_opens_and_removes_articles(runtime):
+    a = make_app(runtime)
+    rows = a.staff_articles(True)
+    assert rows == [["garbage", GARBAGE.title, "2024-02-02", "武进日报", "王晓", 1]]
+    page = a.staff_open("garbage", True)
+    assert "&lt;script&gt;" in page and "<script" not in page and "1 个片段" in page
+    assert "确认删除" in a.staff_remove("garbage", False, True)
+    assert runtime.store.get("garbage") is not None
+    assert "已删除" in a.staff_remove("garbage", True, True)
+    assert runtime.store.get("garbage") is None and runtime.searcher.syncs == 1
+
+
+def test_upload_is_stored_under_a_generated_name_and_indexed(runtime, upload_root):
+    a = make_app(runtime, upload_root)
+    src = upload_root / "新闻.md"
+    src.write_text("# 城区新增三座口袋公园\n\n本报讯 今年城区新增三座口袋公园，方便市民休闲。\n", encoding="utf-8")
+    message = a.staff_upload([str(src)], "2024-03-01", "武进日报", True)
+    assert "新增 1 篇" in message
+    stored = list(a.uploads_dir.iterdir())
+    assert len(stored) == 1 and stored[0].suffix == ".md" and "新闻" not in stored[0].name
+    titles = [r[1] for r in a.staff_articles(True)]
+    assert "城区新增三座口袋公园" in titles
+    assert runtime.searcher.syncs == 1
+
+
+def test_upload_named_like_a_path_stays_inside_the_data_dir(runtime, upload_root, tmp_path):
+    a = make_app(runtime, upload_root)
+    # a crafted API call pointing outside Gradio's upload folder: refused before anything is read
+    decoy = tmp_path / "etc" / "passwd.txt"
+    decoy.parent.mkdir()
+    decoy.write_text("root:x:0:0\n", encoding="utf-8")
+    (upload_root / "x").mkdir()
+    with pytest.raises(app.UploadError, match="不在上传目录"):
+        a.staff_upload([str(upload_root / "x" / ".." / ".." / "etc" / "passwd.txt")], "", "", True)
+    assert runtime.store.count() == 1 and not a.uploads_dir.exists()
+    # a genuine upload whose client name was "../../etc/passwd.txt" (Gradio keeps only the last part)
+    src = upload_root / "../../etc/passwd.txt".replace("/", "_")
+    src.write_text("标题\n正文。", encoding="utf-8")
+    before = {p for p in tmp_path.rglob("*")}
+    a.staff_upload([str(src)], "", "", True)
+    created = {p for p in tmp_path.rglob("*")} - before
+    home = runtime.settings.home.resolve()
+    assert created and all(p.resolve().is_relative_to(home) for p in created)
+    stored = list(a.uploads_dir.iterdir())
+    assert len(stored) == 1 and stored[0].suffix == ".txt" and "passwd" not in stored[0].name
+    assert decoy.read_text(encoding="utf-8") == "root:x:0:0\n"
+
+
+def test_upload_limits_are_enforced_with_clear_messages(runtime, upload_root):
+    a = make_app(runtime, upload_root)
+    big = upload_root / "big.txt"
+    big.write_bytes(b"x" * (runtime.settings.app.max_upload_mb * 1024 * 1024 + 1))
+    with pytest.raises(app.UploadError, match="big.txt.*超过了 1 MB"):
+        a.staff_upload([str(big)], "", "", True)
+    pdf = upload_root / "report.pdf"
+    pdf.write_bytes(b"%PDF")
+    with pytest.raises(app.UploadError, match="不支持的文件类型“report.pdf”"):
+        a.staff_upload([str(pdf)], "", "", True)
+    many = []
+    for i in range(runtime.settings.app.max_upload_files + 1):
+        p = upload_root / f"a{i}.txt"
+        p.write_text("标题\n正文。", encoding="utf-8")
+        many.append(str(p))
+    with pytest.raises(app.UploadError, match="一次最多上传 3 个文件"):
+        a.staff_upload(many, "", "", True)
+    with pytest.raises(app.UploadError, match="请先选择"):
+        a.staff_upload([], "", "", True)
+    assert not a.uploads_dir.exists() and runtime.store.count() == 1
+
+
+def test_bad_upload_leaves_the_store_unchanged_and_names_the_file(runtime, upload_root):
+    a = make_app(runtime, upload_root)
+    bad = upload_root / "feed.jsonl"
+    bad.write_text('{"title": "好", "text": "正文"}\n{not json\n', encoding="utf-8")
+    with pytest.raises(app.UploadError) as err:
+        a.staff_upload([str(bad)], "", "", True)
+    assert "feed.jsonl" in str(err.value) and "库中内容未改变" in str(err.value)
+    assert runtime.store.count() == 1 and runtime.searcher.syncs == 0
+    assert list(a.uploads_dir.iterdir()) == []
+
+
+def test_build_demo_wires_the_tabs(runtime):
+    demo = app.build_demo(make_app(runtime))
+    config = demo.get_config_file()
+    labels = {c.get("props", {}).get("label") for c in config["components"]}
+    assert {"问答", "工作人员", "评测"} <= labels
+    off = app.build_demo(make_app(runtime, staff=None)).get_config_file()
+    texts = " ".join(str(c.get("props", {}).get("value", "")) for c in off["components"])
+    assert "未开启" in texts
+    assert "staff-password" not in json.dumps(off, default=str)
+
