@@ -73,7 +73,19 @@ def fullwidth_punctuation(line: str) -> str:
     A mark is converted when the nearest non-space character on at least one side is Chinese (or full-width
     punctuation). Commas and colons between two digits ("1,300", "10:30") are kept. Balanced parentheses are
     converted as a pair, when their content or either outside neighbour is Chinese, so they never mismatch.
+    A converted mark counts as Chinese context for its neighbours, so runs such as "?!" convert together.
     """
+    if not any(mark in line for mark in _ASCII_TO_FULL):
+        return line
+    for _ in range(len(line)):
+        converted = _convert_once(line)
+        if converted == line:
+            break
+        line = converted
+    return line
+
+
+def _convert_once(line: str) -> str:
     chars = list(line)
     pairs = _paren_pairs(line)
     paired = set(pairs) | set(pairs.values())

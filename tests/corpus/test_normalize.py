@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from corpus.normalize import (
     clean_text,
@@ -91,3 +93,18 @@ def test_first_clause() -> None:
         == "果蔬艺术空间口袋公园位于武南路凤栖路西北角"
     )
     assert first_clause("一二三四五六", limit=3) == "一二三"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="武进日报 ,;:?!()。，“”ab1\u3000\u200b", max_size=30))
+def test_normalize_line_is_idempotent(raw: str) -> None:
+    once = normalize_line(raw)
+    assert normalize_line(once) == once
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="武进。！”，ab. ", max_size=12), max_size=6))
+def test_repair_is_idempotent_and_keeps_every_character(paragraphs: list[str]) -> None:
+    repaired = repair_paragraphs(paragraphs)
+    assert repair_paragraphs(repaired) == repaired
+    assert "".join("".join(repaired).split()) == "".join("".join(paragraphs).split())
