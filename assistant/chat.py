@@ -208,8 +208,8 @@ class Assistant:
         """Why this reply should be replaced by a refusal, or "" to keep it."""
         if not attribution.text:
             return "empty"
-        if attribution.refusal_sentences and not attribution.verified:
-            return "generator"  # the model declined and nothing it said is backed by a source
+        if attribution.opens_with_refusal or (attribution.refusal_sentences and not attribution.verified):
+            return "generator"  # the model declined, first of all or with nothing it said backed by a source
         if attribution.factual and not attribution.verified and self.settings.answer.refuse_unverified:
             return "unverified"
         return ""

@@ -364,6 +364,7 @@ class Attribution:
     factual: int = 0  # sentences with checkable content (refusal sentences excluded)
     verified: int = 0  # of those, sentences whose citations all verify
     refusal_sentences: int = 0
+    opens_with_refusal: bool = False  # the first sentence declines ("资料中没有找到……")
     reattributed: int = 0
     dropped: tuple[int, ...] = field(default=())  # marker numbers that named no source
 
@@ -407,11 +408,13 @@ class Attributor:
         citations: list[Citation] = []
         unverified: list[str] = []
         factual = verified = refusals = moved = 0
+        opening = False
         for s in sentences:
             if s.separator:
                 parts.append((s, ()))
                 continue
             if is_refusal(s.text) and not s.cited:
+                opening = opening if refusals or factual else True
                 refusals += 1
                 parts.append((s, ()))
                 continue
@@ -437,7 +440,7 @@ class Attributor:
             parts.append((s, numbers))
             citations.extend(self._citation(n, s.text, facts, ok) for n in numbers)
         return Attribution(join_sentences(parts), tuple(citations), tuple(unverified), factual, verified,
-                           refusals, moved, dropped)
+                           refusals, opening, moved, dropped)
 
     def _citation(self, n: int, sentence: str, facts: Facts, verified: bool) -> Citation:
         hit = self.evidence[n].hit

@@ -182,3 +182,17 @@ def test_annotate_hook_spells_out_relative_dates_for_the_model_and_the_checker(c
     assert "（即2024年2月1日上午）" in generator.last_messages[-1]["content"]
     assert "今天是2024年2月5日。" in generator.last_messages[-1]["content"]
     assert answer.citations[0].verified
+
+
+def test_reply_that_opens_with_a_refusal_is_a_refusal_even_with_related_facts(corpus) -> None:
+    generator = FakeGenerator(["资料中没有找到罚款金额的相关信息。不过，条例将于2024年9月1日起施行[1]。"])
+    assistant, _ = _assistant(corpus, generator)
+    assert assistant.ask("条例对乱扔垃圾罚款多少？").refused
+
+
+def test_answer_with_a_trailing_caveat_is_kept(corpus) -> None:
+    generator = FakeGenerator(["条例将于2024年9月1日起施行[1]。资料中没有提到具体的罚款金额。"])
+    assistant, _ = _assistant(corpus, generator)
+    answer = assistant.ask(LAW_Q)
+    assert not answer.refused and answer.citations[0].verified
+    assert answer.text.endswith("资料中没有提到具体的罚款金额。")
