@@ -183,9 +183,8 @@ def _read_text_file(path: Path, *, date: str, source: str, max_file_mb: int) -> 
     text = _read_text(path, max_file_mb)
     if path.suffix.lower() == ".txt" and looks_like_page(text):
         articles = parse_page(text, date=date, source=source)
-        if not articles:
-            raise InputError(f"{path}: reads like a newspaper page but no article could be found in it")
-        return articles
+        if articles:
+            return articles
     return [_single_article(text, markdown=path.suffix.lower() != ".txt", date=date, source=source)]
 
 
