@@ -264,6 +264,7 @@ class EvalTarget:
     assistant: Any
     cache_dir: Path | None = None
     cached: bool = False
+    sync_report: dict[str, Any] = dataclasses.field(default_factory=dict)  # what syncing the indexes did
 
     def load_context(self, ids: Sequence[str]) -> list[Hit]:
         """Hits for the given article ids (all their chunks) or chunk ids, in the given order."""
@@ -289,6 +290,8 @@ class EvalTarget:
         return hits
 
     def close(self) -> None:
+        if hasattr(self.searcher, "close"):
+            self.searcher.close()
         self.store.close()
 
 
@@ -315,7 +318,7 @@ def open_target(settings: Settings, *, corpus: Path | None = None, corpus_date: 
 
             ingest_paths(target_settings, store, [corpus], date=corpus_date, source=corpus_source)
         searcher = Searcher(target_settings, store)
-        searcher.sync(progress=progress)  # a no-op when the cached index is up to date
+        sync_report = searcher.sync(progress=progress)  # embeds nothing when the cached index is up to date
         if not cached:
             _write_json_atomic(ready, {"corpus": str(corpus.resolve()), "articles": store.count(),
                                        "embedder": settings.embedder.backend, "model": settings.embedder.model,
@@ -330,7 +333,7 @@ def open_target(settings: Settings, *, corpus: Path | None = None, corpus_date: 
             store.close()
             raise EvalError(f"the article store {settings.db_path} is empty: ingest articles first, or pass --corpus")
         searcher = Searcher(settings, store)
-        searcher.sync(progress=progress)
+        sync_report = searcher.sync(progress=progress)
     assistant = None
     if not retrieval_only:
         from assistant.chat import Assistant
@@ -343,7 +346,7 @@ def open_target(settings: Settings, *, corpus: Path | None = None, corpus_date: 
             generator = make_generator(settings.generator, settings.models_dir)
         assistant = Assistant(target_settings, store, searcher, generator)
     return EvalTarget(settings=target_settings, store=store, searcher=searcher, assistant=assistant,
-                      cache_dir=cache_dir, cached=cached)
+                      cache_dir=cache_dir, cached=cached, sync_report=sync_report)
 
 
 def evaluate(settings: Settings, questions_path: Path, *, corpus: Path | None = None, corpus_date: str = "",
@@ -365,7 +368,7 @@ def evaluate(settings: Settings, questions_path: Path, *, corpus: Path | None = 
         "questions": str(questions_path), "corpus": str(corpus) if corpus else "", "retrieval_only": retrieval_only,
         "generator": "" if retrieval_only else settings.generator.backend, "embedder": settings.embedder.backend,
         "retrieval_mode": settings.retrieval.mode, "k": RETRIEVAL_K, "data_dir": str(target.settings.home),
-        "index_cached": target.cached, "limit": limit,
+        "index_cached": target.cached, "index_sync": target.sync_report, "limit": limit,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - wall_s)),
     }
     return summarize(records, wall_s, meta), records
