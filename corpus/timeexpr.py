@@ -243,7 +243,8 @@ _DAY_OFFSETS = {
     "大后天": 3,
 }
 _DAY_RE = re.compile(rf"(?P<word>大前天|大后天|前天|昨天|昨日|今天|今日|明天|明日|后天)(?P<part>{_DAYPART})?")
-_DAY_COLUMNS = ("头条", "说法", "视点", "要闻", "话题", "看点", "聚焦", "焦点")  # 今日头条 is a name, not a day
+# 今日头条 and 今日俄罗斯 are names, not days
+_DAY_COLUMNS = ("头条", "说法", "视点", "要闻", "话题", "看点", "聚焦", "焦点", "俄罗斯", "美国")
 _ACQUIRED = "性的形培养习获努学因失缺修造环"  # 后天 as "acquired" (后天形成), not the day after tomorrow
 
 
@@ -254,6 +255,8 @@ def _resolve_day(text: str, m: re.Match[str], ref: date, question: bool) -> Time
         return None
     if word.endswith("天") and _follows(text, word_end, _TIAN_COMPOUNDS + ("宁" if word[0] in "前后明" else "")):
         return None
+    if word in ("今天", "今日") and start and text[start - 1] in "的前":
+        return None  # "78年前的今天", "十年前今天", "相连的今天": another day, or "nowadays"
     if word.endswith("日") and (_follows(text, word_end, "之") or text.startswith(_DAY_COLUMNS, word_end)):
         return None
     if word == "后天" and (_follows(text, word_end, _ACQUIRED) or "先天" in text[max(0, start - 12) : start + 12]):
@@ -281,6 +284,8 @@ _WEEK_RE = re.compile(
 _WEEK_OFFSETS = {"上上": -2, "上": -1, "本": 0, "这": 0, "下": 1, "下下": 2}
 _WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
 # What may follow a bare "周一": the surname 周 makes "周五福" a name, and "每周一次" a frequency.
+_WEEKDAY_DATED_RE = re.compile(r"[日号][（(\s]*$")
+_WEEKDAY_LIST_RE = re.compile(r"[、至到和及与~\-—](?:周|星期|礼拜)")
 _WEEKDAY_FOLLOW = frozenset("上下晚凌中早傍夜清白午起至到前后的是这那在举召开将当来去又再也都和与及或正全")
 
 
@@ -291,19 +296,23 @@ def _resolve_week(text: str, m: re.Match[str], ref: date, question: bool) -> Tim
         return None
     if not _starts_word(text, start, question):
         return None
+    if _WEEKDAY_DATED_RE.search(text, max(0, start - 3), start):
+        return None  # "8月19日（周六）": the text names the day itself
     if rel is None:
         before = text[start - 1] if start else ""
-        if before and before in "每隔逢一两二三四五六七八九十几数半个整上下本这做":
-            return None
+        if before and before in "每隔逢一两二三四五六七八九十几数半个整上下本这做、至到和及与~-—":
+            return None  # 每周一, and lists/ranges such as "周一至周五" that describe a timetable
         nxt = _next_char(text, m.end("wd"))
         if unit == "周" and (wd == "天" or (nxt.isalnum() and nxt not in _WEEKDAY_FOLLOW and not m["part"])):
+            return None
+        if _WEEKDAY_LIST_RE.match(text, m.end("wd")):
             return None
     if wd is None:
         end = m.end("unit")
         if _follows(text, end, "期年岁边围转全密到长旋折游知刊报"):
             return None
-    elif _follows(text, m.end("wd"), "次遍个年岁周期刊百千万十边围常"):
-        return None
+    elif _follows(text, m.end("wd"), "次遍个年岁周期刊百千万十边围常" + ("本元韩军方籍" if wd == "日" else "")):
+        return None  # 每周一次; 本周日本央行 is 本周 + 日本央行
     monday = ref - timedelta(days=ref.weekday()) + timedelta(weeks=_WEEK_OFFSETS.get(rel or "本", 0))
     if wd is None:
         sunday = monday + timedelta(days=6)
@@ -320,9 +329,9 @@ _MONTH_SUBS = "初|上旬|中旬|下旬|底|末"
 _MONTH_RE = re.compile(rf"(?P<rel>本|这个?|上个?|下个?)月(?P<sub>{_MONTH_SUBS})?")
 # After 初/底/末 these characters make a different word: 初步, 底线, 末端.
 _SUB_GLUES = {
-    "初": "步次期中心衷始见选审赛稿级创现具露显",
+    "初": "步次期中心衷始见选审赛稿级创现具露显伏",
     "底": "线数气色层部盘蕴子下牌价稿薪座片端板限",
-    "末": "端位尾梢期日",
+    "末": "端位尾梢期日伏",  # 今年末伏 is 今年 + 末伏
 }
 
 
@@ -346,6 +355,8 @@ def _resolve_month(text: str, m: re.Match[str], ref: date, question: bool) -> Ti
     if not _starts_word(text, start, question):
         return None
     delta = {"上": -1, "下": 1}.get(m["rel"][0], 0)
+    if delta and _other_year_before(text, start, ref):
+        return None
     year, month = _shift_month(ref.year, ref.month, delta)
     if _sub_ok(text, m, "sub"):
         first, last = _month_sub_range(year, month, m["sub"])
@@ -410,9 +421,24 @@ def _year_tail(text: str, m: re.Match[str], year: int, head_end: int) -> tuple[i
     return head_end, f"{year}年", date(year, 1, 1), date(year, 12, 31)
 
 
+_SENTENCE_END_RE = re.compile(r"[。！？!?；;\n]")
+_ABSOLUTE_YEAR_RE = re.compile(r"(?<![0-9０-９])([0-9０-９]{4})年")
+
+
+def _other_year_before(text: str, start: int, ref: date) -> bool:
+    """Whether the sentence so far names another year: in "2023年……比去年增长" (published 2024) 去年 is 2022,
+    so a word counted from the reference date would be wrong; such words are left alone."""
+    sentence_start = max((m.end() for m in _SENTENCE_END_RE.finditer(text, 0, start)), default=0)
+    return any(
+        int(m[1].translate(_FULLWIDTH)) != ref.year for m in _ABSOLUTE_YEAR_RE.finditer(text, sentence_start, start)
+    )
+
+
 def _resolve_year_word(text: str, m: re.Match[str], ref: date, question: bool) -> TimeMention | None:
     start, head_end = m.start(), m.end("yw")
     if not _starts_word(text, start, question):
+        return None
+    if m["yw"] != "今年" and _other_year_before(text, start, ref):
         return None
     year = ref.year + _YEAR_OFFSETS[m["yw"]]
     end, resolved, first, last = _year_tail(text, m, year, head_end)
@@ -429,11 +455,13 @@ def _resolve_ago(text: str, m: re.Match[str], ref: date, question: bool) -> Time
     """三年前, 5天前, 两个月前: counted back from the reference date."""
     start, unit = m.start(), m["unit"]
     n = _number(m["n"])
-    if n is None or not 1 <= n <= _AGO_LIMITS[unit] or not _number_starts(text, start):
+    if n is None or not 1 <= n <= _AGO_LIMITS[unit] or not _number_starts(text, start) or m["n"] in ("百", "千"):
         return None
+    if start and text[start - 1] in "几数":
+        return None  # 几十年前 is vague
     nxt = _next_char(text, m.end())
-    if nxt and (nxt in _NUM_CHARS or nxt in "后夕"):
-        return None  # 近三年前三季度 is 近三年 + 前三季度; 三天前后 is a vaguer window
+    if nxt and (nxt in _NUM_CHARS or nxt in "后夕往进来"):
+        return None  # 近三年前三季度 is 近三年 + 前三季度; 三天前后 is vaguer; 10天前往 is "went for 10 days"
     if unit == "年":
         year = ref.year - n
         return _mention(text, start, m.end(), f"{year}年", date(year, 1, 1), date(year, 12, 31))
@@ -543,8 +571,8 @@ def _resolve_festival(text: str, m: re.Match[str], ref: date, question: bool) ->
             return None
         year = int(m["fy"].translate(_FULLWIDTH))
     else:
-        if start and text[start - 1] in "年日":
-            return None  # "2024年春节", "2月10日春节" already carry their date
+        if start and (text[start - 1] in "年日" or text[start - 1].isdigit()):
+            return None  # "2024年春节", "2月10日春节", "2022春节档" already carry their date
         year = _festival_year(festival, ref, question)
     if year is None or not _valid_year(year):
         return None
@@ -553,7 +581,9 @@ def _resolve_festival(text: str, m: re.Match[str], ref: date, question: bool) ->
     if span is None:
         return None
     name = "国庆节" if festival == "国庆" else festival
-    resolved = _day(day) if sub in ("", "当天") else f"{_day(day)}{name}{sub}"
+    # a question is rewritten for search, where "2026年春节前" matches the articles' own words
+    in_article = _day(day) if sub in ("", "当天") else f"{_day(day)}{name}{sub}"
+    resolved = f"{year}年{name}{sub}" if question else in_article
     return _mention(text, start, end, resolved, *span)
 
 
@@ -576,13 +606,18 @@ def _scan(
     for index, (pattern, resolve) in enumerate(rules):
         pos = 0
         while (m := pattern.search(text, pos)) is not None:
-            mention = resolve(text, m, ref, question)
+            mention = None if _inside_title(text, m.start()) else resolve(text, m, ref, question)
             if mention is not None:
                 found.append((mention, index))
                 pos = mention.end if mention.end > m.start() else m.start() + 1
             else:
                 pos = m.start() + 1  # a rejected match may hide a valid one starting inside it
     return found
+
+
+def _inside_title(text: str, start: int) -> bool:
+    """Whether `start` lies inside 《…》: 《明日战记》 and 《星期日泰晤士报》 are titles, not dates."""
+    return text.rfind("《", 0, start) > text.rfind("》", 0, start)
 
 
 def _non_overlapping(found: list[tuple[TimeMention, int]]) -> list[tuple[TimeMention, int]]:
@@ -596,6 +631,7 @@ def _non_overlapping(found: list[tuple[TimeMention, int]]) -> list[tuple[TimeMen
 
 # --- article side --------------------------------------------------------------------------------------------
 
+_DATED_AFTER_RE = re.compile(r"\s*[（(]\s*(?:[0-9０-９]{4}年)?(?:[0-9０-９]{1,2}月)?[0-9０-９]{1,2}[日号]")
 _ANCHORED_RE = re.compile(rf"(?P<word>当天|当日|次日|翌日)(?P<part>{_DAYPART})?")
 _ABSOLUTE_DAY_RE = re.compile(r"(?:(?P<y>[0-9０-９]{4})年)?(?P<m>[0-9０-９]{1,2})月(?P<d>[0-9０-９]{1,2})[日号]")
 _ABSOLUTE_OTHER_RE = re.compile(r"[0-9０-９]{4}年|[0-9０-９]{1,2}月")
@@ -664,7 +700,11 @@ def _anchored_mentions(text: str, pub_date: date, others: list[TimeMention]) -> 
 def resolve_expressions(text: str, pub_date: date) -> list[TimeMention]:
     """Relative time expressions in an article published on `pub_date`, in text order, with their dates."""
     rules = (*_RELATIVE_RULES, (_FUZZY_RE, _resolve_fuzzy))
-    mentions = [mn for mn, _ in _non_overlapping(_scan(text, rules, pub_date, question=False))]
+    mentions = [
+        mn
+        for mn, _ in _non_overlapping(_scan(text, rules, pub_date, question=False))
+        if not _DATED_AFTER_RE.match(text, mn.end)  # "明天（7月31日）" already says which day
+    ]
     mentions += _anchored_mentions(text, pub_date, mentions)
     return sorted(mentions, key=lambda mn: mn.start)
 
@@ -715,8 +755,8 @@ def _resolve_abs_year(text: str, m: re.Match[str], ref: date, question: bool) ->
 def _resolve_bare_month(text: str, m: re.Match[str], ref: date, question: bool) -> TimeMention | None:
     """ "1月份" in a question: that month of this year, or of last year when it is still to come."""
     start = m.start()
-    if not _number_starts(text, start) or (start and text[start - 1] in "年个每"):
-        return None
+    if not _number_starts(text, start) or (start and text[start - 1] in "年个每-－~～至到、和及"):
+        return None  # "2023年1-6月" is a range inside a stated year
     month = _number(m["mon"])
     if month is None or not 1 <= month <= 12:
         return None
@@ -749,7 +789,18 @@ def _resolve_recent_n(text: str, m: re.Match[str], ref: date, question: bool) ->
     return _mention(text, m.start(), m.end(), _range(first, ref), first, ref)
 
 
+_RECENT_GLUES = {
+    "现在": "体实出表发展呈显再重",
+    "当前": "相应正适担恰",
+    "近期": "接靠临附逼",
+    "近日": "接靠临附逼",
+    "近来": "接靠临附逼走",
+}
+
+
 def _resolve_recent(text: str, m: re.Match[str], ref: date, question: bool) -> TimeMention | None:
+    if m.start() and text[m.start() - 1] in _RECENT_GLUES.get(m[0], ""):
+        return None  # 体现在 is not 现在
     return _mention(text, m.start(), m.end(), m[0], ref, ref)
 
 

@@ -143,12 +143,34 @@ def test_spring_festival_follows_the_lunar_calendar(year, new_year):
         "近三年前三季度",
         "元旦",  # 2024-07-01 is half a year from any 元旦: which one is unclear
         "次日，",  # next after what? no anchor
+        "如今天气变暖",  # 如今 + 天气
+        "当今天下",
+        "45年后的今天",  # the same day in another year, not today
+        "《明日战记》上映",  # inside a title
+        "包车10天前往帕米尔高原",  # 10天 + 前往
+        "几十年前",
+        "8月19日（周六）举行",  # the text names the day itself
+        "每逢周一、周三开放",
+        "周一至周五9时至18时",  # a timetable
+        "本周日本央行发布报告",  # 本周 + 日本央行
+        "今年末伏期间",  # 今年 + 末伏: only 今年 may match, see below
+        "2023年，全区产值比去年增长8%",  # 去年 counts from 2023 here, not from publication
+        "2022春节档票房",
     ],
 )
 def test_non_expressions_and_absolute_dates_are_left_alone(text):
     pub = D(2024, 7, 1) if text == "元旦" else D(2024, 2, 2)
-    assert resolve_expressions(text, pub) == []
-    assert annotate(text, pub) == text
+    mentions = resolve_expressions(text, pub)
+    if text == "今年末伏期间":
+        assert [m.text for m in mentions] == ["今年"]
+    else:
+        assert mentions == []
+        assert annotate(text, pub) == text
+
+
+def test_explicit_date_after_a_relative_word_wins():
+    assert resolve_expressions("今天（7月22日）白天到夜间", D(2023, 7, 21)) == []
+    assert [m.text for m in resolve_expressions("2024年，去年", D(2024, 2, 2))] == ["去年"]  # same year: fine
 
 
 def test_unknown_publication_date_leaves_text_unchanged():
@@ -262,6 +284,7 @@ def test_question_time_scope(question, first, last, recent):
 
 def test_question_without_time_gives_none():
     assert parse_question_time("武高新的主导产业有哪些", TODAY) is None
+    assert parse_question_time("排名的提升主要体现在哪些方面", TODAY) is None  # 体现在 is not 现在
     assert parse_question_time("如今年轻人", TODAY) is not None  # 如今 asks for recent news ...
     assert parse_question_time("如今年轻人", TODAY).first is None  # ... but 今年 is not in it
 
@@ -281,6 +304,10 @@ def test_next_spring_festival_counts_once_its_run_up_began():
         ("最近一次检查", "最近一次检查"),
         ("今年上半年的税收", "2026年上半年的税收"),
         ("1月份的产值", "2026年1月的产值"),
+        ("春节前有哪些活动", "2026年春节前有哪些活动"),
+        ("2023年春节档票房冠军", "2023年春节档票房冠军"),
+        ("2023年1-6月的销售收入", "2023年1-6月的销售收入"),
+        ("2021年7月份的指数相比上个月上升了多少", "2021年7月份的指数相比上个月上升了多少"),
     ],
 )
 def test_rewrite_question_replaces_only_relative_words(question, rewritten):
