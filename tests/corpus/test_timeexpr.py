@@ -6,6 +6,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from corpus.timeexpr import (
     TimeMention,
@@ -312,3 +314,33 @@ def test_next_spring_festival_counts_once_its_run_up_began():
 )
 def test_rewrite_question_replaces_only_relative_words(question, rewritten):
     assert rewrite_question(question, TODAY) == rewritten
+
+
+FRAGMENTS = [
+    "昨天上午",
+    "，",
+    "市委",
+    "今年",
+    "是",
+    "近日",
+    "上周五",
+    "春节前",
+    "2023年",
+    "去年12月",
+    "当天",
+    "次日",
+    "目前天气",
+]
+
+
+@given(st.lists(st.sampled_from(FRAGMENTS), max_size=12))
+@settings(max_examples=200, deadline=None)
+def test_offset_map_round_trips_every_original_character(parts):
+    text = "".join(parts)
+    annotated = annotate_with_offsets(text, D(2024, 2, 2))
+    for i, ch in enumerate(text):
+        a = annotated.to_annotated(i)
+        assert annotated.text[a] == ch
+        assert annotated.to_original(a) == i
+    again = annotate(annotated.text, D(2024, 2, 2))
+    assert "）（即" not in again and "）（发稿" not in again  # a note is never added twice
