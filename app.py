@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import hmac
 import html
+import itertools
 import logging
 import os
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,6 +123,52 @@ def store_upload(src: str | Path, uploads_dir: Path, *, allowed_roots: Sequence[
     return target
 
 
+# -- index access ----------------------------------------------------------------------------------------------
+
+
+class ReadWriteLock:
+    """Many searches at once, or one index update alone; a waiting update goes before new searches.
+
+    The FAISS and keyword indexes are not safe to search while `Searcher.sync` changes them. There is no lock
+    owner, so a streaming handler may release it from another worker thread than the one that took it.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writing = False
+        self._writers_waiting = 0
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        with self._cond:
+            while self._writing or self._writers_waiting:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._cond:
+            self._writers_waiting += 1
+            while self._writing or self._readers:
+                self._cond.wait()
+            self._writers_waiting -= 1
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writing = False
+                self._cond.notify_all()
+
+
 # -- conversation history ----------------------------------------------------------------------------------------
 
 
@@ -166,6 +215,7 @@ class NewsApp:
         self.reports_dir = settings.home / "reports"
         # where Gradio puts uploaded files before a handler sees them; nothing else may be read as an upload
         self.upload_roots = [Path(r) for r in upload_roots] or [Path(gr.utils.get_upload_folder())]
+        self.index_lock = ReadWriteLock()
 
     # -- residents -------------------------------------------------------------------------------------------
 
@@ -188,7 +238,12 @@ class NewsApp:
         yield [*shown, {"role": "assistant", "content": THINKING}]
         pieces: list[str] = []
         try:
-            for kind, value in self.runtime.assistant.stream(question, plain_history(history)):
+            events = self.runtime.assistant.stream(question, plain_history(history))
+            # retrieval happens before the first event; the lock is not held while the model keeps writing, so
+            # an abandoned stream can never leave the index locked
+            with self.index_lock.reading():
+                first = next(events, None)
+            for kind, value in itertools.chain([first] if first else [], events):
                 if kind == "token":
                     pieces.append(value)
                     yield [*shown, {"role": "assistant", "content": render_partial("".join(pieces))}]
@@ -269,7 +324,8 @@ class NewsApp:
             removed = store.remove([article_id])
         if not removed:
             return "没有这篇文章（可能已被删除）。"
-        self.runtime.searcher.sync()
+        with self.index_lock.writing():
+            self.runtime.searcher.sync(progress=False)
         return f"已删除文章 {article_id}，索引已更新。"
 
     def staff_upload(self, files: Sequence[Any] | None, date: str, source: str, session: Any,
@@ -300,7 +356,8 @@ class NewsApp:
                 message = message.replace(str(path), name)
             raise UploadError(f"导入失败，库中内容未改变：{message}") from exc
         step(0.6, desc="更新索引")
-        self.runtime.searcher.sync()
+        with self.index_lock.writing():
+            self.runtime.searcher.sync(progress=False)
         step(1.0, desc="完成")
         return (f"已导入 {len(stored)} 个文件：新增 {len(result.added)} 篇，更新 {len(result.replaced)} 篇，"
                 f"未变 {len(result.unchanged)} 篇。")
@@ -324,7 +381,9 @@ class NewsApp:
         start = time.perf_counter()
         for i, q in enumerate(questions):
             step(i / max(len(questions), 1), desc=f"第 {i + 1}/{len(questions)} 题")
-            records.append(runner.run_question(q, searcher=self.runtime.searcher, assistant=self.runtime.assistant))
+            with self.index_lock.reading():
+                records.append(runner.run_question(q, searcher=self.runtime.searcher,
+                                                   assistant=self.runtime.assistant))
         wall = time.perf_counter() - start
         summary = runner.summarize(records, wall, {"questions": path.name, "generator":
                                                    self.settings.generator.backend, "source": "web app"})

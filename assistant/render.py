@@ -20,8 +20,8 @@ from newsqa.types import Answer, Article, Citation, Hit
 
 ArticleLookup = Callable[[str], Article | None] | Mapping[str, Article]
 
-_TAGS = {"div", "span", "details", "summary", "mark", "ol", "li", "br", "small", "strong"}
-_ATTRIBUTES = {"*": {"class", "title"}, "details": {"data-n", "data-article", "data-chunk"}, "li": {"value"}}
+_TAGS = {"div", "span", "details", "summary", "mark", "ol", "ul", "li", "br", "small", "strong"}
+_ATTRIBUTES = {"*": {"class", "title"}, "details": {"data-n", "data-article", "data-chunk"}}
 
 PARAGRAPH_CONTEXT_CHARS = 160  # characters of the paragraph shown on each side of the quoted span
 SNIPPET_CHARS = 80  # characters of a passage shown for a refusal's nearby articles
@@ -47,7 +47,8 @@ details.nq-cite[open] > .nq-pop { display: block; }
 .nq-sources { margin-top: 0.8em; padding-top: 0.4em; border-top: 1px solid rgba(128, 128, 128, 0.3);
   font-size: 0.92em; }
 .nq-sources-h { font-weight: 600; }
-.nq-sources ol { margin: 0.2em 0 0 1.4em; padding: 0; }
+.nq-sources ol, .nq-sources ul { margin: 0.2em 0 0 1.2em; padding: 0; }
+.nq-sources ul { list-style: none; margin-left: 0; }
 .nq-sources summary { cursor: pointer; }
 .nq-refusal { color: #92400e; }
 .nq-streaming { opacity: 0.85; }
@@ -108,7 +109,7 @@ def quoted_paragraph(article: Article | None, citation: Citation) -> str:
 def _source_card(citation: Citation, article: Article | None) -> str:
     title = (article.title if article else "") or citation.title
     warn = "" if citation.verified else '<span class="nq-warn">⚠ 这句话未能在此原文中核实</span>'
-    return (f'<span class="nq-src-title">《{_e(title)}》</span>'
+    return (f'<span class="nq-src-title">{_e(title)}</span>'
             f'<span class="nq-src-meta">{_e(byline(article, citation.date))}</span>'
             f'<span class="nq-src-para">{quoted_paragraph(article, citation)}</span>{warn}')
 
@@ -116,7 +117,7 @@ def _source_card(citation: Citation, article: Article | None) -> str:
 def _marker(n: int, citation: Citation, article: Article | None) -> str:
     title = (article.title if article else "") or citation.title
     return (f'<details class="nq-cite" data-n="{n}" data-article="{_e(citation.article_id)}" '
-            f'data-chunk="{citation.chunk_id}"><summary title="{_e(f"《{title}》 {citation.date}")}">[{n}]</summary>'
+            f'data-chunk="{citation.chunk_id}"><summary title="{_e(f"{title}（{citation.date}）")}">[{n}]</summary>'
             f'<span class="nq-pop">{_source_card(citation, article)}</span></details>')
 
 
@@ -195,19 +196,25 @@ def _body_html(answer: Answer, lookup: Callable[[str], Article | None]) -> str:
 
 
 def _sources_html(citations: Sequence[Citation], lookup: Callable[[str], Article | None]) -> str:
+    """One entry per cited article, in the order of its first source number, with each cited passage."""
     first: dict[int, Citation] = {}
     for c in sorted(citations, key=lambda c: c.n):
         first.setdefault(c.n, c)
-    if not first:
+    by_article: dict[str, list[Citation]] = {}
+    for c in first.values():
+        by_article.setdefault(c.article_id, []).append(c)
+    if not by_article:
         return ""
     items = []
-    for n, c in first.items():
-        article = lookup(c.article_id)
-        title = (article.title if article else "") or c.title
-        items.append(f'<li value="{n}"><details class="nq-source"><summary>《{_e(title)}》 '
-                     f'<small>{_e(byline(article, c.date))}</small></summary>'
-                     f'<span class="nq-src-para">{quoted_paragraph(article, c)}</span></details></li>')
-    return f'<div class="nq-sources"><div class="nq-sources-h">来源</div><ol>{"".join(items)}</ol></div>'
+    for article_id, cited in by_article.items():
+        article = lookup(article_id)
+        title = (article.title if article else "") or cited[0].title
+        numbers = "".join(f"[{c.n}]" for c in cited)
+        passages = "".join(f'<span class="nq-src-para"><strong>[{c.n}]</strong> {quoted_paragraph(article, c)}</span>'
+                           for c in cited)
+        items.append(f'<li><details class="nq-source"><summary>{numbers} <span class="nq-src-title">{_e(title)}'
+                     f'</span> <small>{_e(byline(article, cited[0].date))}</small></summary>{passages}</details></li>')
+    return f'<div class="nq-sources"><div class="nq-sources-h">来源</div><ul>{"".join(items)}</ul></div>'
 
 
 def _nearby_html(hits: Sequence[Hit], lookup: Callable[[str], Article | None], limit: int = 3) -> str:
@@ -221,7 +228,7 @@ def _nearby_html(hits: Sequence[Hit], lookup: Callable[[str], Article | None], l
         title = (article.title if article else "") or hit.title
         snippet = hit.chunk.text.strip()
         short = snippet[:SNIPPET_CHARS] + ("…" if len(snippet) > SNIPPET_CHARS else "")
-        items.append(f'<li><details class="nq-source"><summary>《{_e(title)}》 '
+        items.append(f'<li><details class="nq-source"><summary><span class="nq-src-title">{_e(title)}</span> '
                      f'<small>{_e(byline(article, hit.date))}</small></summary>'
                      f'<span class="nq-src-para">{_text_html(short)}</span></details></li>')
         if len(items) == limit:
@@ -299,7 +306,7 @@ class _Reader(HTMLParser):
                 n, chunk = int(c.get("data-n", "0")), int(c.get("data-chunk", "0"))
             except ValueError:
                 n, chunk = 0, 0
-            title = "".join(self._title).strip().removeprefix("《").removesuffix("》")
+            title = "".join(self._title).strip()
             if n and all(s.n != n or s.chunk_id != chunk for s in self.sources):
                 self.sources.append(CitedSource(n, c.get("data-article", ""), chunk, title, "".join(self._quote)))
             self._cite = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -314,3 +315,49 @@ def test_build_demo_wires_the_tabs(runtime):
     assert "未开启" in texts
     assert "staff-password" not in json.dumps(off, default=str)
 
+
+
+def test_sources_panel_lists_each_cited_article_once_with_its_numbers():
+    one = cited_answer().citations[0]
+    two = Citation(**{**one.__dict__, "n": 2, "quote": "条例明确了居民分类投放的责任", "sentence": "x"})
+    two = Citation(**{**two.__dict__, "start": GARBAGE.text.index(two.quote),
+                      "end": GARBAGE.text.index(two.quote) + len(two.quote)})
+    answer = Answer(question="q", text="甲[1]。乙[2]。", citations=(one, two))
+    panel = render_answer(answer, {GARBAGE.id: GARBAGE}).split('class="nq-sources"', 1)[1]
+    assert panel.count("<li>") == 1 and "[1][2]" in panel
+    assert "<mark>条例明确了居民分类投放的责任</mark>" in panel
+
+
+def test_index_update_waits_for_searches_and_blocks_new_ones():
+    lock = app.ReadWriteLock()
+    order: list[str] = []
+    release_writer = threading.Event()
+
+    def write() -> None:
+        with lock.writing():
+            order.append("write")
+            release_writer.wait(5)
+
+    def late_read() -> None:
+        with lock.reading():
+            order.append("late-read")
+
+    with lock.reading():
+        writer = threading.Thread(target=write)
+        writer.start()
+        writer.join(0.2)
+        assert order == []  # the update waits for the search in progress
+        late = threading.Thread(target=late_read)
+        late.start()
+        late.join(0.2)
+        assert order == []  # a new search queues behind the waiting update
+        order.append("read-done")
+    for _ in range(50):
+        if "write" in order:
+            break
+        time.sleep(0.02)
+    assert order == ["read-done", "write"]  # the new search still waits while the update runs
+    release_writer.set()
+    writer.join(2)
+    late.join(2)
+    assert order == ["read-done", "write", "late-read"]
