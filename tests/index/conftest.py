@@ -1,0 +1,31 @@
+"""Index test fixtures: settings in a temp home, a store holding the small news corpus, the hash embedder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from index_fakes import NEWS, HashEmbedder
+
+from corpus.store import Store
+from newsqa.config import Settings
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    s = Settings(home=tmp_path / "home")
+    s.retrieval.candidates = 20
+    return s
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[Store]:
+    with Store(settings.db_path) as s:
+        s.put(NEWS)
+        yield s
+
+
+@pytest.fixture
+def embedder() -> HashEmbedder:
+    return HashEmbedder()
