@@ -85,20 +85,7 @@ class AnnotatedText:
 
 _NUM = r"[0-9０-９]+|[零〇一二两三四五六七八九十百千]+"
 _NUM_CHARS = frozenset("0123456789０１２３４５６７８９零〇一二两三四五六七八九十百千")
-_CN_DIGITS = {
-    "零": 0,
-    "〇": 0,
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
+_CN_DIGITS = dict(zip("零〇一二两三四五六七八九", (0, 0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9), strict=True))
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000}
 _FULLWIDTH = str.maketrans("０１２３４５６７８９", "0123456789")
 _DAYPART = "凌晨|清晨|早晨|早上|早间|上午|中午|午间|下午|午后|傍晚|晚上|晚间|夜间|夜里|深夜|白天"
@@ -283,9 +270,9 @@ _WEEK_RE = re.compile(
 )
 _WEEK_OFFSETS = {"上上": -2, "上": -1, "本": 0, "这": 0, "下": 1, "下下": 2}
 _WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
-# What may follow a bare "周一": the surname 周 makes "周五福" a name, and "每周一次" a frequency.
 _WEEKDAY_DATED_RE = re.compile(r"[日号][（(\s]*$")
 _WEEKDAY_LIST_RE = re.compile(r"[、至到和及与~\-—](?:周|星期|礼拜)")
+# What may follow a bare "周一": the surname 周 makes "周五福" a name, and "每周一次" a frequency.
 _WEEKDAY_FOLLOW = frozenset("上下晚凌中早傍夜清白午起至到前后的是这那在举召开将当来去又再也都和与及或正全")
 
 
@@ -631,6 +618,7 @@ def _non_overlapping(found: list[tuple[TimeMention, int]]) -> list[tuple[TimeMen
 
 # --- article side --------------------------------------------------------------------------------------------
 
+# "明天（7月31日）": the text already says which day, and a second opinion could only contradict it
 _DATED_AFTER_RE = re.compile(r"\s*[（(]\s*(?:[0-9０-９]{4}年)?(?:[0-9０-９]{1,2}月)?[0-9０-９]{1,2}[日号]")
 _ANCHORED_RE = re.compile(rf"(?P<word>当天|当日|次日|翌日)(?P<part>{_DAYPART})?")
 _ABSOLUTE_DAY_RE = re.compile(r"(?:(?P<y>[0-9０-９]{4})年)?(?P<m>[0-9０-９]{1,2})月(?P<d>[0-9０-９]{1,2})[日号]")
@@ -700,13 +688,14 @@ def _anchored_mentions(text: str, pub_date: date, others: list[TimeMention]) -> 
 def resolve_expressions(text: str, pub_date: date) -> list[TimeMention]:
     """Relative time expressions in an article published on `pub_date`, in text order, with their dates."""
     rules = (*_RELATIVE_RULES, (_FUZZY_RE, _resolve_fuzzy))
-    mentions = [
-        mn
-        for mn, _ in _non_overlapping(_scan(text, rules, pub_date, question=False))
-        if not _DATED_AFTER_RE.match(text, mn.end)  # "明天（7月31日）" already says which day
-    ]
-    mentions += _anchored_mentions(text, pub_date, mentions)
+    mentions = [mn for mn, _ in _non_overlapping(_scan(text, rules, pub_date, question=False))]
+    mentions = [mn for mn in mentions if not _DATED_AFTER_RE.match(text, mn.end)]
+    anchored = _anchored_mentions(text, pub_date, mentions)
+    mentions += [mn for mn in anchored if not _DATED_AFTER_RE.match(text, mn.end) and not _inside_title(text, mn.start)]
     return sorted(mentions, key=lambda mn: mn.start)
+
+
+_NOTE_OPENINGS = ("（即", "（发稿日期")
 
 
 def _note(mention: TimeMention) -> str:
@@ -720,8 +709,8 @@ def annotate_with_offsets(text: str, pub_date: date | None) -> AnnotatedText:
     parts, notes, pos = [], [], 0
     for mention in resolve_expressions(text, pub_date):
         note = _note(mention)
-        if text.startswith(note, mention.end):
-            continue  # already annotated: annotating twice must change nothing
+        if text.startswith(_NOTE_OPENINGS, mention.end):
+            continue  # already annotated: a second note could only repeat or contradict the first
         parts += [text[pos : mention.end], note]
         notes.append((mention.end, len(note)))
         pos = mention.end

@@ -343,4 +343,4 @@ def test_offset_map_round_trips_every_original_character(parts):
         assert annotated.text[a] == ch
         assert annotated.to_original(a) == i
     again = annotate(annotated.text, D(2024, 2, 2))
-    assert "）（即" not in again and "）（发稿" not in again  # a note is never added twice
+    assert "）（即" not in again and "）（发稿" not in again  # an annotated expression gets no second note
