@@ -309,6 +309,12 @@ def _resolve_week(text: str, m: re.Match[str], ref: date, question: bool) -> Tim
         sunday = saturday + timedelta(days=1)
         return _mention(text, start, m.end("wd"), _range(saturday, sunday), saturday, sunday)
     day = monday + timedelta(days=_WEEKDAYS[wd])
+    if rel is None and day > ref:
+        # A bare "周六" later in the week than the reference day is either the coming one (an announcement) or
+        # the last one (a report): a question means the last one; in an article it stays unresolved.
+        if not question:
+            return None
+        day -= timedelta(weeks=1)
     return _mention(text, start, m.end(), _day(day) + (m["part"] or ""), day, day)
 
 

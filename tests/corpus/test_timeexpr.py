@@ -52,7 +52,7 @@ CASES = [
     ("上礼拜五", D(2024, 2, 2), "上礼拜五", "2024年1月26日", D(2024, 1, 26), D(2024, 1, 26)),
     ("本周末，", D(2024, 2, 2), "本周末", "2024年2月3日至4日", D(2024, 2, 3), D(2024, 2, 4)),
     ("周三下午，", D(2024, 2, 2), "周三下午", "2024年1月31日下午", D(2024, 1, 31), D(2024, 1, 31)),
-    ("星期日，", D(2024, 2, 2), "星期日", "2024年2月4日", D(2024, 2, 4), D(2024, 2, 4)),
+    ("星期五，", D(2024, 2, 2), "星期五", "2024年2月2日", D(2024, 2, 2), D(2024, 2, 2)),
     ("下周，", D(2024, 12, 30), "下周", "2025年1月6日至12日", D(2025, 1, 6), D(2025, 1, 12)),
     # months
     ("上月，", D(2024, 1, 15), "上月", "2023年12月", D(2023, 12, 1), D(2023, 12, 31)),
@@ -158,6 +158,7 @@ def test_spring_festival_follows_the_lunar_calendar(year, new_year):
         "今年末伏期间",  # 今年 + 末伏: only 今年 may match, see below
         "2023年，全区产值比去年增长8%",  # 去年 counts from 2023 here, not from publication
         "2022春节档票房",
+        "周六，",  # published on a Friday: the coming Saturday or the last one? unclear
     ],
 )
 def test_non_expressions_and_absolute_dates_are_left_alone(text):
@@ -289,6 +290,11 @@ def test_question_without_time_gives_none():
     assert parse_question_time("排名的提升主要体现在哪些方面", TODAY) is None  # 体现在 is not 现在
     assert parse_question_time("如今年轻人", TODAY) is not None  # 如今 asks for recent news ...
     assert parse_question_time("如今年轻人", TODAY).first is None  # ... but 今年 is not in it
+
+
+def test_bare_weekday_in_a_question_is_the_last_one():
+    scope = parse_question_time("周六的活动", D(2026, 11, 26))  # a Thursday
+    assert scope is not None and scope.first == scope.last == D(2026, 11, 21)
 
 
 def test_next_spring_festival_counts_once_its_run_up_began():
