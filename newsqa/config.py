@@ -51,8 +51,13 @@ class RetrievalSettings:
     dense_weight: float = 1.0  # weights of the retrievers in fusion
     bm25_weight: float = 1.0
     rrf_k: int = 60
+    # "convex" (weighted sum of min-max normalised scores) or "rrf" (weighted reciprocal rank fusion)
+    fusion: str = "convex"
+    exact_boost: float = 0.0  # BM25 weight *= 1 + this when the query has numbers, Latin words or quotes
+    recency_weight: float = 0.1  # prefer_recent: boost of the newest article, as a share of the score range
     max_chunks_per_article: int = 3  # chunks of one article beyond this are folded into its best hit
     reranker: str = "none"  # "none" or "llm"
+    rerank_top: int = 5  # hits the reranker rescores
 
 
 @dataclass

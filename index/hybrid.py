@@ -1,0 +1,197 @@
+"""Hybrid search: dense and BM25 candidates fused by normalised scores, grouped by article, filtered by date/source."""
+
+from __future__ import annotations
+
+import math
+import re
+import sqlite3
+from collections.abc import Callable, Sequence
+from datetime import date as Date
+from typing import Any
+
+import numpy as np
+
+from index.dense import DenseIndex, EmbeddingCache
+from index.embedders import Embedder, make_embedder
+from index.keyword import KeywordIndex
+from newsqa.config import RetrievalSettings, Settings
+from newsqa.types import Hit
+
+MODES = ("hybrid", "dense", "bm25")
+# Exact-match evidence in a query: numbers, Latin words, quoted names. BM25 finds those; embeddings blur them.
+_EXACT = re.compile(r"\d|[A-Za-z]{2,}|[《“「\"]")
+
+
+class SearchError(ValueError):
+    """A search request is malformed (unknown mode, bad date)."""
+
+
+def _minmax(scores: dict[int, float]) -> dict[int, float]:
+    if not scores:
+        return {}
+    lo, hi = min(scores.values()), max(scores.values())
+    if hi - lo < 1e-9:
+        return dict.fromkeys(scores, 1.0)
+    return {i: (s - lo) / (hi - lo) for i, s in scores.items()}
+
+
+def bm25_share(query: str, settings: RetrievalSettings) -> float:
+    """BM25's share of the fused score for this query; larger when the query carries exact terms."""
+    wd, wb = settings.dense_weight, settings.bm25_weight
+    if _EXACT.search(query):
+        wb *= 1.0 + settings.exact_boost
+    return wb / (wd + wb) if wd + wb > 0 else 0.5
+
+
+def fuse_convex(query: str, dense: dict[int, float], bm25: dict[int, float],
+                settings: RetrievalSettings) -> dict[int, float]:
+    """Convex combination of min-max normalised scores; a candidate missing from the BM25 list gets 0 there.
+
+    `dense` must hold a score for every candidate (the searcher scores BM25-only candidates by their vectors).
+    """
+    share = bm25_share(query, settings)
+    nd, nb = _minmax(dense), _minmax(bm25)
+    ids = dense.keys() | bm25.keys()
+    return {i: (1 - share) * nd.get(i, 0.0) + share * nb.get(i, 0.0) for i in ids}
+
+
+def fuse_rrf(query: str, dense: dict[int, float], bm25: dict[int, float],
+             settings: RetrievalSettings) -> dict[int, float]:
+    """Weighted reciprocal rank fusion over the two candidate lists (each ranked by its own score)."""
+    share = bm25_share(query, settings)
+    fused: dict[int, float] = {}
+    for scores, weight in ((dense, 1 - share), (bm25, share)):
+        for rank, i in enumerate(sorted(scores, key=scores.__getitem__, reverse=True)):
+            fused[i] = fused.get(i, 0.0) + weight / (settings.rrf_k + rank + 1)
+    return fused
+
+
+FUSIONS: dict[str, Callable[[str, dict[int, float], dict[int, float], RetrievalSettings], dict[int, float]]] = {
+    "convex": fuse_convex,
+    "rrf": fuse_rrf,
+}
+
+
+def _day(iso: str) -> Date | None:
+    try:
+        return Date.fromisoformat(iso[:10])
+    except ValueError:
+        return None
+
+
+class Searcher:
+    """Keeps the dense and keyword indexes in step with the store and answers searches over both."""
+
+    def __init__(self, settings: Settings, store: Any, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder or make_embedder(settings.embedder)
+        self.dense = DenseIndex(settings.index_dir, self.embedder, EmbeddingCache(store.path), settings.index)
+        self.keyword = KeywordIndex(store.path, settings.index_dir / "userdict.txt")
+        self._db = sqlite3.connect(store.path, check_same_thread=False)
+        self._loaded = False
+
+    def close(self) -> None:
+        self.keyword.close()
+        self.dense.cache.close()
+        self._db.close()
+
+    def sync(self, progress: bool = True) -> dict[str, Any]:
+        """Bring both indexes in step with the store; cheap when the store has not changed since the last sync."""
+        report = {"keyword": self.keyword.sync(self.store, progress=progress),
+                  "dense": self.dense.sync(self.store, progress=progress)}
+        self._loaded = True
+        return report
+
+    def _ensure_loaded(self) -> None:
+        if not self._loaded:
+            self.sync(progress=False)
+
+    def allowed_ids(self, date_from: str = "", date_to: str = "", sources: Sequence[str] = ()) -> set[int] | None:
+        """Chunk ids passing the filters, or None when there is no filter. Undated articles fail a date filter."""
+        if not (date_from or date_to or sources):
+            return None
+        for label, value in (("date_from", date_from), ("date_to", date_to)):
+            if value and not re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", value):
+                raise SearchError(f"{label} must be yyyy, yyyy-mm or yyyy-mm-dd, got {value!r}")
+        sql = "SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE 1"
+        params: list[Any] = []
+        if date_from:
+            sql += " AND a.date != '' AND a.date >= ?"
+            params.append(date_from)
+        if date_to:
+            sql += " AND a.date != '' AND a.date <= ?"
+            params.append(date_to + "~")  # "~" sorts after digits and "-": "2024-05" includes all of May
+        if sources:
+            sql += f" AND a.source IN ({','.join('?' * len(sources))})"
+            params.extend(sources)
+        return {r[0] for r in self._db.execute(sql, params)}
+
+    def search(self, query: str, *, k: int | None = None, mode: str | None = None, date_from: str = "",
+               date_to: str = "", sources: Sequence[str] = (), prefer_recent: bool = False) -> list[Hit]:
+        """The best chunks for `query`, at most `max_chunks_per_article` per article, best first."""
+        cfg = self.settings.retrieval
+        k = k or cfg.k
+        mode = mode or cfg.mode
+        if mode not in MODES:
+            raise SearchError(f"unknown search mode {mode!r} (known: {', '.join(MODES)})")
+        if cfg.fusion not in FUSIONS:
+            raise SearchError(f"unknown retrieval.fusion {cfg.fusion!r} (known: {', '.join(FUSIONS)})")
+        if not query.strip():
+            return []
+        self._ensure_loaded()
+        allowed = self.allowed_ids(date_from, date_to, sources)
+        n = max(cfg.candidates, k)
+        dense: dict[int, float] = {}
+        bm25: dict[int, float] = {}
+        if mode in ("hybrid", "bm25"):
+            bm25 = dict(self.keyword.search(query, n, allowed))
+        if mode in ("hybrid", "dense"):
+            qvec = self.embedder.encode_queries([query])[0]
+            dense = dict(self.dense.search_vector(qvec, n, allowed))
+            if mode == "hybrid":
+                extra = [i for i in bm25 if i not in dense]
+                for i, v in self.dense.vectors(extra).items():
+                    dense[i] = float(np.dot(v, qvec))
+        fused = FUSIONS[cfg.fusion](query, dense, bm25, cfg) if mode == "hybrid" else dict(dense or bm25)
+        return self._hits(fused, dense, bm25, k, prefer_recent)
+
+    def _hits(self, fused: dict[int, float], dense: dict[int, float], bm25: dict[int, float], k: int,
+              prefer_recent: bool) -> list[Hit]:
+        cfg = self.settings.retrieval
+        chunks = self.store.chunks_by_id(fused)
+        articles = self.store.articles_by_id({c.article_id for c in chunks.values()})
+        final = {i: s for i, s in fused.items() if i in chunks}
+        if prefer_recent and final:
+            final = self._recency(final, {i: articles[c.article_id].date for i, c in chunks.items()
+                                          if c.article_id in articles})
+        per_article: dict[str, int] = {}
+        hits: list[Hit] = []
+        for i in sorted(final, key=lambda i: (-final[i], i)):
+            chunk = chunks[i]
+            if per_article.get(chunk.article_id, 0) >= cfg.max_chunks_per_article:
+                continue
+            per_article[chunk.article_id] = per_article.get(chunk.article_id, 0) + 1
+            article = articles.get(chunk.article_id)
+            scores = {"fused": final[i]}
+            if i in dense:
+                scores["dense"] = dense[i]
+            if i in bm25:
+                scores["bm25"] = bm25[i]
+            hits.append(Hit(chunk=chunk, score=final[i], title=article.title if article else "",
+                            date=article.date if article else "", source=article.source if article else "",
+                            scores=scores))
+            if len(hits) == k:
+                break
+        return hits
+
+    def _recency(self, scores: dict[int, float], dates: dict[int, str]) -> dict[int, float]:
+        """A mild boost for newer articles: up to `recency_weight` of the score range, halving every year back."""
+        days = {i: d for i, s in dates.items() if (d := _day(s)) is not None}
+        if not days:
+            return scores
+        newest = max(days.values())
+        span = (max(scores.values()) - min(scores.values())) or 1.0
+        weight = self.settings.retrieval.recency_weight * span
+        return {i: s + (weight * math.pow(0.5, (newest - days[i]).days / 365) if i in days else 0.0)
+                for i, s in scores.items()}

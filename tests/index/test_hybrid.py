@@ -1,0 +1,98 @@
+"""Hybrid searcher: fusion, grouping by article, date/source filters, recency, scores for the answer loop."""
+
+from __future__ import annotations
+
+import pytest
+from index_fakes import make_article
+
+from index.hybrid import Searcher, SearchError, fuse_convex, fuse_rrf
+from newsqa.config import RetrievalSettings
+
+
+@pytest.fixture
+def searcher(settings, store, embedder) -> Searcher:
+    s = Searcher(settings, store, embedder)
+    s.sync(progress=False)
+    return s
+
+
+def test_hits_carry_metadata_and_every_retrievers_score(searcher):
+    hits = searcher.search("淹城春秋乐园游客人次", k=3)
+    top = hits[0]
+    assert top.chunk.article_id == "a2" and top.title == "淹城春秋乐园迎来游客高峰"
+    assert top.date == "2024-04-07" and top.source == "常州晚报"
+    assert set(top.scores) >= {"dense", "bm25", "fused"} and top.score == top.scores["fused"]
+    assert all("dense" in h.scores for h in hits)  # the answer loop reads it to decide whether to refuse
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+@pytest.mark.parametrize("mode", ["dense", "bm25"])
+def test_single_modes_report_their_own_score(searcher, mode):
+    hits = searcher.search("西太湖马拉松冠军成绩", k=2, mode=mode)
+    assert hits and all(mode in h.scores for h in hits)
+
+
+def test_chunks_of_one_article_are_capped(searcher, settings):
+    settings.retrieval.max_chunks_per_article = 2
+    hits = searcher.search("西太湖马拉松", k=5)
+    per_article = [h.chunk.article_id for h in hits]
+    assert per_article.count("a4") == 2
+    assert len(hits) == len(set(h.chunk.id for h in hits))
+
+
+def test_date_and_source_filters(searcher):
+    hits = searcher.search("游客 马拉松 幼儿园 安全生产", k=10, date_from="2024-01-01")
+    assert hits and {h.chunk.article_id for h in hits} <= {"a1", "a2"}
+    hits = searcher.search("游客 马拉松 幼儿园 安全生产", k=10, date_to="2023-06")
+    assert {h.chunk.article_id for h in hits} == {"a3"}
+    hits = searcher.search("游客 马拉松 幼儿园 安全生产", k=10, sources=["常州晚报"])
+    assert {h.chunk.article_id for h in hits} == {"a2"}
+    assert searcher.search("马拉松", k=5, sources=["人民日报"]) == []
+    with pytest.raises(SearchError, match="date_from"):
+        searcher.search("马拉松", date_from="去年")
+
+
+def test_prefer_recent_lifts_a_newer_article_of_equal_relevance(settings, store, embedder):
+    old = make_article("o1", "运河文化节开幕", ["第十届运河文化节今天开幕，展期一个月。"], date="2020-05-01")
+    new = make_article("n1", "运河文化节开幕", ["第十届运河文化节今天开幕，展期一个月。"], date="2024-05-01")
+    store.put([old, new])
+    searcher = Searcher(settings, store, embedder)
+    searcher.sync(progress=False)
+    plain = searcher.search("运河文化节开幕", k=2)
+    assert {h.chunk.article_id for h in plain} == {"o1", "n1"}
+    assert plain[0].score == pytest.approx(plain[1].score)  # same text: only the date tells them apart
+    recent = searcher.search("运河文化节开幕", k=2, prefer_recent=True)
+    assert recent[0].chunk.article_id == "n1" and recent[0].score > recent[1].score
+
+
+def test_sync_follows_the_store(searcher, store):
+    store.remove(["a2"])
+    report = searcher.sync(progress=False)
+    assert report["keyword"]["removed"] == 2 and report["dense"]["removed"] == 2
+    assert all(h.chunk.article_id != "a2" for h in searcher.search("淹城春秋乐园游客", k=5))
+    again = searcher.sync(progress=False)
+    assert again["keyword"] == {"added": 0, "removed": 0} and again["dense"]["embedded"] == 0
+
+
+def test_unknown_mode_and_empty_query(searcher):
+    with pytest.raises(SearchError, match="mode"):
+        searcher.search("马拉松", mode="magic")
+    assert searcher.search("   ") == []
+
+
+def test_convex_fusion_uses_normalised_scores_and_weights():
+    cfg = RetrievalSettings(dense_weight=1.0, bm25_weight=1.0)
+    dense = {1: 0.9, 2: 0.8, 3: 0.7}
+    bm25 = {3: 30.0, 4: 10.0}
+    fused = fuse_convex("问题", dense, bm25, cfg)
+    assert fused[1] == pytest.approx(0.5) and fused[3] == pytest.approx(0.5)
+    assert fused[4] == pytest.approx(0.0) and fused[2] == pytest.approx(0.25)
+    cfg.exact_boost = 1.0  # a number in the query doubles BM25's weight: share 2/3
+    assert fuse_convex("2023年", dense, bm25, cfg)[3] == pytest.approx(2 / 3)
+
+
+def test_rrf_fusion_ranks_by_weighted_reciprocal_rank():
+    cfg = RetrievalSettings(rrf_k=60)
+    fused = fuse_rrf("问题", {1: 0.9, 2: 0.8}, {2: 5.0, 3: 1.0}, cfg)
+    assert fused[2] == pytest.approx(0.5 / 62 + 0.5 / 61)
+    assert max(fused, key=fused.get) == 2
