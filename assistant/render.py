@@ -34,6 +34,9 @@ details.nq-cite { display: inline; }
 details.nq-cite > summary { display: inline; cursor: pointer; color: var(--color-accent, #2563eb);
   font-size: 0.85em; vertical-align: super; list-style: none; }
 details.nq-cite > summary::-webkit-details-marker { display: none; }
+/* a closed <details> still lays out an empty block for its content, which would break the line after [n] */
+details.nq-cite::details-content { display: none; }
+details.nq-cite[open]::details-content { display: contents; }
 details.nq-cite[open] > .nq-pop { display: block; }
 .nq-pop { display: none; margin: 0.4em 0; padding: 0.5em 0.7em; border-left: 3px solid #2563eb;
   background: rgba(37, 99, 235, 0.07); border-radius: 4px; font-size: 0.92em; }

@@ -1,0 +1,180 @@
+"""End to end in a real browser: the app in a subprocess on a free port, driven by headless Chromium via Selenium.
+
+The app answers extractively (no LLM) over the bundled sample page so that the test stays fast and its answer
+is deterministic; NEWSQA_BROWSER_GENERATOR=llama runs it with the local model instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(__file__).parent / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+STAFF_USER, STAFF_PASSWORD = "editor", "browser-test-pass"
+START_TIMEOUT_S = 300  # first start embeds the sample page's chunks
+ANSWER_TIMEOUT_S = 180
+
+pytestmark = pytest.mark.browser
+
+if not (CHROMIUM.exists() and CHROMEDRIVER.exists()) and not os.environ.get("CI"):
+    pytest.skip("Chromium is not installed (run .ci/install-browser.sh as root); in CI this test must run",
+                allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_http(url: str, proc: subprocess.Popen, log: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the app exited with {proc.returncode}:\n{log.read_text(errors='replace')[-4000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"the app did not answer on {url} within {timeout_s} s:\n"
+                         f"{log.read_text(errors='replace')[-4000:]}")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    home = tmp_path_factory.mktemp("newsqa-home")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSQA_")}
+    env.update({
+        "NEWSQA_HOME": str(home), "NEWSQA_APP__HOST": "127.0.0.1", "NEWSQA_APP__PORT": str(port),
+        "NEWSQA_GENERATOR__BACKEND": os.environ.get("NEWSQA_BROWSER_GENERATOR", "extractive"),
+        "NEWSQA_STAFF_USER": STAFF_USER, "NEWSQA_STAFF_PASSWORD": STAFF_PASSWORD,
+        "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+        "PYTHONPATH": str(ROOT),
+    })
+    if env["NEWSQA_GENERATOR__BACKEND"] != "extractive":  # use the models already provisioned for the user
+        from newsqa.config import load_settings
+
+        (home / "models").symlink_to(load_settings().models_dir, target_is_directory=True)
+    log = home / "app.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-c", "import app; app.main()"], cwd=ROOT, env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        _wait_for_http(url, proc, log, START_TIMEOUT_S)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+                 f"--user-data-dir={profile}", "--window-size=1280,1600", "--lang=zh-CN"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def _screenshot(driver, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    driver.save_screenshot(str(path))
+    return path
+
+
+def test_question_streams_a_cited_answer_whose_source_opens(server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = browser
+    driver.get(server)
+    wait = WebDriverWait(driver, ANSWER_TIMEOUT_S)
+    box = wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "#question textarea")))
+    box.send_keys("垃圾分类条例什么时候施行？")
+    box.send_keys(Keys.ENTER)
+    try:
+        answer = wait.until(ec.presence_of_element_located(
+            (By.CSS_SELECTOR, "#chat .nq-answer:not(.nq-streaming) .nq-body")))
+        wait.until(lambda d: "9月1日" in answer.text)
+    except Exception:
+        _screenshot(driver, "chat-failure.png")
+        raise
+    assert "9月1日" in answer.text
+    user_messages = driver.find_elements(By.CSS_SELECTOR, "#chat .message.user, #chat [data-testid='user']")
+    assert any("垃圾分类条例什么时候施行" in m.text for m in user_messages) or \
+        "垃圾分类条例什么时候施行" in driver.find_element(By.ID, "chat").text
+
+    marker = answer.find_element(By.CSS_SELECTOR, "details.nq-cite > summary")
+    assert marker.text.strip() == "[1]"
+    title = answer.find_element(By.CSS_SELECTOR, "details.nq-cite .nq-src-title")
+    assert not title.is_displayed()  # the source stays folded until the reader asks for it
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", marker)
+    marker.click()
+    wait.until(lambda d: title.is_displayed())
+    assert "《常州市生活垃圾分类管理条例》" in title.text
+    highlighted = answer.find_element(By.CSS_SELECTOR, "details.nq-cite[open] mark")
+    assert highlighted.is_displayed() and "9月1日" in highlighted.text
+    sources = driver.find_element(By.CSS_SELECTOR, "#chat .nq-sources")
+    assert "常州市生活垃圾分类管理条例" in sources.text
+    shot = _screenshot(driver, "chat-citation-open.png")
+    assert shot.stat().st_size > 10_000
+
+
+def test_staff_desk_login_lists_the_sample_articles(server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = browser
+    driver.get(server)
+    wait = WebDriverWait(driver, 60)
+    tab = wait.until(ec.element_to_be_clickable((By.XPATH, "//button[@role='tab'][contains(., '工作人员')]")))
+    tab.click()
+    user = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#staff-user textarea, #staff-user input")))
+    user.send_keys(STAFF_USER)
+    password = driver.find_element(By.CSS_SELECTOR, "#staff-password input, #staff-password textarea")
+    password.send_keys("wrong password")
+    login = driver.find_element(By.XPATH, "//button[normalize-space()='登录']")
+    login.click()
+    wait.until(lambda d: "用户名或密码不对" in d.page_source)
+    assert "常州市生活垃圾分类管理条例" not in driver.find_element(By.TAG_NAME, "body").text
+    password.clear()
+    password.send_keys(STAFF_PASSWORD)
+    login.click()
+    wait.until(lambda d: "常州市生活垃圾分类管理条例" in d.find_element(By.TAG_NAME, "body").text)
+    _screenshot(driver, "staff-desk.png")
