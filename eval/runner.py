@@ -267,7 +267,11 @@ class EvalTarget:
     sync_report: dict[str, Any] = dataclasses.field(default_factory=dict)  # what syncing the indexes did
 
     def load_context(self, ids: Sequence[str]) -> list[Hit]:
-        """Hits for the given article ids (all their chunks) or chunk ids, in the given order."""
+        """Hits for the given article ids (all their chunks) or chunk ids, in the given order.
+
+        At most `answer.max_passages` of them, as many as the assistant puts in a prompt after retrieval (5 by
+        default, which is also RGB's number of passages per question).
+        """
         articles = self.store.articles_by_id(ids)
         numeric = [int(i) for i in ids if i.isdigit()]
         chunks = self.store.chunks_by_id(numeric) if numeric else {}
@@ -287,19 +291,21 @@ class EvalTarget:
                 missing.append(pid)
         if missing:
             raise EvalError(f"context passages not in the corpus: {', '.join(missing[:5])}")
-        return hits
+        return hits[:self.settings.answer.max_passages]
 
     def close(self) -> None:
-        if hasattr(self.searcher, "close"):
+        if self.searcher is not None and hasattr(self.searcher, "close"):
             self.searcher.close()
         self.store.close()
 
 
 def open_target(settings: Settings, *, corpus: Path | None = None, corpus_date: str = "", corpus_source: str = "",
-                retrieval_only: bool = False, progress: bool = False) -> EvalTarget:
-    """Open the user's own store (read only), or a throwaway one built from `corpus` and cached by content hash."""
+                retrieval_only: bool = False, needs_search: bool = True, progress: bool = False) -> EvalTarget:
+    """Open the user's own store (read only), or a throwaway one built from `corpus` and cached by content hash.
+
+    `needs_search=False` (every question brings its own context passages) skips building the search indexes.
+    """
     from corpus.store import Store
-    from index.hybrid import Searcher
 
     cache_dir = None
     cached = False
@@ -310,16 +316,13 @@ def open_target(settings: Settings, *, corpus: Path | None = None, corpus_date: 
         key = corpus_cache_key(corpus, settings, date=corpus_date, source=corpus_source)
         cache_dir = settings.home / "eval-cache" / key
         target_settings = dataclasses.replace(settings, home=cache_dir)
-        ready = cache_dir / "ready.json"
+        ready = cache_dir / "ready.json"  # written once the corpus is completely in the store
         cached = ready.is_file()
         store = Store(target_settings.db_path)
         if not cached:
             from corpus.ingest import ingest_paths
 
             ingest_paths(target_settings, store, [corpus], date=corpus_date, source=corpus_source)
-        searcher = Searcher(target_settings, store)
-        sync_report = searcher.sync(progress=progress)  # embeds nothing when the cached index is up to date
-        if not cached:
             _write_json_atomic(ready, {"corpus": str(corpus.resolve()), "articles": store.count(),
                                        "embedder": settings.embedder.backend, "model": settings.embedder.model,
                                        "chunk_size": settings.corpus.chunk_size, "date": corpus_date,
@@ -332,8 +335,13 @@ def open_target(settings: Settings, *, corpus: Path | None = None, corpus_date: 
         if store.count() == 0:
             store.close()
             raise EvalError(f"the article store {settings.db_path} is empty: ingest articles first, or pass --corpus")
-        searcher = Searcher(settings, store)
-        sync_report = searcher.sync(progress=progress)
+    searcher = None
+    sync_report: dict[str, Any] = {}
+    if needs_search:
+        from index.hybrid import Searcher
+
+        searcher = Searcher(target_settings, store)
+        sync_report = searcher.sync(progress=progress)  # embeds nothing when the index is up to date
     assistant = None
     if not retrieval_only:
         from assistant.chat import Assistant
@@ -357,8 +365,9 @@ def evaluate(settings: Settings, questions_path: Path, *, corpus: Path | None = 
 
     questions = load_questions(questions_path)
     questions = questions[:limit] if limit else questions
+    needs_search = retrieval_only or any(not q.context_passage_ids for q in questions)
     target = open_target(settings, corpus=corpus, corpus_date=corpus_date, corpus_source=corpus_source,
-                         retrieval_only=retrieval_only, progress=progress)
+                         retrieval_only=retrieval_only, needs_search=needs_search, progress=progress)
     try:
         records, wall_s = run(questions, searcher=target.searcher, assistant=target.assistant,
                               load_context=target.load_context, retrieval_only=retrieval_only, progress=progress)
@@ -368,7 +377,7 @@ def evaluate(settings: Settings, questions_path: Path, *, corpus: Path | None = 
         "questions": str(questions_path), "corpus": str(corpus) if corpus else "", "retrieval_only": retrieval_only,
         "generator": "" if retrieval_only else settings.generator.backend, "embedder": settings.embedder.backend,
         "retrieval_mode": settings.retrieval.mode, "k": RETRIEVAL_K, "data_dir": str(target.settings.home),
-        "index_cached": target.cached, "index_sync": target.sync_report, "limit": limit,
+        "corpus_cached": target.cached, "index_sync": target.sync_report, "limit": limit,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - wall_s)),
     }
     return summarize(records, wall_s, meta), records

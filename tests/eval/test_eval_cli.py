@@ -119,9 +119,37 @@ def test_corpus_is_ingested_once_into_a_cache(home: Path, tmp_path: Path, capsys
     first = json.loads(capsys.readouterr().out)
     assert main(args) == 0
     second = json.loads(capsys.readouterr().out)
-    assert first["meta"]["index_cached"] is False and first["meta"]["index_sync"]["dense"]["embedded"] > 0
-    assert second["meta"]["index_cached"] is True and second["meta"]["index_sync"]["dense"]["embedded"] == 0
+    assert first["meta"]["corpus_cached"] is False and first["meta"]["index_sync"]["dense"]["embedded"] > 0
+    assert second["meta"]["corpus_cached"] is True and second["meta"]["index_sync"]["dense"]["embedded"] == 0
     assert second["meta"]["data_dir"] == first["meta"]["data_dir"]
     assert Path(first["meta"]["data_dir"]).parent == home / "eval-cache"
     assert not (home / "newsqa.db").exists()  # the user's own store is never touched
     assert second["retrieval"] == first["retrieval"]
+
+
+def test_closed_context_questions_need_no_index(home: Path, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """RGB's rejection protocol end to end with the real store and assistant (extractive): nothing is embedded."""
+    corpus = tmp_path / "corpus.jsonl"
+    passages = [{"id": f"p{i}", "text": f"第{i}段：当地举办了灯会，吸引了大批市民前往观赏。", "source": "测试"}
+                for i in range(8)]
+    corpus.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in passages), encoding="utf-8")
+    questions = tmp_path / "rej.jsonl"
+    rows = [{"id": "r1", "question": "踩踏事故死亡人数", "expected": "insufficient_information",
+             "context_passage_ids": [f"p{i}" for i in range(8)]},
+            {"id": "r2", "question": "灯会吸引了谁？", "answerable": False, "context_passage_ids": ["p9"]}]
+    questions.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "run"
+    assert main(["eval", str(questions), "--corpus", str(corpus), "--generator", "extractive", "--json",
+                 "--out", str(out)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    r1, r2 = (json.loads(line) for line in (out / "results.jsonl").read_text(encoding="utf-8").splitlines())
+    assert [h["article_id"] for h in r1["hits"]] == ["p0", "p1", "p2", "p3", "p4"]  # answer.max_passages
+    assert r1["answer"] and not r1["error"]
+    assert "p9" in r2["error"]
+    assert summary["n"] == 2 and summary["errors"] == 1  # p9 is not in the corpus: recorded, not a crash
+    assert summary["meta"]["index_sync"] == {}
+    data_dir = Path(summary["meta"]["data_dir"])
+    assert not (data_dir / "index" / "dense.faiss").exists()
+    assert summary["refusal"]["refusal_rate"] in (0.0, 1.0)  # one question scored
+    assert summary["retrieval"]["recall@10"] is None
