@@ -222,6 +222,12 @@ class DenseIndex:
         self._index, self._kind, self.manifest = index, manifest.kind, manifest
         return True
 
+    def reset(self) -> None:
+        """Forget the saved index (the embedding cache stays, so the next sync re-adds without re-embedding)."""
+        for name in (MANIFEST_FILE, INDEX_FILE):
+            (self.directory / name).unlink(missing_ok=True)
+        self._index, self._kind, self.manifest = None, "", None
+
     def sync(self, store: Any, *, progress: bool = True) -> dict[str, int | bool]:
         """Bring the index in step with the store: embed and add new chunks, drop removed ones, save."""
         if self._index is None:

@@ -103,6 +103,12 @@ class Searcher:
         self._loaded = True
         return report
 
+    def rebuild(self, progress: bool = True) -> dict[str, Any]:
+        """Rebuild both indexes from the store; cached embeddings are reused, so nothing is embedded twice."""
+        self.keyword.reset()
+        self.dense.reset()
+        return self.sync(progress=progress)
+
     def _ensure_loaded(self) -> None:
         if not self._loaded:
             self.sync(progress=False)

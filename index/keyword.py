@@ -135,6 +135,13 @@ class KeywordIndex:
     def __len__(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM keyword_fts").fetchone()[0]
 
+    def reset(self) -> None:
+        """Empty the index; the next sync segments every chunk again (with the current user dictionary)."""
+        self._db.execute("BEGIN IMMEDIATE")
+        self._db.execute("DELETE FROM keyword_fts")
+        self._db.execute("DELETE FROM keyword_meta")
+        self._db.execute("COMMIT")
+
     def sync(self, store: Any, *, progress: bool = True) -> dict[str, int]:
         """Index chunks new to the store and drop those gone from it; nothing to do when the version is unchanged."""
         version = store.version

@@ -91,6 +91,49 @@ def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# -- search ----------------------------------------------------------------------------------------------------
+
+
+def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    from index.hybrid import Searcher
+
+    with _open_store(settings) as store:
+        searcher = Searcher(settings, store)
+        report = searcher.rebuild(progress=True) if args.rebuild else searcher.sync(progress=True)
+        searcher.close()
+    dense, keyword = report["dense"], report["keyword"]
+    print(f"索引已更新：向量索引新增 {dense['added']} 段、删除 {dense['removed']} 段"
+          f"（新计算向量 {dense['embedded']} 段），"
+          f"关键词索引新增 {keyword['added']} 段、删除 {keyword['removed']} 段。")
+    return 0
+
+
+def search_record(query: str, hits) -> dict[str, Any]:
+    """The JSON shape `newsqa search --json` prints."""
+    return {"query": query, "hits": [
+        {"rank": n, "score": round(float(h.score), 6), "chunk_id": h.chunk.id, "article_id": h.chunk.article_id,
+         "title": h.title, "date": h.date, "text": h.chunk.text} for n, h in enumerate(hits, 1)]}
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    from index.hybrid import Searcher
+
+    with _open_store(settings) as store:
+        searcher = Searcher(settings, store)
+        searcher.sync(progress=not args.json)
+        hits = searcher.search(args.query, k=args.k, mode=args.mode)
+        searcher.close()
+    if args.json:
+        _print_json(search_record(args.query, hits))
+        return 0
+    if not hits:
+        print("没有找到相关段落。")
+    for n, h in enumerate(hits, 1):
+        text = h.chunk.text.replace("\n", " ")
+        print(f"{n}. [{h.score:.3f}] {h.title or '（无标题）'}（{h.date or '日期不详'}）\n   {text[:120]}")
+    return 0
+
+
 # -- models ----------------------------------------------------------------------------------------------------
 
 
@@ -230,6 +273,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("remove", help="delete articles by id")
     p.add_argument("ids", nargs="+")
     p.set_defaults(func=cmd_remove)
+
+    p = sub.add_parser("index", help="bring the search indexes in step with the store")
+    p.add_argument("--rebuild", action="store_true", help="rebuild from scratch (cached embeddings are reused)")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("search", help="show the passages a question retrieves")
+    p.add_argument("query")
+    p.add_argument("-k", type=_positive_int, help="number of hits (default: retrieval.k)")
+    p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], help="retriever (default: retrieval.mode)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("models", help="provision the local LLM")
     models = p.add_subparsers(dest="models_command", required=True)
