@@ -10,10 +10,21 @@ from eval.report import RESULTS_FILE, SUMMARY_FILE, fmt
 from eval.runner import EvalError, read_records
 
 METRICS = [
-    ("retrieval", "recall@1"), ("retrieval", "recall@5"), ("retrieval", "recall@10"), ("retrieval", "mrr@10"),
-    ("retrieval", "ndcg@10"), ("answer", "accuracy"), ("answer", "f1"), ("refusal", "refusal_rate"),
-    ("refusal", "false_refusal_rate"), ("citation", "answers_with_citation"), ("citation", "precision"),
-    ("citation", "verified_sentences"), ("latency", "p50_ms"), ("latency", "p95_ms"), ("latency", "ttft_p50_ms"),
+    ("retrieval", "recall@1"),
+    ("retrieval", "recall@5"),
+    ("retrieval", "recall@10"),
+    ("retrieval", "mrr@10"),
+    ("retrieval", "ndcg@10"),
+    ("answer", "accuracy"),
+    ("answer", "f1"),
+    ("refusal", "refusal_rate"),
+    ("refusal", "false_refusal_rate"),
+    ("citation", "answers_with_citation"),
+    ("citation", "precision"),
+    ("citation", "verified_sentences"),
+    ("latency", "p50_ms"),
+    ("latency", "p95_ms"),
+    ("latency", "ttft_p50_ms"),
     ("latency", "questions_per_min"),
 ]
 
@@ -41,8 +52,9 @@ def _passed(record: dict[str, Any]) -> bool | None:
     return None if relevant is None else any(relevant)
 
 
-def compare(a: tuple[dict[str, Any], list[dict[str, Any]]],
-            b: tuple[dict[str, Any], list[dict[str, Any]]]) -> dict[str, Any]:
+def compare(
+    a: tuple[dict[str, Any], list[dict[str, Any]]], b: tuple[dict[str, Any], list[dict[str, Any]]]
+) -> dict[str, Any]:
     """Deltas of every metric (None where either side has none) and the questions whose outcome flipped."""
     (sa, ra), (sb, rb) = a, b
     deltas = {}
@@ -58,12 +70,23 @@ def compare(a: tuple[dict[str, Any], list[dict[str, Any]]],
         pa, pb = _passed(r), _passed(other)
         if pa is None or pb is None or pa == pb:
             continue
-        entry = {"id": r["id"], "question": r.get("question", ""), "answer_a": r.get("answer", ""),
-                 "answer_b": other.get("answer", "")}
+        entry = {
+            "id": r["id"],
+            "question": r.get("question", ""),
+            "answer_a": r.get("answer", ""),
+            "answer_b": other.get("answer", ""),
+        }
         (fixed if pb else broken).append(entry)
     ids_a, ids_b = {r["id"] for r in ra}, set(by_id_b)
-    return {"n_a": sa.get("n"), "n_b": sb.get("n"), "metrics": deltas, "fixed": fixed, "broken": broken,
-            "only_in_a": sorted(ids_a - ids_b), "only_in_b": sorted(ids_b - ids_a)}
+    return {
+        "n_a": sa.get("n"),
+        "n_b": sb.get("n"),
+        "metrics": deltas,
+        "fixed": fixed,
+        "broken": broken,
+        "only_in_a": sorted(ids_a - ids_b),
+        "only_in_b": sorted(ids_b - ids_a),
+    }
 
 
 def compare_dirs(dir_a: Path, dir_b: Path) -> dict[str, Any]:

@@ -32,8 +32,9 @@ def hit_is_gold(hit: Mapping[str, Any], gold_ids: Iterable[str], gold_titles: It
     return None
 
 
-def relevance(hits: Sequence[Mapping[str, Any]], gold_ids: Sequence[str],
-              gold_titles: Sequence[str]) -> tuple[list[bool], int]:
+def relevance(
+    hits: Sequence[Mapping[str, Any]], gold_ids: Sequence[str], gold_titles: Sequence[str]
+) -> tuple[list[bool], int]:
     """Relevance of each ranked hit and the number of gold items.
 
     A gold item (an id or a title) counts once: later chunks of an already found gold article are not relevant
@@ -100,8 +101,9 @@ def recall_curve(flags: Sequence[Sequence[bool]], max_k: int = 10) -> list[float
 # -- answers ---------------------------------------------------------------------------------------------------
 
 
-def answer_correct(response: str, answers: Sequence[str], match: str = "any",
-                   parts: Sequence[Sequence[str]] = ()) -> bool:
+def answer_correct(
+    response: str, answers: Sequence[str], match: str = "any", parts: Sequence[Sequence[str]] = ()
+) -> bool:
     """RGB's rule: a lower-cased answer is a substring of the lower-cased response; "all": every part matches."""
     text = response.lower()
     if match == "all":
@@ -112,8 +114,11 @@ def answer_correct(response: str, answers: Sequence[str], match: str = "any",
 
 def _chars(text: str) -> list[str]:
     """Characters that count for F1: lower-cased, without whitespace and punctuation."""
-    return [c for c in unicodedata.normalize("NFKC", text).lower()
-            if not c.isspace() and not unicodedata.category(c).startswith("P")]
+    return [
+        c
+        for c in unicodedata.normalize("NFKC", text).lower()
+        if not c.isspace() and not unicodedata.category(c).startswith("P")
+    ]
 
 
 def char_f1(response: str, answer: str) -> float:
@@ -216,8 +221,9 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
-def latency_metrics(total_ms: Sequence[float], ttft_ms: Sequence[float], wall_s: float | None,
-                    n_questions: int | None = None) -> dict[str, float | None]:
+def latency_metrics(
+    total_ms: Sequence[float], ttft_ms: Sequence[float], wall_s: float | None, n_questions: int | None = None
+) -> dict[str, float | None]:
     """p50/p95 of per-question time, p50 of time to first token, and questions per minute of wall time.
 
     `n_questions` (default: len(total_ms)) counts every question run in `wall_s`, failed ones included.

@@ -112,7 +112,7 @@ def _decode_csv_cells(cells: dict[str, str], where: str) -> dict[str, Any]:
         elif name == "answer_parts":  # "a|b" means two parts, each with a single alternative
             row[name] = [[p.strip()] for p in text.split("|") if p.strip()]
         elif name == "history":
-            raise QuestionError(f"{where}: column 'history' must be JSON, e.g. [[\"问题\", \"回答\"]]")
+            raise QuestionError(f'{where}: column \'history\' must be JSON, e.g. [["问题", "回答"]]')
         else:
             row[name] = [p.strip() for p in text.split("|") if p.strip()]
     return row
@@ -132,7 +132,7 @@ def question_from_dict(row: dict[str, Any], *, where: str = "question", default_
     answers = _strings(row.get("answers"), "answers", where)
     match = row.get("answer_match") or "any"
     if match not in ("any", "all"):
-        raise QuestionError(f"{where}: 'answer_match' must be \"any\" or \"all\", got {match!r}")
+        raise QuestionError(f'{where}: \'answer_match\' must be "any" or "all", got {match!r}')
     parts = _parts(row.get("answer_parts"), where)
     if match == "all" and not parts:
         parts = tuple((a,) for a in answers)  # without explicit parts every answer string is one part
@@ -144,14 +144,24 @@ def question_from_dict(row: dict[str, Any], *, where: str = "question", default_
     gold_titles = _strings(row.get("gold_titles"), "gold_titles", where)
     context_ids = _strings(row.get("context_passage_ids"), "context_passage_ids", where)
     if answerable and not answers and not gold_ids and not gold_titles:
-        raise QuestionError(f"{where}: an answerable question needs 'answers', 'gold_passage_ids' or 'gold_titles'"
-                            " (or set \"answerable\": false)")
+        raise QuestionError(
+            f"{where}: an answerable question needs 'answers', 'gold_passage_ids' or 'gold_titles'"
+            ' (or set "answerable": false)'
+        )
 
     return Question(
-        id=qid.strip(), question=text.strip(), answers=answers, answer_match=match, answer_parts=parts,
-        answerable=answerable, gold_passage_ids=gold_ids, gold_titles=gold_titles,
-        history=_history(row.get("history"), where), context_passage_ids=context_ids,
-        question_date=_date(row.get("question_date"), where), category=_category(row.get("category"), where),
+        id=qid.strip(),
+        question=text.strip(),
+        answers=answers,
+        answer_match=match,
+        answer_parts=parts,
+        answerable=answerable,
+        gold_passage_ids=gold_ids,
+        gold_titles=gold_titles,
+        history=_history(row.get("history"), where),
+        context_passage_ids=context_ids,
+        question_date=_date(row.get("question_date"), where),
+        category=_category(row.get("category"), where),
     )
 
 

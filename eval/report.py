@@ -62,19 +62,32 @@ def fmt(value: Any, kind: str = "ratio") -> str:
 
 
 _SUMMARY_ROWS = [
-    ("retrieval", "recall@1", "ratio"), ("retrieval", "recall@5", "ratio"), ("retrieval", "recall@10", "ratio"),
-    ("retrieval", "mrr@10", "ratio"), ("retrieval", "ndcg@10", "ratio"),
-    ("answer", "accuracy", "ratio"), ("answer", "f1", "ratio"),
-    ("refusal", "refusal_rate", "ratio"), ("refusal", "false_refusal_rate", "ratio"),
-    ("citation", "answers_with_citation", "ratio"), ("citation", "precision", "ratio"),
+    ("retrieval", "recall@1", "ratio"),
+    ("retrieval", "recall@5", "ratio"),
+    ("retrieval", "recall@10", "ratio"),
+    ("retrieval", "mrr@10", "ratio"),
+    ("retrieval", "ndcg@10", "ratio"),
+    ("answer", "accuracy", "ratio"),
+    ("answer", "f1", "ratio"),
+    ("refusal", "refusal_rate", "ratio"),
+    ("refusal", "false_refusal_rate", "ratio"),
+    ("citation", "answers_with_citation", "ratio"),
+    ("citation", "precision", "ratio"),
     ("citation", "verified_sentences", "ratio"),
-    ("latency", "p50_ms", "ms"), ("latency", "p95_ms", "ms"), ("latency", "ttft_p50_ms", "ms"),
+    ("latency", "p50_ms", "ms"),
+    ("latency", "p95_ms", "ms"),
+    ("latency", "ttft_p50_ms", "ms"),
     ("latency", "questions_per_min", "rate"),
 ]
 
 _CATEGORY_COLUMNS = [
-    ("retrieval", "recall@5"), ("retrieval", "mrr@10"), ("answer", "accuracy"), ("answer", "f1"),
-    ("refusal", "refusal_rate"), ("refusal", "false_refusal_rate"), ("citation", "precision"),
+    ("retrieval", "recall@5"),
+    ("retrieval", "mrr@10"),
+    ("answer", "accuracy"),
+    ("answer", "f1"),
+    ("refusal", "refusal_rate"),
+    ("refusal", "false_refusal_rate"),
+    ("citation", "precision"),
 ]
 
 
@@ -82,8 +95,10 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric_from: i
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
     body = []
     for row in rows:
-        cells = "".join(f'<td class="num">{escape(c)}</td>' if i >= numeric_from else f"<td>{escape(c)}</td>"
-                        for i, c in enumerate(row))
+        cells = "".join(
+            f'<td class="num">{escape(c)}</td>' if i >= numeric_from else f"<td>{escape(c)}</td>"
+            for i, c in enumerate(row)
+        )
         body.append(f"<tr>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
@@ -98,8 +113,10 @@ def _category_table(summary: dict[str, Any]) -> str:
     cats = summary.get("by_category") or {}
     if not cats:
         return "<p>没有分类。</p>"
-    rows = [[name, str(s.get("n", 0)), *(fmt(s.get(g, {}).get(k)) for g, k in _CATEGORY_COLUMNS)]
-            for name, s in cats.items()]
+    rows = [
+        [name, str(s.get("n", 0)), *(fmt(s.get(g, {}).get(k)) for g, k in _CATEGORY_COLUMNS)]
+        for name, s in cats.items()
+    ]
     return _table(["category", "n", *(k for _, k in _CATEGORY_COLUMNS)], rows)
 
 
@@ -116,17 +133,21 @@ def histogram_svg(values: Sequence[float], *, bins: int = 12, width: int = 460, 
     plot_w, plot_h = width - left - 10, height - bottom - top
     peak = max(counts)
     bar_w = plot_w / bins
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-             f'aria-label="latency histogram">',
-             f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#888"/>',
-             f'<text x="{left - 6}" y="{top + 8}" text-anchor="end">{peak}</text>',
-             f'<text x="{left - 6}" y="{top + plot_h}" text-anchor="end">0</text>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+        f'aria-label="latency histogram">',
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#888"/>',
+        f'<text x="{left - 6}" y="{top + 8}" text-anchor="end">{peak}</text>',
+        f'<text x="{left - 6}" y="{top + plot_h}" text-anchor="end">0</text>',
+    ]
     for i, c in enumerate(counts):
         h = plot_h * c / peak
         x = left + i * bar_w
-        parts.append(f'<rect x="{x + 1:.1f}" y="{top + plot_h - h:.1f}" width="{bar_w - 2:.1f}" height="{h:.1f}" '
-                     f'fill="#4a7ab5"><title>{lo + i * span / bins:,.0f}–{lo + (i + 1) * span / bins:,.0f} ms: '
-                     f'{c}</title></rect>')
+        parts.append(
+            f'<rect x="{x + 1:.1f}" y="{top + plot_h - h:.1f}" width="{bar_w - 2:.1f}" height="{h:.1f}" '
+            f'fill="#4a7ab5"><title>{lo + i * span / bins:,.0f}–{lo + (i + 1) * span / bins:,.0f} ms: '
+            f"{c}</title></rect>"
+        )
     parts.append(f'<text x="{left}" y="{height - 12}">{lo:,.0f} ms</text>')
     parts.append(f'<text x="{left + plot_w}" y="{height - 12}" text-anchor="end">{hi:,.0f} ms</text>')
     parts.append("</svg>")
@@ -145,18 +166,24 @@ def recall_curve_svg(curve: Sequence[float | None], *, width: int = 460, height:
     def xy(k: int, v: float) -> tuple[float, float]:
         return left + (k - 1) * plot_w / (n - 1), top + plot_h * (1 - v)
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-             f'aria-label="recall at k">',
-             f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#888"/>',
-             f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#888"/>',
-             f'<text x="{left - 6}" y="{top + 8}" text-anchor="end">1.0</text>',
-             f'<text x="{left - 6}" y="{top + plot_h}" text-anchor="end">0</text>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+        f'aria-label="recall at k">',
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#888"/>',
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#888"/>',
+        f'<text x="{left - 6}" y="{top + 8}" text-anchor="end">1.0</text>',
+        f'<text x="{left - 6}" y="{top + plot_h}" text-anchor="end">0</text>',
+    ]
     coords = [xy(k, v) for k, v in points]
-    parts.append('<polyline fill="none" stroke="#c0504d" stroke-width="2" points="'
-                 + " ".join(f"{x:.1f},{y:.1f}" for x, y in coords) + '"/>')
+    parts.append(
+        '<polyline fill="none" stroke="#c0504d" stroke-width="2" points="'
+        + " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
+        + '"/>'
+    )
     for (k, v), (x, y) in zip(points, coords, strict=True):
-        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="#c0504d"><title>recall@{k} = {v:.3f}'
-                     f"</title></circle>")
+        parts.append(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="#c0504d"><title>recall@{k} = {v:.3f}</title></circle>'
+        )
         parts.append(f'<text x="{x:.1f}" y="{height - 12}" text-anchor="middle">{k}</text>')
     parts.append("</svg>")
     return "".join(parts)
@@ -189,9 +216,11 @@ def _failure_html(r: dict[str, Any]) -> str:
             cls = ' class="rel"' if h.get("relevant") else ""
             text = str(h.get("text", ""))
             snippet = text[:200] + ("…" if len(text) > 200 else "")
-            lines.append(f"<li{cls}><b>{escape(str(h.get('title', '')))}</b> "
-                         f"<span class=\"meta\">{escape(str(h.get('date', '')))} · score {float(h.get('score', 0)):.3f}"
-                         f"</span><div class=\"passage\">{escape(snippet)}</div></li>")
+            lines.append(
+                f"<li{cls}><b>{escape(str(h.get('title', '')))}</b> "
+                f'<span class="meta">{escape(str(h.get("date", "")))} · score {float(h.get("score", 0)):.3f}'
+                f'</span><div class="passage">{escape(snippet)}</div></li>'
+            )
         lines.append("</ol>")
     lines.append("</div>")
     return "".join(lines)
@@ -201,15 +230,21 @@ def render_html(summary: dict[str, Any], records: Sequence[dict[str, Any]]) -> s
     """One HTML page with inline CSS and SVG: nothing is fetched from anywhere."""
     meta = summary.get("meta") or {}
     meta_line = " · ".join(f"{k}: {v}" for k, v in meta.items() if v not in ("", None))
-    latencies = [r["timing"]["total_ms"] for r in records
-                 if not r.get("error") and (r.get("timing") or {}).get("total_ms") is not None]
+    latencies = [
+        r["timing"]["total_ms"]
+        for r in records
+        if not r.get("error") and (r.get("timing") or {}).get("total_ms") is not None
+    ]
     failures = [r for r in records if is_failure(r)]
     body = [
         "<h1>newsqa 评测报告</h1>",
         f'<p class="meta">{escape(meta_line)}</p>',
-        "<h2>总体指标</h2>", _summary_table(summary),
-        "<h2>分类指标</h2>", _category_table(summary),
-        '<h2>图表</h2><div class="charts"><figure>', histogram_svg(latencies),
+        "<h2>总体指标</h2>",
+        _summary_table(summary),
+        "<h2>分类指标</h2>",
+        _category_table(summary),
+        '<h2>图表</h2><div class="charts"><figure>',
+        histogram_svg(latencies),
         "<figcaption>每题耗时分布</figcaption></figure><figure>",
         recall_curve_svg(summary.get("recall_curve") or []),
         "<figcaption>recall@k（k = 1..10）</figcaption></figure></div>",
@@ -218,8 +253,10 @@ def render_html(summary: dict[str, Any], records: Sequence[dict[str, Any]]) -> s
     ]
     if not failures:
         body.append("<p>全部通过。</p>")
-    return ('<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
-            f"<title>newsqa 评测报告</title><style>{_CSS}</style></head><body>{''.join(body)}</body></html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
+        f"<title>newsqa 评测报告</title><style>{_CSS}</style></head><body>{''.join(body)}</body></html>\n"
+    )
 
 
 def format_summary(summary: dict[str, Any]) -> str:

@@ -35,8 +35,14 @@ class SearcherLike(Protocol):
 
 
 class AssistantLike(Protocol):
-    def ask(self, question: str, history: Sequence[tuple[str, str]] = (), *, question_date: str | None = None,
-            context: list[Hit] | None = None) -> Answer: ...
+    def ask(
+        self,
+        question: str,
+        history: Sequence[tuple[str, str]] = (),
+        *,
+        question_date: str | None = None,
+        context: list[Hit] | None = None,
+    ) -> Answer: ...
 
 
 ContextLoader = Callable[[Sequence[str]], list[Hit]]
@@ -46,8 +52,15 @@ ContextLoader = Callable[[Sequence[str]], list[Hit]]
 
 
 def hit_record(hit: Hit) -> dict[str, Any]:
-    return {"id": hit.chunk.id, "article_id": hit.chunk.article_id, "title": hit.title, "date": hit.date,
-            "source": hit.source, "score": round(float(hit.score), 6), "text": hit.chunk.text}
+    return {
+        "id": hit.chunk.id,
+        "article_id": hit.chunk.article_id,
+        "title": hit.title,
+        "date": hit.date,
+        "source": hit.source,
+        "score": round(float(hit.score), 6),
+        "text": hit.chunk.text,
+    }
 
 
 def citation_record(citation: Any, hits: Sequence[Hit]) -> dict[str, Any]:
@@ -59,13 +72,31 @@ def citation_record(citation: Any, hits: Sequence[Hit]) -> dict[str, Any]:
 
 def _empty_record(q: Question, retrieval_only: bool) -> dict[str, Any]:
     return {
-        "id": q.id, "retrieval_only": retrieval_only, "question": q.question, "category": q.category,
-        "answerable": q.answerable,        "answers": list(q.answers), "answer_match": q.answer_match,
-        "answer_parts": [list(p) for p in q.answer_parts], "gold_ids": list(q.gold_passage_ids),
-        "gold_titles": list(q.gold_titles), "history": [list(t) for t in q.history],
-        "answer": "", "refused": False, "citations": [], "unverified": [], "hits": [], "relevant": None,
-        "n_gold": 0, "correct": None, "f1": None, "rewritten_query": "", "generator": "",
-        "timing": {"total_ms": None, "ttft_ms": None, "retrieval_ms": None}, "error": "", "retrieval_error": "",
+        "id": q.id,
+        "retrieval_only": retrieval_only,
+        "question": q.question,
+        "category": q.category,
+        "answerable": q.answerable,
+        "answers": list(q.answers),
+        "answer_match": q.answer_match,
+        "answer_parts": [list(p) for p in q.answer_parts],
+        "gold_ids": list(q.gold_passage_ids),
+        "gold_titles": list(q.gold_titles),
+        "history": [list(t) for t in q.history],
+        "answer": "",
+        "refused": False,
+        "citations": [],
+        "unverified": [],
+        "hits": [],
+        "relevant": None,
+        "n_gold": 0,
+        "correct": None,
+        "f1": None,
+        "rewritten_query": "",
+        "generator": "",
+        "timing": {"total_ms": None, "ttft_ms": None, "retrieval_ms": None},
+        "error": "",
+        "retrieval_error": "",
     }
 
 
@@ -99,8 +130,9 @@ def _follow_up_query(q: Question) -> str:
     return rule_rewrite(q.question, list(q.history))
 
 
-def _ask(assistant: Any, q: Question, context: list[Hit] | None,
-         clock: Callable[[], float]) -> tuple[Answer, float | None]:
+def _ask(
+    assistant: Any, q: Question, context: list[Hit] | None, clock: Callable[[], float]
+) -> tuple[Answer, float | None]:
     """Ask through `stream` when the assistant has it, to measure the time to the first token."""
     kwargs = {"question_date": q.question_date or None, "context": context}
     history = list(q.history)
@@ -117,9 +149,15 @@ def _ask(assistant: Any, q: Question, context: list[Hit] | None,
     return answer, ttft
 
 
-def run_question(q: Question, *, searcher: SearcherLike, assistant: Any = None,
-                 load_context: ContextLoader | None = None, retrieval_only: bool = False,
-                 clock: Callable[[], float] = time.perf_counter) -> dict[str, Any]:
+def run_question(
+    q: Question,
+    *,
+    searcher: SearcherLike,
+    assistant: Any = None,
+    load_context: ContextLoader | None = None,
+    retrieval_only: bool = False,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, Any]:
     """Run one question; exceptions are recorded, not raised ("error" for the answer, "retrieval_error").
 
     Retrieval is scored with its own search of RETRIEVAL_K hits (the answer's own hits are fewer), using the
@@ -166,9 +204,16 @@ def run_question(q: Question, *, searcher: SearcherLike, assistant: Any = None,
     return record
 
 
-def run(questions: Sequence[Question], *, searcher: SearcherLike, assistant: Any = None,
-        load_context: ContextLoader | None = None, retrieval_only: bool = False, progress: bool = False,
-        clock: Callable[[], float] = time.perf_counter) -> tuple[list[dict[str, Any]], float]:
+def run(
+    questions: Sequence[Question],
+    *,
+    searcher: SearcherLike,
+    assistant: Any = None,
+    load_context: ContextLoader | None = None,
+    retrieval_only: bool = False,
+    progress: bool = False,
+    clock: Callable[[], float] = time.perf_counter,
+) -> tuple[list[dict[str, Any]], float]:
     """Run every question in order; returns the records and the wall time in seconds."""
     from tqdm import tqdm
 
@@ -176,8 +221,16 @@ def run(questions: Sequence[Question], *, searcher: SearcherLike, assistant: Any
     start = clock()
     bar = tqdm(questions, desc="eval", unit="q", file=sys.stderr, disable=not progress, dynamic_ncols=True)
     for q in bar:
-        records.append(run_question(q, searcher=searcher, assistant=assistant, load_context=load_context,
-                                    retrieval_only=retrieval_only, clock=clock))
+        records.append(
+            run_question(
+                q,
+                searcher=searcher,
+                assistant=assistant,
+                load_context=load_context,
+                retrieval_only=retrieval_only,
+                clock=clock,
+            )
+        )
     bar.close()
     return records, clock() - start
 
@@ -203,24 +256,35 @@ def _section_metrics(records: Sequence[dict[str, Any]], wall_s: float | None) ->
         "latency": metrics.latency_metrics(
             [r["timing"]["total_ms"] for r in ok if r["timing"].get("total_ms") is not None],
             [r["timing"]["ttft_ms"] for r in ok if r["timing"].get("ttft_ms") is not None],
-            wall_s, n_questions=len(records)),
+            wall_s,
+            n_questions=len(records),
+        ),
     }
 
 
 def _citation_view(r: dict[str, Any]) -> dict[str, Any]:
     gold = r["answerable"]  # an unanswerable question has no passage that could be right to cite
-    return {"refused": r["refused"], "error": r["error"], "citations": r["citations"],
-            "unverified": r["unverified"], "gold_ids": r["gold_ids"] if gold else [],
-            "gold_titles": r["gold_titles"] if gold else [], "answers": r["answers"] if gold else []}
+    return {
+        "refused": r["refused"],
+        "error": r["error"],
+        "citations": r["citations"],
+        "unverified": r["unverified"],
+        "gold_ids": r["gold_ids"] if gold else [],
+        "gold_titles": r["gold_titles"] if gold else [],
+        "answers": r["answers"] if gold else [],
+    }
 
 
-def summarize(records: Sequence[dict[str, Any]], wall_s: float | None = None,
-              meta: dict[str, Any] | None = None) -> dict[str, Any]:
+def summarize(
+    records: Sequence[dict[str, Any]], wall_s: float | None = None, meta: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The summary JSON: overall metrics, the same per category, and what was run (meta)."""
     summary = _section_metrics(records, wall_s)
     categories = sorted({r.get("category") or "" for r in records})
-    summary["by_category"] = {c or "(none)": _section_metrics([r for r in records if (r.get("category") or "") == c],
-                                                              None) for c in categories}
+    summary["by_category"] = {
+        c or "(none)": _section_metrics([r for r in records if (r.get("category") or "") == c], None)
+        for c in categories
+    }
     summary["recall_curve"] = metrics.recall_curve([r["relevant"] for r in records if r.get("relevant") is not None])
     summary["wall_s"] = wall_s
     summary["meta"] = dict(meta or {})
@@ -237,8 +301,8 @@ def corpus_cache_key(corpus: Path, settings: Settings, *, date: str = "", source
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     e, c = settings.embedder, settings.corpus
-    digest.update(json.dumps([e.backend, e.model, e.prompts, c.chunk_size, c.chunk_min, date, source],
-                             ensure_ascii=False).encode("utf-8"))
+    options = [e.backend, e.model, e.prompts, c.chunk_size, c.chunk_min, date, source]
+    digest.update(json.dumps(options, ensure_ascii=False).encode("utf-8"))
     return digest.hexdigest()[:20]
 
 
@@ -280,18 +344,27 @@ class EvalTarget:
         for pid in ids:
             if pid in articles:
                 a = articles[pid]
-                hits += [Hit(chunk=c, score=0.0, title=a.title, date=a.date, source=a.source)
-                         for c in self.store.chunks_of(pid)]
+                hits += [
+                    Hit(chunk=c, score=0.0, title=a.title, date=a.date, source=a.source)
+                    for c in self.store.chunks_of(pid)
+                ]
             elif pid.isdigit() and int(pid) in chunks:
                 c = chunks[int(pid)]
                 a = self.store.get(c.article_id)
-                hits.append(Hit(chunk=c, score=0.0, title=a.title if a else "", date=a.date if a else "",
-                                source=a.source if a else ""))
+                hits.append(
+                    Hit(
+                        chunk=c,
+                        score=0.0,
+                        title=a.title if a else "",
+                        date=a.date if a else "",
+                        source=a.source if a else "",
+                    )
+                )
             else:
                 missing.append(pid)
         if missing:
             raise EvalError(f"context passages not in the corpus: {', '.join(missing[:5])}")
-        return hits[:self.settings.answer.max_passages]
+        return hits[: self.settings.answer.max_passages]
 
     def close(self) -> None:
         if self.searcher is not None and hasattr(self.searcher, "close"):
@@ -299,8 +372,16 @@ class EvalTarget:
         self.store.close()
 
 
-def open_target(settings: Settings, *, corpus: Path | None = None, corpus_date: str = "", corpus_source: str = "",
-                retrieval_only: bool = False, needs_search: bool = True, progress: bool = False) -> EvalTarget:
+def open_target(
+    settings: Settings,
+    *,
+    corpus: Path | None = None,
+    corpus_date: str = "",
+    corpus_source: str = "",
+    retrieval_only: bool = False,
+    needs_search: bool = True,
+    progress: bool = False,
+) -> EvalTarget:
     """Open the user's own store (read only), or a throwaway one built from `corpus` and cached by content hash.
 
     `needs_search=False` (every question brings its own context passages) skips building the search indexes.
@@ -323,10 +404,18 @@ def open_target(settings: Settings, *, corpus: Path | None = None, corpus_date: 
             from corpus.ingest import ingest_paths
 
             ingest_paths(target_settings, store, [corpus], date=corpus_date, source=corpus_source)
-            _write_json_atomic(ready, {"corpus": str(corpus.resolve()), "articles": store.count(),
-                                       "embedder": settings.embedder.backend, "model": settings.embedder.model,
-                                       "chunk_size": settings.corpus.chunk_size, "date": corpus_date,
-                                       "source": corpus_source})
+            _write_json_atomic(
+                ready,
+                {
+                    "corpus": str(corpus.resolve()),
+                    "articles": store.count(),
+                    "embedder": settings.embedder.backend,
+                    "model": settings.embedder.model,
+                    "chunk_size": settings.corpus.chunk_size,
+                    "date": corpus_date,
+                    "source": corpus_source,
+                },
+            )
     else:
         target_settings = settings
         if not settings.db_path.is_file():
@@ -353,31 +442,66 @@ def open_target(settings: Settings, *, corpus: Path | None = None, corpus_date: 
             # the model files stay in the user's data directory, not in the throwaway one
             generator = make_generator(settings.generator, settings.models_dir)
         assistant = Assistant(target_settings, store, searcher, generator)
-    return EvalTarget(settings=target_settings, store=store, searcher=searcher, assistant=assistant,
-                      cache_dir=cache_dir, cached=cached, sync_report=sync_report)
+    return EvalTarget(
+        settings=target_settings,
+        store=store,
+        searcher=searcher,
+        assistant=assistant,
+        cache_dir=cache_dir,
+        cached=cached,
+        sync_report=sync_report,
+    )
 
 
-def evaluate(settings: Settings, questions_path: Path, *, corpus: Path | None = None, corpus_date: str = "",
-             corpus_source: str = "", retrieval_only: bool = False, limit: int | None = None,
-             progress: bool = True) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def evaluate(
+    settings: Settings,
+    questions_path: Path,
+    *,
+    corpus: Path | None = None,
+    corpus_date: str = "",
+    corpus_source: str = "",
+    retrieval_only: bool = False,
+    limit: int | None = None,
+    progress: bool = True,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Load the questions, open the target, run and summarise (what `newsqa eval` does before writing)."""
     from eval.questions import load_questions
 
     questions = load_questions(questions_path)
     questions = questions[:limit] if limit else questions
     needs_search = retrieval_only or any(not q.context_passage_ids for q in questions)
-    target = open_target(settings, corpus=corpus, corpus_date=corpus_date, corpus_source=corpus_source,
-                         retrieval_only=retrieval_only, needs_search=needs_search, progress=progress)
+    target = open_target(
+        settings,
+        corpus=corpus,
+        corpus_date=corpus_date,
+        corpus_source=corpus_source,
+        retrieval_only=retrieval_only,
+        needs_search=needs_search,
+        progress=progress,
+    )
     try:
-        records, wall_s = run(questions, searcher=target.searcher, assistant=target.assistant,
-                              load_context=target.load_context, retrieval_only=retrieval_only, progress=progress)
+        records, wall_s = run(
+            questions,
+            searcher=target.searcher,
+            assistant=target.assistant,
+            load_context=target.load_context,
+            retrieval_only=retrieval_only,
+            progress=progress,
+        )
     finally:
         target.close()
     meta = {
-        "questions": str(questions_path), "corpus": str(corpus) if corpus else "", "retrieval_only": retrieval_only,
-        "generator": "" if retrieval_only else settings.generator.backend, "embedder": settings.embedder.backend,
-        "retrieval_mode": settings.retrieval.mode, "k": RETRIEVAL_K, "data_dir": str(target.settings.home),
-        "corpus_cached": target.cached, "index_sync": target.sync_report, "limit": limit,
+        "questions": str(questions_path),
+        "corpus": str(corpus) if corpus else "",
+        "retrieval_only": retrieval_only,
+        "generator": "" if retrieval_only else settings.generator.backend,
+        "embedder": settings.embedder.backend,
+        "retrieval_mode": settings.retrieval.mode,
+        "k": RETRIEVAL_K,
+        "data_dir": str(target.settings.home),
+        "corpus_cached": target.cached,
+        "index_sync": target.sync_report,
+        "limit": limit,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - wall_s)),
     }
     return summarize(records, wall_s, meta), records
@@ -396,4 +520,3 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
                     yield json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise EvalError(f"{path}:{line_no}: not valid JSON: {exc.msg}") from exc
-

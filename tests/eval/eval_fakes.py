@@ -21,16 +21,24 @@ class ManualClock:
 
 
 def make_hit(article_id: str, title: str, text: str = "正文", score: float = 1.0, index: int = 0) -> Hit:
-    chunk = Chunk(id=chunk_id(article_id, index, index + len(text), text), article_id=article_id, index=index,
-                  paragraph=0, start=0, end=len(text), text=text)
+    chunk = Chunk(
+        id=chunk_id(article_id, index, index + len(text), text),
+        article_id=article_id,
+        index=index,
+        paragraph=0,
+        start=0,
+        end=len(text),
+        text=text,
+    )
     return Hit(chunk=chunk, score=score, title=title, date="2024-02-02", source="武进日报")
 
 
 class ScriptedSearcher:
     """Returns the hits scripted for a query (all queries it saw are kept in `queries`)."""
 
-    def __init__(self, results: dict[str, Sequence[Hit]] | None = None, *, clock: ManualClock | None = None,
-                 seconds: float = 0.0) -> None:
+    def __init__(
+        self, results: dict[str, Sequence[Hit]] | None = None, *, clock: ManualClock | None = None, seconds: float = 0.0
+    ) -> None:
         self.results = dict(results or {})
         self.queries: list[str] = []
         self.clock, self.seconds = clock, seconds
@@ -45,23 +53,47 @@ class ScriptedSearcher:
 
 
 def citation(n: int, hit: Hit, *, verified: bool = True, sentence: str = "") -> Citation:
-    return Citation(n=n, chunk_id=hit.chunk.id, article_id=hit.chunk.article_id, title=hit.title, date=hit.date,
-                    paragraph=0, quote=hit.chunk.text[:10], start=0, end=10, verified=verified, sentence=sentence)
+    return Citation(
+        n=n,
+        chunk_id=hit.chunk.id,
+        article_id=hit.chunk.article_id,
+        title=hit.title,
+        date=hit.date,
+        paragraph=0,
+        quote=hit.chunk.text[:10],
+        start=0,
+        end=10,
+        verified=verified,
+        sentence=sentence,
+    )
 
 
 class ScriptedAssistant:
     """Streams the scripted reply for each question: the first token after `first_s`, the answer after `total_s`."""
 
-    def __init__(self, answers: dict[str, Answer | Exception], *, clock: ManualClock | None = None,
-                 first_s: float = 0.0, total_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        answers: dict[str, Answer | Exception],
+        *,
+        clock: ManualClock | None = None,
+        first_s: float = 0.0,
+        total_s: float = 0.0,
+    ) -> None:
         self.answers = answers
         self.clock, self.first_s, self.total_s = clock, first_s, total_s
         self.calls: list[dict] = []
 
-    def stream(self, question: str, history: Sequence[tuple[str, str]] = (), *, question_date: str | None = None,
-               context: list[Hit] | None = None) -> Iterator[tuple[str, object]]:
-        self.calls.append({"question": question, "history": list(history), "question_date": question_date,
-                           "context": context})
+    def stream(
+        self,
+        question: str,
+        history: Sequence[tuple[str, str]] = (),
+        *,
+        question_date: str | None = None,
+        context: list[Hit] | None = None,
+    ) -> Iterator[tuple[str, object]]:
+        self.calls.append(
+            {"question": question, "history": list(history), "question_date": question_date, "context": context}
+        )
         reply = self.answers[question]
         if isinstance(reply, Exception):
             raise reply
@@ -72,8 +104,14 @@ class ScriptedAssistant:
             self.clock.advance(self.total_s - self.first_s)
         yield "answer", reply
 
-    def ask(self, question: str, history: Sequence[tuple[str, str]] = (), *, question_date: str | None = None,
-            context: list[Hit] | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        history: Sequence[tuple[str, str]] = (),
+        *,
+        question_date: str | None = None,
+        context: list[Hit] | None = None,
+    ) -> Answer:
         answer = None
         for kind, value in self.stream(question, history, question_date=question_date, context=context):
             if kind == "answer":

@@ -14,12 +14,20 @@ from eval.runner import EvalError, summarize
 
 
 def test_compare_finds_flips_and_deltas(tmp_path: Path) -> None:
-    a = [record("q1", correct=True, relevant=[True]), record("q2", correct=False, relevant=[False]),
-         record("q3", correct=True, relevant=[True]), record("q4", correct=None, relevant=[False]),
-         record("only-a", correct=True, relevant=None)]
-    b = [record("q1", correct=False, relevant=[True]), record("q2", correct=True, relevant=[True]),
-         record("q3", correct=True, relevant=[False]), record("q4", correct=None, relevant=[True]),
-         record("only-b", correct=False, relevant=None)]
+    a = [
+        record("q1", correct=True, relevant=[True]),
+        record("q2", correct=False, relevant=[False]),
+        record("q3", correct=True, relevant=[True]),
+        record("q4", correct=None, relevant=[False]),
+        record("only-a", correct=True, relevant=None),
+    ]
+    b = [
+        record("q1", correct=False, relevant=[True]),
+        record("q2", correct=True, relevant=[True]),
+        record("q3", correct=True, relevant=[False]),
+        record("q4", correct=None, relevant=[True]),
+        record("only-b", correct=False, relevant=None),
+    ]
     write_run(tmp_path / "a", summarize(a, 1.0), a)
     write_run(tmp_path / "b", summarize(b, 2.0), b)
     result = compare_dirs(tmp_path / "a", tmp_path / "b")

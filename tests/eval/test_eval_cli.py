@@ -41,21 +41,25 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def _questions(tmp_path: Path) -> Path:
     path = tmp_path / "q.jsonl"
-    rows = [{"id": "a", "question": "公园多大？", "answers": ["7200"], "gold_titles": ["口袋公园"],
-             "category": "number"},
-            {"id": "b", "question": "地铁何时开通？", "answerable": False, "category": "unanswerable"}]
+    rows = [
+        {"id": "a", "question": "公园多大？", "answers": ["7200"], "gold_titles": ["口袋公园"], "category": "number"},
+        {"id": "b", "question": "地铁何时开通？", "answerable": False, "category": "unanswerable"},
+    ]
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     return path
 
 
-def test_eval_json_keys_and_out_dir(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_eval_json_keys_and_out_dir(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     park = make_hit("p", "果蔬艺术空间口袋公园位于武南路凤栖路西北角", "公园面积约7200平方米。")
     searcher = ScriptedSearcher({"公园多大？": [park]})
-    assistant = ScriptedAssistant({
-        "公园多大？": Answer(question="公园多大？", text="约7200平方米。", hits=(park,)),
-        "地铁何时开通？": Answer(question="地铁何时开通？", text="文档信息不足。", refused=True),
-    })
+    assistant = ScriptedAssistant(
+        {
+            "公园多大？": Answer(question="公园多大？", text="约7200平方米。", hits=(park,)),
+            "地铁何时开通？": Answer(question="地铁何时开通？", text="文档信息不足。", refused=True),
+        }
+    )
     seen: dict = {}
 
     def fake_open_target(settings: Settings, **options) -> EvalTarget:
@@ -113,8 +117,20 @@ def test_sample_questions_retrieval_only(home: Path, tmp_path: Path, capsys: pyt
 
 @pytest.mark.model
 def test_corpus_is_ingested_once_into_a_cache(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["eval", str(SAMPLE_QUESTIONS), "--corpus", str(SAMPLE_PAGE), "--date", "2024-02-02", "--source",
-            "武进日报", "--retrieval-only", "--limit", "2", "--json"]
+    args = [
+        "eval",
+        str(SAMPLE_QUESTIONS),
+        "--corpus",
+        str(SAMPLE_PAGE),
+        "--date",
+        "2024-02-02",
+        "--source",
+        "武进日报",
+        "--retrieval-only",
+        "--limit",
+        "2",
+        "--json",
+    ]
     assert main(args) == 0
     first = json.loads(capsys.readouterr().out)
     assert main(args) == 0
@@ -127,21 +143,32 @@ def test_corpus_is_ingested_once_into_a_cache(home: Path, tmp_path: Path, capsys
     assert second["retrieval"] == first["retrieval"]
 
 
-def test_closed_context_questions_need_no_index(home: Path, tmp_path: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_closed_context_questions_need_no_index(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """RGB's rejection protocol end to end with the real store and assistant (extractive): nothing is embedded."""
     corpus = tmp_path / "corpus.jsonl"
-    passages = [{"id": f"p{i}", "text": f"第{i}段：当地举办了灯会，吸引了大批市民前往观赏。", "source": "测试"}
-                for i in range(8)]
+    passages = [
+        {"id": f"p{i}", "text": f"第{i}段：当地举办了灯会，吸引了大批市民前往观赏。", "source": "测试"}
+        for i in range(8)
+    ]
     corpus.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in passages), encoding="utf-8")
     questions = tmp_path / "rej.jsonl"
-    rows = [{"id": "r1", "question": "踩踏事故死亡人数", "expected": "insufficient_information",
-             "context_passage_ids": [f"p{i}" for i in range(8)]},
-            {"id": "r2", "question": "灯会吸引了谁？", "answerable": False, "context_passage_ids": ["p9"]}]
+    rows = [
+        {
+            "id": "r1",
+            "question": "踩踏事故死亡人数",
+            "expected": "insufficient_information",
+            "context_passage_ids": [f"p{i}" for i in range(8)],
+        },
+        {"id": "r2", "question": "灯会吸引了谁？", "answerable": False, "context_passage_ids": ["p9"]},
+    ]
     questions.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     out = tmp_path / "run"
-    assert main(["eval", str(questions), "--corpus", str(corpus), "--generator", "extractive", "--json",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            ["eval", str(questions), "--corpus", str(corpus), "--generator", "extractive", "--json", "--out", str(out)]
+        )
+        == 0
+    )
     summary = json.loads(capsys.readouterr().out)
     r1, r2 = (json.loads(line) for line in (out / "results.jsonl").read_text(encoding="utf-8").splitlines())
     assert [h["article_id"] for h in r1["hits"]] == ["p0", "p1", "p2", "p3", "p4"]  # answer.max_passages

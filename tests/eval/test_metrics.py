@@ -40,8 +40,13 @@ def test_recall_mrr_ndcg_by_hand() -> None:
 
 
 def test_retrieval_metrics_without_questions_are_none() -> None:
-    assert metrics.retrieval_metrics([], []) == {"recall@1": None, "recall@5": None, "recall@10": None,
-                                                 "mrr@10": None, "ndcg@10": None}
+    assert metrics.retrieval_metrics([], []) == {
+        "recall@1": None,
+        "recall@5": None,
+        "recall@10": None,
+        "mrr@10": None,
+        "ndcg@10": None,
+    }
     assert metrics.recall_curve([[False, True]], 3) == [0.0, 1.0, 1.0]
 
 
@@ -78,20 +83,34 @@ def test_refusals() -> None:
 
 
 def _cit(chunk_id: int, article_id: str, title: str, verified: bool, sentence: str, passage: str = "") -> dict:
-    return {"n": 1, "chunk_id": chunk_id, "article_id": article_id, "title": title, "quote": passage[:4],
-            "passage": passage, "verified": verified, "sentence": sentence}
+    return {
+        "n": 1,
+        "chunk_id": chunk_id,
+        "article_id": article_id,
+        "title": title,
+        "quote": passage[:4],
+        "passage": passage,
+        "verified": verified,
+        "sentence": sentence,
+    }
 
 
 def test_citation_metrics_by_hand() -> None:
     records = [
         {  # two citations: one gold by title, one not gold but holding the answer; sentences s1 ok, s2 not
-            "citations": [_cit(1, "a", "垃圾分类管理条例", True, "s1"),
-                          _cit(2, "b", "别的", False, "s2", passage="条例共九章、五十八条")],
-            "unverified": ["s3"], "gold_titles": ["垃圾分类"], "answers": ["五十八条"],
+            "citations": [
+                _cit(1, "a", "垃圾分类管理条例", True, "s1"),
+                _cit(2, "b", "别的", False, "s2", passage="条例共九章、五十八条"),
+            ],
+            "unverified": ["s3"],
+            "gold_titles": ["垃圾分类"],
+            "answers": ["五十八条"],
         },
         {  # one citation, neither gold nor holding the answer; its sentence verifies
             "citations": [_cit(3, "c", "烟花", True, "t1", passage="燃放管控")],
-            "unverified": [], "gold_titles": ["垃圾分类"], "answers": ["五十八条"],
+            "unverified": [],
+            "gold_titles": ["垃圾分类"],
+            "answers": ["五十八条"],
         },
         {"citations": [], "unverified": ["u1"], "gold_titles": ["x"], "answers": ["y"]},  # answer without citation
         {"citations": [_cit(4, "d", "x", True, "r")], "refused": True},  # refusals do not count
@@ -106,10 +125,16 @@ def test_citation_metrics_by_hand() -> None:
 
 def test_citation_precision_is_none_without_gold_or_answers() -> None:
     records = [{"citations": [_cit(1, "a", "t", True, "s")], "unverified": []}]
-    assert metrics.citation_metrics(records) == {"answers_with_citation": 1.0, "precision": None,
-                                                 "verified_sentences": 1.0}
-    assert metrics.citation_metrics([]) == {"answers_with_citation": None, "precision": None,
-                                            "verified_sentences": None}
+    assert metrics.citation_metrics(records) == {
+        "answers_with_citation": 1.0,
+        "precision": None,
+        "verified_sentences": 1.0,
+    }
+    assert metrics.citation_metrics([]) == {
+        "answers_with_citation": None,
+        "precision": None,
+        "verified_sentences": None,
+    }
 
 
 def test_percentile_matches_numpy_linear() -> None:
@@ -122,10 +147,18 @@ def test_percentile_matches_numpy_linear() -> None:
 
 def test_latency_metrics() -> None:
     out = metrics.latency_metrics([100.0, 300.0], [50.0], wall_s=30.0, n_questions=3)
-    assert out == {"p50_ms": 200.0, "p95_ms": pytest.approx(290.0), "ttft_p50_ms": 50.0,
-                   "questions_per_min": pytest.approx(6.0)}
-    assert metrics.latency_metrics([], [], None) == {"p50_ms": None, "p95_ms": None, "ttft_p50_ms": None,
-                                                     "questions_per_min": None}
+    assert out == {
+        "p50_ms": 200.0,
+        "p95_ms": pytest.approx(290.0),
+        "ttft_p50_ms": 50.0,
+        "questions_per_min": pytest.approx(6.0),
+    }
+    assert metrics.latency_metrics([], [], None) == {
+        "p50_ms": None,
+        "p95_ms": None,
+        "ttft_p50_ms": None,
+        "questions_per_min": None,
+    }
 
 
 def test_mean_skips_none() -> None:

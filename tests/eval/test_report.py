@@ -13,17 +13,57 @@ from eval.runner import summarize
 EVIL = '<script>alert("x")</script>&'
 
 
-def record(qid: str, *, correct: bool | None, relevant: list[bool] | None, question: str = "问题",
-           answer: str = "回答", category: str = "fact", total_ms: float = 100.0, error: str = "") -> dict:
-    hits = [{"id": i, "article_id": f"a{i}", "title": f"标题{i}{EVIL}", "date": "2024-02-02", "source": "武进日报",
-             "score": 0.5, "text": f"段落{EVIL}", "relevant": flag} for i, flag in enumerate(relevant or [])]
-    return {"id": qid, "retrieval_only": False, "question": question, "category": category, "answerable": True,
-            "answers": ["答案"], "answer_match": "any", "answer_parts": [], "gold_ids": [], "gold_titles": ["标题"],
-            "history": [], "answer": answer, "refused": False, "citations": [], "unverified": [], "hits": hits,
-            "relevant": relevant, "n_gold": 1, "correct": correct, "f1": 0.5 if correct is not None else None,
-            "rewritten_query": "", "generator": "fake",
-            "timing": {"total_ms": total_ms, "ttft_ms": 10.0, "retrieval_ms": 5.0}, "error": error,
-            "retrieval_error": ""}
+def record(
+    qid: str,
+    *,
+    correct: bool | None,
+    relevant: list[bool] | None,
+    question: str = "问题",
+    answer: str = "回答",
+    category: str = "fact",
+    total_ms: float = 100.0,
+    error: str = "",
+) -> dict:
+    hits = [
+        {
+            "id": i,
+            "article_id": f"a{i}",
+            "title": f"标题{i}{EVIL}",
+            "date": "2024-02-02",
+            "source": "武进日报",
+            "score": 0.5,
+            "text": f"段落{EVIL}",
+            "relevant": flag,
+        }
+        for i, flag in enumerate(relevant or [])
+    ]
+    return {
+        "id": qid,
+        "retrieval_only": False,
+        "question": question,
+        "category": category,
+        "answerable": True,
+        "answers": ["答案"],
+        "answer_match": "any",
+        "answer_parts": [],
+        "gold_ids": [],
+        "gold_titles": ["标题"],
+        "history": [],
+        "answer": answer,
+        "refused": False,
+        "citations": [],
+        "unverified": [],
+        "hits": hits,
+        "relevant": relevant,
+        "n_gold": 1,
+        "correct": correct,
+        "f1": 0.5 if correct is not None else None,
+        "rewritten_query": "",
+        "generator": "fake",
+        "timing": {"total_ms": total_ms, "ttft_ms": 10.0, "retrieval_ms": 5.0},
+        "error": error,
+        "retrieval_error": "",
+    }
 
 
 class _Collector(HTMLParser):
@@ -42,10 +82,19 @@ class _Collector(HTMLParser):
 
 
 def test_write_run_writes_three_valid_files(tmp_path: Path) -> None:
-    records = [record("q1", correct=True, relevant=[True, False]),
-               record(f"q2{EVIL}", correct=False, relevant=[False, True], question=f"坏问题{EVIL}",
-                      answer=f"坏回答{EVIL}", category=f"类{EVIL}", total_ms=300.0),
-               record("q3", correct=False, relevant=None, error=f"RuntimeError: {EVIL}")]
+    records = [
+        record("q1", correct=True, relevant=[True, False]),
+        record(
+            f"q2{EVIL}",
+            correct=False,
+            relevant=[False, True],
+            question=f"坏问题{EVIL}",
+            answer=f"坏回答{EVIL}",
+            category=f"类{EVIL}",
+            total_ms=300.0,
+        ),
+        record("q3", correct=False, relevant=None, error=f"RuntimeError: {EVIL}"),
+    ]
     summary = summarize(records, 1.0, {"questions": f"q{EVIL}.jsonl"})
     paths = write_run(tmp_path / "run", summary, records)
     assert json.loads(paths["summary"].read_text(encoding="utf-8"))["n"] == 3

@@ -23,17 +23,34 @@ Q4 = Question(id="q4", question="谁是记者？", answers=("朱梦琪",), gold_
 
 
 def scripted(clock: ManualClock) -> tuple[ScriptedSearcher, ScriptedAssistant]:
-    searcher = ScriptedSearcher({"条例何时施行？": [TIAO, YANHUA], "公园多大？": [YANHUA, PARK], "谁是记者？": [QIAO]},
-                                clock=clock, seconds=0.02)
-    assistant = ScriptedAssistant({
-        "条例何时施行？": Answer(question="条例何时施行？", text="条例2024年9月1日起施行[1]。", hits=(TIAO,),
-                                citations=(citation(1, TIAO, verified=True, sentence="条例2024年9月1日起施行"),)),
-        "公园多大？": Answer(question="公园多大？", text="约5000平方米[1]。", hits=(YANHUA,),
-                            citations=(citation(1, YANHUA, verified=False, sentence="约5000平方米"),)),
-        "地铁何时开通？": Answer(question="地铁何时开通？", text="文档信息不足，因此我无法基于提供的文档回答该问题。",
-                                refused=True),
-        "谁是记者？": RuntimeError("model crashed"),
-    }, clock=clock, first_s=0.1, total_s=0.5)
+    searcher = ScriptedSearcher(
+        {"条例何时施行？": [TIAO, YANHUA], "公园多大？": [YANHUA, PARK], "谁是记者？": [QIAO]},
+        clock=clock,
+        seconds=0.02,
+    )
+    assistant = ScriptedAssistant(
+        {
+            "条例何时施行？": Answer(
+                question="条例何时施行？",
+                text="条例2024年9月1日起施行[1]。",
+                hits=(TIAO,),
+                citations=(citation(1, TIAO, verified=True, sentence="条例2024年9月1日起施行"),),
+            ),
+            "公园多大？": Answer(
+                question="公园多大？",
+                text="约5000平方米[1]。",
+                hits=(YANHUA,),
+                citations=(citation(1, YANHUA, verified=False, sentence="约5000平方米"),),
+            ),
+            "地铁何时开通？": Answer(
+                question="地铁何时开通？", text="文档信息不足，因此我无法基于提供的文档回答该问题。", refused=True
+            ),
+            "谁是记者？": RuntimeError("model crashed"),
+        },
+        clock=clock,
+        first_s=0.1,
+        total_s=0.5,
+    )
     return searcher, assistant
 
 
@@ -47,22 +64,33 @@ def test_full_run_summary_by_hand() -> None:
     assert by_id["q3"]["correct"] is True and by_id["q3"]["refused"] is True and by_id["q3"]["hits"] == []
     assert by_id["q4"]["error"] == "RuntimeError: model crashed" and by_id["q4"]["correct"] is False
     assert by_id["q4"]["relevant"] == [True]  # retrieval is scored although the answer failed
-    assert by_id["q1"]["timing"] == {"total_ms": pytest.approx(500), "ttft_ms": pytest.approx(100),
-                                     "retrieval_ms": pytest.approx(20)}
+    assert by_id["q1"]["timing"] == {
+        "total_ms": pytest.approx(500),
+        "ttft_ms": pytest.approx(100),
+        "retrieval_ms": pytest.approx(20),
+    }
     assert searcher.queries == ["条例何时施行？", "公园多大？", "谁是记者？"]  # no search without gold
 
     s = summarize(records, wall_s)
     assert s["n"] == 4 and s["errors"] == 1
-    assert s["retrieval"] == {"recall@1": pytest.approx(2 / 3), "recall@5": 1.0, "recall@10": 1.0,
-                              "mrr@10": pytest.approx((1 + 0.5 + 1) / 3),
-                              "ndcg@10": pytest.approx((1 + 1 / math.log2(3) + 1) / 3)}
+    assert s["retrieval"] == {
+        "recall@1": pytest.approx(2 / 3),
+        "recall@5": 1.0,
+        "recall@10": 1.0,
+        "mrr@10": pytest.approx((1 + 0.5 + 1) / 3),
+        "ndcg@10": pytest.approx((1 + 1 / math.log2(3) + 1) / 3),
+    }
     assert s["answer"]["accuracy"] == pytest.approx(1 / 3)  # q1 right, q2 wrong, q4 failed
     # q1: 15 counted chars hold the 4 of "9月1日" -> 8/19; q2: "约5000平方米1" vs "7200" share "00" -> 4/13
     assert s["answer"]["f1"] == pytest.approx((8 / 19 + 4 / 13 + 0) / 3)
     assert s["refusal"] == {"refusal_rate": 1.0, "false_refusal_rate": 0.0}
     assert s["citation"] == {"answers_with_citation": 1.0, "precision": 0.5, "verified_sentences": 0.5}
-    assert s["latency"] == {"p50_ms": pytest.approx(500), "p95_ms": pytest.approx(500),
-                            "ttft_p50_ms": pytest.approx(100), "questions_per_min": pytest.approx(4 / 1.56 * 60)}
+    assert s["latency"] == {
+        "p50_ms": pytest.approx(500),
+        "p95_ms": pytest.approx(500),
+        "ttft_p50_ms": pytest.approx(100),
+        "questions_per_min": pytest.approx(4 / 1.56 * 60),
+    }
     assert set(s["by_category"]) == {"date", "number", "unanswerable", "name"}
     assert s["by_category"]["number"]["answer"]["accuracy"] == 0.0
     assert s["by_category"]["unanswerable"]["retrieval"]["recall@1"] is None
@@ -95,13 +123,19 @@ def test_search_failure_is_recorded_not_raised() -> None:
 
 
 def test_followup_searches_with_the_rewritten_query() -> None:
-    q = Question(id="f", question="它一共有多少条？", answers=("五十八条",), gold_titles=("垃圾分类",),
-                 history=(("《常州市生活垃圾分类管理条例》什么时候施行？", "2024年9月1日。"),),
-                 question_date="2024-02-02")
+    q = Question(
+        id="f",
+        question="它一共有多少条？",
+        answers=("五十八条",),
+        gold_titles=("垃圾分类",),
+        history=(("《常州市生活垃圾分类管理条例》什么时候施行？", "2024年9月1日。"),),
+        question_date="2024-02-02",
+    )
     rewritten = "《常州市生活垃圾分类管理条例》一共有多少条？"
     searcher = ScriptedSearcher({rewritten: [TIAO]})
-    assistant = ScriptedAssistant({q.question: Answer(question=q.question, text="共五十八条。",
-                                                      rewritten_query=rewritten)})
+    assistant = ScriptedAssistant(
+        {q.question: Answer(question=q.question, text="共五十八条。", rewritten_query=rewritten)}
+    )
     record = run_question(q, searcher=searcher, assistant=assistant)
     assert searcher.queries == [rewritten]
     assert assistant.calls[0]["history"] == [q.history[0]] and assistant.calls[0]["question_date"] == "2024-02-02"
@@ -109,16 +143,22 @@ def test_followup_searches_with_the_rewritten_query() -> None:
 
 
 def test_followup_without_assistant_uses_the_rule_rewrite() -> None:
-    q = Question(id="f", question="它一共有多少条？", answers=("五十八条",), gold_titles=("垃圾分类",),
-                 history=(("《常州市生活垃圾分类管理条例》什么时候施行？", "2024年9月1日。"),))
+    q = Question(
+        id="f",
+        question="它一共有多少条？",
+        answers=("五十八条",),
+        gold_titles=("垃圾分类",),
+        history=(("《常州市生活垃圾分类管理条例》什么时候施行？", "2024年9月1日。"),),
+    )
     searcher = ScriptedSearcher({})
     run_question(q, searcher=searcher, retrieval_only=True)
     assert len(searcher.queries) == 1 and "垃圾分类管理条例" in searcher.queries[0]
 
 
 def test_closed_context_gives_exactly_those_passages() -> None:
-    q = Question(id="r", question="印控克什米尔地区寺庙踩踏事故死亡人数", answerable=False,
-                 context_passage_ids=("p6", "p7"))
+    q = Question(
+        id="r", question="印控克什米尔地区寺庙踩踏事故死亡人数", answerable=False, context_passage_ids=("p6", "p7")
+    )
     searcher = ScriptedSearcher({})
     assistant = ScriptedAssistant({q.question: Answer(question=q.question, text="死亡12人。")})
     loaded = []
