@@ -250,7 +250,8 @@ class DenseIndex:
             self._index.remove_ids(np.asarray(gone, dtype=np.int64))
         if missing:
             embedded = self._add(store, missing, progress)
-        self.cache.prune(store_ids)
+        if not self.settings.keep_stale_embeddings:
+            self.cache.prune(store_ids)
         self._save(version, store_ids)
         return {"added": len(missing), "removed": len(gone) if not rebuilt else 0, "embedded": embedded,
                 "rebuilt": bool(rebuilt)}

@@ -147,7 +147,13 @@ class Searcher:
             return []
         self._ensure_loaded()
         allowed = self.allowed_ids(date_from, date_to, sources)
-        n = max(cfg.candidates, k)
+        dense, bm25 = self.candidates(query, max(cfg.candidates, k), mode=mode, allowed=allowed)
+        fused = FUSIONS[cfg.fusion](query, dense, bm25, cfg) if mode == "hybrid" else dict(dense or bm25)
+        return self._hits(fused, dense, bm25, k, prefer_recent)
+
+    def candidates(self, query: str, n: int, *, mode: str = "hybrid",
+                   allowed: set[int] | None = None) -> tuple[dict[int, float], dict[int, float]]:
+        """(dense, bm25) scores of each retriever's top `n`; in hybrid mode every candidate has a dense score."""
         dense: dict[int, float] = {}
         bm25: dict[int, float] = {}
         if mode in ("hybrid", "bm25"):
@@ -159,8 +165,7 @@ class Searcher:
                 extra = [i for i in bm25 if i not in dense]
                 for i, v in self.dense.vectors(extra).items():
                     dense[i] = float(np.dot(v, qvec))
-        fused = FUSIONS[cfg.fusion](query, dense, bm25, cfg) if mode == "hybrid" else dict(dense or bm25)
-        return self._hits(fused, dense, bm25, k, prefer_recent)
+        return dense, bm25
 
     def _hits(self, fused: dict[int, float], dense: dict[int, float], bm25: dict[int, float], k: int,
               prefer_recent: bool) -> list[Hit]:

@@ -41,6 +41,8 @@ class IndexSettings:
     hnsw_m: int = 32
     hnsw_ef_search: int = 128
     faiss_threads: int = 1  # FAISS and the embedder's OpenMP threads compete on small machines
+    # keep cached vectors of chunks gone from the store (re-adding them then embeds nothing; costs disk)
+    keep_stale_embeddings: bool = False
 
 
 @dataclass
