@@ -386,10 +386,13 @@ def open_target(
 
     `needs_search=False` (every question brings its own context passages) skips building the search indexes.
     """
+    from filelock import FileLock
+
     from corpus.store import Store
 
     cache_dir = None
     cached = False
+    lock = None
     if corpus is not None:
         corpus = Path(corpus)
         if not corpus.is_file():
@@ -398,24 +401,32 @@ def open_target(
         cache_dir = settings.home / "eval-cache" / key
         target_settings = dataclasses.replace(settings, home=cache_dir)
         ready = cache_dir / "ready.json"  # written once the corpus is completely in the store
-        cached = ready.is_file()
-        store = Store(target_settings.db_path)
-        if not cached:
-            from corpus.ingest import ingest_paths
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        # two runs starting at once on the same corpus: the second waits instead of ingesting and embedding again
+        lock = FileLock(str(cache_dir / ".lock"))
+        lock.acquire()
+        try:
+            cached = ready.is_file()
+            store = Store(target_settings.db_path)
+            if not cached:
+                from corpus.ingest import ingest_paths
 
-            ingest_paths(target_settings, store, [corpus], date=corpus_date, source=corpus_source)
-            _write_json_atomic(
-                ready,
-                {
-                    "corpus": str(corpus.resolve()),
-                    "articles": store.count(),
-                    "embedder": settings.embedder.backend,
-                    "model": settings.embedder.model,
-                    "chunk_size": settings.corpus.chunk_size,
-                    "date": corpus_date,
-                    "source": corpus_source,
-                },
-            )
+                ingest_paths(target_settings, store, [corpus], date=corpus_date, source=corpus_source)
+                _write_json_atomic(
+                    ready,
+                    {
+                        "corpus": str(corpus.resolve()),
+                        "articles": store.count(),
+                        "embedder": settings.embedder.backend,
+                        "model": settings.embedder.model,
+                        "chunk_size": settings.corpus.chunk_size,
+                        "date": corpus_date,
+                        "source": corpus_source,
+                    },
+                )
+        except BaseException:
+            lock.release()
+            raise
     else:
         target_settings = settings
         if not settings.db_path.is_file():
@@ -426,11 +437,15 @@ def open_target(
             raise EvalError(f"the article store {settings.db_path} is empty: ingest articles first, or pass --corpus")
     searcher = None
     sync_report: dict[str, Any] = {}
-    if needs_search:
-        from index.hybrid import Searcher
+    try:
+        if needs_search:
+            from index.hybrid import Searcher
 
-        searcher = Searcher(target_settings, store)
-        sync_report = searcher.sync(progress=progress)  # embeds nothing when the index is up to date
+            searcher = Searcher(target_settings, store)
+            sync_report = searcher.sync(progress=progress)  # embeds nothing when the index is up to date
+    finally:
+        if lock is not None:
+            lock.release()
     assistant = None
     if not retrieval_only:
         from assistant.chat import Assistant

@@ -180,3 +180,13 @@ def test_closed_context_questions_need_no_index(home: Path, tmp_path: Path, caps
     assert not (data_dir / "index" / "dense.faiss").exists()
     assert summary["refusal"]["refusal_rate"] in (0.0, 1.0)  # one question scored
     assert summary["retrieval"]["recall@10"] is None
+
+
+def test_bad_corpus_is_reported_and_not_cached(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text('{"id": "p1", "text": "好的段落。"}\n{"id": "p2", "text": 5}\n', encoding="utf-8")
+    for _ in range(2):  # the second run is not blocked by a lock the first one left behind
+        assert main(["eval", str(_questions(tmp_path)), "--corpus", str(corpus), "--retrieval-only"]) == 2
+        err = capsys.readouterr().err
+        assert f"{corpus}:2" in err or f"{corpus} line 2" in err  # the reader names file and line
+    assert not list((home / "eval-cache").glob("*/ready.json"))
