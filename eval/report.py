@@ -226,10 +226,39 @@ def _failure_html(r: dict[str, Any]) -> str:
     return "".join(lines)
 
 
+def first_relevant_rank(record: dict[str, Any]) -> int | None:
+    return next((i for i, rel in enumerate(record.get("relevant") or [], 1) if rel), None)
+
+
+def _questions_table(records: Sequence[dict[str, Any]]) -> str:
+    rows = []
+    for r in records:
+        outcome = "错误" if r.get("error") else {True: "✓", False: "✗", None: "—"}[r.get("correct")]
+        rank = first_relevant_rank(r)
+        scored = r.get("relevant") is not None
+        ms = (r.get("timing") or {}).get("total_ms")
+        rows.append(
+            [
+                str(r.get("id", "")),
+                r.get("category") or "",
+                r.get("question", ""),
+                outcome,
+                fmt(r.get("f1")),
+                str(rank) if rank else (">10" if scored else "—"),
+                fmt(ms, "ms"),
+            ]
+        )
+    return _table(["id", "category", "question", "result", "f1", "first relevant", "time"], rows, numeric_from=4)
+
+
 def render_html(summary: dict[str, Any], records: Sequence[dict[str, Any]]) -> str:
     """One HTML page with inline CSS and SVG: nothing is fetched from anywhere."""
     meta = summary.get("meta") or {}
-    meta_line = " · ".join(f"{k}: {v}" for k, v in meta.items() if v not in ("", None))
+    meta_line = " · ".join(
+        f"{k}: {json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v}"
+        for k, v in meta.items()
+        if v not in ("", None, {}, [])
+    )
     latencies = [
         r["timing"]["total_ms"]
         for r in records
@@ -253,6 +282,8 @@ def render_html(summary: dict[str, Any], records: Sequence[dict[str, Any]]) -> s
     ]
     if not failures:
         body.append("<p>全部通过。</p>")
+    if records:
+        body += [f"<h2>全部问题（{len(records)}）</h2>", _questions_table(records)]
     return (
         '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
         f"<title>newsqa 评测报告</title><style>{_CSS}</style></head><body>{''.join(body)}</body></html>\n"

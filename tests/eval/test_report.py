@@ -7,7 +7,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
-from eval.report import histogram_svg, recall_curve_svg, render_html, write_run
+from eval.report import first_relevant_rank, histogram_svg, recall_curve_svg, render_html, write_run
 from eval.runner import summarize
 
 EVIL = '<script>alert("x")</script>&'
@@ -109,8 +109,15 @@ def test_write_run_writes_three_valid_files(tmp_path: Path) -> None:
     assert parser.srcs == []  # nothing is loaded from anywhere
     text = "".join(parser.text)
     assert f"坏回答{EVIL}" in text and f"段落{EVIL}" in text and "RuntimeError" in text  # failures with passages
-    assert "未通过的问题（2）" in text
+    assert "未通过的问题（2）" in text and "全部问题（3）" in text
+    assert "✓" in text and "✗" in text and "错误" in text  # q1 right, q2 wrong, q3 failed
     assert not list((tmp_path / "run").glob("*.tmp"))
+
+
+def test_first_relevant_rank() -> None:
+    assert first_relevant_rank(record("a", correct=None, relevant=[False, False, True])) == 3
+    assert first_relevant_rank(record("b", correct=None, relevant=[False])) is None
+    assert first_relevant_rank(record("c", correct=None, relevant=None)) is None
 
 
 def test_charts() -> None:
