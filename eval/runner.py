@@ -105,7 +105,8 @@ def score_answer(record: dict[str, Any], q: Question) -> None:
     if not q.answerable:
         record["correct"] = bool(record["refused"]) and not record["error"]
     elif q.has_answers:
-        text = "" if record["error"] else record["answer"]
+        # a refusal repeats the question's topic, which must not count as giving the answer
+        text = "" if record["error"] or record["refused"] else record["answer"]
         record["correct"] = metrics.answer_correct(text, q.answers, q.answer_match, q.answer_parts)
         record["f1"] = metrics.best_f1(text, q.answers)
 

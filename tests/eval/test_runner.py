@@ -178,3 +178,10 @@ def test_refusal_in_words_counts_as_refusal() -> None:
     assistant = ScriptedAssistant({Q3.question: Answer(question=Q3.question, text="抱歉，文档信息不足。")})
     record = run_question(Q3, searcher=ScriptedSearcher({}), assistant=assistant)
     assert record["refused"] is True and record["correct"] is True
+
+
+def test_refusal_that_repeats_the_answer_is_still_wrong() -> None:
+    q = Question(id="n", question="李皓和孙益锋参加了吗？", answers=("李皓",))
+    reply = Answer(question=q.question, text="资料中没有找到关于李皓和孙益锋参加了吗的相关信息。", refused=True)
+    record = run_question(q, searcher=ScriptedSearcher({}), assistant=ScriptedAssistant({q.question: reply}))
+    assert record["correct"] is False and record["f1"] == 0.0
