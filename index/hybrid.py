@@ -14,6 +14,7 @@ import numpy as np
 from index.dense import DenseIndex, EmbeddingCache
 from index.embedders import Embedder, make_embedder
 from index.keyword import KeywordIndex
+from index.rerank import Reranker
 from newsqa.config import RetrievalSettings, Settings
 from newsqa.types import Hit
 
@@ -82,10 +83,12 @@ def _day(iso: str) -> Date | None:
 class Searcher:
     """Keeps the dense and keyword indexes in step with the store and answers searches over both."""
 
-    def __init__(self, settings: Settings, store: Any, embedder: Embedder | None = None) -> None:
+    def __init__(self, settings: Settings, store: Any, embedder: Embedder | None = None,
+                 reranker: Reranker | None = None) -> None:
         self.settings = settings
         self.store = store
         self.embedder = embedder or make_embedder(settings.embedder)
+        self.reranker = reranker  # off unless given (see index.rerank.make_reranker)
         self.dense = DenseIndex(settings.index_dir, self.embedder, EmbeddingCache(store.path), settings.index)
         self.keyword = KeywordIndex(store.path, settings.index_dir / "userdict.txt")
         self._db = sqlite3.connect(store.path, check_same_thread=False)
@@ -149,7 +152,8 @@ class Searcher:
         allowed = self.allowed_ids(date_from, date_to, sources)
         dense, bm25 = self.candidates(query, max(cfg.candidates, k), mode=mode, allowed=allowed)
         fused = FUSIONS[cfg.fusion](query, dense, bm25, cfg) if mode == "hybrid" else dict(dense or bm25)
-        return self._hits(fused, dense, bm25, k, prefer_recent)
+        hits = self._hits(fused, dense, bm25, k, prefer_recent)
+        return self.reranker.rerank(query, hits) if self.reranker is not None else hits
 
     def candidates(self, query: str, n: int, *, mode: str = "hybrid",
                    allowed: set[int] | None = None) -> tuple[dict[int, float], dict[int, float]]:

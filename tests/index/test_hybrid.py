@@ -96,3 +96,12 @@ def test_rrf_fusion_ranks_by_weighted_reciprocal_rank():
     fused = fuse_rrf("问题", {1: 0.9, 2: 0.8}, {2: 5.0, 3: 1.0}, cfg)
     assert fused[2] == pytest.approx(0.5 / 62 + 0.5 / 61)
     assert max(fused, key=fused.get) == 2
+
+
+def test_reranker_reorders_the_final_hits(settings, store, embedder, fake_generator):
+    from index.rerank import LLMReranker
+
+    plain = Searcher(settings, store, embedder).search("西太湖马拉松", k=3)
+    fake_generator.enqueue("1: 1\n2: 2\n3: 8")
+    reranked = Searcher(settings, store, embedder, reranker=LLMReranker(fake_generator)).search("西太湖马拉松", k=3)
+    assert [h.chunk.id for h in reranked] == [plain[2].chunk.id, plain[1].chunk.id, plain[0].chunk.id]
