@@ -237,11 +237,18 @@ class _Transaction:
                 self.db.execute("COMMIT")
                 return
             except sqlite3.Error as commit_exc:
-                self.db.execute("ROLLBACK")
+                self._rollback()
                 raise StoreError(_explain(commit_exc, self.path)) from commit_exc
-        self.db.execute("ROLLBACK")
+        self._rollback()
         if isinstance(exc, sqlite3.Error):
             raise StoreError(_explain(exc, self.path)) from exc
+
+
+    def _rollback(self) -> None:
+        # after a full disk or an I/O error SQLite has already rolled back; a second ROLLBACK would raise and hide
+        # the real error
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
 
 
 def _explain(exc: sqlite3.Error, path: Path) -> str:

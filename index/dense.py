@@ -102,7 +102,8 @@ class EmbeddingCache:
                                  "VALUES (?, ?, ?, ?)", rows)
             self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:  # SQLite has already rolled back after a full disk or an I/O error
+                self._db.execute("ROLLBACK")
             raise
 
     def count(self, model: str) -> int:
@@ -121,7 +122,8 @@ class EmbeddingCache:
                 self._db.execute(f"DELETE FROM embeddings WHERE chunk_id IN ({','.join('?' * len(part))})", part)
             self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:  # SQLite has already rolled back after a full disk or an I/O error
+                self._db.execute("ROLLBACK")
             raise
         return len(stale)
 

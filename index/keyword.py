@@ -177,7 +177,8 @@ class KeywordIndex:
                              (str(version),))
             self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:  # SQLite has already rolled back after a full disk or an I/O error
+                self._db.execute("ROLLBACK")
             raise
         finally:
             if bar is not None:

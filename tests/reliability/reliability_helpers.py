@@ -31,7 +31,8 @@ def article_records(n: int, *, seed: int, prefix: str = "a") -> list[dict[str, s
     rng = random.Random(seed)
     records = []
     for i in range(n):
-        paragraphs = ["".join(rng.choice(_SENTENCES) for _ in range(rng.randint(2, 6))) for _ in range(rng.randint(1, 4))]
+        paragraphs = ["".join(rng.choice(_SENTENCES) for _ in range(rng.randint(2, 6)))
+                      for _ in range(rng.randint(1, 4))]
         records.append({"id": f"{prefix}{i:05d}", "title": f"武进新闻第{i}条", "date": "2024-02-02",
                         "source": "武进日报", "text": "\n".join(paragraphs)})
     return records
@@ -63,13 +64,16 @@ def expected_state(path: Path, settings: Settings | None = None) -> dict[str, tu
 def child_env(home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSQA_")}
     env.update({"NEWSQA_HOME": str(home), "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1",
-                "TRANSFORMERS_OFFLINE": "1", "PYTHONDONTWRITEBYTECODE": "1"})
+                "TRANSFORMERS_OFFLINE": "1", "PYTHONDONTWRITEBYTECODE": "1",
+                # never the real model in a child: the hash embedder of tests/index (see newsqa_fakes.py)
+                "NEWSQA_EMBEDDER__BACKEND": "hash"})
     env.update(extra)
     return env
 
 
 def newsqa_argv(*args: str) -> list[str]:
-    return [PYTHON, "-m", "newsqa.cli", *args]
+    """The newsqa CLI with the test fakes registered (the hash embedder as backend "hash")."""
+    return [PYTHON, str(Path(__file__).with_name("newsqa_fakes.py")), *args]
 
 
 def run_newsqa(home: Path, *args: str, timeout: float = 120, env: dict[str, str] | None = None,
@@ -93,7 +97,8 @@ def stored_state(db_path: Path) -> dict[str, tuple[str, list[tuple[int, int, int
         assert db.execute("PRAGMA foreign_key_check").fetchall() == []
         orphans = db.execute("SELECT COUNT(*) FROM chunks WHERE article_id NOT IN (SELECT id FROM articles)")
         assert orphans.fetchone()[0] == 0, "chunks without an article"
-        state: dict[str, tuple[str, list]] = {aid: (text, []) for aid, text in db.execute("SELECT id, text FROM articles")}
+        rows = db.execute("SELECT id, text FROM articles")
+        state: dict[str, tuple[str, list]] = {aid: (text, []) for aid, text in rows}
         for row in db.execute("SELECT article_id, id, idx, start, end, text FROM chunks ORDER BY article_id, idx"):
             state[row[0]][1].append(tuple(row[1:]))
         return state
@@ -117,6 +122,57 @@ def check_articles(state: dict, versions: Sequence[dict[str, tuple[Article, list
             assert text[start:end] == c_text, f"chunk {c_id} of {aid} does not match its offsets"
         matches = [i for i, v in enumerate(versions) if aid in v and v[aid][0].text == text]
         assert matches, f"article {aid} is in neither the old nor the new state"
-        assert any(chunk_rows(versions[i][aid][1]) == chunks for i in matches), f"article {aid}: chunks of another version"
+        assert any(chunk_rows(versions[i][aid][1]) == chunks for i in matches), f"{aid}: chunks of another version"
         counts[matches[-1]] += 1
     return counts
+
+
+# -- index checks ----------------------------------------------------------------------------------------------
+
+
+def index_report(home: Path) -> dict[str, object]:
+    """How the saved indexes of `home` relate to its store, read in this process with the hash embedder.
+
+    "fresh": both indexes claim the store's current version; "dense_ids_match"/"keyword_ids_match": they hold
+    exactly the store's chunks; "vectors_match": every saved vector is the embedding of its chunk's current text
+    (so no vector of an old text or another model is mixed in).
+    """
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT / "tests" / "index"))
+    from index_fakes import HashEmbedder
+
+    from corpus.store import Store
+    from index.dense import DenseIndex, EmbeddingCache, document_text
+    from index.keyword import KeywordIndex
+    from newsqa.config import IndexSettings
+
+    embedder = HashEmbedder()
+    with Store(home / "newsqa.db") as store:
+        version, store_ids = store.version, store.chunk_ids()
+        cache = EmbeddingCache(store.path)
+        dense = DenseIndex(home / "index", embedder, cache, IndexSettings())
+        loaded = dense.load()
+        keyword = KeywordIndex(store.path, home / "index" / "userdict.txt")
+        try:
+            report: dict[str, object] = {
+                "loaded": loaded,
+                "fresh": loaded and dense.manifest is not None and dense.manifest.store_version == version
+                and keyword.store_version == version,
+                "dense_ids_match": dense.ids() == store_ids,
+                "keyword_ids_match": keyword.ids() == store_ids,
+            }
+            chunks = store.chunks_by_id(dense.ids())
+            articles = store.articles_by_id({c.article_id for c in chunks.values()})
+            saved = dense.vectors(list(chunks))
+            report["vectors_match"] = len(saved) == len(chunks) and all(
+                np.allclose(saved[i], embedder.encode_documents([document_text(c, articles.get(c.article_id))])[0],
+                            atol=1e-5) for i, c in chunks.items())
+        finally:
+            keyword.close()
+            cache.close()
+    return report
+
+
+def file_bytes(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()} if folder.is_dir() else {}

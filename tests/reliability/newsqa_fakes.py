@@ -1,0 +1,36 @@
+"""`python newsqa_fakes.py ARGS...`: the newsqa CLI with test fakes registered, for tests that need a child process.
+
+Registers the deterministic hash embedder of tests/index as embedder backend "hash" (select it with
+NEWSQA_EMBEDDER__BACKEND=hash). NEWSQA_TEST_EMBED_DELAY (seconds per batch) slows it down, so a test can kill a
+build while it is embedding.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def main() -> int:
+    here = Path(__file__).resolve().parent
+    sys.path[:0] = [str(here.parents[1]), str(here.parent / "index")]
+    from index_fakes import HashEmbedder
+
+    from index.embedders import EMBEDDERS
+    from newsqa.cli import main as cli_main
+
+    delay = float(os.environ.get("NEWSQA_TEST_EMBED_DELAY", "0"))
+
+    class SlowHashEmbedder(HashEmbedder):
+        def encode_documents(self, texts, *, progress=False):
+            time.sleep(delay)
+            return super().encode_documents(texts, progress=progress)
+
+    EMBEDDERS["hash"] = lambda settings: SlowHashEmbedder()
+    return cli_main(sys.argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
