@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -54,8 +55,14 @@ def _wait_for_http(url: str, proc: subprocess.Popen, log: Path, timeout_s: float
                          f"{log.read_text(errors='replace')[-4000:]}")
 
 
+@dataclass(frozen=True)
+class Server:
+    url: str
+    home: Path
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     home = tmp_path_factory.mktemp("newsqa-home")
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSQA_")}
@@ -77,7 +84,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}/"
     try:
         _wait_for_http(url, proc, log, START_TIMEOUT_S)
-        yield url
+        yield Server(url, home)
     finally:
         proc.terminate()
         try:
@@ -108,6 +115,18 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
+def _until(driver, wait, condition, what: str, shot: str):
+    """wait.until(condition), failing with a screenshot and the page text that say what was missing."""
+    from selenium.common.exceptions import TimeoutException
+
+    try:
+        return wait.until(condition)
+    except TimeoutException:
+        path = _screenshot(driver, shot)
+        body = driver.execute_script("return document.body.innerText")
+        raise AssertionError(f"timed out waiting for {what}; screenshot {path}; page text:\n{body[-3000:]}") from None
+
+
 def _screenshot(driver, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / name
@@ -122,7 +141,7 @@ def test_question_streams_a_cited_answer_whose_source_opens(server, browser):
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver = browser
-    driver.get(server)
+    driver.get(server.url)
     wait = WebDriverWait(driver, ANSWER_TIMEOUT_S)
     box = wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "#question textarea")))
     box.send_keys("垃圾分类条例什么时候施行？")
@@ -155,13 +174,13 @@ def test_question_streams_a_cited_answer_whose_source_opens(server, browser):
     assert shot.stat().st_size > 10_000
 
 
-def test_staff_desk_login_lists_the_sample_articles(server, browser):
+def test_staff_desk_login_lists_and_uploads_articles(server, browser, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver = browser
-    driver.get(server)
+    driver.get(server.url)
     wait = WebDriverWait(driver, 60)
     tab = wait.until(ec.element_to_be_clickable((By.XPATH, "//button[@role='tab'][contains(., '工作人员')]")))
     tab.click()
@@ -177,4 +196,21 @@ def test_staff_desk_login_lists_the_sample_articles(server, browser):
     password.send_keys(STAFF_PASSWORD)
     login.click()
     wait.until(lambda d: "常州市生活垃圾分类管理条例" in d.find_element(By.TAG_NAME, "body").text)
+
+    # upload an article through the browser: Gradio's upload folder, the copy into <home>/uploads, the index
+    article = tmp_path / "口袋公园.md"
+    article.write_text("# 城区新增三座口袋公园<script>window.__xss=1</script><img src=x onerror=window.__xss=2>"
+                       "\n\n本报讯 今年城区新增三座口袋公园。\n", encoding="utf-8")
+    driver.find_element(By.CSS_SELECTOR, "input[type='file']").send_keys(str(article))
+    _until(driver, wait, lambda d: "口袋公园\n.md" in d.find_element(By.TAG_NAME, "body").text,
+           "the uploaded file to be listed", "staff-failure.png")
+    driver.find_element(By.XPATH, "//button[normalize-space()='导入']").click()
+    _until(driver, wait, lambda d: "新增 1 篇" in d.find_element(By.TAG_NAME, "body").text,
+           "the import message", "staff-failure.png")
+    _until(driver, wait, lambda d: "城区新增三座口袋公园<script>" in d.find_element(By.TAG_NAME, "body").text,
+           "the new article in the table", "staff-failure.png")
+    assert driver.execute_script("return window.__xss === undefined")  # the article's markup did not run
+    stored = list((server.home / "uploads").iterdir())
+    assert len(stored) == 1 and stored[0].suffix == ".md" and "口袋公园" not in stored[0].name
+    assert any((server.home / "tmp" / "gradio").rglob("口袋公园.md"))  # Gradio's own copy, inside the home too
     _screenshot(driver, "staff-desk.png")
