@@ -111,14 +111,19 @@ PROMPTS: dict[str, tuple[str, str]] = {
 }
 
 
+def model_label(model: str) -> str:
+    """A short stable name for a model: a hub name as is, a directory by its last two path parts."""
+    return "/".join(Path(model.rstrip("/")).parts[-2:])
+
+
 def prompt_family(model: str, style: str) -> str:
     """The prompt family for `model`: `style` itself unless it is "auto", then guessed from the model name."""
     if style != "auto":
         if style not in PROMPTS:
             raise EmbedderError(f"unknown embedder prompt style {style!r} (known: auto, {', '.join(PROMPTS)})")
         return style
-    name = Path(model.rstrip("/")).name.lower()
-    if re.search(r"(^|[-_.])e5([-_.]|$)", name):
+    name = model_label(model).lower()
+    if re.search(r"(^|[-_./])e5([-_.]|$)", name):
         return "e5"
     if "bge" in name and "zh" in name:
         return "bge"
@@ -134,7 +139,7 @@ class SentenceTransformerEmbedder(BaseEmbedder):
         if not settings.model:
             raise EmbedderError("embedder.model is empty: set it to a sentence-transformers model directory or name")
         self.model_name = settings.model
-        self.name = f"st:{Path(settings.model.rstrip('/')).name}"
+        self.name = "st:" + model_label(settings.model)
         self.batch_size = max(1, settings.batch_size)
         self._style = settings.prompts
         self._threads = settings.threads
@@ -172,11 +177,12 @@ class SentenceTransformerEmbedder(BaseEmbedder):
         except Exception as exc:  # noqa: BLE001 - the library raises many kinds; all mean "cannot load"
             raise EmbedderError(f"cannot load the sentence-transformers model {self.model_name!r}: {exc}") from exc
         own = getattr(model, "prompts", None) or {}
-        if self._style == "auto" and ("query" in own or "document" in own):
+        if self._style == "auto" and (own.get("query") or own.get("document")):
             self._prompts = (own.get("query", ""), own.get("document", own.get("passage", "")))
         else:
             self._prompts = PROMPTS[prompt_family(self.model_name, self._style)]
-        self._dim = int(model.get_sentence_embedding_dimension() or 0)
+        get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        self._dim = int(get_dim() or 0)
         self._model = model
         return model
 
