@@ -376,17 +376,22 @@ class NewsApp:
         else:
             raise UploadError("请上传问题集文件（.jsonl），或选择自带的示例问题集。")
         questions = load_questions(path)
+        if not questions:
+            raise UploadError("问题集是空的。")
+        rt = self.runtime
+        # the app's own store and assistant; the target only lends its loader for closed-context questions
+        target = runner.EvalTarget(settings=self.settings, store=rt.store, searcher=rt.searcher, assistant=rt.assistant)
         step = progress if progress is not None else (lambda *a, **k: None)
         records = []
         start = time.perf_counter()
         for i, q in enumerate(questions):
-            step(i / max(len(questions), 1), desc=f"第 {i + 1}/{len(questions)} 题")
+            step(i / len(questions), desc=f"第 {i + 1}/{len(questions)} 题")
             with self.index_lock.reading():
-                records.append(runner.run_question(q, searcher=self.runtime.searcher,
-                                                   assistant=self.runtime.assistant))
+                records.append(runner.run_question(q, searcher=rt.searcher, assistant=rt.assistant,
+                                                   load_context=target.load_context))
         wall = time.perf_counter() - start
-        summary = runner.summarize(records, wall, {"questions": path.name, "generator":
-                                                   self.settings.generator.backend, "source": "web app"})
+        summary = runner.summarize(records, wall, {"questions": path.name, "generator": self.settings.generator.backend,
+                                                   "embedder": self.settings.embedder.backend, "run_from": "web app"})
         out = self.reports_dir / time.strftime("%Y%m%d-%H%M%S")
         paths = report.write_run(out, summary, records)
         step(1.0, desc="完成")

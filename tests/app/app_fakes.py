@@ -53,14 +53,26 @@ class FakeAssistant:
             yield "token", answer.text[i:i + self.piece_chars]
         yield "answer", answer
 
+    def ask(self, question: str, history: Sequence[tuple[str, str]] = (), **options: object) -> Answer:
+        events = list(self.stream(question, history, **options))
+        return events[-1][1]
+
 
 @dataclass
 class FakeSearcher:
+    """Counts syncs; every search returns the one GARBAGE chunk."""
+
     syncs: int = 0
+    searches: int = 0
 
     def sync(self, **_: object) -> dict:
         self.syncs += 1
         return {}
+
+    def search(self, query: str, *, k: int | None = None, **_: object) -> list[Hit]:
+        self.searches += 1
+        return [Hit(chunk=chunk_of(GARBAGE), score=1.0, title=GARBAGE.title, date=GARBAGE.date,
+                    source=GARBAGE.source)]
 
 
 @dataclass

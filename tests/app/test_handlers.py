@@ -361,3 +361,29 @@ def test_index_update_waits_for_searches_and_blocks_new_ones():
     writer.join(2)
     late.join(2)
     assert order == ["read-done", "write", "late-read"]
+
+
+# -- evaluators --------------------------------------------------------------------------------------------------
+
+
+def test_evaluation_of_an_uploaded_question_set_writes_a_report(runtime, upload_root):
+    a = make_app(runtime, upload_root)
+    questions = upload_root / "q.jsonl"
+    questions.write_text(
+        '{"id": "g1", "question": "垃圾分类条例什么时候施行？", "answers": ["9月1日"], "gold_titles": ["垃圾分类"]}\n'
+        '{"id": "g2", "question": "条例罚款多少？", "answers": ["一万元"]}\n', encoding="utf-8")
+    seen: list[float] = []
+    rows, report = a.run_eval(False, str(questions), progress=lambda value, desc="": seen.append(value))
+    metrics = dict((name, value) for name, value in rows)
+    assert metrics["n"] == "2"
+    assert any(name.startswith("answer.") for name in metrics)
+    assert Path(report).is_file() and Path(report).resolve().is_relative_to(runtime.settings.home.resolve())
+    assert "垃圾分类条例什么时候施行" in Path(report).read_text(encoding="utf-8")
+    assert seen[0] == 0.0 and seen[-1] == 1.0
+    assert len(runtime.assistant.calls) == 2
+
+
+def test_evaluation_needs_a_question_set(runtime, monkeypatch):
+    monkeypatch.setattr(app, "BUNDLED_QUESTIONS", Path("/nonexistent/questions.jsonl"))
+    with pytest.raises(app.UploadError, match="请上传问题集"):
+        make_app(runtime).run_eval(True, None)
