@@ -6,6 +6,7 @@ is deterministic; NEWSQA_BROWSER_GENERATOR=llama runs it with the local model in
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -172,6 +173,20 @@ def test_question_streams_a_cited_answer_whose_source_opens(server, browser):
     assert "常州市生活垃圾分类管理条例" in sources.text
     shot = _screenshot(driver, "chat-citation-open.png")
     assert shot.stat().st_size > 10_000
+
+    # thumbs down on the answer: one line in <home>/feedback.jsonl with the question, answer and citations
+    driver.find_element(By.CSS_SELECTOR, "#chat button[aria-label='Dislike']").click()
+    feedback = server.home / "feedback.jsonl"
+    _until(driver, wait, lambda d: feedback.is_file() and feedback.read_text(encoding="utf-8").endswith("\n"),
+           "the feedback line", "chat-failure.png")
+    record = json.loads(feedback.read_text(encoding="utf-8").splitlines()[-1])
+    assert record["vote"] == "dislike" and record["question"] == "垃圾分类条例什么时候施行？"
+    assert "9月1日" in record["answer"] and record["citations"][0]["n"] == 1
+
+    # the clear button empties the conversation
+    driver.find_element(By.ID, "clear").click()
+    _until(driver, wait, lambda d: not d.find_elements(By.CSS_SELECTOR, "#chat .nq-answer"),
+           "the conversation to be cleared", "chat-failure.png")
 
 
 def test_staff_desk_login_lists_and_uploads_articles(server, browser, tmp_path):
