@@ -40,12 +40,14 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def spaced(items: list[Any], n: int) -> list[Any]:
-    """`n` items evenly spaced through `items` (all of them when n >= len)."""
+def spaced(items: list[Any], n: int, offset: int = 0) -> list[Any]:
+    """`n` items evenly spaced through `items`, starting at `offset` (all of them when n >= len)."""
+    if n <= 0:
+        return []
     if n >= len(items):
         return list(items)
     step = len(items) / n
-    return [items[int(i * step)] for i in range(n)]
+    return [items[(int(i * step) + offset) % len(items)] for i in range(n)]
 
 
 def passage_hit(pid: str, passages: dict[str, dict[str, Any]]) -> Hit:
@@ -178,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generators", nargs="+", default=["llama", "extractive"])
     parser.add_argument("--answerable", type=int, default=40, help="answerable questions (gold passages as context)")
     parser.add_argument("--rejection", type=int, default=20, help="rejection questions (negatives only)")
+    parser.add_argument("--offset", type=int, default=0,
+                        help="shift the evenly spaced picks (a dev sample for tuning: --offset 3; reports use 0)")
     parser.add_argument("--k", type=int, default=5, help="passages per question")
     parser.add_argument("--models-dir", type=Path, help="where the default GGUF is (assembled if missing)")
     parser.add_argument("--out", type=Path, default=Path("/tmp/newsqa-answering.json"))
@@ -189,8 +193,8 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = load_settings()
     passages = {p["id"]: p for p in read_jsonl(EVALDATA / "corpus.jsonl")}
-    answerable = spaced(read_jsonl(EVALDATA / "questions.jsonl"), args.answerable)
-    rejection = spaced(read_jsonl(EVALDATA / "rejection_questions.jsonl"), args.rejection)
+    answerable = spaced(read_jsonl(EVALDATA / "questions.jsonl"), args.answerable, args.offset)
+    rejection = spaced(read_jsonl(EVALDATA / "rejection_questions.jsonl"), args.rejection, args.offset)
     items = [("answerable", q, [passage_hit(p, passages)
                                 for p in (q.get("answer_bearing_gold_ids") or q["gold_passage_ids"])[:args.k]])
              for q in answerable]

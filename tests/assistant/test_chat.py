@@ -19,10 +19,17 @@ def corpus() -> tuple[list[Article], list[Chunk]]:
     return sample_corpus()
 
 
+def _settings(min_dense_score: float = 0.0) -> Settings:
+    """Settings whose retrieval threshold suits the fake searcher's bigram scores (0 turns the check off)."""
+    settings = Settings()
+    settings.answer.min_dense_score = min_dense_score
+    return settings
+
+
 def _assistant(corpus, generator=None, settings: Settings | None = None) -> tuple[Assistant, FakeSearcher]:
     articles, chunks = corpus
     searcher = FakeSearcher(articles, chunks)
-    return Assistant(settings or Settings(), FakeStore(articles), searcher, generator), searcher
+    return Assistant(settings or _settings(), FakeStore(articles), searcher, generator), searcher
 
 
 def _law(corpus) -> Article:
@@ -64,10 +71,8 @@ def test_generator_refusal_becomes_a_refusal_answer_with_closest_articles(corpus
 
 
 def test_low_retrieval_score_refuses_without_asking_the_generator(corpus) -> None:
-    settings = Settings()
-    settings.answer.min_dense_score = 0.5
     generator = FakeGenerator()  # would fail loudly if called
-    assistant, _ = _assistant(corpus, generator, settings)
+    assistant, _ = _assistant(corpus, generator, _settings(0.5))
     answer = assistant.ask("巴黎奥运会中国队获得多少枚金牌？")
     assert answer.refused and answer.text.startswith("资料中没有找到关于巴黎奥运会")
     assert generator.calls == []
