@@ -528,10 +528,12 @@ def _staff_tab(app: NewsApp) -> None:
     password.submit(do_login, [user, password], [session, login_msg, login_box, desk, table, pick, password],
                     concurrency_limit=None, **private)
     upload.click(_staff_guard(do_upload), [files, date, source, session], [upload_msg], concurrency_id="index",
-                 concurrency_limit=1, **private).then(_staff_guard(refresh), [session], [table, pick], **private)
+                 concurrency_limit=1, **private).then(_staff_guard(refresh), [session], [table, pick],
+                                                        concurrency_limit=None, **private)
     open_btn.click(_staff_guard(app.staff_open), [pick, session], [view], concurrency_limit=None, **private)
     remove.click(_staff_guard(app.staff_remove), [pick, confirm, session], [upload_msg], concurrency_id="index",
-                 concurrency_limit=1, **private).then(_staff_guard(refresh), [session], [table, pick], **private)
+                 concurrency_limit=1, **private).then(_staff_guard(refresh), [session], [table, pick],
+                                                        concurrency_limit=None, **private)
     logout.click(do_logout, None, [session, login_msg, login_box, desk, table, pick, view], queue=False, **private)
 
 

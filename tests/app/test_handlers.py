@@ -387,3 +387,18 @@ def test_evaluation_needs_a_question_set(runtime, monkeypatch):
     monkeypatch.setattr(app, "BUNDLED_QUESTIONS", Path("/nonexistent/questions.jsonl"))
     with pytest.raises(app.UploadError, match="请上传问题集"):
         make_app(runtime).run_eval(True, None)
+
+
+def test_queue_limits_answers_and_leaves_cheap_events_free(runtime):
+    runtime.settings.app.concurrency = 2
+    runtime.settings.app.queue_size = 7
+    demo = app.build_demo(make_app(runtime))
+    assert demo._queue.max_size == 7 and demo._queue.default_concurrency_limit == 2
+    fns = {}
+    for fn in demo.fns.values():
+        fns.setdefault(fn.name, []).append(fn)
+    assert all(f.concurrency_id == "answer" and f.concurrency_limit == 2 for f in fns["respond"] + fns["do_run"])
+    assert all(f.concurrency_id == "index" and f.concurrency_limit == 1 for f in fns["do_upload"] + fns["staff_remove"])
+    for cheap in ("on_like", "do_login", "staff_open", "refresh"):
+        assert all(f.concurrency_limit is None for f in fns[cheap]), cheap
+    assert all(f.api_visibility == "private" for group in fns.values() for f in group if f.name != "load_example")
