@@ -24,7 +24,7 @@ from typing import Any
 import gradio as gr
 
 from assistant.feedback import FeedbackLog
-from assistant.render import CSS, read_rendered, render_answer, render_error, render_partial
+from assistant.render import CSS, byline, read_rendered, render_answer, render_error, render_partial
 from newsqa.config import Settings, load_settings
 
 log = logging.getLogger("newsqa.app")
@@ -303,8 +303,6 @@ class NewsApp:
         article = self.runtime.store.get(article_id or "")
         if article is None:
             return '<div class="nq-answer">没有这篇文章。</div>'
-        from assistant.render import byline
-
         n_chunks = len(self.runtime.store.chunks_of(article.id))
         paragraphs = "".join(f"<p>{html.escape(article.text[s:e])}</p>" for s, e in article.paragraphs)
         subtitle = f"<h4>{html.escape(article.subtitle)}</h4>" if article.subtitle else ""
