@@ -27,6 +27,7 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 STAFF_USER, STAFF_PASSWORD = "editor", "browser-test-pass"
 START_TIMEOUT_S = 300  # first start embeds the sample page's chunks
 ANSWER_TIMEOUT_S = 180
+NOTHING_RAN = "return [window.xssA, window.xssB, window.xssC].every(v => v === undefined)"
 
 pytestmark = pytest.mark.browser
 
@@ -189,8 +190,9 @@ def test_question_streams_a_cited_answer_whose_source_opens(server, browser):
            "the conversation to be cleared", "chat-failure.png")
 
 
-def test_staff_desk_login_lists_and_uploads_articles(server, browser, tmp_path):
+def test_staff_upload_is_listed_and_answerable_without_running_its_markup(server, browser, tmp_path):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -214,8 +216,9 @@ def test_staff_desk_login_lists_and_uploads_articles(server, browser, tmp_path):
 
     # upload an article through the browser: Gradio's upload folder, the copy into <home>/uploads, the index
     article = tmp_path / "口袋公园.md"
-    article.write_text("# 城区新增三座口袋公园<script>window.__xss=1</script><img src=x onerror=window.__xss=2>"
-                       "\n\n本报讯 今年城区新增三座口袋公园。\n", encoding="utf-8")
+    article.write_text("# 城区新增三座口袋公园<script>window.xssA=1</script><img src=x onerror=window.xssB=2>"
+                       "\n\n本报讯 今年城区新增三座口袋公园<img src=x onerror=window.xssC=3>，方便市民休闲。\n",
+                       encoding="utf-8")
     driver.find_element(By.CSS_SELECTOR, "input[type='file']").send_keys(str(article))
     _until(driver, wait, lambda d: "口袋公园\n.md" in d.find_element(By.TAG_NAME, "body").text,
            "the uploaded file to be listed", "staff-failure.png")
@@ -224,8 +227,24 @@ def test_staff_desk_login_lists_and_uploads_articles(server, browser, tmp_path):
            "the import message", "staff-failure.png")
     _until(driver, wait, lambda d: "城区新增三座口袋公园<script>" in d.find_element(By.TAG_NAME, "body").text,
            "the new article in the table", "staff-failure.png")
-    assert driver.execute_script("return window.__xss === undefined")  # the article's markup did not run
+    assert driver.execute_script(NOTHING_RAN)  # the article's markup did not run
     stored = list((server.home / "uploads").iterdir())
     assert len(stored) == 1 and stored[0].suffix == ".md" and "口袋公园" not in stored[0].name
     assert any((server.home / "tmp" / "gradio").rglob("口袋公园.md"))  # Gradio's own copy, inside the home too
     _screenshot(driver, "staff-desk.png")
+
+    # residents can ask about it at once; its markup shows as text in the answer and its source, and never runs
+    driver.find_element(By.XPATH, "//button[@role='tab'][contains(., '问答')]").click()
+    box = wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "#question textarea")))
+    box.send_keys("城区今年新增了几座口袋公园？")
+    box.send_keys(Keys.ENTER)
+    answer = _until(driver, WebDriverWait(driver, ANSWER_TIMEOUT_S), ec.presence_of_element_located(
+        (By.CSS_SELECTOR, "#chat .nq-answer:not(.nq-streaming) .nq-body")), "the answer", "chat-xss-failure.png")
+    assert "三座口袋公园" in answer.text
+    answer.find_element(By.CSS_SELECTOR, "details.nq-cite > summary").click()
+    title = answer.find_element(By.CSS_SELECTOR, "details.nq-cite[open] .nq-src-title")
+    _until(driver, wait, lambda d: title.is_displayed(), "the source to open", "chat-xss-failure.png")
+    assert "<script>window.xssA=1</script>" in title.text
+    assert not answer.find_elements(By.CSS_SELECTOR, "script, img")
+    assert driver.execute_script(NOTHING_RAN)
+    _screenshot(driver, "chat-uploaded-article.png")
