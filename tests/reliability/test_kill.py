@@ -5,8 +5,10 @@ from __future__ import annotations
 import random
 import shutil
 import signal
+import sqlite3
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from reliability_helpers import (
@@ -16,6 +18,7 @@ from reliability_helpers import (
     check_articles,
     child_env,
     expected_state,
+    index_report,
     newsqa_argv,
     run_newsqa,
     stored_state,
@@ -30,20 +33,44 @@ SEED = 20261129
 
 
 def run_and_kill(argv: list[str], env: dict[str, str], *, delay: float, wal: Path | None = None,
-                 wal_bytes: int = 0) -> tuple[int, int]:
-    """Run `argv`; SIGKILL it after `delay` s or once `wal` has grown to `wal_bytes` (mid-transaction), unless it
-    finished first. Returns (exit code, -9 when killed; the largest WAL size seen)."""
+                 wal_bytes: int = 0, until: Callable[[], bool] | None = None) -> tuple[int, int]:
+    """Run `argv`; SIGKILL it after `delay` s, once `wal` has grown to `wal_bytes` (mid-transaction) or once
+    `until()` is true, unless it finished first. Returns (exit code, -9 when killed; the largest WAL size seen)."""
     proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + delay
     seen = 0
     while proc.poll() is None:
         size = wal.stat().st_size if wal is not None and wal.exists() else 0
         seen = max(seen, size)
-        if time.monotonic() >= deadline or (wal_bytes and size >= wal_bytes):
+        if time.monotonic() >= deadline or (wal_bytes and size >= wal_bytes) or (until is not None and until()):
             proc.send_signal(signal.SIGKILL)
             break
-        time.sleep(0.002)
+        time.sleep(0.002 if until is None else 0.01)  # a predicate costs more; do not starve the child
     return proc.wait(), seen
+
+
+def embedded_count(db_path: Path, among: set[int] | None = None) -> int:
+    """Committed vectors in the embedding cache (0 before the cache exists), optionally only of `among` ids."""
+    try:
+        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error:
+        return 0
+    try:
+        if among is not None:
+            return len(among & {r[0] for r in db.execute("SELECT chunk_id FROM embeddings")})
+        return db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+    finally:
+        db.close()
+
+
+def file_stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_mtime_ns, st.st_size
 
 
 def state_of(home: Path) -> dict:
@@ -117,3 +144,63 @@ def test_sigkill_during_ingest_and_reingest_keeps_articles_whole(tmp_path):
                for entry in landed[:KILLS_PER_PHASE])
     assert any(entry[0] == "wal" and entry[1] == -signal.SIGKILL and entry[2] == 1000
                for entry in landed[KILLS_PER_PHASE:])
+
+
+INDEX_KILLS_PER_PHASE = 5
+
+
+def test_sigkill_during_index_build_never_leaves_a_mixed_or_falsely_fresh_index(tmp_path):
+    v1 = write_jsonl(tmp_path / "v1.jsonl", article_records(200, seed=2))
+    v2 = write_jsonl(tmp_path / "v2.jsonl", changed(article_records(200, seed=2)))
+    stored_v1, stored_v2 = tmp_path / "stored-v1", tmp_path / "stored-v2"
+    assert run_newsqa(stored_v1, "ingest", "--no-index", str(v1)).returncode == 0
+    # the second phase starts from a v1 store with built indexes and the v2 articles stored but not indexed
+    shutil.copytree(stored_v1, stored_v2)
+    assert run_newsqa(stored_v2, "index").returncode == 0
+    assert all(index_report(stored_v2).values())
+    assert run_newsqa(stored_v2, "ingest", "--no-index", str(v2)).returncode == 0
+    assert not index_report(stored_v2)["fresh"]
+
+    # ~400 chunks in batches of 64: a pause per batch widens the embedding phase (after the keyword index's
+    # transaction, before the dense index is saved)
+    env = {"NEWSQA_TEST_EMBED_DELAY": "0.1"}
+    rng = random.Random(SEED + 1)
+    landed = []
+    for snapshot in (stored_v1, stored_v2):
+        with Store(snapshot / "newsqa.db") as store:  # chunks the build must embed: those without a cached vector
+            to_embed = len(store.chunk_ids()) - embedded_count(snapshot / "newsqa.db", store.chunk_ids())
+        assert to_embed >= 50
+        for k in range(INDEX_KILLS_PER_PHASE):
+            home = tmp_path / f"index-run-{len(landed)}"
+            shutil.copytree(snapshot, home)
+            db = home / "newsqa.db"
+            if k == 0:  # early: loading, or the keyword index's transaction
+                trigger, until = "early", None
+                delay = rng.uniform(0.3, 2.0)
+            elif k < INDEX_KILLS_PER_PHASE - 1:  # after a random share of the new vectors were embedded and cached
+                want = embedded_count(db) + max(1, int(rng.uniform(0.05, 0.95) * to_embed))
+                trigger, delay = f"{want} cached", 120
+
+                def until(db=db, want=want) -> bool:
+                    return embedded_count(db) >= want
+            else:  # all embedded: while the dense index and its manifest are being saved
+                trigger, delay = "saving", 120
+                old = file_stamp(home / "index" / "dense.faiss")
+
+                def until(home=home, old=old) -> bool:
+                    return file_stamp(home / "index" / "dense.faiss") != old
+            code, _ = run_and_kill(newsqa_argv("index"), child_env(home, **env), delay=delay, until=until)
+            report = index_report(home)
+            landed.append((trigger, code, report["fresh"]))
+            assert report["vectors_match"], report  # never a vector of an old text or of another chunk
+            if report["fresh"]:  # an index that claims the store's version really holds the store's chunks
+                assert report["dense_ids_match"] and report["keyword_ids_match"], report
+            if k in (1, INDEX_KILLS_PER_PHASE - 1):  # re-running costs a whole build: twice per phase
+                done = run_newsqa(home, "index")
+                assert done.returncode == 0, done.stderr
+                assert all(index_report(home).values())
+            shutil.rmtree(home)
+    print("index kills (trigger, exit code, index fresh after):", landed)
+    killed = [entry for entry in landed if entry[1] == -signal.SIGKILL]
+    assert len(killed) >= INDEX_KILLS_PER_PHASE, landed
+    assert any(not fresh for _, _, fresh in killed)

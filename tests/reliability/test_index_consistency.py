@@ -1,0 +1,53 @@
+"""The indexes never keep a vector or keyword row made from text the store no longer holds."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from corpus.chunker import chunk_article
+from corpus.store import Store
+from index.hybrid import Searcher
+from newsqa.config import Settings
+from newsqa.types import Article
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "index"))
+from index_fakes import HashEmbedder  # noqa: E402
+from reliability_helpers import index_report  # noqa: E402
+
+
+def article(title: str, text: str) -> Article:
+    return Article(id="a1", title=title, text=text, date="2024-02-02", source="武进日报")
+
+
+def put(store: Store, a: Article) -> None:
+    store.put([(a, chunk_article(a))])
+
+
+def settings_for(home: Path) -> Settings:
+    return Settings(home=home)
+
+
+def test_changed_text_is_reembedded(tmp_path):
+    settings = settings_for(tmp_path)
+    with Store(settings.db_path) as store:
+        put(store, article("武进区召开会议", "会议部署今年重点工作。会议强调落实责任。"))
+        Searcher(settings, store, HashEmbedder()).sync(progress=False)
+        put(store, article("武进区召开会议", "会议部署今年重点工作。会议要求加快项目建设。"))
+        Searcher(settings, store, HashEmbedder()).sync(progress=False)
+    assert all(index_report(tmp_path).values())
+
+
+@pytest.mark.xfail(strict=True, reason="chunk ids hash only article id, offsets and chunk text, so a retitled "
+                   "article keeps its chunk ids and the indexes keep vectors/keyword rows of the old title "
+                   "(reported to the lead; fix: put the title or the article's content hash into chunk ids)")
+def test_changed_title_is_reembedded(tmp_path):
+    settings = settings_for(tmp_path)
+    with Store(settings.db_path) as store:
+        put(store, article("武进区召开会议", "会议部署今年重点工作。会议强调落实责任。"))
+        Searcher(settings, store, HashEmbedder()).sync(progress=False)
+        put(store, article("西太湖马拉松鸣枪开跑", "会议部署今年重点工作。会议强调落实责任。"))
+        Searcher(settings, store, HashEmbedder()).sync(progress=False)
+    assert index_report(tmp_path)["vectors_match"]
