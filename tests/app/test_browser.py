@@ -1,7 +1,9 @@
 """End to end in a real browser: the app in a subprocess on a free port, driven by headless Chromium via Selenium.
 
 The app answers extractively (no LLM) over the bundled sample page so that the test stays fast and its answer
-is deterministic; NEWSQA_BROWSER_GENERATOR=llama runs it with the local model instead.
+is deterministic; NEWSQA_BROWSER_GENERATOR=llama runs it with the local model instead. The responsiveness test
+serves the app over a slow fake assistant (tests/app/slow_server.py) so that an answer is still streaming while a
+second visitor arrives.
 """
 
 from __future__ import annotations
@@ -248,3 +250,73 @@ def test_staff_upload_is_listed_and_answerable_without_running_its_markup(server
     assert not answer.find_elements(By.CSS_SELECTOR, "script, img")
     assert driver.execute_script(NOTHING_RAN)
     _screenshot(driver, "chat-uploaded-article.png")
+
+
+@pytest.fixture(scope="module")
+def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The app over a fake assistant that streams one character every 0.4 s (no models: starts in seconds)."""
+    home = tmp_path_factory.mktemp("slow-home")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSQA_")}
+    env["GRADIO_ANALYTICS_ENABLED"] = "False"
+    log = home / "app.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, str(Path(__file__).parent / "slow_server.py"), str(port),
+                                 str(home), "0.4"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        _wait_for_http(url, proc, log, 120)
+        yield Server(url, home)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def test_page_stays_responsive_while_an_answer_streams(slow_server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = browser
+    wait = WebDriverWait(driver, 60)
+
+    def ask(question: str) -> None:
+        box = wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "#question textarea")))
+        box.send_keys(question)
+        box.send_keys(Keys.ENTER)
+
+    driver.get(slow_server.url)
+    first = driver.current_window_handle
+    ask("垃圾分类条例什么时候施行？")
+    _until(driver, wait, ec.presence_of_element_located((By.CSS_SELECTOR, "#chat .nq-streaming")),
+           "the first answer to start streaming", "slow-failure.png")
+
+    # a second visitor opens the page and asks while the first answer is still being written
+    driver.switch_to.new_window("tab")
+    second = driver.current_window_handle
+    start = time.monotonic()
+    driver.get(slow_server.url)
+    ask("条例明确了什么？")
+    load_and_ask_s = time.monotonic() - start
+    driver.switch_to.window(first)
+    assert driver.find_elements(By.CSS_SELECTOR, "#chat .nq-streaming"), "the first answer finished too early"
+    print(f"second visitor loaded the page and asked in {load_and_ask_s:.2f} s while the first answer streamed")
+    assert load_and_ask_s < 10
+
+    _until(driver, wait, ec.presence_of_element_located((By.CSS_SELECTOR, "#chat .nq-answer:not(.nq-streaming)")),
+           "the first answer to finish", "slow-failure.png")
+    first_done = time.monotonic()
+    driver.switch_to.window(second)
+    _until(driver, wait, ec.presence_of_element_located((By.CSS_SELECTOR, "#chat .nq-answer:not(.nq-streaming)")),
+           "the second answer to finish", "slow-failure.png")
+    second_done = time.monotonic()
+    assert "9月1日" in driver.find_element(By.ID, "chat").text
+    # one answer at a time (concurrency 1): the second is written after the first, each ~30 pieces x 0.4 s
+    assert second_done - first_done > 5
+    driver.close()
+    driver.switch_to.window(first)

@@ -1,0 +1,45 @@
+"""Serve the web app over a fake assistant that streams slowly, to test what other visitors see meanwhile.
+
+Usage: python tests/app/slow_server.py PORT HOME SECONDS_PER_PIECE
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+sys.path[:0] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).resolve().parent)]
+
+from app_fakes import GARBAGE, FakeAssistant, FakeRuntime, FakeSearcher, chunk_of  # noqa: E402
+
+import app  # noqa: E402
+from corpus.store import Store  # noqa: E402
+from newsqa.config import Settings  # noqa: E402
+
+
+class SlowAssistant(FakeAssistant):
+    def __init__(self, delay_s: float) -> None:
+        super().__init__(piece_chars=1)
+        self.delay_s = delay_s
+
+    def stream(self, question: str, history=(), **options: object) -> Iterator[tuple]:
+        for event in super().stream(question, history, **options):
+            if event[0] == "token":
+                time.sleep(self.delay_s)
+            yield event
+
+
+def main() -> None:
+    port, home, delay_s = int(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])
+    settings = Settings(home=home)
+    store = Store(settings.db_path)
+    store.put([(GARBAGE, [chunk_of(GARBAGE)])])
+    runtime = FakeRuntime(settings, store, FakeSearcher(), SlowAssistant(delay_s))
+    demo = app.build_demo(app.NewsApp(settings, runtime))
+    demo.launch(server_name="127.0.0.1", server_port=port, css=app.CSS, footer_links=[])
+
+
+if __name__ == "__main__":
+    main()
