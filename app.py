@@ -205,8 +205,14 @@ def plain_history(history: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]
 class NewsApp:
     """All handlers of the web app, over one runtime (store, searcher, assistant) opened once per process."""
 
-    def __init__(self, settings: Settings, runtime: Any, *, staff: StaffCredentials | None = None,
-                 upload_roots: Sequence[Path] = ()) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        runtime: Any,
+        *,
+        staff: StaffCredentials | None = None,
+        upload_roots: Sequence[Path] = (),
+    ) -> None:
         self.settings = settings
         self.runtime = runtime
         self.staff = staff
@@ -231,9 +237,15 @@ class NewsApp:
             return
         shown: Messages = [*history, {"role": "user", "content": html.escape(question)}]
         if len(question) > MAX_QUESTION_CHARS:
-            yield [*shown, {"role": "assistant",
-                            "content": render_error(f"问题太长了（{len(question)} 字），请控制在 "
-                                                    f"{MAX_QUESTION_CHARS} 字以内。")}]
+            yield [
+                *shown,
+                {
+                    "role": "assistant",
+                    "content": render_error(
+                        f"问题太长了（{len(question)} 字），请控制在 {MAX_QUESTION_CHARS} 字以内。"
+                    ),
+                },
+            ]
             return
         yield [*shown, {"role": "assistant", "content": THINKING}]
         pieces: list[str] = []
@@ -262,14 +274,26 @@ class NewsApp:
         if not isinstance(i, int) or not 0 <= i < len(history) or history[i].get("role") != "assistant":
             return "这条消息不能评价。"
         answer, sources = read_rendered(_content_text(history[i].get("content", "")))
-        question = next((html.unescape(_content_text(m.get("content", ""))) for m in reversed(history[:i])
-                         if m.get("role") == "user"), "")
+        question = next(
+            (
+                html.unescape(_content_text(m.get("content", "")))
+                for m in reversed(history[:i])
+                if m.get("role") == "user"
+            ),
+            "",
+        )
         vote = liked if isinstance(liked, str) else ("like" if liked else "dislike")
-        self.feedback.append({
-            "vote": {"Like": "like", "Dislike": "dislike"}.get(vote, vote), "question": question, "answer": answer,
-            "citations": [{"n": s.n, "article_id": s.article_id, "chunk_id": s.chunk_id, "title": s.title,
-                           "quote": s.quote} for s in sources],
-        })
+        self.feedback.append(
+            {
+                "vote": {"Like": "like", "Dislike": "dislike"}.get(vote, vote),
+                "question": question,
+                "answer": answer,
+                "citations": [
+                    {"n": s.n, "article_id": s.article_id, "chunk_id": s.chunk_id, "title": s.title, "quote": s.quote}
+                    for s in sources
+                ],
+            }
+        )
         return "谢谢您的反馈！"
 
     # -- staff desk ------------------------------------------------------------------------------------------
@@ -291,8 +315,9 @@ class NewsApp:
         self._require_staff(session)
         store = self.runtime.store
         counts = store.chunk_counts()
-        return [[a.id, a.title, a.date, a.source, "、".join(a.reporters), counts.get(a.id, 0)]
-                for a in store.articles()]
+        return [
+            [a.id, a.title, a.date, a.source, "、".join(a.reporters), counts.get(a.id, 0)] for a in store.articles()
+        ]
 
     def staff_choices(self, session: Any) -> list[tuple[str, str]]:
         return [(f"{r[2] or '日期不详'} {r[1]}", r[0]) for r in self.staff_articles(session)]
@@ -306,9 +331,11 @@ class NewsApp:
         n_chunks = len(self.runtime.store.chunks_of(article.id))
         paragraphs = "".join(f"<p>{html.escape(article.text[s:e])}</p>" for s, e in article.paragraphs)
         subtitle = f"<h4>{html.escape(article.subtitle)}</h4>" if article.subtitle else ""
-        return (f'<div class="nq-article"><h3>{html.escape(article.title)}</h3>{subtitle}'
-                f'<div class="nq-src-meta">{html.escape(byline(article))} · {n_chunks} 个片段 · '
-                f'编号 {html.escape(article.id)}</div>{paragraphs}</div>')
+        return (
+            f'<div class="nq-article"><h3>{html.escape(article.title)}</h3>{subtitle}'
+            f'<div class="nq-src-meta">{html.escape(byline(article))} · {n_chunks} 个片段 · '
+            f"编号 {html.escape(article.id)}</div>{paragraphs}</div>"
+        )
 
     def staff_remove(self, article_id: str, confirmed: bool, session: Any) -> str:
         self._require_staff(session)
@@ -326,8 +353,9 @@ class NewsApp:
             self.runtime.searcher.sync(progress=False)
         return f"已删除文章 {article_id}，索引已更新。"
 
-    def staff_upload(self, files: Sequence[Any] | None, date: str, source: str, session: Any,
-                     progress: Any = None) -> str:
+    def staff_upload(
+        self, files: Sequence[Any] | None, date: str, source: str, session: Any, progress: Any = None
+    ) -> str:
         """Copy the uploads into <home>/uploads, ingest them in one transaction and bring the index up to date."""
         self._require_staff(session)
         paths = [getattr(f, "name", f) for f in (files or [])]
@@ -339,13 +367,13 @@ class NewsApp:
         from corpus.store import Store
 
         step(0.0, desc="保存文件")
-        stored = {store_upload(p, self.uploads_dir, allowed_roots=self.upload_roots): _original_name(p)
-                  for p in paths}
+        stored = {store_upload(p, self.uploads_dir, allowed_roots=self.upload_roots): _original_name(p) for p in paths}
         step(0.2, desc="解析文章")
         try:
             with Store(self.settings.db_path) as store:
-                result = ingest_paths(self.settings, store, list(stored), date=(date or "").strip(),
-                                      source=(source or "").strip())
+                result = ingest_paths(
+                    self.settings, store, list(stored), date=(date or "").strip(), source=(source or "").strip()
+                )
         except Exception as exc:
             for path in stored:
                 path.unlink(missing_ok=True)
@@ -357,8 +385,10 @@ class NewsApp:
         with self.index_lock.writing():
             self.runtime.searcher.sync(progress=False)
         step(1.0, desc="完成")
-        return (f"已导入 {len(stored)} 个文件：新增 {len(result.added)} 篇，更新 {len(result.replaced)} 篇，"
-                f"未变 {len(result.unchanged)} 篇。")
+        return (
+            f"已导入 {len(stored)} 个文件：新增 {len(result.added)} 篇，更新 {len(result.replaced)} 篇，"
+            f"未变 {len(result.unchanged)} 篇。"
+        )
 
     # -- evaluators ------------------------------------------------------------------------------------------
 
@@ -385,11 +415,22 @@ class NewsApp:
         for i, q in enumerate(questions):
             step(i / len(questions), desc=f"第 {i + 1}/{len(questions)} 题")
             with self.index_lock.reading():
-                records.append(runner.run_question(q, searcher=rt.searcher, assistant=rt.assistant,
-                                                   load_context=target.load_context))
+                records.append(
+                    runner.run_question(
+                        q, searcher=rt.searcher, assistant=rt.assistant, load_context=target.load_context
+                    )
+                )
         wall = time.perf_counter() - start
-        summary = runner.summarize(records, wall, {"questions": path.name, "generator": self.settings.generator.backend,
-                                                   "embedder": self.settings.embedder.backend, "run_from": "web app"})
+        summary = runner.summarize(
+            records,
+            wall,
+            {
+                "questions": path.name,
+                "generator": self.settings.generator.backend,
+                "embedder": self.settings.embedder.backend,
+                "run_from": "web app",
+            },
+        )
         out = self.reports_dir / time.strftime("%Y%m%d-%H%M%S")
         paths = report.write_run(out, summary, records)
         step(1.0, desc="完成")
@@ -406,8 +447,7 @@ def summary_rows(summary: Mapping[str, Any], prefix: str = "") -> list[list[str]
                 continue
             rows.extend(summary_rows(value, name + "."))
         elif isinstance(value, bool | int | float) or value is None:
-            rows.append([name, "—" if value is None else (f"{value:.3f}" if isinstance(value, float) else
-                                                          str(value))])
+            rows.append([name, "—" if value is None else (f"{value:.3f}" if isinstance(value, float) else str(value))])
     return rows
 
 
@@ -448,11 +488,23 @@ def build_demo(app: NewsApp) -> gr.Blocks:
 
 
 def _chat_tab(app: NewsApp) -> None:
-    chatbot = gr.Chatbot(label="对话", height=520, elem_id="chat", latex_delimiters=[], buttons=["copy"],
-                         placeholder="请在下面输入问题，或点一个示例问题。", feedback_options=("Like", "Dislike"))
+    chatbot = gr.Chatbot(
+        label="对话",
+        height=520,
+        elem_id="chat",
+        latex_delimiters=[],
+        buttons=["copy"],
+        placeholder="请在下面输入问题，或点一个示例问题。",
+        feedback_options=("Like", "Dislike"),
+    )
     with gr.Row():
-        box = gr.Textbox(placeholder="输入问题，按回车发送", show_label=False, scale=8, elem_id="question",
-                         max_length=MAX_QUESTION_CHARS * 2)
+        box = gr.Textbox(
+            placeholder="输入问题，按回车发送",
+            show_label=False,
+            scale=8,
+            elem_id="question",
+            max_length=MAX_QUESTION_CHARS * 2,
+        )
         send = gr.Button("发送", variant="primary", scale=1, elem_id="send")
         clear = gr.Button("清空对话", scale=1, elem_id="clear")
     gr.Examples(examples=[[q] for q in EXAMPLE_QUESTIONS], inputs=[box], label="示例问题")
@@ -463,8 +515,13 @@ def _chat_tab(app: NewsApp) -> None:
 
     for trigger in (box.submit, send.click):
         trigger(take, [box], [box, pending], queue=False, api_visibility="private").then(
-            app.respond, [pending, chatbot], [chatbot], concurrency_id="answer",
-            concurrency_limit=app.settings.app.concurrency, api_visibility="private")
+            app.respond,
+            [pending, chatbot],
+            [chatbot],
+            concurrency_id="answer",
+            concurrency_limit=app.settings.app.concurrency,
+            api_visibility="private",
+        )
     clear.click(lambda: [], None, [chatbot], queue=False, api_visibility="private")
 
     def on_like(history: Messages, data: gr.LikeData) -> None:
@@ -475,8 +532,10 @@ def _chat_tab(app: NewsApp) -> None:
 
 def _staff_tab(app: NewsApp) -> None:
     if app.staff is None:
-        gr.Markdown("工作人员入口**未开启**：需要在启动前设置环境变量 `NEWSQA_STAFF_USER` 和 `NEWSQA_STAFF_PASSWORD`。",
-                    elem_id="staff-off")
+        gr.Markdown(
+            "工作人员入口**未开启**：需要在启动前设置环境变量 `NEWSQA_STAFF_USER` 和 `NEWSQA_STAFF_PASSWORD`。",
+            elem_id="staff-off",
+        )
         return
     session = gr.State(False)  # per browser session, kept on the server: API callers cannot set it
     with gr.Column(visible=True) as login_box:
@@ -487,16 +546,21 @@ def _staff_tab(app: NewsApp) -> None:
     with gr.Column(visible=False) as desk:
         with gr.Row():
             limits = app.settings.app
-            files = gr.File(label=f"上传文章（{'、'.join(UPLOAD_SUFFIXES)}；最多 {limits.max_upload_files} 个，"
-                                  f"每个不超过 {limits.max_upload_mb} MB）", file_count="multiple",
-                            file_types=list(UPLOAD_SUFFIXES), type="filepath")
+            files = gr.File(
+                label=f"上传文章（{'、'.join(UPLOAD_SUFFIXES)}；最多 {limits.max_upload_files} 个，"
+                f"每个不超过 {limits.max_upload_mb} MB）",
+                file_count="multiple",
+                file_types=list(UPLOAD_SUFFIXES),
+                type="filepath",
+            )
             with gr.Column():
                 date = gr.Textbox(label="日期（文件中没有时使用，YYYY-MM-DD）")
                 source = gr.Textbox(label="来源（如 武进日报）")
                 upload = gr.Button("导入", variant="primary")
         upload_msg = gr.Markdown()
-        table = gr.Dataframe(headers=["编号", "标题", "日期", "来源", "记者", "片段数"], interactive=False,
-                             label="库中文章", wrap=True)
+        table = gr.Dataframe(
+            headers=["编号", "标题", "日期", "来源", "记者", "片段数"], interactive=False, label="库中文章", wrap=True
+        )
         with gr.Row():
             pick = gr.Dropdown(label="选择文章", choices=[], scale=4)
             open_btn = gr.Button("查看", scale=1)
@@ -508,8 +572,15 @@ def _staff_tab(app: NewsApp) -> None:
     def do_login(u: str, p: str) -> tuple[Any, ...]:
         ok, message = app.staff_login(u, p)
         rows, choices = (app.staff_articles(True), app.staff_choices(True)) if ok else ([], [])
-        return (ok, message, gr.update(visible=not ok), gr.update(visible=ok), rows,
-                gr.update(choices=choices, value=None), "")
+        return (
+            ok,
+            message,
+            gr.update(visible=not ok),
+            gr.update(visible=ok),
+            rows,
+            gr.update(choices=choices, value=None),
+            "",
+        )
 
     def refresh(session_ok: Any) -> tuple[Any, Any]:
         return app.staff_articles(session_ok), gr.update(choices=app.staff_choices(session_ok), value=None)
@@ -521,26 +592,51 @@ def _staff_tab(app: NewsApp) -> None:
         return False, "已退出。", gr.update(visible=True), gr.update(visible=False), [], gr.update(choices=[]), ""
 
     private = {"api_visibility": "private"}
-    login.click(do_login, [user, password], [session, login_msg, login_box, desk, table, pick, password],
-                concurrency_limit=None, **private)
-    password.submit(do_login, [user, password], [session, login_msg, login_box, desk, table, pick, password],
-                    concurrency_limit=None, **private)
-    upload.click(_staff_guard(do_upload), [files, date, source, session], [upload_msg], concurrency_id="index",
-                 concurrency_limit=1, **private).then(_staff_guard(refresh), [session], [table, pick],
-                                                        concurrency_limit=None, **private)
+    login.click(
+        do_login,
+        [user, password],
+        [session, login_msg, login_box, desk, table, pick, password],
+        concurrency_limit=None,
+        **private,
+    )
+    password.submit(
+        do_login,
+        [user, password],
+        [session, login_msg, login_box, desk, table, pick, password],
+        concurrency_limit=None,
+        **private,
+    )
+    upload.click(
+        _staff_guard(do_upload),
+        [files, date, source, session],
+        [upload_msg],
+        concurrency_id="index",
+        concurrency_limit=1,
+        **private,
+    ).then(_staff_guard(refresh), [session], [table, pick], concurrency_limit=None, **private)
     open_btn.click(_staff_guard(app.staff_open), [pick, session], [view], concurrency_limit=None, **private)
-    remove.click(_staff_guard(app.staff_remove), [pick, confirm, session], [upload_msg], concurrency_id="index",
-                 concurrency_limit=1, **private).then(_staff_guard(refresh), [session], [table, pick],
-                                                        concurrency_limit=None, **private)
+    remove.click(
+        _staff_guard(app.staff_remove),
+        [pick, confirm, session],
+        [upload_msg],
+        concurrency_id="index",
+        concurrency_limit=1,
+        **private,
+    ).then(_staff_guard(refresh), [session], [table, pick], concurrency_limit=None, **private)
     logout.click(do_logout, None, [session, login_msg, login_box, desk, table, pick, view], queue=False, **private)
 
 
 def _eval_tab(app: NewsApp) -> None:
-    gr.Markdown("用一组问题测一测问答效果：每题记录是否答对、引用是否准确、用时多少，并生成 HTML 报告。"
-                "评测与居民问答共用同一个模型，运行期间问答会排队。")
+    gr.Markdown(
+        "用一组问题测一测问答效果：每题记录是否答对、引用是否准确、用时多少，并生成 HTML 报告。"
+        "评测与居民问答共用同一个模型，运行期间问答会排队。"
+    )
     with gr.Row():
-        bundled = gr.Checkbox(label="使用自带的示例问题集（corpus/sample/questions.jsonl）", value=True,
-                              interactive=BUNDLED_QUESTIONS.is_file())
+        bundled = gr.Checkbox(
+            label="使用自带的示例问题集（corpus/sample/questions.jsonl）",
+            value=True,
+            interactive=BUNDLED_QUESTIONS.is_file(),
+        )
         upload = gr.File(label="或上传问题集（.jsonl）", file_types=[".jsonl"], type="filepath")
     run = gr.Button("开始评测", variant="primary")
     table = gr.Dataframe(headers=["指标", "数值"], interactive=False, label="结果汇总")
@@ -553,8 +649,14 @@ def _eval_tab(app: NewsApp) -> None:
             raise gr.Error(f"评测没能完成：{exc}") from None
 
     # shares the "answer" group: the model is one per process, so an evaluation queues with residents' questions
-    run.click(do_run, [bundled, upload], [table, report], concurrency_id="answer",
-              concurrency_limit=app.settings.app.concurrency, api_visibility="private")
+    run.click(
+        do_run,
+        [bundled, upload],
+        [table, report],
+        concurrency_id="answer",
+        concurrency_limit=app.settings.app.concurrency,
+        api_visibility="private",
+    )
 
 
 # -- entry point -------------------------------------------------------------------------------------------------
@@ -574,8 +676,14 @@ def main(settings: Settings | None = None) -> None:
     runtime = open_runtime(settings, progress=True)
     app = NewsApp(settings, runtime, staff=StaffCredentials.from_env(), upload_roots=[gradio_tmp])
     demo = build_demo(app)
-    demo.launch(server_name=settings.app.host, server_port=settings.app.port, css=CSS,
-                max_file_size=f"{settings.app.max_upload_mb}mb", footer_links=[], show_error=False)
+    demo.launch(
+        server_name=settings.app.host,
+        server_port=settings.app.port,
+        css=CSS,
+        max_file_size=f"{settings.app.max_upload_mb}mb",
+        footer_links=[],
+        show_error=False,
+    )
 
 
 if __name__ == "__main__":

@@ -24,8 +24,11 @@ class FeedbackLog:
         self._lock = threading.Lock()
 
     def append(self, record: dict[str, Any]) -> None:
-        line = json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **record},
-                          ensure_ascii=False, separators=(",", ":"))
+        line = json.dumps(
+            {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **record},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
         if "\n" in line:  # json.dumps escapes newlines inside strings, so this would be a bug
             raise ValueError("a feedback record must serialise to one line")
         data = (line + "\n").encode("utf-8")

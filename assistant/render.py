@@ -81,7 +81,7 @@ def _text_html(text: str) -> str:
 
 
 def byline(article: Article | None, date: str = "") -> str:
-    """"2024-02-02 · 武进日报 · 记者 朱梦琪": what a reader needs to find the printed article."""
+    """ "2024-02-02 · 武进日报 · 记者 朱梦琪": what a reader needs to find the printed article."""
     parts = [(article.date if article else "") or date or "日期不详"]
     if article and article.source:
         parts.append(article.source)
@@ -104,24 +104,35 @@ def quoted_paragraph(article: Article | None, citation: Citation) -> str:
     lo = max(lo, citation.start - PARAGRAPH_CONTEXT_CHARS)
     hi = min(hi, citation.end + PARAGRAPH_CONTEXT_CHARS)
     text = article.text
-    before, quote, after = text[lo:citation.start], text[citation.start:citation.end], text[citation.end:hi]
-    return (("…" if lo > 0 and text[lo - 1] != "\n" else "") + _text_html(before) + "<mark>" + _text_html(quote)
-            + "</mark>" + _text_html(after) + ("…" if hi < len(text) and text[hi] != "\n" else ""))
+    before, quote, after = text[lo : citation.start], text[citation.start : citation.end], text[citation.end : hi]
+    return (
+        ("…" if lo > 0 and text[lo - 1] != "\n" else "")
+        + _text_html(before)
+        + "<mark>"
+        + _text_html(quote)
+        + "</mark>"
+        + _text_html(after)
+        + ("…" if hi < len(text) and text[hi] != "\n" else "")
+    )
 
 
 def _source_card(citation: Citation, article: Article | None) -> str:
     title = (article.title if article else "") or citation.title
     warn = "" if citation.verified else '<span class="nq-warn">⚠ 这句话未能在此原文中核实</span>'
-    return (f'<span class="nq-src-title">{_e(title)}</span>'
-            f'<span class="nq-src-meta">{_e(byline(article, citation.date))}</span>'
-            f'<span class="nq-src-para">{quoted_paragraph(article, citation)}</span>{warn}')
+    return (
+        f'<span class="nq-src-title">{_e(title)}</span>'
+        f'<span class="nq-src-meta">{_e(byline(article, citation.date))}</span>'
+        f'<span class="nq-src-para">{quoted_paragraph(article, citation)}</span>{warn}'
+    )
 
 
 def _marker(n: int, citation: Citation, article: Article | None) -> str:
     title = (article.title if article else "") or citation.title
-    return (f'<details class="nq-cite" data-n="{n}" data-article="{_e(citation.article_id)}" '
-            f'data-chunk="{citation.chunk_id}"><summary title="{_e(f"{title}（{citation.date}）")}">[{n}]</summary>'
-            f'<span class="nq-pop">{_source_card(citation, article)}</span></details>')
+    return (
+        f'<details class="nq-cite" data-n="{n}" data-article="{_e(citation.article_id)}" '
+        f'data-chunk="{citation.chunk_id}"><summary title="{_e(f"{title}（{citation.date}）")}">[{n}]</summary>'
+        f'<span class="nq-pop">{_source_card(citation, article)}</span></details>'
+    )
 
 
 # -- the answer --------------------------------------------------------------------------------------------------
@@ -142,7 +153,7 @@ def _unverified_spans(text: str, sentences: Sequence[str]) -> list[tuple[int, in
     """Where the unverified sentences are in `text`; they are given without markers, the text has them."""
     keep = [True] * len(text)
     for m in MARKERS.finditer(text):
-        keep[m.start():m.end()] = [False] * (m.end() - m.start())
+        keep[m.start() : m.end()] = [False] * (m.end() - m.start())
     where = [i for i, k in enumerate(keep) if k]  # stripped position -> position in text
     stripped = "".join(text[i] for i in where)
     spans: list[tuple[int, int]] = []
@@ -181,8 +192,9 @@ def _body_html(answer: Answer, lookup: Callable[[str], Article | None]) -> str:
         out.append(_text_html(text[pos:at]))
         pos = at
         if kind == "open":
-            out.append('<span class="nq-unverified" title="没有找到支持这句话的原文">'
-                       '<span class="nq-unverified-sign">⚠</span>')
+            out.append(
+                '<span class="nq-unverified" title="没有找到支持这句话的原文"><span class="nq-unverified-sign">⚠</span>'
+            )
         elif kind == "close":
             out.append("</span>")
         else:
@@ -213,10 +225,13 @@ def _sources_html(citations: Sequence[Citation], lookup: Callable[[str], Article
         article = lookup(article_id)
         title = (article.title if article else "") or cited[0].title
         numbers = "".join(f"[{c.n}]" for c in cited)
-        passages = "".join(f'<span class="nq-src-para"><strong>[{c.n}]</strong> {quoted_paragraph(article, c)}</span>'
-                           for c in cited)
-        items.append(f'<li><details class="nq-source"><summary>{numbers} <span class="nq-src-title">{_e(title)}'
-                     f'</span> <small>{_e(byline(article, cited[0].date))}</small></summary>{passages}</details></li>')
+        passages = "".join(
+            f'<span class="nq-src-para"><strong>[{c.n}]</strong> {quoted_paragraph(article, c)}</span>' for c in cited
+        )
+        items.append(
+            f'<li><details class="nq-source"><summary>{numbers} <span class="nq-src-title">{_e(title)}'
+            f"</span> <small>{_e(byline(article, cited[0].date))}</small></summary>{passages}</details></li>"
+        )
     return f'<div class="nq-sources"><div class="nq-sources-h">来源</div><ul>{"".join(items)}</ul></div>'
 
 
@@ -231,9 +246,11 @@ def _nearby_html(hits: Sequence[Hit], lookup: Callable[[str], Article | None], l
         title = (article.title if article else "") or hit.title
         snippet = hit.chunk.text.strip()
         short = snippet[:SNIPPET_CHARS] + ("…" if len(snippet) > SNIPPET_CHARS else "")
-        items.append(f'<li><details class="nq-source"><summary><span class="nq-src-title">{_e(title)}</span> '
-                     f'<small>{_e(byline(article, hit.date))}</small></summary>'
-                     f'<span class="nq-src-para">{_text_html(short)}</span></details></li>')
+        items.append(
+            f'<li><details class="nq-source"><summary><span class="nq-src-title">{_e(title)}</span> '
+            f"<small>{_e(byline(article, hit.date))}</small></summary>"
+            f'<span class="nq-src-para">{_text_html(short)}</span></details></li>'
+        )
         if len(items) == limit:
             break
     if not items:

@@ -9,17 +9,32 @@ from corpus.store import Store
 from newsqa.config import Settings
 from newsqa.types import Answer, Article, Chunk, Citation, Hit, chunk_id
 
-GARBAGE_TEXT = ("本报讯（记者 王晓）《常州市生活垃圾分类管理条例》将于2024年9月1日起正式施行。\n"
-                "条例明确了居民分类投放的责任。<script>alert('xss')</script>")
-GARBAGE = Article(id="garbage", title="《常州市生活垃圾分类管理条例》9月1日起施行<img src=x onerror=alert(1)>",
-                  text=GARBAGE_TEXT, date="2024-02-02", source="武进日报", reporters=("王晓",))
+GARBAGE_TEXT = (
+    "本报讯（记者 王晓）《常州市生活垃圾分类管理条例》将于2024年9月1日起正式施行。\n"
+    "条例明确了居民分类投放的责任。<script>alert('xss')</script>"
+)
+GARBAGE = Article(
+    id="garbage",
+    title="《常州市生活垃圾分类管理条例》9月1日起施行<img src=x onerror=alert(1)>",
+    text=GARBAGE_TEXT,
+    date="2024-02-02",
+    source="武进日报",
+    reporters=("王晓",),
+)
 
 
 def chunk_of(article: Article, start: int = 0, end: int | None = None) -> Chunk:
     end = len(article.text) if end is None else end
     text = article.text[start:end]
-    return Chunk(id=chunk_id(article.id, start, end, text), article_id=article.id, index=0, paragraph=0,
-                 start=start, end=end, text=text)
+    return Chunk(
+        id=chunk_id(article.id, start, end, text),
+        article_id=article.id,
+        index=0,
+        paragraph=0,
+        start=start,
+        end=end,
+        text=text,
+    )
 
 
 def cited_answer(question: str = "垃圾分类条例什么时候施行？") -> Answer:
@@ -27,12 +42,28 @@ def cited_answer(question: str = "垃圾分类条例什么时候施行？") -> A
     chunk = chunk_of(GARBAGE)
     quote = "将于2024年9月1日起正式施行"
     start = GARBAGE.text.index(quote)
-    citation = Citation(n=1, chunk_id=chunk.id, article_id=GARBAGE.id, title=GARBAGE.title, date=GARBAGE.date,
-                        paragraph=0, quote=quote, start=start, end=start + len(quote), verified=True,
-                        sentence="条例自2024年9月1日起施行。")
+    citation = Citation(
+        n=1,
+        chunk_id=chunk.id,
+        article_id=GARBAGE.id,
+        title=GARBAGE.title,
+        date=GARBAGE.date,
+        paragraph=0,
+        quote=quote,
+        start=start,
+        end=start + len(quote),
+        verified=True,
+        sentence="条例自2024年9月1日起施行。",
+    )
     hit = Hit(chunk=chunk, score=1.0, title=GARBAGE.title, date=GARBAGE.date, source=GARBAGE.source)
-    return Answer(question=question, text="条例自2024年9月1日起施行[1]。违者最高罚款五千元。",
-                  citations=(citation,), hits=(hit,), unverified=("违者最高罚款五千元。",), generator="fake")
+    return Answer(
+        question=question,
+        text="条例自2024年9月1日起施行[1]。违者最高罚款五千元。",
+        citations=(citation,),
+        hits=(hit,),
+        unverified=("违者最高罚款五千元。",),
+        generator="fake",
+    )
 
 
 @dataclass
@@ -50,7 +81,7 @@ class FakeAssistant:
             raise self.fail
         answer = self.answers.pop(0) if self.answers else cited_answer(question)
         for i in range(0, len(answer.text), self.piece_chars):
-            yield "token", answer.text[i:i + self.piece_chars]
+            yield "token", answer.text[i : i + self.piece_chars]
         yield "answer", answer
 
     def ask(self, question: str, history: Sequence[tuple[str, str]] = (), **options: object) -> Answer:
@@ -71,8 +102,7 @@ class FakeSearcher:
 
     def search(self, query: str, *, k: int | None = None, **_: object) -> list[Hit]:
         self.searches += 1
-        return [Hit(chunk=chunk_of(GARBAGE), score=1.0, title=GARBAGE.title, date=GARBAGE.date,
-                    source=GARBAGE.source)]
+        return [Hit(chunk=chunk_of(GARBAGE), score=1.0, title=GARBAGE.title, date=GARBAGE.date, source=GARBAGE.source)]
 
 
 @dataclass

@@ -34,8 +34,10 @@ NOTHING_RAN = "return [window.xssA, window.xssB, window.xssC].every(v => v === u
 pytestmark = pytest.mark.browser
 
 if not (CHROMIUM.exists() and CHROMEDRIVER.exists()) and not os.environ.get("CI"):
-    pytest.skip("Chromium is not installed (run .ci/install-browser.sh as root); in CI this test must run",
-                allow_module_level=True)
+    pytest.skip(
+        "Chromium is not installed (run .ci/install-browser.sh as root); in CI this test must run",
+        allow_module_level=True,
+    )
 
 
 def _free_port() -> int:
@@ -55,8 +57,9 @@ def _wait_for_http(url: str, proc: subprocess.Popen, log: Path, timeout_s: float
                     return
         except OSError:
             time.sleep(0.5)
-    raise AssertionError(f"the app did not answer on {url} within {timeout_s} s:\n"
-                         f"{log.read_text(errors='replace')[-4000:]}")
+    raise AssertionError(
+        f"the app did not answer on {url} within {timeout_s} s:\n{log.read_text(errors='replace')[-4000:]}"
+    )
 
 
 @dataclass(frozen=True)
@@ -70,21 +73,29 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     home = tmp_path_factory.mktemp("newsqa-home")
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSQA_")}
-    env.update({
-        "NEWSQA_HOME": str(home), "NEWSQA_APP__HOST": "127.0.0.1", "NEWSQA_APP__PORT": str(port),
-        "NEWSQA_GENERATOR__BACKEND": os.environ.get("NEWSQA_BROWSER_GENERATOR", "extractive"),
-        "NEWSQA_STAFF_USER": STAFF_USER, "NEWSQA_STAFF_PASSWORD": STAFF_PASSWORD,
-        "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
-        "PYTHONPATH": str(ROOT),
-    })
+    env.update(
+        {
+            "NEWSQA_HOME": str(home),
+            "NEWSQA_APP__HOST": "127.0.0.1",
+            "NEWSQA_APP__PORT": str(port),
+            "NEWSQA_GENERATOR__BACKEND": os.environ.get("NEWSQA_BROWSER_GENERATOR", "extractive"),
+            "NEWSQA_STAFF_USER": STAFF_USER,
+            "NEWSQA_STAFF_PASSWORD": STAFF_PASSWORD,
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "GRADIO_ANALYTICS_ENABLED": "False",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
     if env["NEWSQA_GENERATOR__BACKEND"] != "extractive":  # use the models already provisioned for the user
         from newsqa.config import load_settings
 
         (home / "models").symlink_to(load_settings().models_dir, target_is_directory=True)
     log = home / "app.log"
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-c", "import app; app.main()"], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "import app; app.main()"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     url = f"http://127.0.0.1:{port}/"
     try:
         _wait_for_http(url, proc, log, START_TIMEOUT_S)
@@ -106,9 +117,19 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     profile = tmp_path_factory.mktemp("chromium-profile")
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                 f"--user-data-dir={profile}", "--window-size=1280,1600", "--lang=zh-CN"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        "--window-size=1280,1600",
+        "--lang=zh-CN",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     driver.set_page_load_timeout(60)
@@ -151,16 +172,19 @@ def test_question_streams_a_cited_answer_whose_source_opens(server, browser):
     box.send_keys("垃圾分类条例什么时候施行？")
     box.send_keys(Keys.ENTER)
     try:
-        answer = wait.until(ec.presence_of_element_located(
-            (By.CSS_SELECTOR, "#chat .nq-answer:not(.nq-streaming) .nq-body")))
+        answer = wait.until(
+            ec.presence_of_element_located((By.CSS_SELECTOR, "#chat .nq-answer:not(.nq-streaming) .nq-body"))
+        )
         wait.until(lambda d: "9月1日" in answer.text)
     except Exception:
         _screenshot(driver, "chat-failure.png")
         raise
     assert "9月1日" in answer.text
     user_messages = driver.find_elements(By.CSS_SELECTOR, "#chat .message.user, #chat [data-testid='user']")
-    assert any("垃圾分类条例什么时候施行" in m.text for m in user_messages) or \
-        "垃圾分类条例什么时候施行" in driver.find_element(By.ID, "chat").text
+    assert (
+        any("垃圾分类条例什么时候施行" in m.text for m in user_messages)
+        or "垃圾分类条例什么时候施行" in driver.find_element(By.ID, "chat").text
+    )
 
     marker = answer.find_element(By.CSS_SELECTOR, "details.nq-cite > summary")
     assert marker.text.strip() == "[1]"
@@ -180,16 +204,26 @@ def test_question_streams_a_cited_answer_whose_source_opens(server, browser):
     # thumbs down on the answer: one line in <home>/feedback.jsonl with the question, answer and citations
     driver.find_element(By.CSS_SELECTOR, "#chat button[aria-label='Dislike']").click()
     feedback = server.home / "feedback.jsonl"
-    _until(driver, wait, lambda d: feedback.is_file() and feedback.read_text(encoding="utf-8").endswith("\n"),
-           "the feedback line", "chat-failure.png")
+    _until(
+        driver,
+        wait,
+        lambda d: feedback.is_file() and feedback.read_text(encoding="utf-8").endswith("\n"),
+        "the feedback line",
+        "chat-failure.png",
+    )
     record = json.loads(feedback.read_text(encoding="utf-8").splitlines()[-1])
     assert record["vote"] == "dislike" and record["question"] == "垃圾分类条例什么时候施行？"
     assert "9月1日" in record["answer"] and record["citations"][0]["n"] == 1
 
     # the clear button empties the conversation
     driver.find_element(By.ID, "clear").click()
-    _until(driver, wait, lambda d: not d.find_elements(By.CSS_SELECTOR, "#chat .nq-answer"),
-           "the conversation to be cleared", "chat-failure.png")
+    _until(
+        driver,
+        wait,
+        lambda d: not d.find_elements(By.CSS_SELECTOR, "#chat .nq-answer"),
+        "the conversation to be cleared",
+        "chat-failure.png",
+    )
 
 
 def test_staff_upload_is_listed_and_answerable_without_running_its_markup(server, browser, tmp_path):
@@ -218,17 +252,34 @@ def test_staff_upload_is_listed_and_answerable_without_running_its_markup(server
 
     # upload an article through the browser: Gradio's upload folder, the copy into <home>/uploads, the index
     article = tmp_path / "口袋公园.md"
-    article.write_text("# 城区新增三座口袋公园<script>window.xssA=1</script><img src=x onerror=window.xssB=2>"
-                       "\n\n本报讯 今年城区新增三座口袋公园<img src=x onerror=window.xssC=3>，方便市民休闲。\n",
-                       encoding="utf-8")
+    article.write_text(
+        "# 城区新增三座口袋公园<script>window.xssA=1</script><img src=x onerror=window.xssB=2>"
+        "\n\n本报讯 今年城区新增三座口袋公园<img src=x onerror=window.xssC=3>，方便市民休闲。\n",
+        encoding="utf-8",
+    )
     driver.find_element(By.CSS_SELECTOR, "input[type='file']").send_keys(str(article))
-    _until(driver, wait, lambda d: "口袋公园\n.md" in d.find_element(By.TAG_NAME, "body").text,
-           "the uploaded file to be listed", "staff-failure.png")
+    _until(
+        driver,
+        wait,
+        lambda d: "口袋公园\n.md" in d.find_element(By.TAG_NAME, "body").text,
+        "the uploaded file to be listed",
+        "staff-failure.png",
+    )
     driver.find_element(By.XPATH, "//button[normalize-space()='导入']").click()
-    _until(driver, wait, lambda d: "新增 1 篇" in d.find_element(By.TAG_NAME, "body").text,
-           "the import message", "staff-failure.png")
-    _until(driver, wait, lambda d: "城区新增三座口袋公园<script>" in d.find_element(By.TAG_NAME, "body").text,
-           "the new article in the table", "staff-failure.png")
+    _until(
+        driver,
+        wait,
+        lambda d: "新增 1 篇" in d.find_element(By.TAG_NAME, "body").text,
+        "the import message",
+        "staff-failure.png",
+    )
+    _until(
+        driver,
+        wait,
+        lambda d: "城区新增三座口袋公园<script>" in d.find_element(By.TAG_NAME, "body").text,
+        "the new article in the table",
+        "staff-failure.png",
+    )
     assert driver.execute_script(NOTHING_RAN)  # the article's markup did not run
     stored = list((server.home / "uploads").iterdir())
     assert len(stored) == 1 and stored[0].suffix == ".md" and "口袋公园" not in stored[0].name
@@ -240,8 +291,13 @@ def test_staff_upload_is_listed_and_answerable_without_running_its_markup(server
     box = wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "#question textarea")))
     box.send_keys("城区今年新增了几座口袋公园？")
     box.send_keys(Keys.ENTER)
-    answer = _until(driver, WebDriverWait(driver, ANSWER_TIMEOUT_S), ec.presence_of_element_located(
-        (By.CSS_SELECTOR, "#chat .nq-answer:not(.nq-streaming) .nq-body")), "the answer", "chat-xss-failure.png")
+    answer = _until(
+        driver,
+        WebDriverWait(driver, ANSWER_TIMEOUT_S),
+        ec.presence_of_element_located((By.CSS_SELECTOR, "#chat .nq-answer:not(.nq-streaming) .nq-body")),
+        "the answer",
+        "chat-xss-failure.png",
+    )
     assert "三座口袋公园" in answer.text
     answer.find_element(By.CSS_SELECTOR, "details.nq-cite > summary").click()
     title = answer.find_element(By.CSS_SELECTOR, "details.nq-cite[open] .nq-src-title")
@@ -261,8 +317,13 @@ def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     env["GRADIO_ANALYTICS_ENABLED"] = "False"
     log = home / "app.log"
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, str(Path(__file__).parent / "slow_server.py"), str(port),
-                                 str(home), "0.4"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).parent / "slow_server.py"), str(port), str(home), "0.4"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}/"
     try:
         _wait_for_http(url, proc, log, 120)
@@ -293,8 +354,13 @@ def test_page_stays_responsive_while_an_answer_streams(slow_server, browser):
     driver.get(slow_server.url)
     first = driver.current_window_handle
     ask("垃圾分类条例什么时候施行？")
-    _until(driver, wait, ec.presence_of_element_located((By.CSS_SELECTOR, "#chat .nq-streaming")),
-           "the first answer to start streaming", "slow-failure.png")
+    _until(
+        driver,
+        wait,
+        ec.presence_of_element_located((By.CSS_SELECTOR, "#chat .nq-streaming")),
+        "the first answer to start streaming",
+        "slow-failure.png",
+    )
 
     # a second visitor opens the page and asks while the first answer is still being written
     driver.switch_to.new_window("tab")
@@ -308,12 +374,22 @@ def test_page_stays_responsive_while_an_answer_streams(slow_server, browser):
     print(f"second visitor loaded the page and asked in {load_and_ask_s:.2f} s while the first answer streamed")
     assert load_and_ask_s < 10
 
-    _until(driver, wait, ec.presence_of_element_located((By.CSS_SELECTOR, "#chat .nq-answer:not(.nq-streaming)")),
-           "the first answer to finish", "slow-failure.png")
+    _until(
+        driver,
+        wait,
+        ec.presence_of_element_located((By.CSS_SELECTOR, "#chat .nq-answer:not(.nq-streaming)")),
+        "the first answer to finish",
+        "slow-failure.png",
+    )
     first_done = time.monotonic()
     driver.switch_to.window(second)
-    _until(driver, wait, ec.presence_of_element_located((By.CSS_SELECTOR, "#chat .nq-answer:not(.nq-streaming)")),
-           "the second answer to finish", "slow-failure.png")
+    _until(
+        driver,
+        wait,
+        ec.presence_of_element_located((By.CSS_SELECTOR, "#chat .nq-answer:not(.nq-streaming)")),
+        "the second answer to finish",
+        "slow-failure.png",
+    )
     second_done = time.monotonic()
     assert "9月1日" in driver.find_element(By.ID, "chat").text
     # one answer at a time (concurrency 1): the second is written after the first, each ~30 pieces x 0.4 s

@@ -82,10 +82,10 @@ def test_unverified_sentence_is_visibly_marked(runtime):
 def test_script_from_an_article_is_escaped(runtime):
     citation = cited_answer().citations[0]
     start = GARBAGE.text.index("<script>")
-    hostile = Citation(**{**citation.__dict__, "start": start, "end": len(GARBAGE.text),
-                          "quote": GARBAGE.text[start:]})
-    answer = Answer(question="q", text="条例另有规定<b onclick=x>粗体</b>[1]。", citations=(hostile,),
-                    hits=cited_answer().hits)
+    hostile = Citation(**{**citation.__dict__, "start": start, "end": len(GARBAGE.text), "quote": GARBAGE.text[start:]})
+    answer = Answer(
+        question="q", text="条例另有规定<b onclick=x>粗体</b>[1]。", citations=(hostile,), hits=cited_answer().hits
+    )
     runtime.assistant.answers.append(answer)
     final = content(list(make_app(runtime).respond("条例还规定了什么？", []))[-1][-1])
     assert "<script" not in final and "onerror" not in final.replace("onerror=alert(1)&gt;", "")
@@ -113,8 +113,9 @@ def test_follow_up_gets_the_plain_history(runtime):
 
 def test_refusal_is_shown_with_the_closest_articles(runtime):
     hit = cited_answer().hits[0]
-    runtime.assistant.answers.append(Answer(question="q", text="抱歉，资料中没有找到关于地铁票价的信息。",
-                                            hits=(hit,), refused=True))
+    runtime.assistant.answers.append(
+        Answer(question="q", text="抱歉，资料中没有找到关于地铁票价的信息。", hits=(hit,), refused=True)
+    )
     final = content(list(make_app(runtime).respond("地铁票价多少？", []))[-1][-1])
     assert "nq-refusal" in final and "没有找到" in final
     assert "可能相关的文章" in final and "常州市生活垃圾分类管理条例" in final
@@ -316,12 +317,16 @@ def test_build_demo_wires_the_tabs(runtime):
     assert "staff-password" not in json.dumps(off, default=str)
 
 
-
 def test_sources_panel_lists_each_cited_article_once_with_its_numbers():
     one = cited_answer().citations[0]
     two = Citation(**{**one.__dict__, "n": 2, "quote": "条例明确了居民分类投放的责任", "sentence": "x"})
-    two = Citation(**{**two.__dict__, "start": GARBAGE.text.index(two.quote),
-                      "end": GARBAGE.text.index(two.quote) + len(two.quote)})
+    two = Citation(
+        **{
+            **two.__dict__,
+            "start": GARBAGE.text.index(two.quote),
+            "end": GARBAGE.text.index(two.quote) + len(two.quote),
+        }
+    )
     answer = Answer(question="q", text="甲[1]。乙[2]。", citations=(one, two))
     panel = render_answer(answer, {GARBAGE.id: GARBAGE}).split('class="nq-sources"', 1)[1]
     assert panel.count("<li>") == 1 and "[1][2]" in panel
@@ -371,7 +376,9 @@ def test_evaluation_of_an_uploaded_question_set_writes_a_report(runtime, upload_
     questions = upload_root / "q.jsonl"
     questions.write_text(
         '{"id": "g1", "question": "垃圾分类条例什么时候施行？", "answers": ["9月1日"], "gold_titles": ["垃圾分类"]}\n'
-        '{"id": "g2", "question": "条例罚款多少？", "answers": ["一万元"]}\n', encoding="utf-8")
+        '{"id": "g2", "question": "条例罚款多少？", "answers": ["一万元"]}\n',
+        encoding="utf-8",
+    )
     seen: list[float] = []
     rows, report = a.run_eval(False, str(questions), progress=lambda value, desc="": seen.append(value))
     metrics = dict((name, value) for name, value in rows)
