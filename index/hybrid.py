@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 import sqlite3
+import threading
 from collections.abc import Callable, Sequence
 from datetime import date as Date
 from typing import Any
@@ -93,6 +94,7 @@ class Searcher:
         self.keyword = KeywordIndex(store.path, settings.index_dir / "userdict.txt")
         self._db = sqlite3.connect(store.path, check_same_thread=False)
         self._loaded = False
+        self._lock = threading.RLock()  # the web app may search from several threads; connections are shared
 
     def close(self) -> None:
         self.keyword.close()
@@ -101,16 +103,18 @@ class Searcher:
 
     def sync(self, progress: bool = True) -> dict[str, Any]:
         """Bring both indexes in step with the store; cheap when the store has not changed since the last sync."""
-        report = {"keyword": self.keyword.sync(self.store, progress=progress),
-                  "dense": self.dense.sync(self.store, progress=progress)}
-        self._loaded = True
+        with self._lock:
+            report = {"keyword": self.keyword.sync(self.store, progress=progress),
+                      "dense": self.dense.sync(self.store, progress=progress)}
+            self._loaded = True
         return report
 
     def rebuild(self, progress: bool = True) -> dict[str, Any]:
         """Rebuild both indexes from the store; cached embeddings are reused, so nothing is embedded twice."""
-        self.keyword.reset()
-        self.dense.reset()
-        return self.sync(progress=progress)
+        with self._lock:
+            self.keyword.reset()
+            self.dense.reset()
+            return self.sync(progress=progress)
 
     def _ensure_loaded(self) -> None:
         if not self._loaded:
@@ -148,11 +152,12 @@ class Searcher:
             raise SearchError(f"unknown retrieval.fusion {cfg.fusion!r} (known: {', '.join(FUSIONS)})")
         if not query.strip():
             return []
-        self._ensure_loaded()
-        allowed = self.allowed_ids(date_from, date_to, sources)
-        dense, bm25 = self.candidates(query, max(cfg.candidates, k), mode=mode, allowed=allowed)
-        fused = FUSIONS[cfg.fusion](query, dense, bm25, cfg) if mode == "hybrid" else dict(dense or bm25)
-        hits = self._hits(fused, dense, bm25, k, prefer_recent)
+        with self._lock:
+            self._ensure_loaded()
+            allowed = self.allowed_ids(date_from, date_to, sources)
+            dense, bm25 = self.candidates(query, max(cfg.candidates, k), mode=mode, allowed=allowed)
+            fused = FUSIONS[cfg.fusion](query, dense, bm25, cfg) if mode == "hybrid" else dict(dense or bm25)
+            hits = self._hits(fused, dense, bm25, k, prefer_recent)
         return self.reranker.rerank(query, hits) if self.reranker is not None else hits
 
     def candidates(self, query: str, n: int, *, mode: str = "hybrid",

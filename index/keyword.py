@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 import sqlite3
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 _WORDY = re.compile(r"[\w\u4e00-\u9fff]")
 _QUOTED = re.compile(r"[《“「『\"']([^》”」』\"']{2,12})[》”」』\"']")
 USER_WORD_FREQ = 50_000  # high enough that jieba keeps a user word whole
+SYNC_BATCH = 1000  # chunks segmented and committed per transaction
 
 
 def salient_terms(article: Article) -> set[str]:
@@ -135,12 +137,21 @@ class KeywordIndex:
     def __len__(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM keyword_fts").fetchone()[0]
 
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
     def reset(self) -> None:
         """Empty the index; the next sync segments every chunk again (with the current user dictionary)."""
-        self._db.execute("BEGIN IMMEDIATE")
-        self._db.execute("DELETE FROM keyword_fts")
-        self._db.execute("DELETE FROM keyword_meta")
-        self._db.execute("COMMIT")
+        with self._transaction() as db:
+            db.execute("DELETE FROM keyword_fts")
+            db.execute("DELETE FROM keyword_meta")
 
     def sync(self, store: Any, *, progress: bool = True) -> dict[str, int]:
         """Index chunks new to the store and drop those gone from it; nothing to do when the version is unchanged."""
@@ -157,12 +168,14 @@ class KeywordIndex:
 
             bar = tqdm(total=len(missing), desc="keyword index", unit="chunk", file=sys.stderr)
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-            for i in range(0, len(gone), 500):
-                part = gone[i:i + 500]
-                self._db.execute(f"DELETE FROM keyword_fts WHERE rowid IN ({','.join('?' * len(part))})", part)
-            for i in range(0, len(missing), 1000):
-                chunks = store.chunks_by_id(missing[i:i + 1000])
+            # one transaction per batch, so `newsqa ingest` is never locked out for long; an interrupted sync
+            # resumes from the id diff, and the store version is recorded only once everything is in
+            with self._transaction() as db:
+                for i in range(0, len(gone), 500):
+                    part = gone[i:i + 500]
+                    db.execute(f"DELETE FROM keyword_fts WHERE rowid IN ({','.join('?' * len(part))})", part)
+            for i in range(0, len(missing), SYNC_BATCH):
+                chunks = store.chunks_by_id(missing[i:i + SYNC_BATCH])
                 articles = store.articles_by_id({c.article_id for c in chunks.values()})
                 words = set()
                 for article in articles.values():
@@ -170,16 +183,13 @@ class KeywordIndex:
                 self.segmenter.add_words(words)
                 rows = [(cid, " ".join(self.segmenter.tokens(indexed_text(c, articles.get(c.article_id)))))
                         for cid, c in chunks.items()]
-                self._db.executemany("INSERT INTO keyword_fts (rowid, tokens) VALUES (?, ?)", rows)
+                with self._transaction() as db:
+                    db.executemany("INSERT INTO keyword_fts (rowid, tokens) VALUES (?, ?)", rows)
                 if bar is not None:
                     bar.update(len(chunks))
-            self._db.execute("INSERT OR REPLACE INTO keyword_meta (key, value) VALUES ('store_version', ?)",
-                             (str(version),))
-            self._db.execute("COMMIT")
-        except BaseException:
-            if self._db.in_transaction:  # SQLite has already rolled back after a full disk or an I/O error
-                self._db.execute("ROLLBACK")
-            raise
+            with self._transaction() as db:
+                db.execute("INSERT OR REPLACE INTO keyword_meta (key, value) VALUES ('store_version', ?)",
+                           (str(version),))
         finally:
             if bar is not None:
                 bar.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from index_fakes import make_article
 
 from index.keyword import KeywordIndex, Segmenter, fts_query, salient_terms
@@ -73,3 +74,26 @@ def test_query_terms_drop_question_words_and_punctuation():
     terms = seg.query_terms("西太湖马拉松有多少人参赛？")
     assert "多少" not in terms and "？" not in terms and "马拉松" in terms
     assert fts_query(['a"b', "c"]) == '"a""b" OR "c"'
+
+
+def test_interrupted_sync_keeps_finished_batches_and_resumes(settings, store, monkeypatch):
+    import index.keyword as keyword_module
+
+    monkeypatch.setattr(keyword_module, "SYNC_BATCH", 2)
+    kw = _index(settings, store)
+    calls = []
+    real = kw.segmenter.tokens
+
+    def failing(text):
+        calls.append(text)
+        if len(calls) > 4:
+            raise KeyboardInterrupt
+        return real(text)
+
+    monkeypatch.setattr(kw.segmenter, "tokens", failing)
+    with pytest.raises(KeyboardInterrupt):
+        kw.sync(store, progress=False)
+    assert len(kw) == 4 and kw.store_version == -1  # two batches kept, the sync not marked done
+    monkeypatch.setattr(kw.segmenter, "tokens", real)
+    assert kw.sync(store, progress=False) == {"added": len(store.chunk_ids()) - 4, "removed": 0}
+    assert kw.ids() == store.chunk_ids() and kw.store_version == store.version
