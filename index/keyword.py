@@ -184,7 +184,8 @@ class KeywordIndex:
                 rows = [(cid, " ".join(self.segmenter.tokens(indexed_text(c, articles.get(c.article_id)))))
                         for cid, c in chunks.items()]
                 with self._transaction() as db:
-                    db.executemany("INSERT INTO keyword_fts (rowid, tokens) VALUES (?, ?)", rows)
+                    # OR REPLACE: a concurrent sync (two `newsqa ingest` at once) may have indexed the same chunk
+                    db.executemany("INSERT OR REPLACE INTO keyword_fts (rowid, tokens) VALUES (?, ?)", rows)
                 if bar is not None:
                     bar.update(len(chunks))
             with self._transaction() as db:
