@@ -24,7 +24,7 @@ from typing import Any
 import gradio as gr
 
 from assistant.feedback import FeedbackLog
-from assistant.render import CSS, byline, read_rendered, render_answer, render_error, render_partial
+from assistant.render import CSS, byline, is_error, read_rendered, render_answer, render_error, render_partial
 from newsqa.config import Settings, load_settings
 
 log = logging.getLogger("newsqa.app")
@@ -193,7 +193,7 @@ def plain_history(history: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]
             question = html.unescape(text)
         elif message.get("role") == "assistant" and question is not None:
             answer, _ = read_rendered(text)
-            if answer and answer != THINKING:
+            if answer and answer != THINKING and not is_error(text):
                 pairs.append((question, answer))
             question = None
     return pairs

@@ -275,7 +275,12 @@ def render_partial(text: str) -> str:
 
 
 def render_error(message: str) -> str:
-    return _clean(f'<div class="nq-answer"><div class="nq-body nq-refusal">⚠ {_e(message)}</div></div>')
+    """A message about the app itself (not an answer); conversation history leaves it out."""
+    return _clean(f'<div class="nq-answer nq-error"><div class="nq-body nq-refusal">⚠ {_e(message)}</div></div>')
+
+
+def is_error(fragment: str) -> bool:
+    return 'class="nq-answer nq-error"' in fragment
 
 
 # -- reading a rendered answer back (conversation history, feedback) ----------------------------------------------

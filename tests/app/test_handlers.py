@@ -111,6 +111,15 @@ def test_follow_up_gets_the_plain_history(runtime):
     assert history == [("垃圾分类条例什么时候施行？", "条例自2024年9月1日起施行[1]。违者最高罚款五千元。")]
 
 
+def test_error_messages_are_left_out_of_the_history(runtime):
+    a = make_app(runtime)
+    runtime.assistant.fail = RuntimeError("boom")
+    failed = list(a.respond("条例什么时候施行？", []))[-1]
+    runtime.assistant.fail = None
+    list(a.respond("那罚款呢？", failed))
+    assert runtime.assistant.calls[-1] == ("那罚款呢？", [])
+
+
 def test_refusal_is_shown_with_the_closest_articles(runtime):
     hit = cited_answer().hits[0]
     runtime.assistant.answers.append(
