@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any, Protocol
 
 from assistant.citations import Attribution, Attributor, Evidence, bigrams, normalise, sentence_spans
-from assistant.prompts import Source, answer_messages, refusal_text
+from assistant.prompts import Source, answer_messages, fence_text, refusal_text
 from assistant.rewrite import rewrite
 from newsqa.config import Settings
 from newsqa.types import Answer, Hit
@@ -176,7 +176,8 @@ class Assistant:
                 log.warning("generator failed, answering extractively: %s", self.generator_error)
                 pieces = []
         if not used:
-            reply = self.extractive.answer(query, [e.shown for e in evidence])
+            # quoted article text keeps its own bracketed numbers as 〔n〕, so they are never read as our citations
+            reply = self.extractive.answer(query, [fence_text(e.shown) for e in evidence])
             timings.setdefault("ttft", time.perf_counter() - start)
             pieces = [reply]
             used = "extractive"
