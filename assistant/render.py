@@ -25,6 +25,7 @@ _ATTRIBUTES = {"*": {"class", "title"}, "details": {"data-n", "data-article", "d
 
 PARAGRAPH_CONTEXT_CHARS = 160  # characters of the paragraph shown on each side of the quoted span
 SNIPPET_CHARS = 80  # characters of a passage shown for a refusal's nearby articles
+HOVER_QUOTE_CHARS = 60  # characters of the quote in a citation's tooltip
 
 # styles for the fragments below; the app passes them to Gradio with launch(css=...)
 CSS = """
@@ -43,7 +44,7 @@ details.nq-cite[open] > .nq-pop { display: block; }
 .nq-src-title { font-weight: 600; }
 .nq-src-meta { display: block; color: #6b7280; font-size: 0.88em; }
 .nq-src-para { display: block; margin-top: 0.3em; }
-.nq-src-para mark { background: #fde68a; padding: 0 1px; }
+.nq-src-para mark { background: #fde68a; color: #111827; padding: 0 1px; }
 .nq-unverified { text-decoration: underline dotted #d97706; }
 .nq-unverified-sign { color: #d97706; }
 .nq-warn { display: block; color: #b45309; font-size: 0.88em; }
@@ -128,9 +129,11 @@ def _source_card(citation: Citation, article: Article | None) -> str:
 
 def _marker(n: int, citation: Citation, article: Article | None) -> str:
     title = (article.title if article else "") or citation.title
+    quote = citation.quote if len(citation.quote) <= HOVER_QUOTE_CHARS else citation.quote[:HOVER_QUOTE_CHARS] + "…"
+    hover = f"{title}（{citation.date or '日期不详'}）：{quote}"  # the browser's tooltip, before any click
     return (
         f'<details class="nq-cite" data-n="{n}" data-article="{_e(citation.article_id)}" '
-        f'data-chunk="{citation.chunk_id}"><summary title="{_e(f"{title}（{citation.date}）")}">[{n}]</summary>'
+        f'data-chunk="{citation.chunk_id}"><summary title="{_e(hover)}">[{n}]</summary>'
         f'<span class="nq-pop">{_source_card(citation, article)}</span></details>'
     )
 

@@ -418,3 +418,11 @@ def test_queue_limits_answers_and_leaves_cheap_events_free(runtime):
     for cheap in ("on_like", "do_login", "staff_open", "refresh"):
         assert all(f.concurrency_limit is None for f in fns[cheap]), cheap
     assert all(f.api_visibility == "private" for group in fns.values() for f in group if f.name != "load_example")
+
+
+def test_citation_tooltip_names_the_source_and_quote():
+    html = render_answer(cited_answer(), {GARBAGE.id: GARBAGE})
+    summary = html.split("<summary", 1)[1].split(">", 1)[0]
+    assert "常州市生活垃圾分类管理条例" in summary and "2024-02-02" in summary
+    assert "将于2024年9月1日起正式施行" in summary
+    assert "<img" not in summary and "&lt;img" in summary
