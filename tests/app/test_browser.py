@@ -392,6 +392,10 @@ def test_page_stays_responsive_while_an_answer_streams(slow_server, browser):
     )
     second_done = time.monotonic()
     assert "9月1日" in driver.find_element(By.ID, "chat").text
+    # the fake answer's second sentence has no supporting source: it is visibly marked
+    unverified = driver.find_element(By.CSS_SELECTOR, "#chat .nq-unverified")
+    assert unverified.is_displayed() and unverified.text.startswith("⚠") and "五千元" in unverified.text
+    _screenshot(driver, "chat-unverified.png")
     # one answer at a time (concurrency 1): the second is written after the first, each ~30 pieces x 0.4 s
     assert second_done - first_done > 5
     driver.close()
