@@ -21,8 +21,12 @@ from newsqa.types import Citation, Hit
 # -- markers -----------------------------------------------------------------------------------------------------
 
 _NUM = r"[0-9０-９]{1,3}"
-_ONE_MARKER = (rf"[\[【［]\s*(?:资料|来源|文档|编号|参考)?\s*({_NUM}(?:\s*[,，、;；\-–－~]\s*(?:资料|来源)?\s*{_NUM})*)"
-               r"\s*[\]】］]")
+_NUM_LIST = rf"(?:{_NUM}(?:\s*[,，、;；\-–－~]\s*(?:资料|来源)?\s*{_NUM})*)"
+_SOURCE_WORD = r"(?:资料|来源|文档|编号|参考)"
+# "[1]", "【1】", "［1］", "[1,2]", "[资料1]"; in round brackets only with a source word ("（资料1）"), since "(1)"
+# is as likely to be an enumeration
+_ONE_MARKER = (rf"(?:[\[【［]\s*{_SOURCE_WORD}?\s*{_NUM_LIST}\s*[\]】］]"
+               rf"|[（(]\s*{_SOURCE_WORD}\s*{_NUM_LIST}\s*[)）])")
 MARKERS = re.compile(rf"(?:{_ONE_MARKER}\s*)+")
 _ONE = re.compile(_ONE_MARKER)
 _SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]*[”’」』\"]?|[。！？!?；;]+|\n+")
@@ -53,7 +57,7 @@ def cited_numbers(text: str) -> list[int]:
     """Every source number in `text`'s markers, in order of appearance, repeated ones once."""
     found: list[int] = []
     for m in _ONE.finditer(text):
-        found.extend(n for n in _ints(m.group(1)) if n not in found)
+        found.extend(n for n in _ints(m.group(0)) if n not in found)
     return found
 
 
@@ -244,8 +248,11 @@ def _is_cjk(text: str) -> bool:
     return all("\u3400" <= c <= "\u9fff" for c in text)
 
 
+_ENUMERATOR = re.compile(r"^\s*(?:\d{1,2}[.、)）]|[（(]\d{1,2}[)）]|[-*•·])\s*")
+
+
 def facts_of(sentence: str) -> Facts:
-    text = normalise(strip_markers(sentence))
+    text = normalise(_ENUMERATOR.sub("", strip_markers(sentence)))
     quoted = []
     for m in _QUOTED.finditer(text):
         term = next(g for g in m.groups() if g)

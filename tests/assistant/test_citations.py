@@ -51,6 +51,8 @@ def attributor() -> Attributor:
     ("条例将于9月1日起施行[1][2]。", [(1, 2)]),
     ("条例将于9月1日起施行。[2]条例共五十八条。【1】", [(2,), (1,)]),
     ("条例将于9月1日起施行[资料1]。", [(1,)]),
+    ("条例将于9月1日起施行（资料2）。", [(2,)]),
+    ("条例分为四类(1)可回收物。", [()]),
     ("条例将于9月1日起施行。", [()]),
 ])
 def test_marker_forms_are_parsed_and_attached_to_their_sentence(reply: str, expected: list[tuple[int, ...]]) -> None:
@@ -65,6 +67,11 @@ def test_numbers_of_missing_sources_are_dropped(attributor: Attributor) -> None:
     assert "[7]" not in result.text and "9】" not in result.text
     assert {c.n for c in result.citations} == {1}
     assert result.text.startswith("条例将于2024年9月1日起施行[1]。")
+
+
+def test_list_numbering_is_not_a_fact_to_check(attributor: Attributor) -> None:
+    result = attributor.attribute("3. 条例将于2024年9月1日起施行[1]。")
+    assert result.verified == 1 and not result.unverified
 
 
 def test_cited_numbers_order_and_ranges() -> None:
