@@ -164,7 +164,8 @@ class Assistant:
             sources = [Source(e.n, e.hit.title, e.hit.date, e.shown) for e in evidence]
             messages = answer_messages(query, sources, today=today)
             try:
-                for piece in self.generator.stream(messages, max_tokens=self.settings.generator.max_tokens,
+                max_tokens = min(self.settings.generator.max_tokens, opts.max_answer_tokens)
+                for piece in self.generator.stream(messages, max_tokens=max_tokens,
                                                    temperature=self.settings.generator.temperature):
                     if not pieces:
                         timings["ttft"] = time.perf_counter() - start

@@ -92,6 +92,9 @@ class AnswerSettings:
     min_support_overlap: float = 0.3
     # refuse (rather than show flagged claims) when the reply states facts and none of its sentences verify
     refuse_unverified: bool = True
+    # tokens the answer may take (also bounded by generator.max_tokens): three or four cited Chinese sentences
+    # fit in ~150, and on a CPU every token is ~0.1 s of waiting
+    max_answer_tokens: int = 200
 
 
 @dataclass

@@ -201,3 +201,12 @@ def test_answer_with_a_trailing_caveat_is_kept(corpus) -> None:
     answer = assistant.ask(LAW_Q)
     assert not answer.refused and answer.citations[0].verified
     assert answer.text.endswith("资料中没有提到具体的罚款金额。")
+
+
+def test_answer_length_is_capped_by_the_answer_settings(corpus) -> None:
+    settings = _settings()
+    settings.answer.max_answer_tokens = 77
+    generator = FakeGenerator(["该条例将于2024年9月1日起施行[1]。"])
+    assistant, _ = _assistant(corpus, generator, settings)
+    assistant.ask(LAW_Q)
+    assert generator.calls[-1]["max_tokens"] == 77 and generator.calls[-1]["temperature"] == 0.0
