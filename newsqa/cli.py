@@ -250,6 +250,22 @@ def _positive_int(text: str) -> int:
     return value
 
 
+# -- web app ---------------------------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import app
+    from newsqa.runtime import with_generator
+
+    settings = with_generator(settings, args.generator)
+    if args.host:
+        settings.app.host = args.host
+    if args.port:
+        settings.app.port = args.port
+    app.main(settings)  # serves until interrupted
+    return 0
+
+
 # -- parser ----------------------------------------------------------------------------------------------------
 
 
@@ -318,6 +334,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_b", type=Path)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval_compare)
+
+    p = sub.add_parser("serve", help="start the web app (chat, staff desk, evaluation)")
+    p.add_argument("--host", help="address to listen on (default: app.host, 127.0.0.1)")
+    p.add_argument("--port", type=_positive_int, help="port (default: app.port, 7860)")
+    p.add_argument("--generator", help="generator backend: llama, transformers, openai, extractive")
+    p.set_defaults(func=cmd_serve)
 
     # later subcommands register here
     return parser
