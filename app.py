@@ -673,6 +673,7 @@ def main(settings: Settings | None = None) -> None:
     os.environ["GRADIO_TEMP_DIR"] = str(gradio_tmp)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own start-up probes, one line per request
     runtime = open_runtime(settings, progress=True)
     app = NewsApp(settings, runtime, staff=StaffCredentials.from_env(), upload_roots=[gradio_tmp])
     demo = build_demo(app)

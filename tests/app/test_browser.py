@@ -1,4 +1,4 @@
-"""End to end in a real browser: the app in a subprocess on a free port, driven by headless Chromium via Selenium.
+"""End to end in a real browser: `newsqa serve` in a subprocess on a free port, driven by headless Chromium.
 
 The app answers extractively (no LLM) over the bundled sample page so that the test stays fast and its answer
 is deterministic; NEWSQA_BROWSER_GENERATOR=llama runs it with the local model instead. The responsiveness test
@@ -94,7 +94,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     log = home / "app.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-c", "import app; app.main()"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "newsqa.cli", "serve"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
         )
     url = f"http://127.0.0.1:{port}/"
     try:
