@@ -32,7 +32,7 @@ ANSWER_SYSTEM = (
 ANSWER_USER = """{sources}
 
 {today}问题：{question}
-请根据以上资料回答，并在每句话后用[编号]标注来源。"""
+请根据以上资料回答，并在每句话后用[编号]标注来源；资料中没有答案时，只回答“资料中没有找到关于……的相关信息。”"""
 
 REWRITE_SYSTEM = (
     "你负责改写追问。根据对话历史，把用户的最新问题改写成一个不依赖上下文、可以单独用于检索的完整问题："
@@ -75,8 +75,13 @@ def fence_text(text: str) -> str:
 def format_sources(sources: Sequence[Source]) -> str:
     blocks = []
     for s in sources:
-        header = f"标题：{fence_text(s.title) or '（无标题）'}\n日期：{s.date or '未知'}"
-        blocks.append(f"{SOURCE_OPEN.format(n=s.n)}\n{header}\n正文：{fence_text(s.text)}\n{SOURCE_CLOSE}")
+        lines = [SOURCE_OPEN.format(n=s.n)]
+        if s.title:
+            lines.append(f"标题：{fence_text(s.title)}")
+        if s.date:
+            lines.append(f"日期：{s.date}")
+        lines += [f"正文：{fence_text(s.text)}", SOURCE_CLOSE]
+        blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 
 
