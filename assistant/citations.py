@@ -226,12 +226,12 @@ _NAME_GLUE = {"zg", "ng", "nr", "n", "nrfg", "j"}  # one-character pieces jieba 
 
 
 @lru_cache(maxsize=4096)
-def named_entities(text: str) -> tuple[str, ...]:
+def named_entities(text: str, *, people_only: bool = False) -> tuple[str, ...]:
     """Person, place and organisation names (jieba nr/ns/nt/nz) of ≥ 2 characters, split surnames re-attached."""
     pairs = [(w, f) for w, f in _posseg().cut(text)]
     names: list[str] = []
     for i, (word, flag) in enumerate(pairs):
-        if flag not in _NAME_FLAGS:
+        if flag not in _NAME_FLAGS or (people_only and not flag.startswith("nr")):
             continue
         if flag.startswith("nr"):
             if i > 0 and len(pairs[i - 1][0]) == 1 and pairs[i - 1][1] in _NAME_GLUE and _is_cjk(pairs[i - 1][0]):

@@ -39,6 +39,19 @@ def needs_rewrite(question: str, history: History) -> bool:
     return len(core) <= 6 or (bool(re.search(r"(呢|那么?)[？?]?$", q)) and len(q) <= 16)
 
 
+_PERSONAL = ("他们", "她们", "他", "她")
+
+
+def salient_person(history: History) -> str:
+    """The person last named in the conversation, the answer before its question (who-questions name them there)."""
+    for q, a in reversed(list(history)):
+        for text in (strip_markers(a), q):
+            people = named_entities(text, people_only=True)
+            if people:
+                return people[0]
+    return ""
+
+
 def salient_phrase(history: History) -> str:
     """The noun phrase the conversation is about: a quoted title, else a named entity, else the last topic."""
     for q, a in reversed(list(history)):
@@ -64,6 +77,12 @@ def rule_rewrite(question: str, history: History) -> str:
     q = question.strip()
     if not needs_rewrite(q, history):
         return q
+    masked = _NOT_PRONOUNS.sub(lambda m: "\0" * len(m.group(0)), q)  # keep offsets, hide "其他" etc.
+    for pronoun in _PERSONAL:  # 他/她 stand for a person, not for the topic
+        at = masked.find(pronoun)
+        person = salient_person(history) if at >= 0 else ""
+        if person and person not in q:
+            return q[:at] + person + q[at + len(pronoun):]
     phrase = salient_phrase(history)
     if not phrase or phrase in q:
         return q
@@ -72,7 +91,6 @@ def rule_rewrite(question: str, history: History) -> str:
         for head in _NOUN_HEADS:
             if det + head in q and bare.endswith(head):
                 return q.replace(det + head, phrase, 1)
-    masked = _NOT_PRONOUNS.sub(lambda m: "\0" * len(m.group(0)), q)  # keep offsets, hide "其他" etc.
     for pronoun in (*_STANDALONE, *_DETERMINERS):
         at = masked.find(pronoun)
         if at >= 0:

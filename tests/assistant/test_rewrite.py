@@ -66,3 +66,8 @@ def test_rewritten_follow_up_retrieves_the_law_article_from_the_sample_page() ->
     assert "生活垃圾分类管理条例" in top.title
     assert "五十八条" in " ".join(h.chunk.text for h in searcher.search(query, k=3) if h.chunk.article_id ==
                                  top.chunk.article_id)
+
+
+def test_personal_pronoun_takes_the_person_named_in_the_answer() -> None:
+    history = [("“阳湖N警·警物联盟”群防群治工作部署会的报道记者是谁？", "记者是何晓丹[1]。")]
+    assert rule_rewrite("她还报道了哪场会议？", history) == "何晓丹还报道了哪场会议？"
