@@ -345,9 +345,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _describe(exc: Exception, settings: Settings | None) -> str:
+    """The error line: a full disk is named as such (with the data directory) whichever layer ran into it."""
+    import errno
+    import sqlite3
+
+    full = (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or (
+        isinstance(exc, sqlite3.OperationalError) and "full" in str(exc))
+    if full:
+        where = f" holding {settings.home}" if settings is not None else ""
+        return f"the disk{where} is full ({exc}); free some space and run the command again"
+    return str(exc)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    settings = None
     try:
         settings = load_settings(args.config)
         return args.func(args, settings)
@@ -357,7 +371,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # one clear line for the user; the traceback only on request
         if os.environ.get("NEWSQA_DEBUG"):
             traceback.print_exc()
-        print(f"newsqa: error: {exc}", file=sys.stderr)
+        print(f"newsqa: error: {_describe(exc, settings)}", file=sys.stderr)
         return 2
 
 
