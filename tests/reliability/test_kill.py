@@ -204,3 +204,31 @@ def test_sigkill_during_index_build_never_leaves_a_mixed_or_falsely_fresh_index(
     killed = [entry for entry in landed if entry[1] == -signal.SIGKILL]
     assert len(killed) >= INDEX_KILLS_PER_PHASE, landed
     assert any(not fresh for _, _, fresh in killed)
+
+
+def test_ctrl_c_during_ingest_says_so_in_one_line_and_keeps_articles_whole(tmp_path):
+    v1 = write_jsonl(tmp_path / "v1.jsonl", article_records(1000, seed=3))
+    expected = expected_state(v1)
+    rng = random.Random(SEED + 2)
+    outcomes = []
+    for k in range(3):
+        home = tmp_path / f"int-{k}"
+        proc = subprocess.Popen(newsqa_argv("ingest", "--no-index", str(v1)), cwd=ROOT, env=child_env(home),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        wal = home / "newsqa.db-wal"
+        deadline = time.monotonic() + 60
+        want = rng.randint(1, 400_000)  # bytes of WAL: interrupted while the store's transaction is writing
+        while proc.poll() is None and time.monotonic() < deadline:
+            if wal.exists() and wal.stat().st_size >= want:
+                proc.send_signal(signal.SIGINT)
+                break
+            time.sleep(0.002)
+        _, err = proc.communicate(timeout=60)
+        outcomes.append(proc.returncode)
+        if proc.returncode == 130:
+            assert err.strip().splitlines()[-1].startswith("newsqa: interrupted"), err
+            assert "Traceback" not in err
+        else:
+            assert proc.returncode == 0, err
+        check_articles(state_of(home), [{}, expected])
+    assert 130 in outcomes, outcomes
