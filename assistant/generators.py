@@ -95,19 +95,41 @@ def _cut_at_stop(pieces: Iterable[str], stop: list[str] | None) -> Iterator[str]
 # llama.cpp
 
 
+def _prompt_cache(capacity_bytes: int, max_entries: int) -> Any:
+    """A LlamaRAMCache bounded in entries that does not keep the logits copy every saved state carries.
+
+    Llama.save_state copies up to n_batch rows of logits (512 x 151,936 floats, ~311 MB, for Qwen2.5) and the
+    RAM cache counts none of it against its capacity, so a long-running server would grow by that much per
+    question. load_state never needs those rows: a restored state is re-evaluated from its last token before
+    sampling (llama-cpp-python 0.3.x sets `_requires_eval`), and one row broadcasts into the logits buffer.
+    """
+    from llama_cpp import LlamaRAMCache
+
+    class PromptCache(LlamaRAMCache):
+        def __setitem__(self, key: Any, value: Any) -> None:
+            value.scores = value.scores[-1:].copy()
+            super().__setitem__(key, value)
+            while len(self.cache_state) > max_entries:
+                self.cache_state.popitem(last=False)
+
+    return PromptCache(capacity_bytes=capacity_bytes)
+
+
 class LlamaGenerator:
     """A local GGUF chat model run by llama-cpp-python; the chat template comes from the GGUF metadata.
 
-    `prefix_cache` keeps evaluated prompt states in RAM (LlamaRAMCache), so a prompt sharing its start with any
-    earlier one (not only the last one) skips re-evaluating that prefix.
+    llama.cpp always reuses the part of a prompt shared with the previous call. `prefix_cache` also keeps the
+    states of the last `cache_entries` calls in RAM, so a prompt sharing its start with any of them (the answer
+    prompt after a follow-up rewrite call, say) skips re-evaluating that prefix.
     """
 
     def __init__(self, model_path: Path, *, n_ctx: int = 4096, n_threads: int = 0, prefix_cache: bool = True,
-                 cache_bytes: int = 512 << 20) -> None:
+                 cache_entries: int = 4, cache_bytes: int = 512 << 20) -> None:
         self.model_path = Path(model_path)
         self.n_ctx = n_ctx
         self.n_threads = _threads(n_threads)
         self.prefix_cache = prefix_cache
+        self.cache_entries = cache_entries
         self.cache_bytes = cache_bytes
         self.name = f"llama:{self.model_path.name}"
 
@@ -116,7 +138,7 @@ class LlamaGenerator:
             raise GeneratorError(f"model file {self.model_path} not found; run `newsqa models pull` to provision "
                                  "the default model, or set generator.model_path to a GGUF file")
         try:
-            from llama_cpp import Llama, LlamaRAMCache
+            from llama_cpp import Llama
         except ImportError as exc:
             raise GeneratorError(f"the llama backend needs llama-cpp-python: pip install llama-cpp-python ({exc})") \
                 from exc
@@ -125,7 +147,7 @@ class LlamaGenerator:
         except (ValueError, RuntimeError) as exc:
             raise GeneratorError(f"cannot load {self.model_path}: {exc}") from exc
         if self.prefix_cache:
-            llm.set_cache(LlamaRAMCache(capacity_bytes=self.cache_bytes))
+            llm.set_cache(_prompt_cache(self.cache_bytes, self.cache_entries))
         return llm
 
     def loaded(self) -> _Loaded:

@@ -297,17 +297,44 @@ def test_extractive_marker_goes_before_the_final_punctuation() -> None:
 # --- real model ------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.model
-def test_llama_real_model_answers_briefly() -> None:
+@pytest.fixture(scope="module")
+def real_gguf() -> Path:
+    """The real default model, pulled once into a shared temp directory that later sessions reuse."""
     pytest.importorskip("llama_cpp")
     from assistant.models import pull_default_model
 
     models_dir = Path(os.environ.get("NEWSQA_TEST_MODELS_DIR") or Path(tempfile.gettempdir()) / "newsqa-models")
-    path = pull_default_model(models_dir, progress=False)
-    gen = LlamaGenerator(path, n_ctx=512)
-    started = time.perf_counter()
-    text = complete(gen, [{"role": "system", "content": "你是一个简洁的中文助手。"},
-                          {"role": "user", "content": "用一句话介绍常州。"}], max_tokens=16)
-    assert text.strip()
+    return pull_default_model(models_dir, progress=False)
+
+
+@pytest.mark.model
+def test_llama_real_model_answers_briefly(real_gguf: Path) -> None:
+    gen = LlamaGenerator(real_gguf, n_ctx=512)
+    pieces = list(gen.stream([{"role": "system", "content": "你是一个简洁的中文助手。"},
+                              {"role": "user", "content": "用一句话介绍常州。"}], max_tokens=16))
+    text = "".join(pieces)
+    assert len(pieces) > 1  # streamed, not returned in one piece
     assert re.search(r"[\u4e00-\u9fff]", text), text
-    assert time.perf_counter() - started < 60
+    assert complete(gen, [{"role": "user", "content": "1+1=? 只回答数字。"}], max_tokens=4).strip().startswith("2")
+
+
+@pytest.mark.model
+def test_llama_prefix_cache_restores_an_earlier_prompt(real_gguf: Path) -> None:
+    gen = LlamaGenerator(real_gguf, n_ctx=512)
+    answer = [{"role": "system", "content": "你是新闻资料问答助手，只根据资料回答，并用[编号]标注来源。"},
+              {"role": "user", "content": "资料[1]：该条例将于2024年9月1日起施行。\n问题：条例什么时候施行？"}]
+    other = [{"role": "system", "content": "你负责改写追问。"}, {"role": "user", "content": "它分几类？"}]
+    first = complete(gen, answer, max_tokens=6)
+    complete(gen, other, max_tokens=2)  # the live context now holds another prompt
+    llm = gen.loaded().model
+    evaluated: list[int] = []
+    original = llm.eval
+    llm.eval = lambda tokens: (evaluated.append(len(tokens)), original(tokens))[1]
+    try:
+        again = complete(gen, answer, max_tokens=6)
+    finally:
+        llm.eval = original
+    assert again == first  # greedy decoding from a restored state gives the same reply
+    prompt_tokens = len(llm.tokenize(answer[1]["content"].encode()))
+    assert sum(evaluated) < prompt_tokens  # the prompt came back from the cache, only the reply was computed
+    assert all(state.scores.shape[0] == 1 for state in llm.cache.cache_state.values())
