@@ -135,6 +135,19 @@ def test_llama_stream_reads_deltas_and_holds_the_model_lock(tmp_path: Path) -> N
     assert fake.kwargs == {"messages": MESSAGES, "stream": True, "max_tokens": 7, "temperature": 0.0, "stop": ["。"]}
 
 
+def test_llama_prompt_too_long_is_a_generator_error(tmp_path: Path) -> None:
+    class TooLong:
+        def create_chat_completion(self, **kwargs):
+            raise ValueError("Requested tokens (5000) exceed context window of 4096")
+
+    loaded = _Loaded(TooLong(), threading.Lock())
+    gen = LlamaGenerator(tmp_path / "m.gguf")
+    gen.loaded = lambda: loaded  # type: ignore[method-assign]
+    with pytest.raises(GeneratorError, match="exceed context window"):
+        complete(gen, MESSAGES, max_tokens=4)
+    assert not loaded.lock.locked()
+
+
 # --- openai-compatible HTTP ------------------------------------------------------------------------------------
 
 
