@@ -551,6 +551,7 @@ def _staff_tab(app: NewsApp) -> None:
                 f"每个不超过 {limits.max_upload_mb} MB）",
                 file_count="multiple",
                 file_types=list(UPLOAD_SUFFIXES),
+                elem_id="staff-upload",
                 type="filepath",
             )
             with gr.Column():
@@ -637,7 +638,12 @@ def _eval_tab(app: NewsApp) -> None:
             value=True,
             interactive=BUNDLED_QUESTIONS.is_file(),
         )
-        upload = gr.File(label="或上传问题集（.jsonl）", file_types=[".jsonl"], type="filepath")
+        upload = gr.File(
+            label="或上传问题集（.jsonl；上传后优先用它）",
+            file_types=[".jsonl"],
+            type="filepath",
+            elem_id="eval-upload",
+        )
     run = gr.Button("开始评测", variant="primary")
     table = gr.Dataframe(headers=["指标", "数值"], interactive=False, label="结果汇总")
     report = gr.File(label="HTML 报告", interactive=False)

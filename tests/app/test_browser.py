@@ -257,7 +257,7 @@ def test_staff_upload_is_listed_and_answerable_without_running_its_markup(server
         "\n\n本报讯 今年城区新增三座口袋公园<img src=x onerror=window.xssC=3>，方便市民休闲。\n",
         encoding="utf-8",
     )
-    driver.find_element(By.CSS_SELECTOR, "input[type='file']").send_keys(str(article))
+    driver.find_element(By.CSS_SELECTOR, "#staff-upload input[type='file']").send_keys(str(article))
     _until(
         driver,
         wait,
@@ -306,6 +306,48 @@ def test_staff_upload_is_listed_and_answerable_without_running_its_markup(server
     assert not answer.find_elements(By.CSS_SELECTOR, "script, img")
     assert driver.execute_script(NOTHING_RAN)
     _screenshot(driver, "chat-uploaded-article.png")
+
+
+def test_evaluators_run_an_uploaded_question_set_and_get_the_report(server, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = browser
+    driver.get(server.url)
+    wait = WebDriverWait(driver, ANSWER_TIMEOUT_S)
+    tab = wait.until(ec.element_to_be_clickable((By.XPATH, "//button[@role='tab'][contains(., '评测')]")))
+    tab.click()
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(
+        '{"id": "q1", "question": "垃圾分类条例什么时候施行？", "answers": ["9月1日"], "gold_titles": ["垃圾分类"]}\n'
+        '{"id": "q2", "question": "武高新战略新兴产业产值占比达到多少？", "answers": ["68%"]}\n',
+        encoding="utf-8",
+    )
+    upload = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#eval-upload input[type='file']")))
+    upload.send_keys(str(questions))
+    _until(
+        driver,
+        wait,
+        lambda d: "questions\n.jsonl" in d.find_element(By.TAG_NAME, "body").text,
+        "the uploaded question set",
+        "eval-failure.png",
+    )
+    driver.find_element(By.XPATH, "//button[normalize-space()='开始评测']").click()
+    _until(
+        driver,
+        wait,
+        lambda d: "answer.accuracy" in d.find_element(By.TAG_NAME, "body").text,
+        "the summary table",
+        "eval-failure.png",
+    )
+    body = driver.find_element(By.TAG_NAME, "body").text
+    assert "report\n.html" in body  # the report offered for download
+    reports = list((server.home / "reports").rglob("report.html"))
+    assert len(reports) == 1 and "评测报告" in reports[0].read_text(encoding="utf-8")
+    summary = json.loads((reports[0].parent / "summary.json").read_text(encoding="utf-8"))
+    assert summary["n"] == 2 and summary["meta"]["run_from"] == "web app"
+    _screenshot(driver, "eval.png")
 
 
 @pytest.fixture(scope="module")
