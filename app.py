@@ -395,7 +395,7 @@ class NewsApp:
     def run_eval(self, bundled: bool, upload: Any, progress: Any = None) -> tuple[list[list[str]], str | None]:
         """Run a question set against the app's own store and assistant; returns summary rows and report path."""
         from eval import report, runner
-        from eval.questions import load_questions
+        from eval.questions import QuestionError, load_questions
 
         if upload:
             path = store_upload(getattr(upload, "name", upload), self.uploads_dir, allowed_roots=self.upload_roots)
@@ -403,7 +403,11 @@ class NewsApp:
             path = BUNDLED_QUESTIONS
         else:
             raise UploadError("请上传问题集文件（.jsonl），或选择自带的示例问题集。")
-        questions = load_questions(path)
+        try:
+            questions = load_questions(path)
+        except QuestionError as exc:  # name the file as the evaluator knows it, not our stored copy
+            name = _original_name(getattr(upload, "name", upload)) if upload else path.name
+            raise UploadError(str(exc).replace(str(path), name)) from exc
         if not questions:
             raise UploadError("问题集是空的。")
         rt = self.runtime

@@ -426,3 +426,11 @@ def test_citation_tooltip_names_the_source_and_quote():
     assert "常州市生活垃圾分类管理条例" in summary and "2024-02-02" in summary
     assert "将于2024年9月1日起正式施行" in summary
     assert "<img" not in summary and "&lt;img" in summary
+
+
+def test_bad_question_set_is_reported_under_its_own_name(runtime, upload_root):
+    bad = upload_root / "my-questions.jsonl"
+    bad.write_text('{"id": "x", "question": "好"}\n{oops\n', encoding="utf-8")
+    with pytest.raises(app.UploadError, match="my-questions.jsonl"):
+        make_app(runtime, upload_root).run_eval(False, str(bad))
+    assert runtime.assistant.calls == []
