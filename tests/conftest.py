@@ -10,6 +10,7 @@ import pytest
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "model: loads a real model (slow; deselect with -m 'not model')")
+    config.addinivalue_line("markers", "slow: runs many child processes, about a minute (deselect with -m 'not slow')")
 
 
 class FakeGenerator:

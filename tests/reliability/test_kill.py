@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from reliability_helpers import (
     ROOT,
     article_records,
@@ -82,6 +83,7 @@ def state_of(home: Path) -> dict:
     return stored_state(db)
 
 
+@pytest.mark.slow
 def test_sigkill_during_ingest_and_reingest_keeps_articles_whole(tmp_path):
     v1 = write_jsonl(tmp_path / "v1.jsonl", article_records(2000, seed=1))
     v2 = write_jsonl(tmp_path / "v2.jsonl", changed(article_records(2000, seed=1)))
@@ -149,6 +151,7 @@ def test_sigkill_during_ingest_and_reingest_keeps_articles_whole(tmp_path):
 INDEX_KILLS_PER_PHASE = 5
 
 
+@pytest.mark.slow
 def test_sigkill_during_index_build_never_leaves_a_mixed_or_falsely_fresh_index(tmp_path):
     v1 = write_jsonl(tmp_path / "v1.jsonl", article_records(200, seed=2))
     v2 = write_jsonl(tmp_path / "v2.jsonl", changed(article_records(200, seed=2)))

@@ -116,7 +116,7 @@ def test_injected_instructions_stay_fenced_in_the_prompt():
     fenced = content[opened:closed]
     assert "[1]" not in fenced and "[2]" not in fenced and "【3】" not in fenced  # fake markers defused
     assert "〔1〕" in fenced
-    assert content.rstrip().endswith("请根据以上资料回答，并在每句话后用[编号]标注来源。")  # the question comes last
+    assert content.rindex(SOURCE_CLOSE) < content.index("问题：口袋公园最新消息是什么？")  # the question comes after
 
 
 def test_fake_markers_in_passages_create_no_citations_with_a_generator():
