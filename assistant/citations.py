@@ -399,6 +399,26 @@ class Attributor:
         score = overlap(sentence, joined)
         return _Check(not missing_facts(facts, joined) and score >= self.min_overlap, score)
 
+    def supporting(self, sentence: str, facts: Facts, cited: Sequence[int]) -> tuple[Sequence[int], bool]:
+        """The cited sources that back `sentence`, and whether they do.
+
+        A source that supports the sentence alone is enough, and co-cited sources that add nothing are dropped,
+        so a bystander is never shown as verified. Otherwise the cited sources may support it together; then only
+        those holding some of its facts or wording stay. When neither works, all cited sources are kept, unverified.
+        """
+        alone = [n for n in cited if self.check(sentence, facts, [n]).ok]
+        if alone:
+            return alone, True
+        if len(cited) > 1 and self.check(sentence, facts, cited).ok:
+            contributing = [n for n in cited if self._contributes(sentence, facts, n)]
+            if contributing and self.check(sentence, facts, contributing).ok:
+                return contributing, True
+        return cited, False
+
+    def _contributes(self, sentence: str, facts: Facts, n: int) -> bool:
+        evidence = self._facts[n]
+        return len(missing_facts(facts, evidence)) < facts.count or overlap(sentence, evidence) >= self.min_overlap
+
     def best_source(self, sentence: str, facts: Facts) -> int | None:
         best, best_score = None, -1.0
         for n in self.evidence:
@@ -433,8 +453,7 @@ class Attributor:
                 parts.append((s, ()))
                 continue
             factual += 1
-            numbers: Sequence[int] = s.cited
-            ok = self.check(s.text, facts, numbers).ok
+            numbers, ok = self.supporting(s.text, facts, s.cited)
             if not ok:
                 better = self.best_source(s.text, facts)
                 if better is not None:

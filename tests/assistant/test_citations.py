@@ -164,3 +164,14 @@ def test_single_article_with_two_chunks_quotes_within_the_cited_chunk() -> None:
     result = Attributor([Evidence(1, hit_for(article, second))]).attribute("条例共58条[1]。")
     (citation,) = result.citations
     assert citation.verified and article.text[citation.start:citation.end] == citation.quote == "条例共九章、五十八条。"
+
+
+def test_a_co_cited_source_that_supports_nothing_is_dropped(attributor: Attributor) -> None:
+    result = attributor.attribute("新能源产业产值近1300亿元[2][3]。")
+    assert [(c.n, c.verified) for c in result.citations] == [(3, True)]
+    assert result.text == "新能源产业产值近1300亿元[3]。"
+
+
+def test_sources_that_support_a_sentence_only_together_are_all_kept(attributor: Attributor) -> None:
+    result = attributor.attribute("条例共五十八条，新能源产业产值近1300亿元[1][3]。")
+    assert [(c.n, c.verified) for c in result.citations] == [(1, True), (3, True)]

@@ -138,8 +138,6 @@ def test_model_markers_only_cite_passages_it_was_given():
         assert answer.hits[c.n - 1].chunk.id == c.chunk_id and c.quote in answer.hits[c.n - 1].chunk.text
 
 
-@pytest.mark.xfail(strict=True, reason="a sentence citing several sources is checked against their union, so a "
-                   "source that supports none of it is marked verified alongside the one that does (reported)")
 def test_a_cited_source_that_supports_nothing_is_not_verified():
     articles, chunks, hostile = hostile_corpus()
     generator = FakeGenerator()
