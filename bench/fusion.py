@@ -83,16 +83,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus-limit-rgb", type=int, default=0)
     parser.add_argument("--corpus-limit-crud", type=int, default=0)
     parser.add_argument("--candidates", type=int, default=50)
+    parser.add_argument("--sets", nargs="+", default=["rgb_zh", "crud"], choices=["rgb_zh", "crud"])
     args = parser.parse_args(argv)
     limits = {"rgb_zh": args.corpus_limit_rgb, "crud": args.corpus_limit_crud}
     sets = {name: candidates(args.data_home, name, limit, args.candidates)
-            for name, limit in limits.items() if (EVALDATA / name / "corpus.jsonl").is_file()}
+            for name, limit in limits.items() if name in args.sets and (EVALDATA / name / "corpus.jsonl").is_file()}
     base = RetrievalSettings()
     trials: list[tuple[str, RetrievalSettings]] = [("dense", base), ("bm25", base),
                                                    ("rrf", replace(base, rrf_k=60))]
     for w, boost in itertools.product([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.25, 1.5, 2.0],
                                       [0.0, 0.5, 1.0, 2.0]):
         trials.append(("convex", replace(base, dense_weight=1.0, bm25_weight=w, exact_boost=boost)))
+    for w, boost in itertools.product([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.25, 1.5, 2.0], [0.0, 0.5, 1.0]):
+        trials.append(("zscore", replace(base, dense_weight=1.0, bm25_weight=w, exact_boost=boost)))
     for w, k, boost in itertools.product([0.25, 0.5, 0.75, 1.0, 1.5, 2.0], [5, 10, 20, 60], [0.0, 1.0]):
         trials.append(("rrf", replace(base, dense_weight=1.0, bm25_weight=w, rrf_k=k, exact_boost=boost)))
     results = []

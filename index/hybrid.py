@@ -57,6 +57,27 @@ def fuse_convex(query: str, dense: dict[int, float], bm25: dict[int, float],
     return {i: (1 - share) * nd.get(i, 0.0) + share * nb.get(i, 0.0) for i in ids}
 
 
+def _zscore(scores: dict[int, float]) -> dict[int, float]:
+    if not scores:
+        return {}
+    values = np.fromiter(scores.values(), dtype=np.float64)
+    mean, std = float(values.mean()), float(values.std())
+    return {i: (s - mean) / std if std > 1e-9 else 0.0 for i, s in scores.items()}
+
+
+def fuse_zscore(query: str, dense: dict[int, float], bm25: dict[int, float],
+                settings: RetrievalSettings) -> dict[int, float]:
+    """Weighted sum of z-scores: a retriever whose top stands out from its list speaks louder than a flat one.
+
+    A candidate missing from the BM25 list gets that list's lowest z-score.
+    """
+    share = bm25_share(query, settings)
+    zd, zb = _zscore(dense), _zscore(bm25)
+    floor = min(zb.values(), default=0.0)
+    ids = dense.keys() | bm25.keys()
+    return {i: (1 - share) * zd.get(i, 0.0) + share * zb.get(i, floor) for i in ids}
+
+
 def fuse_rrf(query: str, dense: dict[int, float], bm25: dict[int, float],
              settings: RetrievalSettings) -> dict[int, float]:
     """Weighted reciprocal rank fusion over the two candidate lists (each ranked by its own score)."""
@@ -70,6 +91,7 @@ def fuse_rrf(query: str, dense: dict[int, float], bm25: dict[int, float],
 
 FUSIONS: dict[str, Callable[[str, dict[int, float], dict[int, float], RetrievalSettings], dict[int, float]]] = {
     "convex": fuse_convex,
+    "zscore": fuse_zscore,
     "rrf": fuse_rrf,
 }
 

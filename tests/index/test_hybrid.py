@@ -105,3 +105,14 @@ def test_reranker_reorders_the_final_hits(settings, store, embedder, fake_genera
     fake_generator.enqueue("1: 1\n2: 2\n3: 8")
     reranked = Searcher(settings, store, embedder, reranker=LLMReranker(fake_generator)).search("西太湖马拉松", k=3)
     assert [h.chunk.id for h in reranked] == [plain[2].chunk.id, plain[1].chunk.id, plain[0].chunk.id]
+
+
+def test_zscore_fusion_lets_a_standout_bm25_hit_win():
+    cfg = RetrievalSettings(dense_weight=1.0, bm25_weight=1.0)
+    dense = {1: 0.82, 2: 0.81, 3: 0.80, 4: 0.79}  # a flat dense list
+    bm25 = {3: 40.0, 1: 5.0, 2: 4.0}  # one chunk stands out by keywords
+    fused = fuse_zscore("问题", dense, bm25, cfg)
+    assert max(fused, key=fused.get) == 3
+    assert fused[4] < min(fused[i] for i in (1, 2, 3))  # missing from BM25: that list's lowest z-score
+    cfg.bm25_weight = 0.0
+    assert max(fuse_zscore("问题", dense, bm25, cfg), key=fuse_zscore("问题", dense, bm25, cfg).get) == 1
