@@ -31,8 +31,14 @@ class SearcherLike(Protocol):
 class GeneratorLike(Protocol):
     name: str
 
-    def stream(self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float = 0.0,
-               stop: list[str] | None = None) -> Iterator[str]: ...
+    def stream(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        stop: list[str] | None = None,
+    ) -> Iterator[str]: ...
 
 
 class ExtractiveLike(Protocol):
@@ -86,9 +92,16 @@ class Assistant:
     before the model sees it.
     """
 
-    def __init__(self, settings: Settings, store: Any, searcher: SearcherLike | None,
-                 generator: GeneratorLike | None, *, extractive: ExtractiveLike | None = None,
-                 annotate: Annotator | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Any,
+        searcher: SearcherLike | None,
+        generator: GeneratorLike | None,
+        *,
+        extractive: ExtractiveLike | None = None,
+        annotate: Annotator | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.searcher = searcher
@@ -105,8 +118,14 @@ class Assistant:
             self._extractive = ExtractiveAnswerer()
         return self._extractive
 
-    def ask(self, question: str, history: Sequence[tuple[str, str]] = (), *,
-            question_date: date | str | None = None, context: list[Hit] | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        history: Sequence[tuple[str, str]] = (),
+        *,
+        question_date: date | str | None = None,
+        context: list[Hit] | None = None,
+    ) -> Answer:
         answer = None
         for kind, value in self.stream(question, history, question_date=question_date, context=context):
             if kind == "answer":
@@ -114,8 +133,14 @@ class Assistant:
         assert answer is not None  # stream() always ends with one
         return answer
 
-    def stream(self, question: str, history: Sequence[tuple[str, str]] = (), *,
-               question_date: date | str | None = None, context: list[Hit] | None = None) -> Iterator[Event]:
+    def stream(
+        self,
+        question: str,
+        history: Sequence[tuple[str, str]] = (),
+        *,
+        question_date: date | str | None = None,
+        context: list[Hit] | None = None,
+    ) -> Iterator[Event]:
         """("token", piece) events as the reply is generated, then one ("answer", Answer).
 
         `question_date` (a date or "YYYY-MM-DD") is "today" for the question; `context` replaces retrieval.
@@ -144,9 +169,15 @@ class Assistant:
 
         def refuse(reason: str, generator: str = "") -> Answer:
             timings["total"] = time.perf_counter() - start
-            return Answer(question=question, text=refusal_text(refusal_topic(query)), hits=tuple(hits),
-                          refused=True, rewritten_query=query, timings={**timings, "refusal_" + reason: 1.0},
-                          generator=generator)
+            return Answer(
+                question=question,
+                text=refusal_text(refusal_topic(query)),
+                hits=tuple(hits),
+                refused=True,
+                rewritten_query=query,
+                timings={**timings, "refusal_" + reason: 1.0},
+                generator=generator,
+            )
 
         if not hits:
             yield "answer", refuse("no_hits")
@@ -165,8 +196,9 @@ class Assistant:
             messages = answer_messages(query, sources, today=today)
             try:
                 max_tokens = min(self.settings.generator.max_tokens, opts.max_answer_tokens)
-                for piece in self.generator.stream(messages, max_tokens=max_tokens,
-                                                   temperature=self.settings.generator.temperature):
+                for piece in self.generator.stream(
+                    messages, max_tokens=max_tokens, temperature=self.settings.generator.temperature
+                ):
                     if not pieces:
                         timings["ttft"] = time.perf_counter() - start
                     pieces.append(piece)
@@ -192,9 +224,20 @@ class Assistant:
             yield "answer", refuse(reason, used)
             return
         timings["total"] = time.perf_counter() - start
-        yield "answer", Answer(question=question, text=attribution.text, citations=attribution.citations,
-                               hits=tuple(hits), refused=False, rewritten_query=query, timings=timings,
-                               unverified=attribution.unverified, generator=used)
+        yield (
+            "answer",
+            Answer(
+                question=question,
+                text=attribution.text,
+                citations=attribution.citations,
+                hits=tuple(hits),
+                refused=False,
+                rewritten_query=query,
+                timings=timings,
+                unverified=attribution.unverified,
+                generator=used,
+            ),
+        )
 
     def _shown(self, hit: Hit, query: str) -> str:
         text = trim_passage(hit.chunk.text, query, self.settings.answer.max_passage_chars)
@@ -215,4 +258,3 @@ class Assistant:
         if attribution.factual and not attribution.verified and self.settings.answer.refuse_unverified:
             return "unverified"
         return ""
-

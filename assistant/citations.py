@@ -25,8 +25,10 @@ _NUM_LIST = rf"(?:{_NUM}(?:\s*[,，、;；\-–－~]\s*(?:资料|来源)?\s*{_NU
 _SOURCE_WORD = r"(?:资料|来源|文档|编号|参考)"
 # "[1]", "【1】", "［1］", "[1,2]", "[资料1]"; in round brackets only with a source word ("（资料1）"), since "(1)"
 # is as likely to be an enumeration
-_ONE_MARKER = (rf"(?:[\[【［]\s*{_SOURCE_WORD}?\s*{_NUM_LIST}\s*[\]】］]"
-               rf"|[（(]\s*{_SOURCE_WORD}\s*{_NUM_LIST}\s*[)）])")
+_ONE_MARKER = (
+    rf"(?:[\[【［]\s*{_SOURCE_WORD}?\s*{_NUM_LIST}\s*[\]】］]"
+    rf"|[（(]\s*{_SOURCE_WORD}\s*{_NUM_LIST}\s*[)）])"
+)
 MARKERS = re.compile(rf"(?:{_ONE_MARKER}\s*)+")
 _ONE = re.compile(_ONE_MARKER)
 _SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]*[”’」』\"]?|[。！？!?；;]+|\n+")
@@ -77,7 +79,7 @@ def split_answer(text: str, valid: Sequence[int] | None = None) -> list[AnswerSe
         lead = _LEADING_MARKERS.match(piece)
         if lead and merged and not merged[-1].startswith("\n"):
             merged[-1] += lead.group(0).strip()
-            piece = piece[lead.end():]
+            piece = piece[lead.end() :]
         if piece:
             merged.append(piece)
     sentences = []
@@ -111,8 +113,20 @@ def join_sentences(parts: Sequence[tuple[AnswerSentence, Sequence[int]]]) -> str
 
 # -- facts -------------------------------------------------------------------------------------------------------
 
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,
-              "九": 9}
+_CN_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000}
 _CN_NUMERAL = re.compile("[零〇一二两三四五六七八九十百千]+")
 _ARABIC = re.compile(r"\d+(?:\.\d+)?")
@@ -136,7 +150,7 @@ def normalise(text: str) -> str:
 
 
 def cn_to_int(numeral: str) -> int | None:
-    """"一千三百" -> 1300, "五十八" -> 58, "二〇二四" -> 2024; 万/亿 are left to the caller as units."""
+    """ "一千三百" -> 1300, "五十八" -> 58, "二〇二四" -> 2024; 万/亿 are left to the caller as units."""
     if not numeral:
         return None
     if not any(c in _CN_UNITS for c in numeral):
@@ -236,8 +250,12 @@ def named_entities(text: str, *, people_only: bool = False) -> tuple[str, ...]:
         if flag.startswith("nr"):
             if i > 0 and len(pairs[i - 1][0]) == 1 and pairs[i - 1][1] in _NAME_GLUE and _is_cjk(pairs[i - 1][0]):
                 word = pairs[i - 1][0] + word
-            if i + 1 < len(pairs) and len(pairs[i + 1][0]) == 1 and pairs[i + 1][1] in {"ng", "zg"} \
-                    and _is_cjk(pairs[i + 1][0]):
+            if (
+                i + 1 < len(pairs)
+                and len(pairs[i + 1][0]) == 1
+                and pairs[i + 1][1] in {"ng", "zg"}
+                and _is_cjk(pairs[i + 1][0])
+            ):
                 word += pairs[i + 1][0]
         if len(word) >= 2 and not re.fullmatch(r"[\w.]+", word, re.ASCII) and word not in names:
             names.append(word)
@@ -302,7 +320,7 @@ def bigrams(text: str) -> frozenset[str]:
     """Character bigrams of the CJK, letter and digit runs of `text`."""
     grams = set()
     for run in re.findall(r"[\u3400-\u9fff\w]+", text):
-        grams.update(run[i:i + 2] for i in range(len(run) - 1))
+        grams.update(run[i : i + 2] for i in range(len(run) - 1))
     return frozenset(grams)
 
 
@@ -465,23 +483,45 @@ class Attributor:
                 unverified.append(s.text)
             parts.append((s, numbers))
             citations.extend(self._citation(n, s.text, facts, ok) for n in numbers)
-        return Attribution(join_sentences(parts), tuple(citations), tuple(unverified), factual, verified,
-                           refusals, opening, moved, dropped)
+        return Attribution(
+            join_sentences(parts),
+            tuple(citations),
+            tuple(unverified),
+            factual,
+            verified,
+            refusals,
+            opening,
+            moved,
+            dropped,
+        )
 
     def _citation(self, n: int, sentence: str, facts: Facts, verified: bool) -> Citation:
         hit = self.evidence[n].hit
         start, end = best_span(sentence, facts, hit.chunk.text)
         chunk = hit.chunk
-        return Citation(n=n, chunk_id=chunk.id, article_id=chunk.article_id, title=hit.title, date=hit.date,
-                        paragraph=chunk.paragraph, quote=chunk.text[start:end], start=chunk.start + start,
-                        end=chunk.start + end, verified=verified, sentence=sentence)
+        return Citation(
+            n=n,
+            chunk_id=chunk.id,
+            article_id=chunk.article_id,
+            title=hit.title,
+            date=hit.date,
+            paragraph=chunk.paragraph,
+            quote=chunk.text[start:end],
+            start=chunk.start + start,
+            end=chunk.start + end,
+            verified=verified,
+            sentence=sentence,
+        )
 
 
 def _join(parts: Sequence[EvidenceFacts]) -> EvidenceFacts:
-    return EvidenceFacts("\n".join(p.text for p in parts), frozenset().union(*(p.numbers for p in parts)),
-                         tuple(d for p in parts for d in p.dates),
-                         next((p.year for p in parts if p.year is not None), None),
-                         frozenset().union(*(p.bigrams for p in parts)))
+    return EvidenceFacts(
+        "\n".join(p.text for p in parts),
+        frozenset().union(*(p.numbers for p in parts)),
+        tuple(d for p in parts for d in p.dates),
+        next((p.year for p in parts if p.year is not None), None),
+        frozenset().union(*(p.bigrams for p in parts)),
+    )
 
 
 _CHUNK_SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]*[”’」』\"]?")

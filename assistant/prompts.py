@@ -96,8 +96,9 @@ def answer_messages(question: str, sources: Sequence[Source], *, today: date | N
     return [{"role": "system", "content": ANSWER_SYSTEM}, {"role": "user", "content": user}]
 
 
-def rewrite_messages(question: str, history: Sequence[tuple[str, str]], *, max_turns: int = 3,
-                     max_answer_chars: int = 200) -> Messages:
+def rewrite_messages(
+    question: str, history: Sequence[tuple[str, str]], *, max_turns: int = 3, max_answer_chars: int = 200
+) -> Messages:
     """Ask the model for a standalone version of a follow-up question."""
     lines = []
     for q, a in list(history)[-max_turns:]:
@@ -115,8 +116,32 @@ def refusal_text(topic: str) -> str:
 
 # Phrases by which a model (ours, or RGB's reference "文档信息不足，因此我无法基于提供的文档回答该问题。") declines.
 REFUSAL_PHRASES = (
-    "没有找到", "未找到", "没有找到相关", "无法回答", "不能回答", "无法基于", "信息不足", "文档信息不足",
-    "资料不足", "不包含", "没有包含", "未包含", "没有提到", "未提到", "没有提及", "未提及", "没有相关信息",
-    "无相关信息", "没有涉及", "未涉及", "无法确定", "无法得知", "无从得知", "没有给出", "未给出", "没有说明",
-    "未说明", "没有关于",
+    "没有找到",
+    "未找到",
+    "没有找到相关",
+    "无法回答",
+    "不能回答",
+    "无法基于",
+    "信息不足",
+    "文档信息不足",
+    "资料不足",
+    "不包含",
+    "没有包含",
+    "未包含",
+    "没有提到",
+    "未提到",
+    "没有提及",
+    "未提及",
+    "没有相关信息",
+    "无相关信息",
+    "没有涉及",
+    "未涉及",
+    "无法确定",
+    "无法得知",
+    "无从得知",
+    "没有给出",
+    "未给出",
+    "没有说明",
+    "未说明",
+    "没有关于",
 )

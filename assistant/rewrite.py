@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Protocol
 
 from assistant.citations import named_entities, strip_markers
 from assistant.prompts import rewrite_messages
@@ -11,19 +12,70 @@ from assistant.prompts import rewrite_messages
 History = Sequence[tuple[str, str]]
 
 # pronouns and demonstratives that point back into the conversation; longest first so "它们" wins over "它"
-_PRONOUNS = ("它们", "他们", "她们", "这些", "那些", "上述", "该", "这个", "那个", "这项", "这部", "这次", "此",
-             "其", "它", "他", "她")
+_PRONOUNS = (
+    "它们",
+    "他们",
+    "她们",
+    "这些",
+    "那些",
+    "上述",
+    "该",
+    "这个",
+    "那个",
+    "这项",
+    "这部",
+    "这次",
+    "此",
+    "其",
+    "它",
+    "他",
+    "她",
+)
 _STANDALONE = ("它们", "他们", "她们", "它", "他", "她", "其")  # stand for a whole noun phrase
 _DETERMINERS = ("这个", "那个", "这项", "这部", "这次", "这些", "那些", "上述", "该", "此")
 # words that contain a pronoun character but point nowhere ("其他垃圾", "因此")
-_NOT_PRONOUNS = re.compile("其他|其它|其中|其实|其余|其次|尤其|极其|与其|因此|此外|如此|彼此|从此|为此|此前|此后|此次|"
-                           "他人|吉他")
-_QUESTION_WORDS = re.compile(r"(是什么时候|什么时候|是什么|有哪些|有多少|多少|哪些|哪里|哪儿|怎么样|怎样|如何|为什么|"
-                             r"是谁|谁|几|吗|呢|么|[？?。！!，,\s])")
+_NOT_PRONOUNS = re.compile(
+    "其他|其它|其中|其实|其余|其次|尤其|极其|与其|因此|此外|如此|彼此|从此|为此|此前|此后|此次|他人|吉他"
+)
+_QUESTION_WORDS = re.compile(
+    r"(是什么时候|什么时候|是什么|有哪些|有多少|多少|哪些|哪里|哪儿|怎么样|怎样|如何|为什么|"
+    r"是谁|谁|几|吗|呢|么|[？?。！!，,\s])"
+)
 _QUOTED = re.compile(r"《[^》]{1,40}》|“[^”]{2,40}”|「[^」]{2,40}」")
-_NOUN_HEADS = ("条例", "办法", "规定", "意见", "方案", "规划", "政策", "项目", "活动", "会议", "工程", "公司", "企业",
-               "医院", "学校", "大会", "展会", "比赛", "赛事", "工作", "行动", "计划", "文件", "通知", "法", "区",
-               "镇", "街道", "村", "部门", "平台", "中心")
+_NOUN_HEADS = (
+    "条例",
+    "办法",
+    "规定",
+    "意见",
+    "方案",
+    "规划",
+    "政策",
+    "项目",
+    "活动",
+    "会议",
+    "工程",
+    "公司",
+    "企业",
+    "医院",
+    "学校",
+    "大会",
+    "展会",
+    "比赛",
+    "赛事",
+    "工作",
+    "行动",
+    "计划",
+    "文件",
+    "通知",
+    "法",
+    "区",
+    "镇",
+    "街道",
+    "村",
+    "部门",
+    "平台",
+    "中心",
+)
 
 
 def needs_rewrite(question: str, history: History) -> bool:
@@ -82,7 +134,7 @@ def rule_rewrite(question: str, history: History) -> str:
         at = masked.find(pronoun)
         person = salient_person(history) if at >= 0 else ""
         if person and person not in q:
-            return q[:at] + person + q[at + len(pronoun):]
+            return q[:at] + person + q[at + len(pronoun) :]
     phrase = salient_phrase(history)
     if not phrase or phrase in q:
         return q
@@ -94,7 +146,7 @@ def rule_rewrite(question: str, history: History) -> str:
     for pronoun in (*_STANDALONE, *_DETERMINERS):
         at = masked.find(pronoun)
         if at >= 0:
-            return q[:at] + phrase + q[at + len(pronoun):]
+            return q[:at] + phrase + q[at + len(pronoun) :]
     return f"{phrase} {q}"
 
 
@@ -104,7 +156,11 @@ def _clean_model_rewrite(reply: str) -> str:
     return line.strip().strip("\"'“”")
 
 
-def rewrite(question: str, history: History, generator: object | None = None, *, max_tokens: int = 64) -> str:
+class _Streams(Protocol):
+    def stream(self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float = 0.0) -> Iterator[str]: ...
+
+
+def rewrite(question: str, history: History, generator: _Streams | None = None, *, max_tokens: int = 64) -> str:
     """The standalone query for `question` given `history` (pairs of question and answer).
 
     Uses `generator` when given and the question looks dependent on the conversation; falls back to the
@@ -115,8 +171,7 @@ def rewrite(question: str, history: History, generator: object | None = None, *,
         return q
     if generator is not None:
         try:
-            reply = "".join(generator.stream(rewrite_messages(q, history), max_tokens=max_tokens,  # type: ignore[attr-defined]
-                                             temperature=0.0))
+            reply = "".join(generator.stream(rewrite_messages(q, history), max_tokens=max_tokens, temperature=0.0))
         except Exception:  # a rewrite is an optimisation; the rule-based one still answers the question
             reply = ""
         candidate = _clean_model_rewrite(reply)

@@ -53,8 +53,7 @@ def spaced(items: list[Any], n: int, offset: int = 0) -> list[Any]:
 def passage_hit(pid: str, passages: dict[str, dict[str, Any]]) -> Hit:
     p = passages[pid]
     text = p["text"]
-    chunk = Chunk(id=zlib.crc32(pid.encode()), article_id=pid, index=0, paragraph=0, start=0, end=len(text),
-                  text=text)
+    chunk = Chunk(id=zlib.crc32(pid.encode()), article_id=pid, index=0, paragraph=0, start=0, end=len(text), text=text)
     return Hit(chunk=chunk, score=1.0, title="", date=p.get("date", ""), source=p.get("source", ""))
 
 
@@ -94,17 +93,26 @@ def run(assistant: Assistant, items: list[tuple[str, dict[str, Any], list[Hit]]]
         answer = assistant.ask(q["question"], context=hits)
         elapsed = time.perf_counter() - started
         rec = {
-            "id": q["id"], "kind": kind, "question": q["question"], "answer": answer.text,
-            "refused": answer.refused, "generator": answer.generator,
+            "id": q["id"],
+            "kind": kind,
+            "question": q["question"],
+            "answer": answer.text,
+            "refused": answer.refused,
+            "generator": answer.generator,
             "correct": correct(answer.text, q) if kind == "answerable" else None,
-            "citations": len(answer.citations), "verified": sum(c.verified for c in answer.citations),
+            "citations": len(answer.citations),
+            "verified": sum(c.verified for c in answer.citations),
             "unverified_sentences": len(answer.unverified),
-            "ttft": answer.timings.get("ttft"), "seconds": elapsed,
-            "refusal_reason": next((k[len("refusal_"):] for k in answer.timings if k.startswith("refusal_")), ""),
+            "ttft": answer.timings.get("ttft"),
+            "seconds": elapsed,
+            "refusal_reason": next((k[len("refusal_") :] for k in answer.timings if k.startswith("refusal_")), ""),
         }
         records.append(rec)
-        print(f"[{label} {i}/{len(items)}] {kind:10s} {q['id']} refused={rec['refused']} "
-              f"correct={rec['correct']} cites={rec['verified']}/{rec['citations']} {elapsed:.1f}s", flush=True)
+        print(
+            f"[{label} {i}/{len(items)}] {kind:10s} {q['id']} refused={rec['refused']} "
+            f"correct={rec['correct']} cites={rec['verified']}/{rec['citations']} {elapsed:.1f}s",
+            flush=True,
+        )
     return records
 
 
@@ -120,21 +128,27 @@ def summarise(records: list[dict], name: str) -> dict[str, Any]:
     ttft = [r["ttft"] for r in records if r["ttft"] is not None]
     seconds = [r["seconds"] for r in records]
     return {
-        "answerable": len(answerable), "rejection": len(rejection),
+        "answerable": len(answerable),
+        "rejection": len(rejection),
         "accuracy": share(answerable, lambda r: r["correct"]),
         "false_refusal": share(answerable, lambda r: r["refused"]),
         "refusal_rate": share(rejection, lambda r: r["refused"]),
         "answers_all_citations_verified": share(cited, lambda r: r["verified"] == r["citations"]),
         "answers_without_unverified_sentences": share(answered, lambda r: r["unverified_sentences"] == 0),
-        "citations_verified": round(sum(r["verified"] for r in answered) / max(1, sum(r["citations"]
-                                                                                     for r in answered)), 4),
-        "ttft_p50": percentile(ttft, 0.5), "ttft_p90": percentile(ttft, 0.9),
-        "seconds_p50": percentile(seconds, 0.5), "seconds_p90": percentile(seconds, 0.9),
+        "citations_verified": round(
+            sum(r["verified"] for r in answered) / max(1, sum(r["citations"] for r in answered)), 4
+        ),
+        "ttft_p50": percentile(ttft, 0.5),
+        "ttft_p90": percentile(ttft, 0.9),
+        "seconds_p50": percentile(seconds, 0.5),
+        "seconds_p90": percentile(seconds, 0.9),
         "seconds_mean": round(statistics.mean(seconds), 3) if seconds else None,
         # answers the extractive fallback gave because the named generator failed
         "fallbacks": sum(1 for r in records if name != "extractive" and r["generator"] == "extractive"),
-        "refusal_reasons": {k: sum(1 for r in records if r["refusal_reason"] == k)
-                            for k in sorted({r["refusal_reason"] for r in records} - {""})},
+        "refusal_reasons": {
+            k: sum(1 for r in records if r["refusal_reason"] == k)
+            for k in sorted({r["refusal_reason"] for r in records} - {""})
+        },
     }
 
 
@@ -159,9 +173,13 @@ def calibrate(settings: Settings, answerable: list[dict], passages: dict[str, di
         mismatched.append(float((other @ queries[i]).max()))
     threshold = percentile(matched, 0.02)
     return {
-        "embedder": settings.embedder.backend, "questions": n,
-        "matched_p02": threshold, "matched_p10": percentile(matched, 0.1), "matched_p50": percentile(matched, 0.5),
-        "mismatched_p50": percentile(mismatched, 0.5), "mismatched_p90": percentile(mismatched, 0.9),
+        "embedder": settings.embedder.backend,
+        "questions": n,
+        "matched_p02": threshold,
+        "matched_p10": percentile(matched, 0.1),
+        "matched_p50": percentile(matched, 0.5),
+        "mismatched_p50": percentile(mismatched, 0.5),
+        "mismatched_p90": percentile(mismatched, 0.9),
         "mismatched_p98": percentile(mismatched, 0.98),
         "mismatched_below_matched_p02": sum(1 for m in mismatched if m < threshold) / n,
     }
@@ -180,8 +198,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generators", nargs="+", default=["llama", "extractive"])
     parser.add_argument("--answerable", type=int, default=40, help="answerable questions (gold passages as context)")
     parser.add_argument("--rejection", type=int, default=20, help="rejection questions (negatives only)")
-    parser.add_argument("--offset", type=int, default=0,
-                        help="shift the evenly spaced picks (a dev sample for tuning: --offset 3; reports use 0)")
+    parser.add_argument(
+        "--offset",
+        type=int,
+        default=0,
+        help="shift the evenly spaced picks (a dev sample for tuning: --offset 3; reports use 0)",
+    )
     parser.add_argument("--k", type=int, default=5, help="passages per question")
     parser.add_argument("--models-dir", type=Path, help="where the default GGUF is (assembled if missing)")
     parser.add_argument("--out", type=Path, default=Path("/tmp/newsqa-answering.json"))
@@ -195,15 +217,23 @@ def main(argv: list[str] | None = None) -> int:
     passages = {p["id"]: p for p in read_jsonl(EVALDATA / "corpus.jsonl")}
     answerable = spaced(read_jsonl(EVALDATA / "questions.jsonl"), args.answerable, args.offset)
     rejection = spaced(read_jsonl(EVALDATA / "rejection_questions.jsonl"), args.rejection, args.offset)
-    items = [("answerable", q, [passage_hit(p, passages)
-                                for p in (q.get("answer_bearing_gold_ids") or q["gold_passage_ids"])[:args.k]])
-             for q in answerable]
-    items += [("rejection", q, [passage_hit(p, passages) for p in q["context_passage_ids"][:args.k]])
-              for q in rejection]
+    items = [
+        (
+            "answerable",
+            q,
+            [passage_hit(p, passages) for p in (q.get("answer_bearing_gold_ids") or q["gold_passage_ids"])[: args.k]],
+        )
+        for q in answerable
+    ]
+    items += [
+        ("rejection", q, [passage_hit(p, passages) for p in q["context_passage_ids"][: args.k]]) for q in rejection
+    ]
 
     results: dict[str, Any] = {
         "command": " ".join(["bench/answering.py", *(argv or sys.argv[1:])]),
-        "settings": {"answer": vars(settings.answer), "max_tokens": settings.generator.max_tokens}, "runs": {}}
+        "settings": {"answer": vars(settings.answer), "max_tokens": settings.generator.max_tokens},
+        "runs": {},
+    }
     if args.calibrate:
         results["calibration"] = calibrate(settings, answerable, passages, args.k)
         print(json.dumps(results["calibration"], indent=2))

@@ -15,7 +15,7 @@ SAMPLE_PAGE = Path(__file__).resolve().parents[2] / "corpus" / "sample" / "wujin
 def _bigrams(text: str) -> set[str]:
     grams: set[str] = set()
     for run in re.findall(r"[\u3400-\u9fff\w]+", text):
-        grams.update(run[i:i + 2] for i in range(len(run) - 1))
+        grams.update(run[i : i + 2] for i in range(len(run) - 1))
     return grams
 
 
@@ -40,8 +40,17 @@ class FakeSearcher:
             score = shared / len(wanted) if wanted else 0.0
             scored.append((score, chunk.id, chunk, article))
         scored.sort(key=lambda t: (-t[0], t[1]))
-        return [Hit(chunk=c, score=s, title=a.title, date=a.date, source=a.source,
-                    scores={"dense": s, "bm25": s * 10, "fused": s}) for s, _, c, a in scored[:k]]
+        return [
+            Hit(
+                chunk=c,
+                score=s,
+                title=a.title,
+                date=a.date,
+                source=a.source,
+                scores={"dense": s, "bm25": s * 10, "fused": s},
+            )
+            for s, _, c, a in scored[:k]
+        ]
 
 
 class FakeStore:
@@ -68,5 +77,11 @@ def sample_corpus() -> tuple[list[Article], list[Chunk]]:
 
 
 def hit_for(article: Article, chunk: Chunk, score: float = 0.9) -> Hit:
-    return Hit(chunk=chunk, score=score, title=article.title, date=article.date, source=article.source,
-               scores={"dense": score, "bm25": 10 * score, "fused": score})
+    return Hit(
+        chunk=chunk,
+        score=score,
+        title=article.title,
+        date=article.date,
+        source=article.source,
+        scores={"dense": score, "bm25": 10 * score, "fused": score},
+    )

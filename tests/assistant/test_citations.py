@@ -20,41 +20,55 @@ from assistant.citations import (
 )
 from newsqa.types import Article, Chunk, Hit
 
-LAW = ("本报讯 (记者 黄雅婷) 昨天上午, 市人大常委会召开《常州市生活垃圾分类管理条例》新闻发布会, "
-       "该条例将于2024年9月1日起施行。\n条例共九章、五十八条, 明确了各级政府及相关部门的职责。")
+LAW = (
+    "本报讯 (记者 黄雅婷) 昨天上午, 市人大常委会召开《常州市生活垃圾分类管理条例》新闻发布会, "
+    "该条例将于2024年9月1日起施行。\n条例共九章、五十八条, 明确了各级政府及相关部门的职责。"
+)
 FIREWORKS = "2024年是我区实施燃放管控政策的第六年。全区烟花爆竹违规燃放警情持续低发少发。"
 INDUSTRY = "战略新兴产业产值占比达68%, 新能源产业产值近1,300亿元, 为全区经济社会发展提供了有力保障。"
 
 
 def _hit(aid: str, text: str, title: str, date: str = "2024-02-02", offset: int = 0) -> Hit:
-    chunk = Chunk(id=zlib.crc32(aid.encode()), article_id=aid, index=0, paragraph=0, start=offset,
-                  end=offset + len(text), text=text)
+    chunk = Chunk(
+        id=zlib.crc32(aid.encode()),
+        article_id=aid,
+        index=0,
+        paragraph=0,
+        start=offset,
+        end=offset + len(text),
+        text=text,
+    )
     return Hit(chunk=chunk, score=1.0, title=title, date=date, scores={"dense": 0.8})
 
 
 @pytest.fixture
 def attributor() -> Attributor:
-    return Attributor([
-        Evidence(1, _hit("law", LAW, "《常州市生活垃圾分类管理条例》9月1日起施行")),
-        Evidence(2, _hit("fire", FIREWORKS, "烟花爆竹燃放管控工作动员部署")),
-        Evidence(3, _hit("ind", INDUSTRY, "乔俊杰专题调研武高新")),
-    ])
+    return Attributor(
+        [
+            Evidence(1, _hit("law", LAW, "《常州市生活垃圾分类管理条例》9月1日起施行")),
+            Evidence(2, _hit("fire", FIREWORKS, "烟花爆竹燃放管控工作动员部署")),
+            Evidence(3, _hit("ind", INDUSTRY, "乔俊杰专题调研武高新")),
+        ]
+    )
 
 
-@pytest.mark.parametrize(("reply", "expected"), [
-    ("条例将于9月1日起施行[1]。", [(1,)]),
-    ("条例将于9月1日起施行【2】。", [(2,)]),
-    ("条例将于9月1日起施行［3］。", [(3,)]),
-    ("条例将于9月1日起施行［１］。", [(1,)]),
-    ("条例将于9月1日起施行[1,2]。", [(1, 2)]),
-    ("条例将于9月1日起施行[1、3]。", [(1, 3)]),
-    ("条例将于9月1日起施行[1][2]。", [(1, 2)]),
-    ("条例将于9月1日起施行。[2]条例共五十八条。【1】", [(2,), (1,)]),
-    ("条例将于9月1日起施行[资料1]。", [(1,)]),
-    ("条例将于9月1日起施行（资料2）。", [(2,)]),
-    ("条例分为四类(1)可回收物。", [()]),
-    ("条例将于9月1日起施行。", [()]),
-])
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("条例将于9月1日起施行[1]。", [(1,)]),
+        ("条例将于9月1日起施行【2】。", [(2,)]),
+        ("条例将于9月1日起施行［3］。", [(3,)]),
+        ("条例将于9月1日起施行［１］。", [(1,)]),
+        ("条例将于9月1日起施行[1,2]。", [(1, 2)]),
+        ("条例将于9月1日起施行[1、3]。", [(1, 3)]),
+        ("条例将于9月1日起施行[1][2]。", [(1, 2)]),
+        ("条例将于9月1日起施行。[2]条例共五十八条。【1】", [(2,), (1,)]),
+        ("条例将于9月1日起施行[资料1]。", [(1,)]),
+        ("条例将于9月1日起施行（资料2）。", [(2,)]),
+        ("条例分为四类(1)可回收物。", [()]),
+        ("条例将于9月1日起施行。", [()]),
+    ],
+)
 def test_marker_forms_are_parsed_and_attached_to_their_sentence(reply: str, expected: list[tuple[int, ...]]) -> None:
     sentences = [s for s in split_answer(reply) if not s.separator]
     assert [s.cited for s in sentences] == expected
@@ -83,7 +97,7 @@ def test_verified_citation_quotes_the_supporting_sentence(attributor: Attributor
     (citation,) = result.citations
     assert citation.verified and not result.unverified
     assert citation.quote.startswith("条例共九章、五十八条")
-    assert LAW[citation.start:citation.end] == citation.quote
+    assert LAW[citation.start : citation.end] == citation.quote
 
 
 def test_quote_offsets_index_the_article_text() -> None:
@@ -96,7 +110,7 @@ def test_quote_offsets_index_the_article_text() -> None:
     result = Attributor([Evidence(1, hit_for(law, chunk))]).attribute(sentence + "[1]。")
     (citation,) = result.citations
     assert citation.article_id == law.id and citation.chunk_id == chunk.id
-    assert law.text[citation.start:citation.end] == citation.quote
+    assert law.text[citation.start : citation.end] == citation.quote
     assert citation.start >= chunk.start and sentence in citation.quote
 
 
@@ -127,17 +141,20 @@ def test_name_not_in_the_source_fails_verification(attributor: Attributor) -> No
     assert result.unverified and not any(c.verified for c in result.citations)
 
 
-@pytest.mark.parametrize(("sentence", "passage", "published", "ok"), [
-    ("条例将于2024年9月1日起施行。", "条例将于2024-09-01起施行。", "", True),
-    ("条例将于2024年9月1日起施行。", "条例将于9月1日起施行。", "2024-02-02", True),
-    ("条例将于2024年9月2日起施行。", "条例将于9月1日起施行。", "2024-02-02", False),
-    ("发布会于2024年2月1日召开。", "昨天上午召开发布会。", "2024-02-02", True),
-    ("产值近1300亿元。", "产值近1,300亿元。", "", True),
-    ("产值近1300亿元。", "产值近一千三百亿元。", "", True),
-    ("占比达68%。", "占比达到百分之六十八。", "", True),
-    ("共58条。", "共五十八条。", "", True),
-    ("共57条。", "共五十八条。", "", False),
-])
+@pytest.mark.parametrize(
+    ("sentence", "passage", "published", "ok"),
+    [
+        ("条例将于2024年9月1日起施行。", "条例将于2024-09-01起施行。", "", True),
+        ("条例将于2024年9月1日起施行。", "条例将于9月1日起施行。", "2024-02-02", True),
+        ("条例将于2024年9月2日起施行。", "条例将于9月1日起施行。", "2024-02-02", False),
+        ("发布会于2024年2月1日召开。", "昨天上午召开发布会。", "2024-02-02", True),
+        ("产值近1300亿元。", "产值近1,300亿元。", "", True),
+        ("产值近1300亿元。", "产值近一千三百亿元。", "", True),
+        ("占比达68%。", "占比达到百分之六十八。", "", True),
+        ("共58条。", "共五十八条。", "", True),
+        ("共57条。", "共五十八条。", "", False),
+    ],
+)
 def test_fact_normalisation(sentence: str, passage: str, published: str, ok: bool) -> None:
     assert (not missing_facts(facts_of(sentence), evidence_facts(passage, published))) is ok
 
@@ -163,7 +180,9 @@ def test_single_article_with_two_chunks_quotes_within_the_cited_chunk() -> None:
     second = Chunk(id=2, article_id="a", index=1, paragraph=1, start=11, end=len(text), text=text[11:])
     result = Attributor([Evidence(1, hit_for(article, second))]).attribute("条例共58条[1]。")
     (citation,) = result.citations
-    assert citation.verified and article.text[citation.start:citation.end] == citation.quote == "条例共九章、五十八条。"
+    assert (
+        citation.verified and article.text[citation.start : citation.end] == citation.quote == "条例共九章、五十八条。"
+    )
 
 
 def test_a_co_cited_source_that_supports_nothing_is_dropped(attributor: Attributor) -> None:

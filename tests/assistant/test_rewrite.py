@@ -39,8 +39,10 @@ def test_standalone_questions_are_not_rewritten() -> None:
     assert not needs_rewrite("《常州市生活垃圾分类管理条例》共有多少条？", HISTORY)
     assert not needs_rewrite("它一共有多少条？", [])
     generator = FakeGenerator()
-    assert rewrite("武进区烟花爆竹燃放管控工作有哪些要求？", HISTORY, generator) == \
-        "武进区烟花爆竹燃放管控工作有哪些要求？"
+    assert (
+        rewrite("武进区烟花爆竹燃放管控工作有哪些要求？", HISTORY, generator)
+        == "武进区烟花爆竹燃放管控工作有哪些要求？"
+    )
     assert generator.calls == []  # no model call when nothing needs resolving
 
 
@@ -64,8 +66,9 @@ def test_rewritten_follow_up_retrieves_the_law_article_from_the_sample_page() ->
     query = rewrite("它一共有多少条？", HISTORY, None)
     top = searcher.search(query, k=3)[0]
     assert "生活垃圾分类管理条例" in top.title
-    assert "五十八条" in " ".join(h.chunk.text for h in searcher.search(query, k=3) if h.chunk.article_id ==
-                                 top.chunk.article_id)
+    assert "五十八条" in " ".join(
+        h.chunk.text for h in searcher.search(query, k=3) if h.chunk.article_id == top.chunk.article_id
+    )
 
 
 def test_personal_pronoun_takes_the_person_named_in_the_answer() -> None:
