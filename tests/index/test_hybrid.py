@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from index_fakes import make_article
 
-from index.hybrid import Searcher, SearchError, fuse_convex, fuse_rrf
+from index.hybrid import Searcher, SearchError, fuse_convex, fuse_rrf, fuse_zscore
 from newsqa.config import RetrievalSettings
 
 
