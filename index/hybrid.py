@@ -6,6 +6,7 @@ import math
 import re
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import date as Date
 from typing import Any
@@ -20,6 +21,7 @@ from newsqa.config import RetrievalSettings, Settings
 from newsqa.types import Hit
 
 MODES = ("hybrid", "dense", "bm25")
+QUERY_CACHE = 256
 # Exact-match evidence in a query: numbers, Latin words, quoted names. BM25 finds those; embeddings blur them.
 _EXACT = re.compile(r"\d|[A-Za-z]{2,}|[《“「\"]")
 
@@ -117,6 +119,7 @@ class Searcher:
         self._db = sqlite3.connect(store.path, check_same_thread=False)
         self._loaded = False
         self._lock = threading.RLock()  # the web app may search from several threads; connections are shared
+        self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # recent queries (retries, evals)
 
     def close(self) -> None:
         self.keyword.close()
@@ -190,13 +193,25 @@ class Searcher:
         if mode in ("hybrid", "bm25"):
             bm25 = dict(self.keyword.search(query, n, allowed))
         if mode in ("hybrid", "dense"):
-            qvec = self.embedder.encode_queries([query])[0]
+            qvec = self.query_vector(query)
             dense = dict(self.dense.search_vector(qvec, n, allowed))
             if mode == "hybrid":
                 extra = [i for i in bm25 if i not in dense]
                 for i, v in self.dense.vectors(extra).items():
                     dense[i] = float(np.dot(v, qvec))
         return dense, bm25
+
+    def query_vector(self, query: str) -> np.ndarray:
+        """The query's embedding, remembered for the last QUERY_CACHE queries."""
+        vec = self._query_vectors.get(query)
+        if vec is None:
+            vec = self.embedder.encode_queries([query])[0]
+            self._query_vectors[query] = vec
+            if len(self._query_vectors) > QUERY_CACHE:
+                self._query_vectors.popitem(last=False)
+        else:
+            self._query_vectors.move_to_end(query)
+        return vec
 
     def _hits(self, fused: dict[int, float], dense: dict[int, float], bm25: dict[int, float], k: int,
               prefer_recent: bool) -> list[Hit]:

@@ -117,3 +117,11 @@ def test_zscore_fusion_lets_a_standout_bm25_hit_win():
     cfg.bm25_weight = 0.0
     dense_only = fuse_zscore("问题", dense, bm25, cfg)
     assert max(dense_only, key=dense_only.get) == 1
+
+
+def test_a_repeated_query_is_embedded_once(searcher, embedder):
+    embedder.queries_embedded.clear()
+    searcher.search("西太湖马拉松", mode="dense")
+    searcher.search("西太湖马拉松", mode="hybrid")
+    searcher.search("幼儿园", mode="hybrid")
+    assert embedder.queries_embedded == ["西太湖马拉松", "幼儿园"]
