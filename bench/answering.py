@@ -86,9 +86,35 @@ def make_generator(name: str, settings: Settings, models_dir: Path) -> Any:
     return factory(gen_settings, models_dir)
 
 
-def run(assistant: Assistant, items: list[tuple[str, dict[str, Any], list[Hit]]], label: str) -> list[dict]:
-    records = []
+def interleave(answerable: list[Any], rejection: list[Any]) -> list[Any]:
+    """Both kinds spread evenly through the run, so a run cut short by its time budget still measures both."""
+    total = len(answerable) + len(rejection)
+    ordered, a, r = [], 0, 0
+    for i in range(total):
+        take_rejection = r < len(rejection) and (a >= len(answerable) or (r + 1) * total <= (i + 1) * len(rejection))
+        if take_rejection:
+            ordered.append(rejection[r])
+            r += 1
+        else:
+            ordered.append(answerable[a])
+            a += 1
+    return ordered
+
+
+def run(
+    assistant: Assistant,
+    items: list[tuple[str, dict[str, Any], list[Hit]]],
+    label: str,
+    *,
+    deadline: float = float("inf"),
+    checkpoint: Any = None,
+) -> list[dict]:
+    """Ask every item (until `deadline`, a perf_counter time), calling `checkpoint(records)` after each."""
+    records: list[dict] = []
     for i, (kind, q, hits) in enumerate(items, 1):
+        if time.perf_counter() > deadline:
+            print(f"[{label}] time budget used up after {len(records)} of {len(items)} questions", flush=True)
+            break
         started = time.perf_counter()
         answer = assistant.ask(q["question"], context=hits)
         elapsed = time.perf_counter() - started
@@ -113,6 +139,8 @@ def run(assistant: Assistant, items: list[tuple[str, dict[str, Any], list[Hit]]]
             f"correct={rec['correct']} cites={rec['verified']}/{rec['citations']} {elapsed:.1f}s",
             flush=True,
         )
+        if checkpoint is not None:
+            checkpoint(records)
     return records
 
 
@@ -204,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="shift the evenly spaced picks (a dev sample for tuning: --offset 3; reports use 0)",
     )
+    parser.add_argument("--max-minutes", type=float, default=float("inf"), help="time budget per generator")
     parser.add_argument("--k", type=int, default=5, help="passages per question")
     parser.add_argument("--models-dir", type=Path, help="where the default GGUF is (assembled if missing)")
     parser.add_argument("--out", type=Path, default=Path("/tmp/newsqa-answering.json"))
@@ -217,17 +246,20 @@ def main(argv: list[str] | None = None) -> int:
     passages = {p["id"]: p for p in read_jsonl(EVALDATA / "corpus.jsonl")}
     answerable = spaced(read_jsonl(EVALDATA / "questions.jsonl"), args.answerable, args.offset)
     rejection = spaced(read_jsonl(EVALDATA / "rejection_questions.jsonl"), args.rejection, args.offset)
-    items = [
-        (
-            "answerable",
-            q,
-            [passage_hit(p, passages) for p in (q.get("answer_bearing_gold_ids") or q["gold_passage_ids"])[: args.k]],
-        )
-        for q in answerable
-    ]
-    items += [
-        ("rejection", q, [passage_hit(p, passages) for p in q["context_passage_ids"][: args.k]]) for q in rejection
-    ]
+    items = interleave(
+        [
+            (
+                "answerable",
+                q,
+                [
+                    passage_hit(p, passages)
+                    for p in (q.get("answer_bearing_gold_ids") or q["gold_passage_ids"])[: args.k]
+                ],
+            )
+            for q in answerable
+        ],
+        [("rejection", q, [passage_hit(p, passages) for p in q["context_passage_ids"][: args.k]]) for q in rejection],
+    )
 
     results: dict[str, Any] = {
         "command": " ".join(["bench/answering.py", *(argv or sys.argv[1:])]),
@@ -246,12 +278,18 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             "".join(generator.stream([{"role": "user", "content": "你好"}], max_tokens=1))
             load = time.perf_counter() - started
-        records = run(assistant, items, name)
-        summary = summarise(records, name)
-        summary["load_seconds"] = round(load, 2)
-        results["runs"][name] = {"summary": summary, "records": records}
+
+        def checkpoint(records: list[dict], name: str = name, load: float = load) -> None:
+            summary = summarise(records, name)
+            summary["load_seconds"] = round(load, 2)
+            results["runs"][name] = {"summary": summary, "records": records}
+            write_json(args.out, results)
+
+        deadline = time.perf_counter() + 60 * args.max_minutes
+        records = run(assistant, items, name, deadline=deadline, checkpoint=checkpoint)
+        checkpoint(records)
+        summary = results["runs"][name]["summary"]
         print(name, json.dumps(summary, ensure_ascii=False, indent=2), flush=True)
-        write_json(args.out, results)
     return 0
 
 
