@@ -92,7 +92,7 @@ def test_convex_fusion_uses_normalised_scores_and_weights():
 
 
 def test_rrf_fusion_ranks_by_weighted_reciprocal_rank():
-    cfg = RetrievalSettings(rrf_k=60)
+    cfg = RetrievalSettings(rrf_k=60, dense_weight=1.0, bm25_weight=1.0)
     fused = fuse_rrf("问题", {1: 0.9, 2: 0.8}, {2: 5.0, 3: 1.0}, cfg)
     assert fused[2] == pytest.approx(0.5 / 62 + 0.5 / 61)
     assert max(fused, key=fused.get) == 2
