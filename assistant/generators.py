@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from assistant.models import DEFAULT_MODEL
 from newsqa.config import GeneratorSettings
 
-DEFAULT_GGUF = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+DEFAULT_GGUF = DEFAULT_MODEL.filename
 API_KEY_ENV = "NEWSQA_API_KEY"
 
 Messages = list[dict[str, str]]
@@ -29,7 +30,7 @@ class GeneratorError(RuntimeError):
 
 
 class Generator(Protocol):
-    """Streams a chat reply piece by piece."""
+    """Streams a chat reply piece by piece; failures raise GeneratorError, from the call or while iterating."""
 
     name: str
 
