@@ -41,7 +41,8 @@ def run_and_kill(argv: list[str], env: dict[str, str], *, delay: float, wal: Pat
     deadline = time.monotonic() + delay
     seen = 0
     while proc.poll() is None:
-        size = wal.stat().st_size if wal is not None and wal.exists() else 0
+        stamp = file_stamp(wal) if wal is not None else None  # the WAL comes and goes (deleted on close)
+        size = stamp[1] if stamp else 0
         seen = max(seen, size)
         if time.monotonic() >= deadline or (wal_bytes and size >= wal_bytes) or (until is not None and until()):
             proc.send_signal(signal.SIGKILL)
@@ -222,7 +223,8 @@ def test_ctrl_c_during_ingest_says_so_in_one_line_and_keeps_articles_whole(tmp_p
         deadline = time.monotonic() + 60
         want = rng.randint(1, 400_000)  # bytes of WAL: interrupted while the store's transaction is writing
         while proc.poll() is None and time.monotonic() < deadline:
-            if wal.exists() and wal.stat().st_size >= want:
+            stamp = file_stamp(wal)
+            if stamp and stamp[1] >= want:
                 proc.send_signal(signal.SIGINT)
                 break
             time.sleep(0.002)
