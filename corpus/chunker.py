@@ -122,7 +122,7 @@ def chunk_article(article: Article, *, size: int = 300, min_size: int = 60) -> l
         piece = text[start:end]
         chunks.append(
             Chunk(
-                id=chunk_id(article.id, start, end, piece),
+                id=chunk_id(article.id, start, end, piece, article.content_hash),
                 article_id=article.id,
                 index=index,
                 paragraph=paragraph,

@@ -55,9 +55,13 @@ def article_id(*, given: str = "", url: str = "", source: str = "", date: str = 
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
-def chunk_id(article_id: str, start: int, end: int, text: str) -> int:
-    """Stable positive 63-bit chunk id, usable as a FAISS id and as a SQLite rowid."""
-    digest = hashlib.sha256(f"{article_id}\x1f{start}\x1f{end}\x1f{text}".encode()).digest()
+def chunk_id(article_id: str, start: int, end: int, text: str, salt: str = "") -> int:
+    """Stable positive 63-bit chunk id, usable as a FAISS id and as a SQLite rowid.
+
+    `salt` is the article's content hash, so a retitled or redated article gets new chunk ids and the indexes,
+    which sync by id, re-embed its chunks instead of keeping vectors of the old title.
+    """
+    digest = hashlib.sha256(f"{article_id}\x1f{start}\x1f{end}\x1f{text}\x1f{salt}".encode()).digest()
     return int.from_bytes(digest[:8], "big") & 0x7FFF_FFFF_FFFF_FFFF
 
 

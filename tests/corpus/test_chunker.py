@@ -34,7 +34,7 @@ def test_sample_chunks_are_exact_bounded_and_cover_the_text(sample_articles, siz
             assert article.text[chunk.start : chunk.end] == chunk.text
             assert chunk.index == i
             assert chunk.article_id == article.id
-            assert chunk.id == chunk_id(article.id, chunk.start, chunk.end, chunk.text)
+            assert chunk.id == chunk_id(article.id, chunk.start, chunk.end, chunk.text, article.content_hash)
             assert len(chunk.text) <= size + 30
             assert chunk.text == chunk.text.strip()
         covered = "".join(c.text for c in chunks)
