@@ -29,10 +29,12 @@ ANSWER_SYSTEM = (
     "6. 用简洁的中文回答，一般不超过三四句话。"
 )
 
+# The refusal rule lives only in the system prompt: repeated here, right before the answer, the 1.5B default model
+# copied the refusal sentence even when a source stated the answer verbatim (RGB q005, 2021年香港GDP增长6.4%).
 ANSWER_USER = """{sources}
 
 {today}问题：{question}
-请根据以上资料回答，并在每句话后用[编号]标注来源；资料中没有答案时，只回答“资料中没有找到关于……的相关信息。”"""
+请根据以上资料回答，并在每句话后用[编号]标注来源。"""
 
 REWRITE_SYSTEM = (
     "你负责改写追问。根据对话历史，把用户的最新问题改写成一个不依赖上下文、可以单独用于检索的完整问题："

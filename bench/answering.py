@@ -116,13 +116,20 @@ def run(
             print(f"[{label}] time budget used up after {len(records)} of {len(items)} questions", flush=True)
             break
         started = time.perf_counter()
-        answer = assistant.ask(q["question"], context=hits)
+        raw, answer = [], None
+        for event, value in assistant.stream(q["question"], context=hits):
+            if event == "token":
+                raw.append(value)
+            else:
+                answer = value
+        assert answer is not None
         elapsed = time.perf_counter() - started
         rec = {
             "id": q["id"],
             "kind": kind,
             "question": q["question"],
             "answer": answer.text,
+            "reply": "".join(raw),  # what the generator wrote, before citation checks and refusal
             "refused": answer.refused,
             "generator": answer.generator,
             "correct": correct(answer.text, q) if kind == "answerable" else None,

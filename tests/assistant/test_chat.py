@@ -58,7 +58,7 @@ def test_sources_are_numbered_with_title_and_date(corpus) -> None:
     assert system == {"role": "system", "content": ANSWER_SYSTEM}
     assert "<资料 编号=1>" in user["content"] and "<资料 编号=5>" in user["content"]
     assert "标题：《常州市生活垃圾分类管理条例》" in user["content"] and "日期：2024-02-02" in user["content"]
-    assert user["content"].rstrip().endswith("资料中没有答案时，只回答“资料中没有找到关于……的相关信息。”")
+    assert user["content"].rstrip().endswith("请根据以上资料回答，并在每句话后用[编号]标注来源。")
 
 
 def test_generator_refusal_becomes_a_refusal_answer_with_closest_articles(corpus) -> None:
