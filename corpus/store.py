@@ -78,6 +78,7 @@ class Store:
 
     def __init__(self, path: Path, *, timeout_s: float = 30.0) -> None:
         self.path = Path(path)
+        self.read_only = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=timeout_s, check_same_thread=False,
@@ -88,7 +89,14 @@ class Store:
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.executescript(SCHEMA)
         except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"cannot open the article store {self.path}: {exc}") from exc
+            if not (self.path.is_file() and _is_read_only_error(exc)):
+                raise StoreError(f"cannot open the article store {self.path}: {exc}") from exc
+            # WAL mode needs to create a -shm file beside the database, which a read-only folder forbids;
+            # an immutable read-only connection can still serve reads (writes get a clear read-only error)
+            self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro&immutable=1", uri=True,
+                                       check_same_thread=False, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self.read_only = True
 
     def close(self) -> None:
         self._db.close()
@@ -102,6 +110,8 @@ class Store:
     # -- writing -----------------------------------------------------------------------------------------------
 
     def _write(self) -> _Transaction:
+        if self.read_only:
+            raise StoreError(f"the article store {self.path} is read-only; nothing was changed")
         return _Transaction(self._db, self.path)
 
     def put(self, items: Iterable[tuple[Article, Sequence[Chunk]]]) -> IngestResult:
@@ -211,6 +221,11 @@ class Store:
             for row in self._db.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id IN ({marks})", part):
                 found[row["id"]] = _article(row)
         return found
+
+
+def _is_read_only_error(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, PermissionError) or "readonly" in text or "read-only" in text or "unable to open" in text
 
 
 def _bump_version(db: sqlite3.Connection) -> None:

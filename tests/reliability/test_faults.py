@@ -115,8 +115,6 @@ def test_ingest_into_read_only_store_fails_clearly_and_changes_nothing(
     assert all(index_report(home).values())
 
 
-@pytest.mark.xfail(strict=True, reason="WAL mode needs a -shm file next to the database; in a read-only folder the "
-                   "store cannot be opened even for reading (reported; fix: fall back to mode=ro&immutable=1)")
 def test_listing_articles_from_a_read_only_data_directory(tmp_path, indexed_home, readonly_probe):
     home = tmp_path / "home"
     shutil.copytree(indexed_home, home)
