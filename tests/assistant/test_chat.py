@@ -41,9 +41,14 @@ def test_answer_with_verified_citations(corpus) -> None:
     assistant, searcher = _assistant(corpus, generator)
     answer = assistant.ask(LAW_Q)
     assert not answer.refused and answer.generator == "fake"
-    assert answer.text == "《常州市生活垃圾分类管理条例》将于2024年9月1日起施行[1]。条例共九章、五十八条[1]。"
+    # the second claim is re-attributed when the chunk holding it is not the first hit: the text and citations agree
+    first, second = answer.citations
+    assert answer.text == (
+        f"《常州市生活垃圾分类管理条例》将于2024年9月1日起施行[{first.n}]。条例共九章、五十八条[{second.n}]。"
+    )
     law = _law(corpus)
-    assert [c.article_id for c in answer.citations] == [law.id, law.id]
+    assert first.article_id == second.article_id == law.id
+    assert "2024年9月1日" in first.quote and "五十八条" in second.quote
     assert all(c.verified for c in answer.citations) and not answer.unverified
     assert all(law.text[c.start : c.end] == c.quote for c in answer.citations)
     assert searcher.calls[0]["k"] == Settings().answer.max_passages
