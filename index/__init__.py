@@ -1,0 +1,1 @@
+"""Search over the article store: embedders, the dense (FAISS) and keyword (FTS5 BM25) indexes, hybrid search."""
