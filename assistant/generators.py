@@ -432,7 +432,9 @@ def _bigrams(text: str) -> set[str]:
 
 
 @dataclass(frozen=True)
-class _Scored:
+class ScoredSentence:
+    """A passage sentence and how well it matches the question."""
+
     score: float
     passage: int  # 1-based
     sentence: str
@@ -459,7 +461,7 @@ class ExtractiveAnswerer:
         chosen = self.rank(question, passages)[:self.max_sentences]
         return "".join(self._cite(s.sentence, s.passage) for s in chosen)
 
-    def rank(self, question: str, passages: list[str]) -> list[_Scored]:
+    def rank(self, question: str, passages: list[str]) -> list[ScoredSentence]:
         """Sentences that pass the thresholds, best first (ties: earlier passage, earlier sentence)."""
         content = question
         for word in _QUESTION_WORDS:
@@ -468,7 +470,7 @@ class ExtractiveAnswerer:
         if not wanted:
             return []
         wants_number = bool(_WANTS_NUMBER.search(question))
-        scored: list[_Scored] = []
+        scored: list[ScoredSentence] = []
         seen: set[str] = set()
         for n, passage in enumerate(passages, start=1):
             for match in _SENTENCE.finditer(passage):
@@ -482,7 +484,7 @@ class ExtractiveAnswerer:
                 if shared < self.min_shared or overlap < self.min_overlap:
                     continue
                 bonus = self.number_bonus if wants_number and _NUMBER.search(sentence) else 0.0
-                scored.append(_Scored(overlap + bonus, n, sentence))
+                scored.append(ScoredSentence(overlap + bonus, n, sentence))
         scored.sort(key=lambda s: -s.score)  # stable: keeps passage and sentence order among equals
         if not scored:
             return []
