@@ -217,18 +217,25 @@ class Searcher:
               prefer_recent: bool) -> list[Hit]:
         cfg = self.settings.retrieval
         chunks = self.store.chunks_by_id(fused)
-        articles = self.store.articles_by_id({c.article_id for c in chunks.values()})
         final = {i: s for i, s in fused.items() if i in chunks}
         if prefer_recent and final:
-            final = self._recency(final, {i: articles[c.article_id].date for i, c in chunks.items()
-                                          if c.article_id in articles})
+            dates = self._dates({c.article_id for c in chunks.values()})
+            final = self._recency(final, {i: dates.get(c.article_id, "") for i, c in chunks.items()})
         per_article: dict[str, int] = {}
-        hits: list[Hit] = []
+        chosen: list[int] = []
         for i in sorted(final, key=lambda i: (-final[i], i)):
-            chunk = chunks[i]
-            if per_article.get(chunk.article_id, 0) >= cfg.max_chunks_per_article:
+            aid = chunks[i].article_id
+            if per_article.get(aid, 0) >= cfg.max_chunks_per_article:
                 continue
-            per_article[chunk.article_id] = per_article.get(chunk.article_id, 0) + 1
+            per_article[aid] = per_article.get(aid, 0) + 1
+            chosen.append(i)
+            if len(chosen) == k:
+                break
+        # articles only for the hits returned: reading all ~100 candidates' articles costs more than the search
+        articles = self.store.articles_by_id({chunks[i].article_id for i in chosen})
+        hits: list[Hit] = []
+        for i in chosen:
+            chunk = chunks[i]
             article = articles.get(chunk.article_id)
             scores = {"fused": final[i]}
             if i in dense:
@@ -238,9 +245,16 @@ class Searcher:
             hits.append(Hit(chunk=chunk, score=final[i], title=article.title if article else "",
                             date=article.date if article else "", source=article.source if article else "",
                             scores=scores))
-            if len(hits) == k:
-                break
         return hits
+
+    def _dates(self, article_ids: set[str]) -> dict[str, str]:
+        ids = list(article_ids)
+        dates: dict[str, str] = {}
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            rows = self._db.execute(f"SELECT id, date FROM articles WHERE id IN ({','.join('?' * len(part))})", part)
+            dates.update(rows)
+        return dates
 
     def _recency(self, scores: dict[int, float], dates: dict[int, str]) -> dict[int, float]:
         """A mild boost for newer articles: up to `recency_weight` of the score range, halving every year back."""
