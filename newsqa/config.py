@@ -165,9 +165,8 @@ def _coerce(value: Any, kind: type, where: str) -> Any:
     elif kind is str:
         if isinstance(value, str):
             return value
-    elif kind is Path:
-        if isinstance(value, str):
-            return Path(value).expanduser()
+    elif kind is Path and isinstance(value, str):
+        return Path(value).expanduser()
     raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}")
 
 
