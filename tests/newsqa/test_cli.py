@@ -1,0 +1,71 @@
+"""The corpus commands end to end through `newsqa.cli.main`, with indexing left out (--no-index)."""
+
+import json
+
+import pytest
+
+from newsqa.cli import main
+
+SAMPLE = "corpus/sample/wujin_daily_page.txt"
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEWSQA_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+def articles(capsys) -> list[dict]:
+    capsys.readouterr()
+    assert main(["articles", "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_ingest_sample_page_then_list_and_remove(home, capsys):
+    assert main(["ingest", SAMPLE, "--date", "2024-02-02", "--source", "武进日报", "--no-index", "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert len(first["added"]) == 5
+    listed = articles(capsys)
+    assert {"id", "title", "subtitle", "date", "source", "reporters", "photographers", "n_chunks", "text"} <= set(
+        listed[0])
+    titles = [a["title"] for a in listed]
+    assert "《常州市生活垃圾分类管理条例》9月1日起施行" in titles
+    assert all(a["date"] == "2024-02-02" and a["source"] == "武进日报" and a["n_chunks"] > 0 for a in listed)
+
+    # the same file again changes nothing
+    assert main(["ingest", SAMPLE, "--date", "2024-02-02", "--source", "武进日报", "--no-index", "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["added"] == [] and again["replaced"] == [] and len(again["unchanged"]) == 5
+
+    assert main(["remove", listed[0]["id"]]) == 0
+    assert len(articles(capsys)) == 4
+    assert main(["remove", "no-such-id"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "message"),
+    [
+        (None, "missing.txt", "missing.txt"),
+        (b"", "empty.txt", "empty"),
+        (b"\x00\x01\x02\xff" * 100, "blob.txt", "binary"),
+        (b'{"title": "a", "text": "b"}\n{"title": "c", "text": \n', "bad.jsonl", "line 2"),
+    ],
+)
+def test_bad_input_is_one_clear_error_and_changes_nothing(home, tmp_path, capsys, content, name, message):
+    assert main(["ingest", SAMPLE, "--no-index"]) == 0
+    before = articles(capsys)
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    # a good file next to the bad one is not stored either: one ingest is one transaction
+    good = tmp_path / "good.txt"
+    good.write_text("一篇新文章\n这是正文。它有两个句子。\n", encoding="utf-8")
+    assert main(["ingest", str(good), str(path), "--no-index"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("newsqa: error:") and message in err and "Traceback" not in err
+    assert articles(capsys) == before
+
+
+def test_bad_date_option_is_rejected(home, capsys):
+    assert main(["ingest", SAMPLE, "--date", "2024-13-45", "--no-index"]) == 2
+    assert "2024-13-45" in capsys.readouterr().err

