@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, limit in limits.items() if name in args.sets and (EVALDATA / name / "corpus.jsonl").is_file()}
     base = RetrievalSettings()
     trials: list[tuple[str, RetrievalSettings]] = [("dense", base), ("bm25", base),
-                                                   ("rrf", replace(base, rrf_k=60))]
+                                                   ("rrf", replace(base, dense_weight=1.0, bm25_weight=1.0, rrf_k=60))]
     for w, boost in itertools.product([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.25, 1.5, 2.0],
                                       [0.0, 0.5, 1.0, 2.0]):
         trials.append(("convex", replace(base, dense_weight=1.0, bm25_weight=w, exact_boost=boost)))
