@@ -65,6 +65,44 @@ def validate_date(value: str) -> str:
         raise InputError(f"--date {value!r}: {exc}") from None
 
 
+# A line that only dates the article: "2024年2月2日 星期五", "发布时间：2024-02-02 10:30", "2024-02-02 来源：武进日报"
+_DATE_LINE = re.compile(
+    r"^[\[【（(]?\s*(?:(?:发布|发稿|出版|更新|刊发|见报)?(?:时间|日期)\s*[:：]?\s*)?"
+    r"(?P<date>\d{4}\s*(?:年\s*\d{1,2}\s*月\s*\d{1,2}\s*日?|[-/.]\s*\d{1,2}\s*[-/.]\s*\d{1,2}))"
+    r"(?:\s*(?:星期|周|礼拜)[一二三四五六日天])?(?:\s*\d{1,2}[:：]\d{2}(?:[:：]\d{2})?)?"
+    r"(?:\s*(?:来源|作者|编辑|记者|稿源)\s*[:：]?\s*\S{0,30})*\s*[\]】）)]?$"
+)
+# /2024/02/02/, /20240202/, /2024/0202/, /2024-02/02/, /2024-02-02/ in a URL path (a bare /2024/ is not a day)
+_URL_DATE = re.compile(
+    r"(?<![0-9])(?P<y>(?:19|20)\d{2})(?:[-/_]?(?P<m>[01]\d)(?P<d>[0-3]\d)|[-/_](?P<m2>[01]?\d)[-/_](?P<d2>[0-3]?\d))"
+    r"(?=[/_-]|$)"  # a day is a path segment of its own: "/2024/1201.html" is more likely an article number
+)
+_DATE_LINE_SCAN = 3  # a date line is looked for among the first few lines only
+
+
+def date_line(line: str) -> str:
+    """The ISO date of a line that only dates an article ("2024年2月2日 星期五", "发布时间：2024-02-02"), else ""."""
+    match = _DATE_LINE.match(line.strip())
+    if not match:
+        return ""
+    try:
+        return normalize_date(match["date"].replace(" ", ""))
+    except ValueError:
+        return ""
+
+
+def date_from_url(url: str) -> str:
+    """The ISO day a URL's path names (/2024/02/02/, /20240202/, /2024/0202/, /2024-02/02/), else ""."""
+    path = re.sub(r"^[a-z]+://[^/]*", "", url.strip(), flags=re.IGNORECASE)
+    for match in _URL_DATE.finditer(path):
+        month, day = match["m"] or match["m2"], match["d"] or match["d2"]
+        try:
+            return dt.date(int(match["y"]), int(month), int(day)).isoformat()
+        except ValueError:
+            continue
+    return ""
+
+
 # ---------------------------------------------------------------- bytes to text
 
 _COMMON_CHARS = re.compile(r"[\s!-~\u00a0-\u00ff\u2000-\u206f\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
@@ -149,6 +187,13 @@ def _single_article(text: str, *, markdown: bool, date: str, source: str) -> Art
     if markdown:
         lines = [_markdown_line(line) for line in lines]
     lines = [line for line in lines if line]
+    date_source = "option" if date else ""
+    for i, line in enumerate(lines[:_DATE_LINE_SCAN]):
+        found = date_line(_MD_HEADING.sub("", line) if markdown else line)
+        if found and len(lines) > 1:  # the article's own date line beats a --date given for a whole batch
+            date, date_source = found, "text"
+            del lines[i]
+            break
     title_line = _MD_HEADING.sub("", lines[0]) if markdown else lines[0]
     body = lines[1:]
     if len(title_line) > 60 or not body:  # a long first line is text, not a title
@@ -174,7 +219,7 @@ def _single_article(text: str, *, markdown: bool, date: str, source: str) -> Art
         title=title,
         text="\n".join(paragraphs),
         date=date,
-        date_source="option" if date else "",
+        date_source=date_source,
         source=source,
     )
 
@@ -219,6 +264,8 @@ def _read_html(path: Path, *, date: str, source: str, max_file_mb: int) -> list[
             page_date, date_source = normalize_date(str(data["date"])), "metadata"
         except ValueError:
             page_date = ""
+    if not page_date and (from_url := date_from_url(url)):
+        page_date, date_source = from_url, "url"
     if not page_date and date:
         page_date, date_source = date, "option"
     return [
@@ -284,6 +331,8 @@ def _jsonl_article(record: Any, where: str, *, date: str, source: str) -> Articl
             day, date_source = normalize_date(raw_date), "metadata"
         except ValueError as exc:
             raise InputError(f'{where}: "date": {exc}') from None
+    elif from_url := date_from_url(url):
+        day, date_source = from_url, "url"
     else:
         day, date_source = date, "option" if date else ""
     use_source = own_source or source

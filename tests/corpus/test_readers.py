@@ -12,6 +12,8 @@ import pytest
 from corpus.readers import (
     MAX_LINE_BYTES,
     InputError,
+    date_from_url,
+    date_line,
     iter_paths,
     list_files,
     normalize_date,
@@ -110,8 +112,14 @@ def test_html_body_survives_and_boilerplate_is_dropped(tmp_path: Path) -> None:
     assert article.source == "武进新闻网"
 
 
-def test_html_without_a_date_takes_the_option(tmp_path: Path) -> None:
+def test_html_without_a_date_takes_the_day_its_url_names(tmp_path: Path) -> None:
     html = HTML.replace('<meta name="date" content="2024-02-02">', "")
+    [article] = read_path(_write(tmp_path / "park.htm", html), date="2024-01-01")
+    assert (article.date, article.date_source) == ("2024-02-02", "url")  # .../2024/0202/park.html
+
+
+def test_html_without_a_date_or_dated_url_takes_the_option(tmp_path: Path) -> None:
+    html = HTML.replace('<meta name="date" content="2024-02-02">', "").replace("/2024/0202/", "/news/")
     [article] = read_path(_write(tmp_path / "park.htm", html), date="2024-01-01")
     assert (article.date, article.date_source) == ("2024-01-01", "option")
 
@@ -305,3 +313,77 @@ def test_rgb_passages_load_with_their_ids(tmp_path: Path) -> None:
             assert (article.date, article.date_source) == (record["date"], "metadata")
         else:
             assert (article.date, article.date_source) == ("2024-02-02", "option")
+
+
+# ---------------------------------------------------------------- dates in the text and the URL
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("2024年2月2日 星期五", "2024-02-02"),
+        ("2024年2月2日", "2024-02-02"),
+        ("发布时间：2024-02-02 10:30", "2024-02-02"),
+        ("发布日期: 2024/2/2", "2024-02-02"),
+        ("【2024年2月2日】", "2024-02-02"),
+        ("2024-02-02 来源：武进日报", "2024-02-02"),
+        ("会议于2024年2月2日召开", ""),  # a sentence that mentions a date does not date the article
+        ("2024年2月30日 星期五", ""),
+        ("武进区召开安全生产会议", ""),
+    ],
+)
+def test_date_line(line: str, expected: str) -> None:
+    assert date_line(line) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://news.example.cn/2024/02/02/park.html", "2024-02-02"),
+        ("http://www.example.cn/content/20240202/123.shtml", "2024-02-02"),
+        ("http://www.example.cn/2024-02/02/c_1130.htm", "2024-02-02"),
+        ("http://paper.example.cn/n1/2024/0202/c1001-1.html", "2024-02-02"),
+        ("http://www.example.cn/2024/index.html", ""),  # a bare year is no day
+        ("http://www.example.cn/2024/1201.html", ""),  # an article number, not 1 December
+        ("http://www.example.cn/20241399/a.html", ""),  # no such day
+        ("", ""),
+    ],
+)
+def test_date_from_url(url: str, expected: str) -> None:
+    assert date_from_url(url) == expected
+
+
+def test_single_article_date_line_beats_the_option_and_leaves_the_text(tmp_path: Path) -> None:
+    text = "武进区召开安全生产会议\n2024年2月2日 星期五\n\n昨天上午，区里召开安全生产会议。\n"
+    [article] = read_path(_write(tmp_path / "a.txt", text), date="2024-03-01")
+    assert (article.date, article.date_source) == ("2024-02-02", "text")
+    assert article.title == "武进区召开安全生产会议"
+    assert article.text == "昨天上午，区里召开安全生产会议。"
+
+
+def test_single_article_date_line_before_the_title(tmp_path: Path) -> None:
+    text = "发布时间：2024-02-02 09:00\n武进区召开安全生产会议\n昨天上午，区里召开安全生产会议。\n"
+    [article] = read_path(_write(tmp_path / "a.md", text))
+    assert (article.date, article.date_source, article.title) == ("2024-02-02", "text", "武进区召开安全生产会议")
+
+
+def test_single_article_without_a_date_line_takes_the_option(tmp_path: Path) -> None:
+    [article] = read_path(_write(tmp_path / "a.txt", ARTICLE), date="2024-02-02")
+    assert (article.date, article.date_source) == ("2024-02-02", "option")
+    [undated] = read_path(_write(tmp_path / "b.txt", ARTICLE))
+    assert (undated.date, undated.date_source) == ("", "")
+
+
+def test_jsonl_without_a_date_takes_the_day_its_url_names(tmp_path: Path) -> None:
+    path = _jsonl(
+        tmp_path / "news.jsonl",
+        [
+            {"title": "甲", "text": "正文。", "url": "https://example.cn/2023/11/05/a.html"},
+            {"title": "乙", "text": "正文。", "url": "https://example.cn/2023/11/05/b.html", "date": "2023-11-04"},
+            {"title": "丙", "text": "正文。", "url": "https://example.cn/news/c.html"},
+        ],
+    )
+    a, b, c = read_path(path, date="2024-02-02")
+    assert (a.date, a.date_source) == ("2023-11-05", "url")
+    assert (b.date, b.date_source) == ("2023-11-04", "metadata")
+    assert (c.date, c.date_source) == ("2024-02-02", "option")
