@@ -39,8 +39,14 @@ def candidates(data_home: Path, name: str, limit: int, n: int) -> dict:
     rows = []
     for question, gold in select_questions(name, store):
         dense, bm25 = searcher.candidates(question, n)
-        rows.append({"q": question, "gold": sorted(gold), "dense": {str(k): v for k, v in dense.items()},
-                     "bm25": {str(k): v for k, v in bm25.items()}})
+        rows.append(
+            {
+                "q": question,
+                "gold": sorted(gold),
+                "dense": {str(k): v for k, v in dense.items()},
+                "bm25": {str(k): v for k, v in bm25.items()},
+            }
+        )
     data = {"article_of": {str(k): v for k, v in article_of.items()}, "rows": rows}
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     searcher.close()
@@ -86,13 +92,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sets", nargs="+", default=["rgb_zh", "crud"], choices=["rgb_zh", "crud"])
     args = parser.parse_args(argv)
     limits = {"rgb_zh": args.corpus_limit_rgb, "crud": args.corpus_limit_crud}
-    sets = {name: candidates(args.data_home, name, limit, args.candidates)
-            for name, limit in limits.items() if name in args.sets and (EVALDATA / name / "corpus.jsonl").is_file()}
+    sets = {
+        name: candidates(args.data_home, name, limit, args.candidates)
+        for name, limit in limits.items()
+        if name in args.sets and (EVALDATA / name / "corpus.jsonl").is_file()
+    }
     base = RetrievalSettings()
-    trials: list[tuple[str, RetrievalSettings]] = [("dense", base), ("bm25", base),
-                                                   ("rrf", replace(base, dense_weight=1.0, bm25_weight=1.0, rrf_k=60))]
-    for w, boost in itertools.product([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.25, 1.5, 2.0],
-                                      [0.0, 0.5, 1.0, 2.0]):
+    trials: list[tuple[str, RetrievalSettings]] = [
+        ("dense", base),
+        ("bm25", base),
+        ("rrf", replace(base, dense_weight=1.0, bm25_weight=1.0, rrf_k=60)),
+    ]
+    for w, boost in itertools.product(
+        [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.25, 1.5, 2.0], [0.0, 0.5, 1.0, 2.0]
+    ):
         trials.append(("convex", replace(base, dense_weight=1.0, bm25_weight=w, exact_boost=boost)))
     for w, boost in itertools.product([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.25, 1.5, 2.0], [0.0, 0.5, 1.0]):
         trials.append(("zscore", replace(base, dense_weight=1.0, bm25_weight=w, exact_boost=boost)))
@@ -109,8 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     shown = results[:3] + sorted(results[3:], key=lambda r: -r[0])[:12]
     for mean_mrr, method, cfg, per_set in shown:
         cells = " | ".join(f"{m['recall@5']:.3f} | {m['recall@10']:.3f} | {m['mrr@10']:.3f}" for m in per_set.values())
-        knobs = (f"{cfg.bm25_weight:g} | {cfg.rrf_k if method == 'rrf' else ''} | {cfg.exact_boost:g}"
-                 if method in FUSIONS else " | | ")
+        knobs = (
+            f"{cfg.bm25_weight:g} | {cfg.rrf_k if method == 'rrf' else ''} | {cfg.exact_boost:g}"
+            if method in FUSIONS
+            else " | | "
+        )
         print(f"| {method} | {knobs} | {cells} | {mean_mrr:.3f} |")
     return 0
 

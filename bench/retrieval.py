@@ -63,12 +63,22 @@ def load_items(name: str, limit: int = 0) -> Iterator[tuple[Article, list[Chunk]
                 return
             p = json.loads(line)
             text = p["text"]
-            article = Article(id=p["id"], title=p.get("title", ""), text=text, date=p.get("date", ""),
-                              source=p.get("source", ""))
+            article = Article(
+                id=p["id"], title=p.get("title", ""), text=text, date=p.get("date", ""), source=p.get("source", "")
+            )
             spans = chunk_text(text, size) if size else [(0, len(text))]
-            chunks = [Chunk(id=chunk_id(article.id, s, e, text[s:e]), article_id=article.id, index=n,
-                            paragraph=text.count("\n", 0, s), start=s, end=e, text=text[s:e])
-                      for n, (s, e) in enumerate(spans)]
+            chunks = [
+                Chunk(
+                    id=chunk_id(article.id, s, e, text[s:e]),
+                    article_id=article.id,
+                    index=n,
+                    paragraph=text.count("\n", 0, s),
+                    start=s,
+                    end=e,
+                    text=text[s:e],
+                )
+                for n, (s, e) in enumerate(spans)
+            ]
             yield article, chunks
 
 
@@ -104,8 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-home", type=Path, default=Path("/tmp/newsqa-bench"))
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     parser.add_argument("--methods", nargs="+", default=["bm25", "dense", "hybrid"])
-    parser.add_argument("--corpus-limit", type=int, default=0,
-                        help="use only the first N corpus documents (and the questions whose gold is among them)")
+    parser.add_argument(
+        "--corpus-limit",
+        type=int,
+        default=0,
+        help="use only the first N corpus documents (and the questions whose gold is among them)",
+    )
     parser.add_argument("--embed-only", action="store_true", help="only build the store and the dense index")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     args = parser.parse_args(argv)
@@ -128,9 +142,11 @@ def main(argv: list[str] | None = None) -> int:
             t = time.perf_counter()
             report = dense.sync(store, progress=True)
             took = time.perf_counter() - t
-            print(f"{name}: dense {report} in {took:.1f}s "
-                  f"({report['embedded'] / took if took and report['embedded'] else 0:.1f} chunks/s)",
-                  file=sys.stderr)
+            print(
+                f"{name}: dense {report} in {took:.1f}s "
+                f"({report['embedded'] / took if took and report['embedded'] else 0:.1f} chunks/s)",
+                file=sys.stderr,
+            )
             continue
         results.extend(evaluate(settings, store, name, args.methods))
     if results:
@@ -156,8 +172,12 @@ def rank_metrics(ranked: list[list[str]], golds: list[set[str]]) -> dict[str, fl
     n = len(golds) or 1
     r5 = sum(any(a in g for a in r[:5]) for r, g in zip(ranked, golds, strict=True)) / n
     r10 = sum(any(a in g for a in r[:10]) for r, g in zip(ranked, golds, strict=True)) / n
-    mrr = sum(next((1 / (i + 1) for i, a in enumerate(r[:10]) if a in g), 0.0)
-              for r, g in zip(ranked, golds, strict=True)) / n
+    mrr = (
+        sum(
+            next((1 / (i + 1) for i, a in enumerate(r[:10]) if a in g), 0.0) for r, g in zip(ranked, golds, strict=True)
+        )
+        / n
+    )
     return {"recall@5": r5, "recall@10": r10, "mrr@10": mrr}
 
 
@@ -186,13 +206,19 @@ def evaluate(settings: Settings, store: Store, name: str, methods: list[str]) ->
             ranked.append([h.chunk.article_id for h in hits])
         latencies.sort()
         cpu.sort()
-        row = {"set": name, "method": method, "questions": len(questions), "articles": store.count(),
-               "chunks": n_chunks, **rank_metrics(ranked, [g for _, g in questions]),
-               "p50_ms": 1000 * latencies[len(latencies) // 2],
-               "p95_ms": 1000 * latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))],
-               "cpu_p50_ms": 1000 * cpu[len(cpu) // 2],
-               "cpu_p95_ms": 1000 * cpu[min(len(cpu) - 1, int(0.95 * len(cpu)))],
-               "peak_mb": peak_mb()}
+        row = {
+            "set": name,
+            "method": method,
+            "questions": len(questions),
+            "articles": store.count(),
+            "chunks": n_chunks,
+            **rank_metrics(ranked, [g for _, g in questions]),
+            "p50_ms": 1000 * latencies[len(latencies) // 2],
+            "p95_ms": 1000 * latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))],
+            "cpu_p50_ms": 1000 * cpu[len(cpu) // 2],
+            "cpu_p95_ms": 1000 * cpu[min(len(cpu) - 1, int(0.95 * len(cpu)))],
+            "peak_mb": peak_mb(),
+        }
         if method == "bm25":
             row["index_rate"] = keyword_rate
         if method == "hybrid":
@@ -204,14 +230,18 @@ def evaluate(settings: Settings, store: Store, name: str, methods: list[str]) ->
 
 
 def markdown(results: list[dict]) -> str:
-    lines = ["| set | method | questions | chunks | Recall@5 | Recall@10 | MRR@10 | index rate | p50 / p95 wall "
-             "| p50 / p95 CPU | peak RSS |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| set | method | questions | chunks | Recall@5 | Recall@10 | MRR@10 | index rate | p50 / p95 wall "
+        "| p50 / p95 CPU | peak RSS |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in results:
         rate = f"{r['index_rate']:,.0f} c/s" if "index_rate" in r else ""
-        lines.append(f"| {r['set']} | {r['method']} | {r['questions']} | {r['chunks']:,} | {r['recall@5']:.3f} | "
-                     f"{r['recall@10']:.3f} | {r['mrr@10']:.3f} | {rate} | {r['p50_ms']:.1f} / {r['p95_ms']:.1f} ms | "
-                     f"{r['cpu_p50_ms']:.1f} / {r['cpu_p95_ms']:.1f} ms | {r['peak_mb']:,.0f} MB |")
+        lines.append(
+            f"| {r['set']} | {r['method']} | {r['questions']} | {r['chunks']:,} | {r['recall@5']:.3f} | "
+            f"{r['recall@10']:.3f} | {r['mrr@10']:.3f} | {rate} | {r['p50_ms']:.1f} / {r['p95_ms']:.1f} ms | "
+            f"{r['cpu_p50_ms']:.1f} / {r['cpu_p95_ms']:.1f} ms | {r['peak_mb']:,.0f} MB |"
+        )
     return "\n".join(lines)
 
 

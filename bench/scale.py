@@ -78,8 +78,10 @@ def main(argv: list[str] | None = None) -> int:
             elif exact is not None:
                 overlap = [len(set(a[:10]) & set(b[:10])) / 10 for a, b in zip(found, exact, strict=True)]
                 recall = f"{np.mean(overlap):.3f}"
-            print(f"| {n:,} | {kind} | {size_mb:,.0f} MB | {build_s:.1f} s | {p50:.2f} ms | {p95:.2f} ms | {recall} |",
-                  flush=True)
+            print(
+                f"| {n:,} | {kind} | {size_mb:,.0f} MB | {build_s:.1f} s | {p50:.2f} ms | {p95:.2f} ms | {recall} |",
+                flush=True,
+            )
             del index
         print(f"done {n}", file=sys.stderr)
     return 0

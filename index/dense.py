@@ -73,7 +73,8 @@ class EmbeddingCache:
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS embeddings (model TEXT NOT NULL, chunk_id INTEGER NOT NULL, "
-            "digest TEXT NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (model, chunk_id)) WITHOUT ROWID")
+            "digest TEXT NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (model, chunk_id)) WITHOUT ROWID"
+        )
 
     def close(self) -> None:
         self._db.close()
@@ -83,23 +84,27 @@ class EmbeddingCache:
         found: dict[int, np.ndarray] = {}
         ids = list(digests)
         for i in range(0, len(ids), 500):
-            part = ids[i:i + 500]
+            part = ids[i : i + 500]
             marks = ",".join("?" * len(part))
             rows = self._db.execute(
                 f"SELECT chunk_id, digest, vector FROM embeddings WHERE model = ? AND chunk_id IN ({marks})",
-                [model, *part])
+                [model, *part],
+            )
             for cid, digest, blob in rows:
                 if digest == digests[cid] and len(blob) == 4 * dim:
                     found[cid] = np.frombuffer(blob, dtype=np.float32)
         return found
 
     def put(self, model: str, ids: Sequence[int], digests: Sequence[str], vectors: np.ndarray) -> None:
-        rows = [(model, int(i), d, np.ascontiguousarray(v, dtype=np.float32).tobytes())
-                for i, d, v in zip(ids, digests, vectors, strict=True)]
+        rows = [
+            (model, int(i), d, np.ascontiguousarray(v, dtype=np.float32).tobytes())
+            for i, d, v in zip(ids, digests, vectors, strict=True)
+        ]
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            self._db.executemany("INSERT OR REPLACE INTO embeddings (model, chunk_id, digest, vector) "
-                                 "VALUES (?, ?, ?, ?)", rows)
+            self._db.executemany(
+                "INSERT OR REPLACE INTO embeddings (model, chunk_id, digest, vector) VALUES (?, ?, ?, ?)", rows
+            )
             self._db.execute("COMMIT")
         except BaseException:
             if self._db.in_transaction:  # SQLite has already rolled back after a full disk or an I/O error
@@ -111,14 +116,13 @@ class EmbeddingCache:
 
     def prune(self, keep: set[int]) -> int:
         """Drop vectors (of every model) for chunks no longer in the store."""
-        stale = [r[0] for r in self._db.execute("SELECT DISTINCT chunk_id FROM embeddings")
-                 if r[0] not in keep]
+        stale = [r[0] for r in self._db.execute("SELECT DISTINCT chunk_id FROM embeddings") if r[0] not in keep]
         if not stale:
             return 0
         self._db.execute("BEGIN IMMEDIATE")
         try:
             for i in range(0, len(stale), 500):
-                part = stale[i:i + 500]
+                part = stale[i : i + 500]
                 self._db.execute(f"DELETE FROM embeddings WHERE chunk_id IN ({','.join('?' * len(part))})", part)
             self._db.execute("COMMIT")
         except BaseException:
@@ -208,9 +212,11 @@ class DenseIndex:
         if manifest is None or not path.is_file():
             return False
         if manifest.embedder != self.embedder.name or manifest.dim != self.embedder.dim:
-            print(f"newsqa: the dense index was built with {manifest.embedder} ({manifest.dim}-d) but the "
-                  f"configured embedder is {self.embedder.name} ({self.embedder.dim}-d); re-embedding the corpus",
-                  file=sys.stderr)
+            print(
+                f"newsqa: the dense index was built with {manifest.embedder} ({manifest.dim}-d) but the "
+                f"configured embedder is {self.embedder.name} ({self.embedder.dim}-d); re-embedding the corpus",
+                file=sys.stderr,
+            )
             return False
         try:
             index = _faiss().read_index(str(path))
@@ -255,8 +261,12 @@ class DenseIndex:
         if not self.settings.keep_stale_embeddings:
             self.cache.prune(store_ids)
         self._save(version, store_ids)
-        return {"added": len(missing), "removed": len(gone) if not rebuilt else 0, "embedded": embedded,
-                "rebuilt": bool(rebuilt)}
+        return {
+            "added": len(missing),
+            "removed": len(gone) if not rebuilt else 0,
+            "embedded": embedded,
+            "rebuilt": bool(rebuilt),
+        }
 
     def _add(self, store: Any, ids: list[int], progress: bool) -> int:
         """Add chunks by id, embedding only those the cache lacks; returns how many were embedded."""
@@ -264,7 +274,7 @@ class DenseIndex:
         vectors: dict[int, np.ndarray] = {}
         todo: list[tuple[int, str, str]] = []  # (chunk id, digest, text) to embed
         for i in range(0, len(ids), 2000):
-            chunks = store.chunks_by_id(ids[i:i + 2000])
+            chunks = store.chunks_by_id(ids[i : i + 2000])
             articles = store.articles_by_id({c.article_id for c in chunks.values()})
             texts = {cid: document_text(c, articles.get(c.article_id)) for cid, c in chunks.items()}
             digests = {cid: _digest(t) for cid, t in texts.items()}
@@ -277,7 +287,7 @@ class DenseIndex:
             bar = tqdm(total=len(todo), desc=f"embedding ({model})", unit="chunk", file=sys.stderr)
         try:
             for i in range(0, len(todo), EMBED_BATCH):
-                batch = todo[i:i + EMBED_BATCH]
+                batch = todo[i : i + EMBED_BATCH]
                 vecs = self.embedder.encode_documents([t for _, _, t in batch])
                 self.cache.put(model, [c for c, _, _ in batch], [d for _, d, _ in batch], vecs)
                 vectors.update(zip((c for c, _, _ in batch), vecs, strict=True))
@@ -296,11 +306,15 @@ class DenseIndex:
         faiss = _faiss()
         data = faiss.serialize_index(self._index).tobytes()
         write_atomic(self.directory / INDEX_FILE, data)
-        self.manifest = Manifest(embedder=self.embedder.name, dim=self.embedder.dim, kind=self._kind,
-                                 count=int(self._index.ntotal), store_version=version,
-                                 id_checksum=id_set_checksum(ids))
-        write_atomic(self.directory / MANIFEST_FILE,
-                     json.dumps(self.manifest.__dict__, indent=1).encode("utf-8"))
+        self.manifest = Manifest(
+            embedder=self.embedder.name,
+            dim=self.embedder.dim,
+            kind=self._kind,
+            count=int(self._index.ntotal),
+            store_version=version,
+            id_checksum=id_set_checksum(ids),
+        )
+        write_atomic(self.directory / MANIFEST_FILE, json.dumps(self.manifest.__dict__, indent=1).encode("utf-8"))
 
     # -- searching ---------------------------------------------------------------------------------------------
 
@@ -316,8 +330,11 @@ class DenseIndex:
                 return []
             faiss = _faiss()
             selector = faiss.IDSelectorBatch(allowed)
-            params = (faiss.SearchParametersHNSW(sel=selector, efSearch=self.settings.hnsw_ef_search)
-                      if self._kind == "hnsw" else faiss.SearchParameters(sel=selector))
+            params = (
+                faiss.SearchParametersHNSW(sel=selector, efSearch=self.settings.hnsw_ef_search)
+                if self._kind == "hnsw"
+                else faiss.SearchParameters(sel=selector)
+            )
         scores, ids = self._index.search(q, min(k, self._index.ntotal), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 

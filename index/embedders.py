@@ -66,7 +66,7 @@ class BaseEmbedder:
         parts = []
         try:
             for i in range(0, len(texts), self.batch_size):
-                batch = texts[i:i + self.batch_size]
+                batch = texts[i : i + self.batch_size]
                 parts.append(normalise(self._encode(batch, kind)))
                 if bar is not None:
                     bar.update(len(batch))
@@ -189,8 +189,13 @@ class SentenceTransformerEmbedder(BaseEmbedder):
     def _encode(self, texts: list[str], kind: str) -> np.ndarray:
         model = self._load()
         prompt = self.prompts[0] if kind == "query" else self.prompts[1]
-        return model.encode([prompt + t for t in texts], batch_size=len(texts), convert_to_numpy=True,
-                            normalize_embeddings=True, show_progress_bar=False)
+        return model.encode(
+            [prompt + t for t in texts],
+            batch_size=len(texts),
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
 
 
 EMBEDDERS: dict[str, Callable[[EmbedderSettings], Embedder]] = {
@@ -206,4 +211,3 @@ def make_embedder(settings: EmbedderSettings) -> Embedder:
     except KeyError:
         raise EmbedderError(f"unknown embedder backend {settings.backend!r} (known: {', '.join(EMBEDDERS)})") from None
     return constructor(settings)
-

@@ -47,8 +47,9 @@ def bm25_share(query: str, settings: RetrievalSettings) -> float:
     return wb / (wd + wb) if wd + wb > 0 else 0.5
 
 
-def fuse_convex(query: str, dense: dict[int, float], bm25: dict[int, float],
-                settings: RetrievalSettings) -> dict[int, float]:
+def fuse_convex(
+    query: str, dense: dict[int, float], bm25: dict[int, float], settings: RetrievalSettings
+) -> dict[int, float]:
     """Convex combination of min-max normalised scores; a candidate missing from the BM25 list gets 0 there.
 
     `dense` must hold a score for every candidate (the searcher scores BM25-only candidates by their vectors).
@@ -67,8 +68,9 @@ def _zscore(scores: dict[int, float]) -> dict[int, float]:
     return {i: (s - mean) / std if std > 1e-9 else 0.0 for i, s in scores.items()}
 
 
-def fuse_zscore(query: str, dense: dict[int, float], bm25: dict[int, float],
-                settings: RetrievalSettings) -> dict[int, float]:
+def fuse_zscore(
+    query: str, dense: dict[int, float], bm25: dict[int, float], settings: RetrievalSettings
+) -> dict[int, float]:
     """Weighted sum of z-scores: a retriever whose top stands out from its list speaks louder than a flat one.
 
     A candidate missing from the BM25 list gets that list's lowest z-score.
@@ -80,8 +82,9 @@ def fuse_zscore(query: str, dense: dict[int, float], bm25: dict[int, float],
     return {i: (1 - share) * zd.get(i, 0.0) + share * zb.get(i, floor) for i in ids}
 
 
-def fuse_rrf(query: str, dense: dict[int, float], bm25: dict[int, float],
-             settings: RetrievalSettings) -> dict[int, float]:
+def fuse_rrf(
+    query: str, dense: dict[int, float], bm25: dict[int, float], settings: RetrievalSettings
+) -> dict[int, float]:
     """Weighted reciprocal rank fusion over the two candidate lists (each ranked by its own score)."""
     share = bm25_share(query, settings)
     fused: dict[int, float] = {}
@@ -108,8 +111,9 @@ def _day(iso: str) -> Date | None:
 class Searcher:
     """Keeps the dense and keyword indexes in step with the store and answers searches over both."""
 
-    def __init__(self, settings: Settings, store: Any, embedder: Embedder | None = None,
-                 reranker: Reranker | None = None) -> None:
+    def __init__(
+        self, settings: Settings, store: Any, embedder: Embedder | None = None, reranker: Reranker | None = None
+    ) -> None:
         self.settings = settings
         self.store = store
         self.embedder = embedder or make_embedder(settings.embedder)
@@ -129,8 +133,10 @@ class Searcher:
     def sync(self, progress: bool = True) -> dict[str, Any]:
         """Bring both indexes in step with the store; cheap when the store has not changed since the last sync."""
         with self._lock:
-            report = {"keyword": self.keyword.sync(self.store, progress=progress),
-                      "dense": self.dense.sync(self.store, progress=progress)}
+            report = {
+                "keyword": self.keyword.sync(self.store, progress=progress),
+                "dense": self.dense.sync(self.store, progress=progress),
+            }
             self._loaded = True
         return report
 
@@ -165,8 +171,17 @@ class Searcher:
             params.extend(sources)
         return {r[0] for r in self._db.execute(sql, params)}
 
-    def search(self, query: str, *, k: int | None = None, mode: str | None = None, date_from: str = "",
-               date_to: str = "", sources: Sequence[str] = (), prefer_recent: bool = False) -> list[Hit]:
+    def search(
+        self,
+        query: str,
+        *,
+        k: int | None = None,
+        mode: str | None = None,
+        date_from: str = "",
+        date_to: str = "",
+        sources: Sequence[str] = (),
+        prefer_recent: bool = False,
+    ) -> list[Hit]:
         """The best chunks for `query`, at most `max_chunks_per_article` per article, best first."""
         cfg = self.settings.retrieval
         k = k or cfg.k
@@ -185,8 +200,9 @@ class Searcher:
             hits = self._hits(fused, dense, bm25, k, prefer_recent)
         return self.reranker.rerank(query, hits) if self.reranker is not None else hits
 
-    def candidates(self, query: str, n: int, *, mode: str = "hybrid",
-                   allowed: set[int] | None = None) -> tuple[dict[int, float], dict[int, float]]:
+    def candidates(
+        self, query: str, n: int, *, mode: str = "hybrid", allowed: set[int] | None = None
+    ) -> tuple[dict[int, float], dict[int, float]]:
         """(dense, bm25) scores of each retriever's top `n`; in hybrid mode every candidate has a dense score."""
         dense: dict[int, float] = {}
         bm25: dict[int, float] = {}
@@ -213,8 +229,9 @@ class Searcher:
             self._query_vectors.move_to_end(query)
         return vec
 
-    def _hits(self, fused: dict[int, float], dense: dict[int, float], bm25: dict[int, float], k: int,
-              prefer_recent: bool) -> list[Hit]:
+    def _hits(
+        self, fused: dict[int, float], dense: dict[int, float], bm25: dict[int, float], k: int, prefer_recent: bool
+    ) -> list[Hit]:
         cfg = self.settings.retrieval
         chunks = self.store.chunks_by_id(fused)
         final = {i: s for i, s in fused.items() if i in chunks}
@@ -242,16 +259,23 @@ class Searcher:
                 scores["dense"] = dense[i]
             if i in bm25:
                 scores["bm25"] = bm25[i]
-            hits.append(Hit(chunk=chunk, score=final[i], title=article.title if article else "",
-                            date=article.date if article else "", source=article.source if article else "",
-                            scores=scores))
+            hits.append(
+                Hit(
+                    chunk=chunk,
+                    score=final[i],
+                    title=article.title if article else "",
+                    date=article.date if article else "",
+                    source=article.source if article else "",
+                    scores=scores,
+                )
+            )
         return hits
 
     def _dates(self, article_ids: set[str]) -> dict[str, str]:
         ids = list(article_ids)
         dates: dict[str, str] = {}
         for i in range(0, len(ids), 500):
-            part = ids[i:i + 500]
+            part = ids[i : i + 500]
             rows = self._db.execute(f"SELECT id, date FROM articles WHERE id IN ({','.join('?' * len(part))})", part)
             dates.update(rows)
         return dates
@@ -264,5 +288,7 @@ class Searcher:
         newest = max(days.values())
         span = (max(scores.values()) - min(scores.values())) or 1.0
         weight = self.settings.retrieval.recency_weight * span
-        return {i: s + (weight * math.pow(0.5, (newest - days[i]).days / 365) if i in days else 0.0)
-                for i, s in scores.items()}
+        return {
+            i: s + (weight * math.pow(0.5, (newest - days[i]).days / 365) if i in days else 0.0)
+            for i, s in scores.items()
+        }

@@ -19,7 +19,8 @@ _STOPWORD_TEXT = (
     "的 了 是 在 和 与 及 或 等 也 都 就 被 把 对 从 为 以 于 而 之 其 这 那 这个 那个 有 吗 呢 吧 啊 呀 么 "
     "什么 哪些 哪个 哪 多少 怎么 怎样 如何 为什么 为何 是否 是不是 谁 哪里 何时 几 请问 一下 一个 我 你 他 她 它 "
     "我们 你们 他们 中 上 下 个 年 月 日 会 能 要 说 将 还 又 并 但 已 已经 哪一 哪年 哪天 多 the a an of to in "
-    "is are was what which who when where how")
+    "is are was what which who when where how"
+)
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 _WORDY = re.compile(r"[\w\u4e00-\u9fff]")
 _QUOTED = re.compile(r"[《“「『\"']([^》”」』\"']{2,12})[》”」』\"']")
@@ -119,8 +120,10 @@ class KeywordIndex:
         self.segmenter = Segmenter(user_dict)
         self._db = sqlite3.connect(self.path, timeout=timeout_s, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS keyword_fts USING fts5(tokens, "
-                         "tokenize = 'unicode61 remove_diacritics 0')")
+        self._db.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS keyword_fts USING fts5(tokens, "
+            "tokenize = 'unicode61 remove_diacritics 0')"
+        )
         self._db.execute("CREATE TABLE IF NOT EXISTS keyword_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
     def close(self) -> None:
@@ -172,25 +175,28 @@ class KeywordIndex:
             # resumes from the id diff, and the store version is recorded only once everything is in
             with self._transaction() as db:
                 for i in range(0, len(gone), 500):
-                    part = gone[i:i + 500]
+                    part = gone[i : i + 500]
                     db.execute(f"DELETE FROM keyword_fts WHERE rowid IN ({','.join('?' * len(part))})", part)
             for i in range(0, len(missing), SYNC_BATCH):
-                chunks = store.chunks_by_id(missing[i:i + SYNC_BATCH])
+                chunks = store.chunks_by_id(missing[i : i + SYNC_BATCH])
                 articles = store.articles_by_id({c.article_id for c in chunks.values()})
                 words = set()
                 for article in articles.values():
                     words |= salient_terms(article)
                 self.segmenter.add_words(words)
-                rows = [(cid, " ".join(self.segmenter.tokens(indexed_text(c, articles.get(c.article_id)))))
-                        for cid, c in chunks.items()]
+                rows = [
+                    (cid, " ".join(self.segmenter.tokens(indexed_text(c, articles.get(c.article_id)))))
+                    for cid, c in chunks.items()
+                ]
                 with self._transaction() as db:
                     # OR REPLACE: a concurrent sync (two `newsqa ingest` at once) may have indexed the same chunk
                     db.executemany("INSERT OR REPLACE INTO keyword_fts (rowid, tokens) VALUES (?, ?)", rows)
                 if bar is not None:
                     bar.update(len(chunks))
             with self._transaction() as db:
-                db.execute("INSERT OR REPLACE INTO keyword_meta (key, value) VALUES ('store_version', ?)",
-                           (str(version),))
+                db.execute(
+                    "INSERT OR REPLACE INTO keyword_meta (key, value) VALUES ('store_version', ?)", (str(version),)
+                )
         finally:
             if bar is not None:
                 bar.close()

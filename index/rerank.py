@@ -38,25 +38,28 @@ class LLMReranker:
         self.max_tokens = max_tokens
 
     def messages(self, query: str, hits: list[Hit]) -> list[dict[str, str]]:
-        passages = "\n".join(f"[{n}] {h.title + '：' if h.title else ''}{h.chunk.text[:self.max_chars]}"
-                             for n, h in enumerate(hits, 1))
-        return [{"role": "system", "content": RERANK_SYSTEM},
-                {"role": "user", "content": RERANK_PROMPT.format(query=query, passages=passages)}]
+        passages = "\n".join(
+            f"[{n}] {h.title + '：' if h.title else ''}{h.chunk.text[: self.max_chars]}" for n, h in enumerate(hits, 1)
+        )
+        return [
+            {"role": "system", "content": RERANK_SYSTEM},
+            {"role": "user", "content": RERANK_PROMPT.format(query=query, passages=passages)},
+        ]
 
     def rerank(self, query: str, hits: list[Hit]) -> list[Hit]:
-        head, tail = hits[:self.top], hits[self.top:]
+        head, tail = hits[: self.top], hits[self.top :]
         if len(head) < 2:
             return hits
-        reply = "".join(self.generator.stream(self.messages(query, head), max_tokens=self.max_tokens,
-                                              temperature=0.0))
+        reply = "".join(self.generator.stream(self.messages(query, head), max_tokens=self.max_tokens, temperature=0.0))
         grades: dict[int, float] = {}
         for n, value in _SCORE_LINE.findall(reply):
             if 1 <= int(n) <= len(head) and int(n) - 1 not in grades:
                 grades[int(n) - 1] = min(10.0, float(value))
         if not grades:
             return hits
-        graded = [replace(h, scores={**h.scores, "rerank": grades[i]}) if i in grades else h
-                  for i, h in enumerate(head)]
+        graded = [
+            replace(h, scores={**h.scores, "rerank": grades[i]}) if i in grades else h for i, h in enumerate(head)
+        ]
         order = sorted(range(len(head)), key=lambda i: (-grades.get(i, -1.0), i))
         return [graded[i] for i in order] + tail
 

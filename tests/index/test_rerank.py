@@ -11,8 +11,9 @@ from newsqa.types import Hit
 
 def _hits() -> list[Hit]:
     chunks = [c for _, cs in NEWS for c in cs][:4]
-    return [Hit(chunk=c, score=1.0 - n / 10, title=f"标题{n}", scores={"fused": 1.0 - n / 10})
-            for n, c in enumerate(chunks)]
+    return [
+        Hit(chunk=c, score=1.0 - n / 10, title=f"标题{n}", scores={"fused": 1.0 - n / 10}) for n, c in enumerate(chunks)
+    ]
 
 
 def test_grades_reorder_the_top_hits_and_keep_the_tail(fake_generator):
