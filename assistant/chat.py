@@ -6,12 +6,13 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Protocol
 
 from assistant.citations import Attribution, Attributor, Evidence, bigrams, normalise, sentence_spans
 from assistant.prompts import Source, answer_messages, fence_text, refusal_text
 from assistant.rewrite import rewrite
+from corpus.timeexpr import TimeScope, parse_question_time, rewrite_question
 from newsqa.config import Settings
 from newsqa.types import Answer, Hit
 
@@ -22,6 +23,9 @@ Event = tuple[str, Any]  # ("token", str) while generating, then ("answer", Answ
 Annotator = Callable[[str, date | None], str]
 
 _RECENT_WORDS = ("最近", "最新", "近期", "目前", "现在", "如今", "眼下")
+# A question about a period is searched among articles published in it and for a while after it (news reports
+# on a day, a month or a year later): the span's quarter, at least 3 days, at most 92.
+_REPORT_LAG_MIN_DAYS, _REPORT_LAG_MAX_DAYS = 3, 92
 
 
 class SearcherLike(Protocol):
@@ -76,6 +80,17 @@ def _as_date(value: date | str | None) -> date | None:
         return date.fromisoformat(value[:10])
     except ValueError:
         raise ValueError(f"question date {value!r} is not a date in the form YYYY-MM-DD") from None
+
+
+def period_filter(scope: TimeScope) -> tuple[str, str]:
+    """(date_from, date_to) ISO bounds on publication dates for a question about `scope`'s period."""
+    date_from = scope.first.isoformat() if scope.first else ""
+    date_to = ""
+    if scope.last:
+        span = (scope.last - scope.first).days + 1 if scope.first else 0
+        lag = min(max(span // 4, _REPORT_LAG_MIN_DAYS), _REPORT_LAG_MAX_DAYS)
+        date_to = (scope.last + timedelta(days=lag)).isoformat()
+    return date_from, date_to
 
 
 def refusal_topic(query: str, *, max_chars: int = 60) -> str:
@@ -155,6 +170,11 @@ class Assistant:
         query = question.strip()
         if history and opts.rewrite_followups and context is None:
             query = rewrite(question, history, self.generator)
+        asked, scope = query, None  # the model reads the question as asked, with today's date beside it
+        if opts.resolve_dates:
+            today = today or date.today()
+            scope = parse_question_time(query, today)
+            query = rewrite_question(query, today)  # "去年的产值" is searched as "2025年的产值"
         timings["rewrite"] = time.perf_counter() - start
 
         mark = time.perf_counter()
@@ -163,8 +183,7 @@ class Assistant:
         else:
             if self.searcher is None:
                 raise ValueError("no searcher: pass `context` passages or build the Assistant with a searcher")
-            recent = any(w in query for w in _RECENT_WORDS)
-            hits = list(self.searcher.search(query, k=opts.max_passages, prefer_recent=recent))
+            hits = self._retrieve(query, scope)
         timings["retrieve"] = time.perf_counter() - mark
 
         def refuse(reason: str, generator: str = "") -> Answer:
@@ -193,7 +212,7 @@ class Assistant:
         used = ""
         if self.generator is not None:
             sources = [Source(e.n, e.hit.title, e.hit.date, e.shown) for e in evidence]
-            messages = answer_messages(query, sources, today=today)
+            messages = answer_messages(asked, sources, today=today)
             try:
                 max_tokens = min(self.settings.generator.max_tokens, opts.max_answer_tokens)
                 for piece in self.generator.stream(
@@ -239,15 +258,34 @@ class Assistant:
             ),
         )
 
+    def _retrieve(self, query: str, scope: TimeScope | None) -> list[Hit]:
+        """Search, within the period the question names when that period holds a relevant passage."""
+        assert self.searcher is not None
+        opts = self.settings.answer
+        recent = scope.prefer_recent if scope is not None else any(w in query for w in _RECENT_WORDS)
+        if scope is not None and (scope.first or scope.last):
+            date_from, date_to = period_filter(scope)
+            hits = list(
+                self.searcher.search(
+                    query, k=opts.max_passages, date_from=date_from, date_to=date_to, prefer_recent=recent
+                )
+            )
+            dense = [h.scores["dense"] for h in hits if "dense" in h.scores]
+            if hits and (not dense or max(dense) >= opts.min_dense_score):
+                return hits
+        return list(self.searcher.search(query, k=opts.max_passages, prefer_recent=recent))
+
     def _shown(self, hit: Hit, query: str) -> str:
-        text = trim_passage(hit.chunk.text, query, self.settings.answer.max_passage_chars)
+        """The passage as the model sees it: relative dates spelled out over the whole chunk, then trimmed."""
+        max_chars = self.settings.answer.max_passage_chars
         if self.annotate is None:
-            return text
+            return trim_passage(hit.chunk.text, query, max_chars)
         try:
             published = _as_date(hit.date or None)
         except ValueError:
             published = None
-        return self.annotate(text, published)
+        # the whole chunk, so that 当天 still finds the day named sentences before the trimmed part
+        return trim_passage(self.annotate(hit.chunk.text, published), query, max_chars)
 
     def _refusal_reason(self, reply: str, attribution: Attribution) -> str:
         """Why this reply should be replaced by a refusal, or "" to keep it."""

@@ -99,6 +99,10 @@ class AnswerSettings:
     # tokens the answer may take (also bounded by generator.max_tokens): three or four cited Chinese sentences
     # fit in ~150, and on a CPU every token is ~0.1 s of waiting
     max_answer_tokens: int = 200
+    # time: spell out an article's relative dates against its publication date ("昨天上午（即2024年2月1日上午）")
+    # for the model and in citations; read the question's own time words against the question date, search that
+    # period (unfiltered when it holds nothing relevant) and rewrite them to absolute dates
+    resolve_dates: bool = True
 
 
 @dataclass

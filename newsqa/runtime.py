@@ -40,5 +40,8 @@ def open_runtime(settings: Settings, *, load_sample_if_empty: bool = True, progr
     generator = None
     if settings.generator.backend != "extractive":
         generator = make_generator(settings.generator, settings.models_dir)
-    assistant = Assistant(settings, store, searcher, generator)
+    annotate = None
+    if settings.answer.resolve_dates:
+        from corpus.timeexpr import annotate
+    assistant = Assistant(settings, store, searcher, generator, annotate=annotate)
     return Runtime(settings=settings, store=store, searcher=searcher, assistant=assistant)

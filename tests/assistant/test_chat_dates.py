@@ -1,0 +1,214 @@
+"""Dates in the answering loop: relative dates spelled out for the model, questions searched in their period."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from conftest import FakeGenerator
+from fake_searcher import FakeSearcher, FakeStore
+
+from assistant.chat import Assistant, period_filter
+from corpus.timeexpr import TimeScope, annotate
+from newsqa.config import Settings
+from newsqa.types import Article, Chunk, Hit
+
+MEETING = "昨天上午，武进区召开安全生产工作会议，部署春节期间安全生产工作。会议要求压实责任。"
+
+
+def _article(aid: str, title: str, text: str, day: str) -> tuple[Article, Chunk]:
+    article = Article(id=aid, title=title, text=text, date=day, source="武进日报")
+    chunk = Chunk(id=sum(map(ord, aid)), article_id=aid, index=0, paragraph=0, start=0, end=len(text), text=text)
+    return article, chunk
+
+
+class DatedSearcher(FakeSearcher):
+    """The bigram fake, honouring date_from/date_to on publication dates like index.hybrid.Searcher."""
+
+    def search(self, query: str, *, k: int, **options: Any) -> list[Hit]:
+        hits = super().search(query, k=len(self.chunks), **options)
+        lo, hi = options.get("date_from", ""), options.get("date_to", "")
+        if lo or hi:
+            hits = [h for h in hits if h.date and (not lo or h.date >= lo) and (not hi or h.date <= hi + "~")]
+        return [h for h in hits if h.score > 0][:k]
+
+
+def _settings(**answer: Any) -> Settings:
+    settings = Settings()
+    settings.answer.min_dense_score = 0.0
+    for key, value in answer.items():
+        setattr(settings.answer, key, value)
+    return settings
+
+
+def _assistant(pairs, generator=None, settings=None, hook=annotate) -> tuple[Assistant, DatedSearcher]:
+    articles = [a for a, _ in pairs]
+    searcher = DatedSearcher(articles, [c for _, c in pairs])
+    return Assistant(settings or _settings(), FakeStore(articles), searcher, generator, annotate=hook), searcher
+
+
+# -- passages ----------------------------------------------------------------------------------------------------
+
+
+def test_relative_dates_are_spelled_out_for_the_model_and_citations_quote_the_original() -> None:
+    pair = _article("m", "武进区召开安全生产工作会议", MEETING, "2024-02-02")
+    generator = FakeGenerator(["安全生产工作会议于2024年2月1日上午召开[1]。"])
+    assistant, _ = _assistant([pair], generator)
+    answer = assistant.ask("安全生产工作会议是哪天开的？", question_date="2024-02-02")
+    user = generator.last_messages[1]["content"]
+    assert "昨天上午（即2024年2月1日上午），武进区召开" in user
+    assert "发布日期：2024年2月2日" in user
+    assert not answer.refused and answer.citations and all(c.verified for c in answer.citations)
+    article = pair[0]
+    for c in answer.citations:
+        assert article.text[c.start : c.end] == c.quote and "（即" not in c.quote
+    assert "昨天上午" in answer.citations[0].quote
+
+
+def test_undated_articles_are_left_as_written() -> None:
+    pair = _article("m", "武进区召开安全生产工作会议", MEETING, "")
+    generator = FakeGenerator(["会议部署春节期间安全生产工作[1]。"])
+    assistant, _ = _assistant([pair], generator)
+    assistant.ask("安全生产工作会议部署了什么？")
+    assert "昨天上午，武进区" in generator.last_messages[1]["content"]
+    assert "（即" not in generator.last_messages[1]["content"]
+
+
+def test_without_the_hook_passages_are_not_annotated() -> None:
+    pair = _article("m", "武进区召开安全生产工作会议", MEETING, "2024-02-02")
+    generator = FakeGenerator(["会议部署春节期间安全生产工作[1]。"])
+    assistant, _ = _assistant([pair], generator, hook=None)
+    assistant.ask("安全生产工作会议部署了什么？")
+    assert "（即" not in generator.last_messages[1]["content"]
+
+
+def test_anchored_day_is_resolved_over_the_whole_chunk_before_trimming() -> None:
+    filler = "。".join(f"第{i}项工作稳步推进" for i in range(30))
+    text = f"1月30日，区里启动安全大检查。{filler}。当天下午，检查组发现隐患十二处。"
+    pair = _article("c", "安全大检查", text, "2024-02-02")
+    generator = FakeGenerator(["检查组发现隐患十二处[1]。"])
+    assistant, _ = _assistant([pair], generator, settings=_settings(max_passage_chars=60))
+    assistant.ask("检查组发现隐患多少处？")
+    assert "当天下午（即2024年1月30日下午）" in generator.last_messages[1]["content"]
+
+
+def test_prompt_asks_to_prefer_the_newer_source_and_name_dates() -> None:
+    old = _article("a", "武进区工业产值", "武进区规上工业产值为3000亿元。", "2023-06-01")
+    new = _article("b", "武进区工业产值", "武进区规上工业产值为3200亿元。", "2024-01-20")
+    generator = FakeGenerator(["据2024年1月20日的报道，武进区规上工业产值为3200亿元[2]。"])
+    assistant, _ = _assistant([old, new], generator)
+    answer = assistant.ask("武进区规上工业产值是多少？", question_date="2024-02-02")
+    system, user = (m["content"] for m in generator.last_messages)
+    assert "发布日期较新" in system and "绝对日期" in system
+    assert "发布日期：2023年6月1日" in user and "发布日期：2024年1月20日" in user
+    assert [c.verified for c in answer.citations] == [True]
+
+
+# -- questions ---------------------------------------------------------------------------------------------------
+
+
+def _output_pairs():
+    return [
+        _article("y23", "武进区2023年5月工业产值", "5月份，武进区规上工业产值增长8%。", "2023-06-02"),
+        _article("y24", "武进区2024年1月工业产值", "1月份，武进区规上工业产值增长6%。", "2024-02-01"),
+    ]
+
+
+def test_question_period_filters_retrieval_with_a_reporting_lag() -> None:
+    assistant, searcher = _assistant(_output_pairs(), FakeGenerator(["5月份规上工业产值增长8%[1]。"]))
+    answer = assistant.ask("2023年5月武进区规上工业产值增长多少？", question_date="2024-02-02")
+    call = searcher.calls[0]
+    assert (call["date_from"], call["date_to"]) == ("2023-05-01", "2023-06-07")
+    assert [h.chunk.article_id for h in answer.hits] == ["y23"]
+
+
+def test_relative_question_is_rewritten_to_absolute_dates() -> None:
+    pair = _article("m", "武进区召开安全生产工作会议", MEETING, "2024-02-02")
+    assistant, searcher = _assistant([pair], FakeGenerator(["会议部署春节期间安全生产工作[1]。"]))
+    answer = assistant.ask("昨天开的安全生产会议部署了什么？", question_date="2024-02-02")
+    assert answer.rewritten_query == "2024年2月1日开的安全生产会议部署了什么？"
+    assert searcher.calls[0]["query"] == answer.rewritten_query
+    assert searcher.calls[0]["date_from"] == "2024-02-01"
+
+
+def test_an_empty_period_falls_back_to_unfiltered_search() -> None:
+    assistant, searcher = _assistant(_output_pairs(), FakeGenerator(["1月份规上工业产值增长6%[1]。"]))
+    answer = assistant.ask("2022年武进区规上工业产值增长多少？", question_date="2024-02-02")
+    assert len(searcher.calls) == 2 and "date_from" not in searcher.calls[1]
+    assert answer.hits and not answer.refused
+
+
+def test_a_period_of_weak_hits_falls_back_to_unfiltered_search() -> None:
+    pairs = [*_output_pairs(), _article("x", "春节文艺演出", "2022年春节，区文化馆举办文艺演出。", "2022-02-03")]
+    assistant, searcher = _assistant(
+        pairs, FakeGenerator(["1月份规上工业产值增长6%[1]。"]), settings=_settings(min_dense_score=0.5)
+    )
+    answer = assistant.ask("2022年武进区规上工业产值增长多少？", question_date="2024-02-02")
+    assert len(searcher.calls) == 2  # 2022 holds only the weakly matching show
+    assert {"y23", "y24"} <= {h.chunk.article_id for h in answer.hits}
+
+
+def test_recent_questions_prefer_recent_news_without_a_filter() -> None:
+    assistant, searcher = _assistant(_output_pairs(), FakeGenerator(["1月份规上工业产值增长6%[1]。"]))
+    assistant.ask("武进区最新的规上工业产值增长多少？", question_date="2024-02-02")
+    [call] = searcher.calls
+    assert call["prefer_recent"] is True and "date_from" not in call
+
+
+def test_question_date_defaults_to_today() -> None:
+    assistant, searcher = _assistant(_output_pairs(), FakeGenerator(["1月份规上工业产值增长6%[1]。"]))
+    assistant.ask("去年武进区规上工业产值增长多少？")
+    year = date.today().year - 1
+    assert searcher.calls[0]["date_from"] == f"{year}-01-01"
+    assert searcher.calls[0]["query"].startswith(f"{year}年")
+
+
+def test_resolve_dates_off_leaves_question_and_search_alone() -> None:
+    settings = _settings(resolve_dates=False)
+    assistant, searcher = _assistant(_output_pairs(), FakeGenerator(["5月份规上工业产值增长8%[1]。"]), settings)
+    answer = assistant.ask("去年5月武进区规上工业产值增长多少？", question_date="2024-02-02")
+    [call] = searcher.calls
+    assert call["query"] == answer.rewritten_query == "去年5月武进区规上工业产值增长多少？"
+    assert "date_from" not in call and call["prefer_recent"] is False
+
+
+def test_period_filter() -> None:
+    day = TimeScope(date(2024, 2, 1), date(2024, 2, 1), False, "昨天", "2024年2月1日")
+    year = TimeScope(date(2023, 1, 1), date(2023, 12, 31), False, "去年", "2023年")
+    since = TimeScope(date(2023, 1, 1), None, False, "", "")
+    assert period_filter(day) == ("2024-02-01", "2024-02-04")
+    assert period_filter(year) == ("2023-01-01", "2024-03-31")  # annual figures are reported in the next quarter
+    assert period_filter(since) == ("2023-01-01", "")
+
+
+# -- runtime -----------------------------------------------------------------------------------------------------
+
+
+class _NoStore:
+    def __init__(self, path: Any) -> None:
+        self.path = path
+
+    def count(self) -> int:
+        return 1
+
+
+class _NoSearcher:
+    def __init__(self, settings: Settings, store: Any) -> None:
+        self.store = store
+
+    def sync(self, progress: bool = False) -> None:
+        return None
+
+
+def test_open_runtime_resolves_dates_unless_switched_off(monkeypatch, tmp_path) -> None:
+    import corpus.store
+    import index.hybrid
+    from newsqa.runtime import open_runtime
+
+    monkeypatch.setattr(corpus.store, "Store", _NoStore)
+    monkeypatch.setattr(index.hybrid, "Searcher", _NoSearcher)
+    settings = Settings(home=tmp_path)
+    settings.generator.backend = "extractive"
+    assert open_runtime(settings).assistant.annotate is annotate
+    settings.answer.resolve_dates = False
+    assert open_runtime(settings).assistant.annotate is None
