@@ -11,11 +11,13 @@ import html
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from html.parser import HTMLParser
 
 import nh3
 
 from assistant.citations import MARKERS, cited_numbers
+from corpus.timeexpr import AnnotatedText, annotate_with_offsets
 from newsqa.types import Answer, Article, Citation, Hit
 
 ArticleLookup = Callable[[str], Article | None] | Mapping[str, Article]
@@ -95,8 +97,12 @@ def byline(article: Article | None, date: str = "") -> str:
     return " · ".join(parts)
 
 
-def quoted_paragraph(article: Article | None, citation: Citation) -> str:
-    """The paragraph(s) holding the quoted span, escaped, with the span in <mark>; trimmed around long quotes."""
+def quoted_paragraph(article: Article | None, citation: Citation, *, resolve_dates: bool = True) -> str:
+    """The paragraph(s) holding the quoted span, escaped, with the span in <mark>; trimmed around long quotes.
+
+    With `resolve_dates`, relative dates are followed by the day they mean ("昨天上午（即2024年2月1日上午）"),
+    read against the article's date; the citation's offsets still index the original text.
+    """
     if article is None or not (0 <= citation.start < citation.end <= len(article.text)):
         return f"<mark>{_e(citation.quote)}</mark>"
     spans = [(s, e) for s, e in article.paragraphs if s < citation.end and e > citation.start]
@@ -105,7 +111,12 @@ def quoted_paragraph(article: Article | None, citation: Citation) -> str:
     lo = max(lo, citation.start - PARAGRAPH_CONTEXT_CHARS)
     hi = min(hi, citation.end + PARAGRAPH_CONTEXT_CHARS)
     text = article.text
-    before, quote, after = text[lo : citation.start], text[citation.start : citation.end], text[citation.end : hi]
+    shown = _annotated(text, article.date or citation.date) if resolve_dates else None
+    if shown is None:
+        before, quote, after = text[lo : citation.start], text[citation.start : citation.end], text[citation.end : hi]
+    else:  # a note belongs to the expression before it: one right after the quote's last word stays in the mark
+        a_lo, a_start, a_end, a_hi = (shown.to_annotated(i) for i in (lo, citation.start, citation.end, hi))
+        before, quote, after = shown.text[a_lo:a_start], shown.text[a_start:a_end], shown.text[a_end:a_hi]
     return (
         ("…" if lo > 0 and text[lo - 1] != "\n" else "")
         + _text_html(before)
@@ -115,6 +126,14 @@ def quoted_paragraph(article: Article | None, citation: Citation) -> str:
         + _text_html(after)
         + ("…" if hi < len(text) and text[hi] != "\n" else "")
     )
+
+
+def _annotated(text: str, published: str) -> AnnotatedText | None:
+    try:
+        day = date.fromisoformat(published[:10])
+    except ValueError:
+        return None
+    return annotate_with_offsets(text, day)
 
 
 def _source_card(citation: Citation, article: Article | None) -> str:

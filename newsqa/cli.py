@@ -9,12 +9,25 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from newsqa.config import Settings, load_settings
 
 Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def _shown_quote(citation: Any, settings: Settings) -> str:
+    """The quote with its relative dates spelled out against the article's date (answer.resolve_dates)."""
+    if not settings.answer.resolve_dates or not citation.date:
+        return citation.quote
+    from corpus.timeexpr import annotate
+
+    try:
+        return annotate(citation.quote, date.fromisoformat(citation.date[:10]))
+    except ValueError:
+        return citation.quote
 
 
 def _print_json(data: Any) -> None:
@@ -202,7 +215,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         print("\n来源：")
         for c in answer.citations:
             mark = "" if c.verified else "（未能核实）"
-            print(f"[{c.n}] {c.title}（{c.date or '日期不详'}）{mark}：{c.quote}")
+            print(f"[{c.n}] {c.title}（{c.date or '日期不详'}）{mark}：{_shown_quote(c, runtime.settings)}")
     elif answer.refused and answer.hits:
         print("\n最接近的文章：")
         for h in dict.fromkeys((h.title, h.date) for h in answer.hits):

@@ -9,9 +9,10 @@ from conftest import FakeGenerator
 from fake_searcher import FakeSearcher, FakeStore
 
 from assistant.chat import Assistant, period_filter
+from assistant.render import quoted_paragraph
 from corpus.timeexpr import TimeScope, annotate
 from newsqa.config import Settings
-from newsqa.types import Article, Chunk, Hit
+from newsqa.types import Article, Chunk, Citation, Hit
 
 MEETING = "昨天上午，武进区召开安全生产工作会议，部署春节期间安全生产工作。会议要求压实责任。"
 
@@ -212,3 +213,55 @@ def test_open_runtime_resolves_dates_unless_switched_off(monkeypatch, tmp_path) 
     assert open_runtime(settings).assistant.annotate is annotate
     settings.answer.resolve_dates = False
     assert open_runtime(settings).assistant.annotate is None
+
+
+# -- citations as shown ------------------------------------------------------------------------------------------
+
+
+def _citation(article: Article, quote: str) -> Citation:
+    start = article.text.index(quote)
+    return Citation(
+        n=1,
+        chunk_id=1,
+        article_id=article.id,
+        title=article.title,
+        date=article.date,
+        paragraph=0,
+        quote=quote,
+        start=start,
+        end=start + len(quote),
+        verified=True,
+    )
+
+
+def test_shown_citation_spells_out_dates_and_keeps_original_offsets() -> None:
+    article, _ = _article("m", "武进区召开安全生产工作会议", MEETING, "2024-02-02")
+    citation = _citation(article, "昨天上午，武进区召开安全生产工作会议")
+    shown = quoted_paragraph(article, citation)
+    assert "<mark>昨天上午（即2024年2月1日上午），武进区召开安全生产工作会议</mark>" in shown
+    assert article.text[citation.start : citation.end] == citation.quote
+    plain = quoted_paragraph(article, citation, resolve_dates=False)
+    assert "<mark>昨天上午，武进区召开安全生产工作会议</mark>" in plain
+
+
+def test_note_before_the_quote_stays_outside_the_mark() -> None:
+    article, _ = _article("m", "武进区召开安全生产工作会议", MEETING, "2024-02-02")
+    shown = quoted_paragraph(article, _citation(article, "武进区召开安全生产工作会议"))
+    assert "昨天上午（即2024年2月1日上午），<mark>武进区召开安全生产工作会议</mark>" in shown
+
+
+def test_shown_citation_of_an_undated_article_is_untouched() -> None:
+    article, _ = _article("m", "武进区召开安全生产工作会议", MEETING, "")
+    shown = quoted_paragraph(article, _citation(article, "昨天上午，武进区召开安全生产工作会议"))
+    assert "（即" not in shown and "<mark>昨天上午，武进区召开安全生产工作会议</mark>" in shown
+
+
+def test_cli_quote_spells_out_dates_unless_switched_off() -> None:
+    from newsqa.cli import _shown_quote
+
+    article, _ = _article("m", "武进区召开安全生产工作会议", MEETING, "2024-02-02")
+    citation = _citation(article, "昨天上午，武进区召开安全生产工作会议")
+    settings = Settings()
+    assert _shown_quote(citation, settings) == "昨天上午（即2024年2月1日上午），武进区召开安全生产工作会议"
+    settings.answer.resolve_dates = False
+    assert _shown_quote(citation, settings) == citation.quote
