@@ -23,11 +23,11 @@ from newsqa.types import Citation, Hit
 _NUM = r"[0-9０-９]{1,3}"
 _NUM_LIST = rf"(?:{_NUM}(?:\s*[,，、;；\-–－~]\s*(?:资料|来源)?\s*{_NUM})*)"
 _SOURCE_WORD = r"(?:资料|来源|文档|编号|参考)"
-# "[1]", "【1】", "［1］", "[1,2]", "[资料1]"; in round brackets only with a source word ("（资料1）"), since "(1)"
-# is as likely to be an enumeration
+# "[1]", "【1】", "［1］", "[1,2]", "[资料1]", "[编号=3]" (copied from the fence tag); in round brackets only
+# with a source word ("（资料1）"), since "(1)" is as likely to be an enumeration
 _ONE_MARKER = (
-    rf"(?:[\[【［]\s*{_SOURCE_WORD}?\s*{_NUM_LIST}\s*[\]】］]"
-    rf"|[（(]\s*{_SOURCE_WORD}\s*{_NUM_LIST}\s*[)）])"
+    rf"(?:[\[【［]\s*(?:{_SOURCE_WORD}\s*[=:：]?)?\s*{_NUM_LIST}\s*[\]】］]"
+    rf"|[（(]\s*{_SOURCE_WORD}\s*[=:：]?\s*{_NUM_LIST}\s*[)）])"
 )
 MARKERS = re.compile(rf"(?:{_ONE_MARKER}\s*)+")
 _ONE = re.compile(_ONE_MARKER)
