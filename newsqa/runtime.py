@@ -31,15 +31,17 @@ def open_runtime(settings: Settings, *, load_sample_if_empty: bool = True, progr
     from corpus.ingest import ingest_sample
     from corpus.store import Store
     from index.hybrid import Searcher
+    from index.rerank import make_reranker
 
     store = Store(settings.db_path)
     if load_sample_if_empty and store.count() == 0:
         ingest_sample(settings, store)
-    searcher = Searcher(settings, store)
-    searcher.sync(progress=progress)
     generator = None
     if settings.generator.backend != "extractive":
         generator = make_generator(settings.generator, settings.models_dir)
+    reranker = make_reranker(settings.retrieval.reranker, generator, top=settings.retrieval.rerank_top)
+    searcher = Searcher(settings, store, reranker=reranker)
+    searcher.sync(progress=progress)
     annotate = None
     if settings.answer.resolve_dates:
         from corpus.timeexpr import annotate
