@@ -457,7 +457,10 @@ def open_target(
 
             # the model files stay in the user's data directory, not in the throwaway one
             generator = make_generator(settings.generator, settings.models_dir)
-        assistant = Assistant(target_settings, store, searcher, generator)
+        annotate = None
+        if settings.answer.resolve_dates:  # as in newsqa.runtime.open_runtime: evaluate what users get
+            from corpus.timeexpr import annotate
+        assistant = Assistant(target_settings, store, searcher, generator, annotate=annotate)
     return EvalTarget(
         settings=target_settings,
         store=store,
