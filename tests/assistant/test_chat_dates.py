@@ -194,7 +194,7 @@ class _NoStore:
 
 
 class _NoSearcher:
-    def __init__(self, settings: Settings, store: Any) -> None:
+    def __init__(self, settings: Settings, store: Any, **options: Any) -> None:
         self.store = store
 
     def sync(self, progress: bool = False) -> None:
