@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from typing import Any, Protocol
 
 from assistant.citations import Attribution, Attributor, Evidence, bigrams, normalise, sentence_spans
-from assistant.prompts import Source, answer_messages, fence_text, refusal_text
+from assistant.prompts import PERIOD_FALLBACK_NOTE, Source, answer_messages, fence_text, refusal_text
 from assistant.rewrite import rewrite
 from corpus.timeexpr import TimeScope, parse_question_time, rewrite_question
 from newsqa.config import Settings
@@ -183,7 +183,10 @@ class Assistant:
         else:
             if self.searcher is None:
                 raise ValueError("no searcher: pass `context` passages or build the Assistant with a searcher")
-            hits = self._retrieve(query, scope)
+            hits, outside = self._retrieve(query, scope)
+            if outside and scope is not None:
+                timings["date_fallback"] = 1.0
+                asked += PERIOD_FALLBACK_NOTE.format(period=scope.resolved)
         timings["retrieve"] = time.perf_counter() - mark
 
         def refuse(reason: str, generator: str = "") -> Answer:
@@ -258,8 +261,11 @@ class Assistant:
             ),
         )
 
-    def _retrieve(self, query: str, scope: TimeScope | None) -> list[Hit]:
-        """Search, within the period the question names when that period holds a relevant passage."""
+    def _retrieve(self, query: str, scope: TimeScope | None) -> tuple[list[Hit], bool]:
+        """Search, within the period the question names when that period holds a relevant passage.
+
+        Also says whether the question named a period but the hits come from outside it (the unfiltered fallback).
+        """
         assert self.searcher is not None
         opts = self.settings.answer
         recent = scope.prefer_recent if scope is not None else any(w in query for w in _RECENT_WORDS)
@@ -272,8 +278,9 @@ class Assistant:
             )
             dense = [h.scores["dense"] for h in hits if "dense" in h.scores]
             if hits and (not dense or max(dense) >= opts.min_dense_score):
-                return hits
-        return list(self.searcher.search(query, k=opts.max_passages, prefer_recent=recent))
+                return hits, False
+            return list(self.searcher.search(query, k=opts.max_passages, prefer_recent=recent)), True
+        return list(self.searcher.search(query, k=opts.max_passages, prefer_recent=recent)), False
 
     def _shown(self, hit: Hit, query: str) -> str:
         """The passage as the model sees it: relative dates spelled out over the whole chunk, then trimmed."""

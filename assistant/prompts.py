@@ -39,6 +39,11 @@ ANSWER_USER = """{sources}
 {today}问题：{question}
 请根据以上资料回答，并在每句话后用[编号]标注来源。"""
 
+# After the question when it names a period in which nothing relevant was published and other passages are given.
+PERIOD_FALLBACK_NOTE = (
+    "\n（提示：没有找到{period}期间发布的相关资料，以上资料发布于其他日期，请按各资料的发布日期判断它们能否回答问题。）"
+)
+
 REWRITE_SYSTEM = (
     "你负责改写追问。根据对话历史，把用户的最新问题改写成一个不依赖上下文、可以单独用于检索的完整问题："
     "把“它”“该”“这个”“其”等指代词换成所指的具体对象（如文件名、机构名、人名、事件），保留原问题的意思。"

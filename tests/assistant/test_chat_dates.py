@@ -132,11 +132,21 @@ def test_relative_question_is_rewritten_to_absolute_dates() -> None:
     assert searcher.calls[0]["date_from"] == "2024-02-01"
 
 
-def test_an_empty_period_falls_back_to_unfiltered_search() -> None:
-    assistant, searcher = _assistant(_output_pairs(), FakeGenerator(["1月份规上工业产值增长6%[1]。"]))
+def test_an_empty_period_falls_back_to_unfiltered_search_and_tells_the_model() -> None:
+    generator = FakeGenerator(["1月份规上工业产值增长6%[1]。"])
+    assistant, searcher = _assistant(_output_pairs(), generator)
     answer = assistant.ask("2022年武进区规上工业产值增长多少？", question_date="2024-02-02")
     assert len(searcher.calls) == 2 and "date_from" not in searcher.calls[1]
-    assert answer.hits and not answer.refused
+    assert answer.hits and not answer.refused and answer.timings["date_fallback"] == 1.0
+    user = generator.last_messages[1]["content"]
+    assert "问题：2022年武进区规上工业产值增长多少？\n（提示：没有找到2022年期间发布的相关资料" in user
+
+
+def test_a_period_with_news_gets_no_fallback_note() -> None:
+    generator = FakeGenerator(["5月份规上工业产值增长8%[1]。"])
+    assistant, _ = _assistant(_output_pairs(), generator)
+    answer = assistant.ask("2023年5月武进区规上工业产值增长多少？", question_date="2024-02-02")
+    assert "提示" not in generator.last_messages[1]["content"] and "date_fallback" not in answer.timings
 
 
 def test_a_period_of_weak_hits_falls_back_to_unfiltered_search() -> None:
