@@ -186,7 +186,7 @@ class Assistant:
             hits, outside = self._retrieve(query, scope)
             if outside and scope is not None:
                 timings["date_fallback"] = 1.0
-                asked += PERIOD_FALLBACK_NOTE.format(period=scope.resolved)
+                asked += PERIOD_FALLBACK_NOTE.format(period=scope.resolved.removesuffix("期间"))  # 春节期间 + 期间
         timings["retrieve"] = time.perf_counter() - mark
 
         def refuse(reason: str, generator: str = "") -> Answer:

@@ -142,6 +142,13 @@ def test_an_empty_period_falls_back_to_unfiltered_search_and_tells_the_model() -
     assert "问题：2022年武进区规上工业产值增长多少？\n（提示：没有找到2022年期间发布的相关资料" in user
 
 
+def test_fallback_note_names_a_festival_period_once() -> None:
+    generator = FakeGenerator(["1月份规上工业产值增长6%[1]。"])
+    assistant, _ = _assistant(_output_pairs(), generator)
+    assistant.ask("今年春节期间武进区规上工业产值增长多少？", question_date="2024-02-20")
+    assert "没有找到2024年春节期间发布的相关资料" in generator.last_messages[1]["content"]
+
+
 def test_a_period_with_news_gets_no_fallback_note() -> None:
     generator = FakeGenerator(["5月份规上工业产值增长8%[1]。"])
     assistant, _ = _assistant(_output_pairs(), generator)
