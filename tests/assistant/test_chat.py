@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import FakeGenerator
+from fakes import FakeGenerator
 from fake_searcher import FakeSearcher, FakeStore, hit_for, sample_corpus
 
 from assistant.chat import Assistant, trim_passage

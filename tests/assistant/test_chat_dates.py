@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from conftest import FakeGenerator
+from fakes import FakeGenerator
 from fake_searcher import FakeSearcher, FakeStore
 
 from assistant.chat import Assistant, period_filter

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import FakeGenerator
+from fakes import FakeGenerator
 from openai_stub import OpenAIStub
 
 from assistant.generators import (

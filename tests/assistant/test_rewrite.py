@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import FakeGenerator
+from fakes import FakeGenerator
 from fake_searcher import FakeSearcher, sample_corpus
 
 from assistant.rewrite import needs_rewrite, rewrite, rule_rewrite, salient_phrase

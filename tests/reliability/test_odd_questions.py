@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FakeGenerator
+from fakes import FakeGenerator
 from reliability_helpers import run_newsqa
 
 from assistant.chat import Assistant
