@@ -181,6 +181,7 @@ class Facts:
     numbers: frozenset[str] = frozenset()
     dates: tuple[tuple[int | None, int, int | None], ...] = ()  # (year, month, day); None where not given
     names: tuple[str, ...] = ()
+    reported: bool = False  # the sentence dates a report ("据2024年1月20日的报道"), not an event
 
     @property
     def empty(self) -> bool:
@@ -280,7 +281,7 @@ def facts_of(sentence: str) -> Facts:
     numbers = _numbers(rest, single_cn=False)
     names = list(quoted)
     names += [n for n in named_entities(_QUOTED.sub(" ", rest)) if not any(n in q for q in quoted)]
-    return Facts(frozenset(numbers), tuple(dates), tuple(names))
+    return Facts(frozenset(numbers), tuple(dates), tuple(names), bool(_REPORTED.search(text)))
 
 
 def _parse_iso(value: str) -> date | None:
@@ -290,6 +291,9 @@ def _parse_iso(value: str) -> date | None:
         return None
 
 
+_REPORTED = re.compile(r"报道|发布|刊发|刊登|发稿|消息|报讯|见报")
+
+
 @dataclass(frozen=True)
 class EvidenceFacts:
     text: str
@@ -297,6 +301,7 @@ class EvidenceFacts:
     dates: tuple[tuple[int | None, int, int | None], ...]
     year: int | None
     bigrams: frozenset[str]
+    published: tuple[int, int, int] | None = None  # vouches only for a sentence that dates the report
 
 
 def evidence_facts(text: str, published: str = "") -> EvidenceFacts:
@@ -306,14 +311,16 @@ def evidence_facts(text: str, published: str = "") -> EvidenceFacts:
     numbers = _numbers(rest, single_cn=True)
     pub = _parse_iso(published)
     if pub is not None:
-        dates.append((pub.year, pub.month, pub.day))
+        # the publication date itself is not evidence: "会议于发稿当天召开" must be backed by the text
+        # (今天 / 昨天 … in it), else a model that dates every event by the paper would always verify
         for word, offset in _RELATIVE_DAYS.items():
             if word in norm:
                 d = pub + timedelta(days=offset)
                 dates.append((d.year, d.month, d.day))
     for y, m, d in dates:  # a date's parts may be cited as plain numbers ("9月", "2024年")
         numbers.update(str(x) for x in (y, m, d) if x is not None)
-    return EvidenceFacts(norm, frozenset(numbers), tuple(dates), pub.year if pub else None, bigrams(norm))
+    return EvidenceFacts(norm, frozenset(numbers), tuple(dates), pub.year if pub else None, bigrams(norm),
+                         (pub.year, pub.month, pub.day) if pub else None)
 
 
 def bigrams(text: str) -> frozenset[str]:
@@ -338,6 +345,15 @@ def _date_supported(want: tuple[int | None, int, int | None], evidence: Evidence
     return False
 
 
+def _is_report_date(want: tuple[int | None, int, int | None], facts: Facts, evidence: EvidenceFacts) -> bool:
+    """The passage's publication date supports a date only where the sentence says it is the report's date."""
+    if not facts.reported or evidence.published is None:
+        return False
+    year, month, day = want
+    py, pm, pd = evidence.published
+    return month == pm and (year is None or year == py) and (day is None or day == pd)
+
+
 def _name_supported(name: str, evidence: EvidenceFacts) -> bool:
     if name in evidence.text:
         return True
@@ -353,7 +369,11 @@ def overlap(sentence: str, evidence: EvidenceFacts) -> float:
 
 def missing_facts(facts: Facts, evidence: EvidenceFacts) -> list[str]:
     missing = [n for n in sorted(facts.numbers) if n not in evidence.numbers]
-    missing += [f"{y or ''}-{m}-{d or ''}" for y, m, d in facts.dates if not _date_supported((y, m, d), evidence)]
+    missing += [
+        f"{y or ''}-{m}-{d or ''}"
+        for y, m, d in facts.dates
+        if not _date_supported((y, m, d), evidence) and not _is_report_date((y, m, d), facts, evidence)
+    ]
     missing += [n for n in facts.names if not _name_supported(n, evidence)]
     return missing
 
@@ -521,6 +541,7 @@ def _join(parts: Sequence[EvidenceFacts]) -> EvidenceFacts:
         tuple(d for p in parts for d in p.dates),
         next((p.year for p in parts if p.year is not None), None),
         frozenset().union(*(p.bigrams for p in parts)),
+        next((p.published for p in parts if p.published is not None), None),
     )
 
 

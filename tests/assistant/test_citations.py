@@ -195,3 +195,14 @@ def test_a_co_cited_source_that_supports_nothing_is_dropped(attributor: Attribut
 def test_sources_that_support_a_sentence_only_together_are_all_kept(attributor: Attributor) -> None:
     result = attributor.attribute("条例共五十八条，新能源产业产值近1300亿元[1][3]。")
     assert [(c.n, c.verified) for c in result.citations] == [(1, True), (3, True)]
+
+
+def test_publication_date_vouches_for_the_report_date_only() -> None:
+    from assistant.citations import evidence_facts, facts_of, missing_facts
+
+    evidence = evidence_facts("昨天上午，市人大常委会召开新闻发布会。", "2024-02-02")
+    # the event was the day before publication: the paper's own date does not back "the meeting was on 2月2日"
+    assert missing_facts(facts_of("会议于2024年2月2日召开[1]。"), evidence)
+    assert not missing_facts(facts_of("会议于2024年2月1日召开[1]。"), evidence)
+    # but a sentence that dates the report itself may cite the publication date
+    assert not missing_facts(facts_of("据2024年2月2日的报道，会议已经召开[1]。"), evidence)
