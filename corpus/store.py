@@ -41,7 +41,7 @@ CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks(article_id, idx);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
-_ARTICLE_COLUMNS = ("id, title, subtitle, text, date, date_source, source, url, page, reporters, photographers, kind")
+_ARTICLE_COLUMNS = "id, title, subtitle, text, date, date_source, source, url, page, reporters, photographers, kind"
 
 
 class StoreError(RuntimeError):
@@ -61,16 +61,31 @@ class IngestResult:
 
 def _article(row: sqlite3.Row) -> Article:
     return Article(
-        id=row["id"], title=row["title"], subtitle=row["subtitle"], text=row["text"], date=row["date"],
-        date_source=row["date_source"], source=row["source"], url=row["url"], page=row["page"],
-        reporters=tuple(json.loads(row["reporters"])), photographers=tuple(json.loads(row["photographers"])),
+        id=row["id"],
+        title=row["title"],
+        subtitle=row["subtitle"],
+        text=row["text"],
+        date=row["date"],
+        date_source=row["date_source"],
+        source=row["source"],
+        url=row["url"],
+        page=row["page"],
+        reporters=tuple(json.loads(row["reporters"])),
+        photographers=tuple(json.loads(row["photographers"])),
         kind=row["kind"],
     )
 
 
 def _chunk(row: sqlite3.Row) -> Chunk:
-    return Chunk(id=row["id"], article_id=row["article_id"], index=row["idx"], paragraph=row["paragraph"],
-                 start=row["start"], end=row["end"], text=row["text"])
+    return Chunk(
+        id=row["id"],
+        article_id=row["article_id"],
+        index=row["idx"],
+        paragraph=row["paragraph"],
+        start=row["start"],
+        end=row["end"],
+        text=row["text"],
+    )
 
 
 class Store:
@@ -81,8 +96,7 @@ class Store:
         self.read_only = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=timeout_s, check_same_thread=False,
-                                       isolation_level=None)
+            self._db = sqlite3.connect(self.path, timeout=timeout_s, check_same_thread=False, isolation_level=None)
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA foreign_keys = ON")
             self._db.execute("PRAGMA journal_mode = WAL")
@@ -93,8 +107,12 @@ class Store:
                 raise StoreError(f"cannot open the article store {self.path}: {exc}") from exc
             # WAL mode needs to create a -shm file beside the database, which a read-only folder forbids;
             # an immutable read-only connection can still serve reads (writes get a clear read-only error)
-            self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro&immutable=1", uri=True,
-                                       check_same_thread=False, isolation_level=None)
+            self._db = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?mode=ro&immutable=1",
+                uri=True,
+                check_same_thread=False,
+                isolation_level=None,
+            )
             self._db.row_factory = sqlite3.Row
             self.read_only = True
 
@@ -131,11 +149,22 @@ class Store:
                 db.execute(
                     f"INSERT INTO articles ({_ARTICLE_COLUMNS}, content_hash, added_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (article.id, article.title, article.subtitle, article.text, article.date,
-                     article.date_source, article.source, article.url, article.page,
-                     json.dumps(list(article.reporters), ensure_ascii=False),
-                     json.dumps(list(article.photographers), ensure_ascii=False), article.kind,
-                     article.content_hash, time.time()),
+                    (
+                        article.id,
+                        article.title,
+                        article.subtitle,
+                        article.text,
+                        article.date,
+                        article.date_source,
+                        article.source,
+                        article.url,
+                        article.page,
+                        json.dumps(list(article.reporters), ensure_ascii=False),
+                        json.dumps(list(article.photographers), ensure_ascii=False),
+                        article.kind,
+                        article.content_hash,
+                        time.time(),
+                    ),
                 )
                 db.executemany(
                     "INSERT OR REPLACE INTO chunks (id, article_id, idx, paragraph, start, end, text) "
@@ -172,7 +201,8 @@ class Store:
     def articles(self) -> list[Article]:
         """All articles, newest date first, then in the order they were added."""
         rows = self._db.execute(
-            f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY date DESC, added_at, rowid").fetchall()
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY date DESC, added_at, rowid"
+        ).fetchall()
         return [_article(r) for r in rows]
 
     def count(self) -> int:
@@ -194,7 +224,7 @@ class Store:
         found: dict[int, Chunk] = {}
         ids = list(ids)
         for i in range(0, len(ids), 500):
-            part = ids[i:i + 500]
+            part = ids[i : i + 500]
             marks = ",".join("?" * len(part))
             for row in self._db.execute(f"SELECT * FROM chunks WHERE id IN ({marks})", part):
                 found[row["id"]] = _chunk(row)
@@ -205,8 +235,8 @@ class Store:
         last = ("", -1)
         while True:
             rows = self._db.execute(
-                "SELECT * FROM chunks WHERE (article_id, idx) > (?, ?) ORDER BY article_id, idx LIMIT ?",
-                (*last, batch)).fetchall()
+                "SELECT * FROM chunks WHERE (article_id, idx) > (?, ?) ORDER BY article_id, idx LIMIT ?", (*last, batch)
+            ).fetchall()
             if not rows:
                 return
             yield from (_chunk(r) for r in rows)
@@ -216,7 +246,7 @@ class Store:
         found: dict[str, Article] = {}
         ids = list(dict.fromkeys(ids))
         for i in range(0, len(ids), 500):
-            part = ids[i:i + 500]
+            part = ids[i : i + 500]
             marks = ",".join("?" * len(part))
             for row in self._db.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id IN ({marks})", part):
                 found[row["id"]] = _article(row)
@@ -229,8 +259,10 @@ def _is_read_only_error(exc: BaseException) -> bool:
 
 
 def _bump_version(db: sqlite3.Connection) -> None:
-    db.execute("INSERT INTO meta (key, value) VALUES ('version', '1') "
-               "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+    db.execute(
+        "INSERT INTO meta (key, value) VALUES ('version', '1') "
+        "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+    )
 
 
 class _Transaction:
@@ -257,7 +289,6 @@ class _Transaction:
         self._rollback()
         if isinstance(exc, sqlite3.Error):
             raise StoreError(_explain(exc, self.path)) from exc
-
 
     def _rollback(self) -> None:
         # after a full disk or an I/O error SQLite has already rolled back; a second ROLLBACK would raise and hide

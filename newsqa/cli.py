@@ -57,13 +57,19 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         result = ingest_paths(settings, store, args.paths, date=args.date or "", source=args.source or "")
         if not args.no_index:
             _sync_index(settings, store, quiet=args.json)
-        summary = {"added": result.added, "replaced": result.replaced, "unchanged": result.unchanged,
-                   "articles": store.count()}
+        summary = {
+            "added": result.added,
+            "replaced": result.replaced,
+            "unchanged": result.unchanged,
+            "articles": store.count(),
+        }
     if args.json:
         _print_json(summary)
     else:
-        print(f"新增 {len(result.added)} 篇，更新 {len(result.replaced)} 篇，未变 {len(result.unchanged)} 篇；"
-              f"库中共 {summary['articles']} 篇。")
+        print(
+            f"新增 {len(result.added)} 篇，更新 {len(result.replaced)} 篇，未变 {len(result.unchanged)} 篇；"
+            f"库中共 {summary['articles']} 篇。"
+        )
     return 0
 
 
@@ -115,17 +121,31 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
         report = searcher.rebuild(progress=True) if args.rebuild else searcher.sync(progress=True)
         searcher.close()
     dense, keyword = report["dense"], report["keyword"]
-    print(f"索引已更新：向量索引新增 {dense['added']} 段、删除 {dense['removed']} 段"
-          f"（新计算向量 {dense['embedded']} 段），"
-          f"关键词索引新增 {keyword['added']} 段、删除 {keyword['removed']} 段。")
+    print(
+        f"索引已更新：向量索引新增 {dense['added']} 段、删除 {dense['removed']} 段"
+        f"（新计算向量 {dense['embedded']} 段），"
+        f"关键词索引新增 {keyword['added']} 段、删除 {keyword['removed']} 段。"
+    )
     return 0
 
 
 def search_record(query: str, hits) -> dict[str, Any]:
     """The JSON shape `newsqa search --json` prints."""
-    return {"query": query, "hits": [
-        {"rank": n, "score": round(float(h.score), 6), "chunk_id": h.chunk.id, "article_id": h.chunk.article_id,
-         "title": h.title, "date": h.date, "text": h.chunk.text} for n, h in enumerate(hits, 1)]}
+    return {
+        "query": query,
+        "hits": [
+            {
+                "rank": n,
+                "score": round(float(h.score), 6),
+                "chunk_id": h.chunk.id,
+                "article_id": h.chunk.article_id,
+                "title": h.title,
+                "date": h.date,
+                "text": h.chunk.text,
+            }
+            for n, h in enumerate(hits, 1)
+        ],
+    }
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
@@ -176,22 +196,47 @@ def _read_history(path: Path) -> list[tuple[str, str]]:
         elif isinstance(turn, list) and len(turn) == 2 and all(isinstance(t, str) for t in turn):
             turns.append((turn[0], turn[1]))
         else:
-            raise ValueError(f"{path}: item {i} is neither [question, answer] nor {{\"question\", \"answer\"}}")
+            raise ValueError(f'{path}: item {i} is neither [question, answer] nor {{"question", "answer"}}')
     return turns
 
 
 def answer_record(answer) -> dict[str, Any]:
     """The JSON shape of an Answer that `newsqa ask --json` prints."""
     return {
-        "question": answer.question, "answer": answer.text, "refused": answer.refused,
-        "rewritten_query": answer.rewritten_query, "generator": answer.generator,
-        "citations": [{"n": c.n, "chunk_id": c.chunk_id, "article_id": c.article_id, "title": c.title,
-                       "date": c.date, "paragraph": c.paragraph, "quote": c.quote, "start": c.start, "end": c.end,
-                       "verified": c.verified, "sentence": c.sentence} for c in answer.citations],
+        "question": answer.question,
+        "answer": answer.text,
+        "refused": answer.refused,
+        "rewritten_query": answer.rewritten_query,
+        "generator": answer.generator,
+        "citations": [
+            {
+                "n": c.n,
+                "chunk_id": c.chunk_id,
+                "article_id": c.article_id,
+                "title": c.title,
+                "date": c.date,
+                "paragraph": c.paragraph,
+                "quote": c.quote,
+                "start": c.start,
+                "end": c.end,
+                "verified": c.verified,
+                "sentence": c.sentence,
+            }
+            for c in answer.citations
+        ],
         "unverified": list(answer.unverified),
-        "hits": [{"chunk_id": h.chunk.id, "article_id": h.chunk.article_id, "title": h.title, "date": h.date,
-                  "score": round(float(h.score), 6), "scores": {k: round(float(v), 6) for k, v in h.scores.items()},
-                  "text": h.chunk.text} for h in answer.hits],
+        "hits": [
+            {
+                "chunk_id": h.chunk.id,
+                "article_id": h.chunk.article_id,
+                "title": h.title,
+                "date": h.date,
+                "score": round(float(h.score), 6),
+                "scores": {k: round(float(v), 6) for k, v in h.scores.items()},
+                "text": h.chunk.text,
+            }
+            for h in answer.hits
+        ],
         "timings": {k: round(v, 4) for k, v in answer.timings.items()},
     }
 
@@ -232,8 +277,15 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from newsqa.runtime import with_generator
 
     summary, records = evaluate(
-        with_generator(settings, args.generator), args.questions, corpus=args.corpus, corpus_date=args.date or "",
-        corpus_source=args.source or "", retrieval_only=args.retrieval_only, limit=args.limit, progress=True)
+        with_generator(settings, args.generator),
+        args.questions,
+        corpus=args.corpus,
+        corpus_date=args.date or "",
+        corpus_source=args.source or "",
+        retrieval_only=args.retrieval_only,
+        limit=args.limit,
+        progress=True,
+    )
     if args.out:
         write_run(args.out, summary, records)
     if args.json:
@@ -331,8 +383,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="score search and answers on a question set (JSONL or CSV)")
     p.add_argument("questions", type=Path)
-    p.add_argument("--corpus", type=Path, help="run against this corpus (ingested once into a cached throwaway store) "
-                   "instead of your own store")
+    p.add_argument(
+        "--corpus",
+        type=Path,
+        help="run against this corpus (ingested once into a cached throwaway store) instead of your own store",
+    )
     p.add_argument("--date", help="publication date for a --corpus that carries none")
     p.add_argument("--source", help="source name for a --corpus that carries none")
     p.add_argument("--generator", help="generator backend: llama, transformers, openai, extractive")
@@ -364,7 +419,8 @@ def _describe(exc: Exception, settings: Settings | None) -> str:
     import sqlite3
 
     full = (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or (
-        isinstance(exc, sqlite3.OperationalError) and "full" in str(exc))
+        isinstance(exc, sqlite3.OperationalError) and "full" in str(exc)
+    )
     if full:
         where = f" holding {settings.home}" if settings is not None else ""
         return f"the disk{where} is full ({exc}); free some space and run the command again"

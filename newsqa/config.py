@@ -196,7 +196,7 @@ def _env_values(environ: dict[str, str]) -> dict[str, Any]:
         values["home"] = environ["NEWSQA_HOME"]
     for name, value in environ.items():
         if name.startswith("NEWSQA_") and "__" in name:
-            group, key = name[len("NEWSQA_"):].lower().split("__", 1)
+            group, key = name[len("NEWSQA_") :].lower().split("__", 1)
             values.setdefault(group, {})[key] = value
     return values
 

@@ -36,13 +36,25 @@ class Article:
     @property
     def content_hash(self) -> str:
         """Hash of everything stored about the article; a change means the stored copy must be replaced."""
-        parts = [self.title, self.subtitle, self.text, self.date, self.date_source, self.source, self.url,
-                 self.page, "|".join(self.reporters), "|".join(self.photographers), self.kind]
+        parts = [
+            self.title,
+            self.subtitle,
+            self.text,
+            self.date,
+            self.date_source,
+            self.source,
+            self.url,
+            self.page,
+            "|".join(self.reporters),
+            "|".join(self.photographers),
+            self.kind,
+        ]
         return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
 
 
-def article_id(*, given: str = "", url: str = "", source: str = "", date: str = "", title: str = "",
-               text: str = "") -> str:
+def article_id(
+    *, given: str = "", url: str = "", source: str = "", date: str = "", title: str = "", text: str = ""
+) -> str:
     """Stable article id: the input's own id, else a hash of its url, else of source/date/title (or text)."""
     if given:
         return given

@@ -15,8 +15,14 @@ class FakeGenerator:
     when that is None too the call fails loudly, because a test that did not script a reply is a bug.
     """
 
-    def __init__(self, replies: list[str | Exception] | None = None, *, default: str | None = None,
-                 piece_chars: int = 3, name: str = "fake") -> None:
+    def __init__(
+        self,
+        replies: list[str | Exception] | None = None,
+        *,
+        default: str | None = None,
+        piece_chars: int = 3,
+        name: str = "fake",
+    ) -> None:
         self.name = name
         self.default = default
         self.piece_chars = piece_chars
@@ -27,10 +33,22 @@ class FakeGenerator:
         self.replies.extend(replies)
         return self
 
-    def stream(self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float = 0.0,
-               stop: list[str] | None = None) -> Iterator[str]:
-        self.calls.append({"messages": [dict(m) for m in messages], "max_tokens": max_tokens,
-                           "temperature": temperature, "stop": list(stop) if stop else None})
+    def stream(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        stop: list[str] | None = None,
+    ) -> Iterator[str]:
+        self.calls.append(
+            {
+                "messages": [dict(m) for m in messages],
+                "max_tokens": max_tokens,
+                "temperature": temperature,
+                "stop": list(stop) if stop else None,
+            }
+        )
         if self.replies:
             reply = self.replies.popleft()
         elif self.default is not None:
@@ -46,7 +64,7 @@ class FakeGenerator:
 
     def _pieces(self, reply: str) -> Iterator[str]:
         for i in range(0, len(reply), self.piece_chars):
-            yield reply[i:i + self.piece_chars]
+            yield reply[i : i + self.piece_chars]
 
     @property
     def last_messages(self) -> list[dict[str, str]]:

@@ -52,9 +52,21 @@ class OpenAIStub:
                 elif body.get("stream"):
                     self._send_stream(body)
                 else:
-                    self._send_json(200, {"id": "stub-1", "object": "chat.completion", "model": body.get("model", ""),
-                                          "choices": [{"index": 0, "finish_reason": "stop",
-                                                       "message": {"role": "assistant", "content": stub.reply}}]})
+                    self._send_json(
+                        200,
+                        {
+                            "id": "stub-1",
+                            "object": "chat.completion",
+                            "model": body.get("model", ""),
+                            "choices": [
+                                {
+                                    "index": 0,
+                                    "finish_reason": "stop",
+                                    "message": {"role": "assistant", "content": stub.reply},
+                                }
+                            ],
+                        },
+                    )
 
             def _send_json(self, status: int, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
@@ -76,14 +88,18 @@ class OpenAIStub:
                     self.wfile.flush()
 
                 def delta(content: dict[str, str], finish: str | None = None) -> dict[str, Any]:
-                    return {"id": "stub-1", "object": "chat.completion.chunk", "model": body.get("model", ""),
-                            "choices": [{"index": 0, "delta": content, "finish_reason": finish}]}
+                    return {
+                        "id": "stub-1",
+                        "object": "chat.completion.chunk",
+                        "model": body.get("model", ""),
+                        "choices": [{"index": 0, "delta": content, "finish_reason": finish}],
+                    }
 
                 self.wfile.write(b": keep-alive comment\n\n")
                 event(delta({"role": "assistant"}))
                 text, step = stub.reply, stub.piece_chars
                 for i in range(0, len(text), step):
-                    event(delta({"content": text[i:i + step]}))
+                    event(delta({"content": text[i : i + step]}))
                 event(delta({}, "stop"))
                 event("[DONE]")
 
@@ -92,8 +108,9 @@ class OpenAIStub:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), name="openai-stub",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.02,), name="openai-stub", daemon=True
+        )
         self._thread.start()
         return self
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from fakes import FakeGenerator
 from fake_searcher import FakeSearcher, FakeStore, hit_for, sample_corpus
+from fakes import FakeGenerator
 
 from assistant.chat import Assistant, trim_passage
 from assistant.prompts import ANSWER_SYSTEM

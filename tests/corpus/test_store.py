@@ -10,8 +10,10 @@ def make(title: str, text: str, date: str = "2024-02-02") -> tuple[Article, list
     aid = article_id(source="武进日报", date=date, title=title)
     article = Article(id=aid, title=title, text=text, date=date, source="武进日报", reporters=("朱梦琪",))
     half = len(text) // 2
-    chunks = [Chunk(chunk_id(aid, s, e, text[s:e]), aid, i, 0, s, e, text[s:e])
-              for i, (s, e) in enumerate([(0, half), (half, len(text))])]
+    chunks = [
+        Chunk(chunk_id(aid, s, e, text[s:e]), aid, i, 0, s, e, text[s:e])
+        for i, (s, e) in enumerate([(0, half), (half, len(text))])
+    ]
     return article, chunks
 
 
@@ -43,7 +45,7 @@ def test_chunks_round_trip_and_offsets(tmp_path):
     stored = store.get(a.id)
     assert stored == a
     for c in store.chunks_of(a.id):
-        assert stored.text[c.start:c.end] == c.text
+        assert stored.text[c.start : c.end] == c.text
     assert store.chunks_by_id([ca[0].id, 12345]) == {ca[0].id: ca[0]}
     assert list(store.iter_chunks(batch=1)) == ca
 

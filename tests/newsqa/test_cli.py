@@ -27,7 +27,8 @@ def test_ingest_sample_page_then_list_and_remove(home, capsys):
     assert len(first["added"]) == 5
     listed = articles(capsys)
     assert {"id", "title", "subtitle", "date", "source", "reporters", "photographers", "n_chunks", "text"} <= set(
-        listed[0])
+        listed[0]
+    )
     titles = [a["title"] for a in listed]
     assert "《常州市生活垃圾分类管理条例》9月1日起施行" in titles
     assert all(a["date"] == "2024-02-02" and a["source"] == "武进日报" and a["n_chunks"] > 0 for a in listed)

@@ -20,9 +20,14 @@ ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 
 _SENTENCES = (
-    "武进区召开会议，部署今年重点工作。", "会议强调，要落实安全生产责任。", "记者从区住建局获悉，口袋公园已建成投用。",
-    "该条例将于2024年9月1日起施行。", "全区共新增就业岗位3200个。", "湖塘镇举办迎春文艺演出，吸引市民观看。",
-    "西太湖科技产业园新签约项目12个，总投资45亿元。", "区卫健委提醒市民，冬季注意预防呼吸道疾病。",
+    "武进区召开会议，部署今年重点工作。",
+    "会议强调，要落实安全生产责任。",
+    "记者从区住建局获悉，口袋公园已建成投用。",
+    "该条例将于2024年9月1日起施行。",
+    "全区共新增就业岗位3200个。",
+    "湖塘镇举办迎春文艺演出，吸引市民观看。",
+    "西太湖科技产业园新签约项目12个，总投资45亿元。",
+    "区卫健委提醒市民，冬季注意预防呼吸道疾病。",
 )
 
 
@@ -31,10 +36,18 @@ def article_records(n: int, *, seed: int, prefix: str = "a") -> list[dict[str, s
     rng = random.Random(seed)
     records = []
     for i in range(n):
-        paragraphs = ["".join(rng.choice(_SENTENCES) for _ in range(rng.randint(2, 6)))
-                      for _ in range(rng.randint(1, 4))]
-        records.append({"id": f"{prefix}{i:05d}", "title": f"武进新闻第{i}条", "date": "2024-02-02",
-                        "source": "武进日报", "text": "\n".join(paragraphs)})
+        paragraphs = [
+            "".join(rng.choice(_SENTENCES) for _ in range(rng.randint(2, 6))) for _ in range(rng.randint(1, 4))
+        ]
+        records.append(
+            {
+                "id": f"{prefix}{i:05d}",
+                "title": f"武进新闻第{i}条",
+                "date": "2024-02-02",
+                "source": "武进日报",
+                "text": "\n".join(paragraphs),
+            }
+        )
     return records
 
 
@@ -57,16 +70,25 @@ def write_jsonl(path: Path, records: Sequence[dict[str, str]]) -> Path:
 def expected_state(path: Path, settings: Settings | None = None) -> dict[str, tuple[Article, list[Chunk]]]:
     """What ingesting `path` must store: articles by id with their chunks, computed in this process."""
     settings = settings or Settings()
-    return {a.id: (a, chunk_article(a, size=settings.corpus.chunk_size, min_size=settings.corpus.chunk_min))
-            for a in read_path(path)}
+    return {
+        a.id: (a, chunk_article(a, size=settings.corpus.chunk_size, min_size=settings.corpus.chunk_min))
+        for a in read_path(path)
+    }
 
 
 def child_env(home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSQA_")}
-    env.update({"NEWSQA_HOME": str(home), "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1",
-                "TRANSFORMERS_OFFLINE": "1", "PYTHONDONTWRITEBYTECODE": "1",
-                # never the real model in a child: the hash embedder of tests/index (see newsqa_fakes.py)
-                "NEWSQA_EMBEDDER__BACKEND": "hash"})
+    env.update(
+        {
+            "NEWSQA_HOME": str(home),
+            "PYTHONPATH": str(ROOT),
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            # never the real model in a child: the hash embedder of tests/index (see newsqa_fakes.py)
+            "NEWSQA_EMBEDDER__BACKEND": "hash",
+        }
+    )
     env.update(extra)
     return env
 
@@ -76,10 +98,22 @@ def newsqa_argv(*args: str) -> list[str]:
     return [PYTHON, str(Path(__file__).with_name("newsqa_fakes.py")), *args]
 
 
-def run_newsqa(home: Path, *args: str, timeout: float = 120, env: dict[str, str] | None = None,
-               preexec_fn: Callable[[], None] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(newsqa_argv(*args), cwd=ROOT, env=env or child_env(home), capture_output=True, text=True,
-                          timeout=timeout, preexec_fn=preexec_fn)
+def run_newsqa(
+    home: Path,
+    *args: str,
+    timeout: float = 120,
+    env: dict[str, str] | None = None,
+    preexec_fn: Callable[[], None] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        newsqa_argv(*args),
+        cwd=ROOT,
+        env=env or child_env(home),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=preexec_fn,
+    )
 
 
 # -- store checks ----------------------------------------------------------------------------------------------
@@ -157,7 +191,9 @@ def index_report(home: Path) -> dict[str, object]:
         try:
             report: dict[str, object] = {
                 "loaded": loaded,
-                "fresh": loaded and dense.manifest is not None and dense.manifest.store_version == version
+                "fresh": loaded
+                and dense.manifest is not None
+                and dense.manifest.store_version == version
                 and keyword.store_version == version,
                 "dense_ids_match": dense.ids() == store_ids,
                 "keyword_ids_match": keyword.ids() == store_ids,
@@ -166,8 +202,11 @@ def index_report(home: Path) -> dict[str, object]:
             articles = store.articles_by_id({c.article_id for c in chunks.values()})
             saved = dense.vectors(list(chunks))
             report["vectors_match"] = len(saved) == len(chunks) and all(
-                np.allclose(saved[i], embedder.encode_documents([document_text(c, articles.get(c.article_id))])[0],
-                            atol=1e-5) for i, c in chunks.items())
+                np.allclose(
+                    saved[i], embedder.encode_documents([document_text(c, articles.get(c.article_id))])[0], atol=1e-5
+                )
+                for i, c in chunks.items()
+            )
         finally:
             keyword.close()
             cache.close()

@@ -29,8 +29,9 @@ from index_fakes import HashEmbedder  # noqa: E402
 
 
 def start(home: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(newsqa_argv(*args), cwd=ROOT, env=child_env(home), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        newsqa_argv(*args), cwd=ROOT, env=child_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def test_reader_keeps_answering_while_ingest_writes(tmp_path):
@@ -67,8 +68,12 @@ def test_two_ingests_at_once_both_complete_or_one_says_wait(tmp_path):
     a = write_jsonl(tmp_path / "a.jsonl", article_records(400, seed=21, prefix="x"))
     b = write_jsonl(tmp_path / "b.jsonl", article_records(400, seed=22, prefix="y"))
     home = tmp_path / "home"
-    assert run_newsqa(home, "ingest", "--no-index", str(write_jsonl(tmp_path / "seed.jsonl",
-                                                                     article_records(5, seed=1)))).returncode == 0
+    assert (
+        run_newsqa(
+            home, "ingest", "--no-index", str(write_jsonl(tmp_path / "seed.jsonl", article_records(5, seed=1)))
+        ).returncode
+        == 0
+    )
     runs = [start(home, "ingest", str(a)), start(home, "ingest", str(b))]
     results = [(p.wait(timeout=300), p.stdout.read(), p.stderr.read()) for p in runs]
     for p in runs:

@@ -67,8 +67,12 @@ def snapshot(home: Path) -> tuple[dict, dict[str, bytes]]:
 # -- read-only -------------------------------------------------------------------------------------------------
 
 # Root ignores file modes; without these capabilities it is held to them like the files' owner.
-NO_OVERRIDE = ["setpriv", "--bounding-set=-dac_override,-dac_read_search",
-               "--inh-caps=-dac_override,-dac_read_search", "--"]
+NO_OVERRIDE = [
+    "setpriv",
+    "--bounding-set=-dac_override,-dac_read_search",
+    "--inh-caps=-dac_override,-dac_read_search",
+    "--",
+]
 
 
 def as_unprivileged(argv: list[str]) -> list[str]:
@@ -93,7 +97,8 @@ def readonly_probe(tmp_path):
 
 @pytest.mark.parametrize("directory_writable", [False, True], ids=["dir-and-db-readonly", "db-readonly"])
 def test_ingest_into_read_only_store_fails_clearly_and_changes_nothing(
-        tmp_path, corpus, indexed_home, readonly_probe, directory_writable):
+    tmp_path, corpus, indexed_home, readonly_probe, directory_writable
+):
     home = tmp_path / "home"
     shutil.copytree(indexed_home, home)
     before = snapshot(home)
@@ -101,8 +106,14 @@ def test_ingest_into_read_only_store_fails_clearly_and_changes_nothing(
     for path, mode in modes.items():
         path.chmod(mode)
     try:
-        result = subprocess.run(as_unprivileged(newsqa_argv("ingest", str(corpus[1]))), cwd=ROOT,
-                                env=child_env(home), capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            as_unprivileged(newsqa_argv("ingest", str(corpus[1]))),
+            cwd=ROOT,
+            env=child_env(home),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     finally:
         for path in modes:
             path.chmod(0o755 if path.is_dir() else 0o644)
@@ -121,8 +132,14 @@ def test_listing_articles_from_a_read_only_data_directory(tmp_path, indexed_home
     (home / "newsqa.db").chmod(0o444)
     home.chmod(0o555)
     try:
-        result = subprocess.run(as_unprivileged(newsqa_argv("articles", "--json")), cwd=ROOT, env=child_env(home),
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            as_unprivileged(newsqa_argv("articles", "--json")),
+            cwd=ROOT,
+            env=child_env(home),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     finally:
         home.chmod(0o755)
         (home / "newsqa.db").chmod(0o644)
@@ -138,8 +155,10 @@ def private_tmpfs() -> None:
     """Skip unless a small tmpfs can be mounted in a private mount namespace (root with unshare)."""
     if os.geteuid() != 0 or not shutil.which("unshare"):
         pytest.skip("mounting a small tmpfs needs root and unshare")
-    probe = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c",
-                            "mount -t tmpfs -o size=64k tmpfs /mnt"], capture_output=True)
+    probe = subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"],
+        capture_output=True,
+    )
     if probe.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {probe.stderr.decode(errors='replace').strip()}")
 
@@ -154,10 +173,25 @@ def run_on_full_disk(home: Path, spare_kb: int, *args: str) -> subprocess.Comple
     mount, saved = home.parent / "mnt", home.parent / "after"
     mount.mkdir()
     saved.mkdir()
-    script = ('mount -t tmpfs -o size="$1"k tmpfs "$2" || exit 99; cp -a "$3"/. "$2"/; shift 4; '
-              '"$@"; code=$?; cp -a "$0"/. "$SAVED"/; exit $code')
-    argv = ["unshare", "-m", "--propagation", "private", "sh", "-c", script, str(mount), str(size_kb), str(mount),
-            str(home), "-", *newsqa_argv(*args)]
+    script = (
+        'mount -t tmpfs -o size="$1"k tmpfs "$2" || exit 99; cp -a "$3"/. "$2"/; shift 4; '
+        '"$@"; code=$?; cp -a "$0"/. "$SAVED"/; exit $code'
+    )
+    argv = [
+        "unshare",
+        "-m",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        script,
+        str(mount),
+        str(size_kb),
+        str(mount),
+        str(home),
+        "-",
+        *newsqa_argv(*args),
+    ]
     env = child_env(mount, SAVED=str(saved))
     result = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode != 99, result.stderr
@@ -184,8 +218,9 @@ def test_ingest_on_full_disk_fails_clearly_and_leaves_store_and_index(tmp_path, 
 
 # 512 KB: the embedding cache or keyword rows (SQLite) run out of room; 2,500 KB: writing the FAISS file does
 @pytest.mark.parametrize("spare_kb", [512, 2500], ids=["database-full", "index-file-full"])
-def test_index_build_on_full_disk_fails_clearly_and_is_rebuilt_later(tmp_path, corpus, indexed_home,
-                                                                      private_tmpfs, spare_kb):
+def test_index_build_on_full_disk_fails_clearly_and_is_rebuilt_later(
+    tmp_path, corpus, indexed_home, private_tmpfs, spare_kb
+):
     home = tmp_path / "home"
     shutil.copytree(indexed_home, home)
     assert run_newsqa(home, "ingest", "--no-index", str(corpus[1])).returncode == 0

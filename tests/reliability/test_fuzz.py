@@ -37,10 +37,13 @@ FUZZ = settings(deadline=DEADLINE_MS, max_examples=150, suppress_health_check=[H
 
 # Characters that steer the parsers: CJK text, Chinese and ASCII punctuation, brackets of citation markers,
 # full-width digits, page furniture (版, 记者, 摄, 下转), whitespace of every kind, and a few control characters.
-NEWS_ALPHABET = (list("武进日报区召开会议湖塘镇记者通讯员摄本报讯下转第版（完）年月日号一二三十百")
-                 + list("。，、；：？！“”‘’《》（）【】〔〕") + list("[]()<>/-~,.;:!?\"'#*_")
-                 + list("0123456789０１２３")
-                 + ["\n", "\n\n", " ", "\u3000", "\t", "\r\n", "\u200b", "\x00", "\x07", "\ufeff", "\U0001f600"])
+NEWS_ALPHABET = (
+    list("武进日报区召开会议湖塘镇记者通讯员摄本报讯下转第版（完）年月日号一二三十百")
+    + list("。，、；：？！“”‘’《》（）【】〔〕")
+    + list("[]()<>/-~,.;:!?\"'#*_")
+    + list("0123456789０１２３")
+    + ["\n", "\n\n", " ", "\u3000", "\t", "\r\n", "\u200b", "\x00", "\x07", "\ufeff", "\U0001f600"]
+)
 news_text = st.lists(st.sampled_from(NEWS_ALPHABET), max_size=400).map("".join)
 
 
@@ -51,7 +54,7 @@ def assert_whole(article: Article) -> None:
     chunks = chunk_article(article)
     assert chunks, f"article {article.title!r} yields no chunk"
     for c in chunks:
-        assert article.text[c.start:c.end] == c.text and c.text.strip()
+        assert article.text[c.start : c.end] == c.text and c.text.strip()
 
 
 # -- page parser ---------------------------------------------------------------------------------------------
@@ -66,10 +69,31 @@ def test_parse_page_never_fails_and_yields_whole_articles(text):
 
 
 @FUZZ
-@given(st.lists(st.sampled_from([
-    "武进区召开安全生产会议", "本报讯（记者 朱梦琪）昨天上午，我区召开会议。", "会议强调，要落实责任。",
-    "（完）", "下转第2版", "朱梦琪 摄", "湖塘镇举办迎春文艺演出", "", "   ", "第3版", "记者　王晓明",
-    "【图片新闻】", "市民在公园散步。", "1", "。", "2024年2月2日 星期五"]), max_size=40))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "武进区召开安全生产会议",
+                "本报讯（记者 朱梦琪）昨天上午，我区召开会议。",
+                "会议强调，要落实责任。",
+                "（完）",
+                "下转第2版",
+                "朱梦琪 摄",
+                "湖塘镇举办迎春文艺演出",
+                "",
+                "   ",
+                "第3版",
+                "记者　王晓明",
+                "【图片新闻】",
+                "市民在公园散步。",
+                "1",
+                "。",
+                "2024年2月2日 星期五",
+            ]
+        ),
+        max_size=40,
+    )
+)
 def test_page_shaped_input_yields_whole_articles(lines):
     text = "\n".join(lines)
     for article in parse_page(text, date="2024-02-02"):
@@ -91,8 +115,10 @@ def test_decode_random_bytes_gives_text_or_input_error(data):
 
 
 @FUZZ
-@given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")), min_size=1, max_size=300),
-       st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "gb18030", "gbk", "big5", "shift_jis", "latin-1", "cp1252"]))
+@given(
+    st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")), min_size=1, max_size=300),
+    st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "gb18030", "gbk", "big5", "shift_jis", "latin-1", "cp1252"]),
+)
 def test_text_in_any_encoding_decodes_or_is_refused_clearly(text, encoding):
     try:
         data = text.encode(encoding)
@@ -109,8 +135,10 @@ def test_text_in_any_encoding_decodes_or_is_refused_clearly(text, encoding):
 
 
 @settings(deadline=DEADLINE_MS * 4, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
-@given(st.binary(max_size=3000) | news_text.map(lambda t: t.encode("utf-8", "surrogatepass")),
-       st.sampled_from([".txt", ".md", ".html", ".jsonl"]))
+@given(
+    st.binary(max_size=3000) | news_text.map(lambda t: t.encode("utf-8", "surrogatepass")),
+    st.sampled_from([".txt", ".md", ".html", ".jsonl"]),
+)
 def test_read_path_on_arbitrary_files(data, suffix):
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"input{suffix}"
@@ -129,11 +157,18 @@ def test_read_path_on_arbitrary_files(data, suffix):
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | news_text,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
-    max_leaves=8)
-records = st.dictionaries(st.sampled_from(["id", "title", "text", "date", "url", "source", "extra"]), json_values,
-                          max_size=7)
-lines = st.one_of(records.map(lambda r: json.dumps(r, ensure_ascii=False)), json_values.map(json.dumps),
-                  news_text, st.just(""), st.just("{\"text\": \"未完"))
+    max_leaves=8,
+)
+records = st.dictionaries(
+    st.sampled_from(["id", "title", "text", "date", "url", "source", "extra"]), json_values, max_size=7
+)
+lines = st.one_of(
+    records.map(lambda r: json.dumps(r, ensure_ascii=False)),
+    json_values.map(json.dumps),
+    news_text,
+    st.just(""),
+    st.just('{"text": "未完'),
+)
 
 
 @FUZZ
@@ -187,7 +222,7 @@ def test_reading_a_200_mb_jsonl_streams(tmp_path):
     small = tmp_path / "small.jsonl"
     small.write_text(json.dumps({"title": "标题", "text": "正文。"}, ensure_ascii=False) + "\n", encoding="utf-8")
     big = tmp_path / "big.jsonl"
-    raw_html = "<div class=\"content\">" + "<p>武进新闻 wujin news</p>" * 2000 + "</div>"
+    raw_html = '<div class="content">' + "<p>武进新闻 wujin news</p>" * 2000 + "</div>"
     size, n = 0, 0
     with big.open("w", encoding="utf-8") as f:
         while size < 200 * 1024 * 1024:
@@ -197,8 +232,14 @@ def test_reading_a_200_mb_jsonl_streams(tmp_path):
             f.write(line)
             size += len(line.encode("utf-8"))
             n += 1
-    result = subprocess.run([sys.executable, "-c", PEAK_RSS_SCRIPT, str(small), str(big)], cwd=ROOT,
-                            capture_output=True, text=True, timeout=300, env={"PYTHONPATH": str(ROOT)})
+    result = subprocess.run(
+        [sys.executable, "-c", PEAK_RSS_SCRIPT, str(small), str(big)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PYTHONPATH": str(ROOT)},
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["count"] == n
@@ -209,8 +250,11 @@ def test_reading_a_200_mb_jsonl_streams(tmp_path):
 
 # -- citation parser -----------------------------------------------------------------------------------------
 
-MARKER_ALPHABET = (list("[]【】［］0123456789０１２,，、;；-–－~ 资料来源文档编号参考") + list("。！？!?；\n”")
-                   + list("会议于2024年3月5日召开"))
+MARKER_ALPHABET = (
+    list("[]【】［］0123456789０１２,，、;；-–－~ 资料来源文档编号参考")
+    + list("。！？!?；\n”")
+    + list("会议于2024年3月5日召开")
+)
 reply_text = st.text(alphabet=MARKER_ALPHABET, max_size=300)
 
 
@@ -218,8 +262,15 @@ def _evidence() -> list[Evidence]:
     texts = ["3月5日，武进区召开安全生产工作会议，部署全年安全生产重点任务。", "湖塘镇举办迎春文艺演出，吸引市民观看。"]
     out = []
     for n, text in enumerate(texts, 1):
-        chunk = Chunk(id=chunk_id(f"a{n}", 0, len(text), text), article_id=f"a{n}", index=0, paragraph=0, start=0,
-                      end=len(text), text=text)
+        chunk = Chunk(
+            id=chunk_id(f"a{n}", 0, len(text), text),
+            article_id=f"a{n}",
+            index=0,
+            paragraph=0,
+            start=0,
+            end=len(text),
+            text=text,
+        )
         out.append(Evidence(n, Hit(chunk=chunk, score=1.0, title=f"标题{n}", date="2024-03-05"), text))
     return out
 
@@ -243,18 +294,21 @@ def test_citation_parser_handles_any_reply(reply):
     attribution = Attributor(_evidence()).attribute(reply)
     assert {c.n for c in attribution.citations} <= {1, 2}  # no citation of a source that was not given
     for c in attribution.citations:
-        assert c.quote == _evidence()[c.n - 1].hit.chunk.text[c.start:c.end]
+        assert c.quote == _evidence()[c.n - 1].hit.chunk.text[c.start : c.end]
 
 
-@pytest.mark.parametrize("reply", [
-    "[" + "1," * 20000,  # an unclosed marker list
-    "[1" + "、资料" * 10000,
-    "【" * 30000 + "1",
-    "[1]" * 20000,
-    "会议" * 20000 + "[1-999999]",
-    "。" * 50000,
-    ("武进区召开会议[1]。" * 3000),
-])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "[" + "1," * 20000,  # an unclosed marker list
+        "[1" + "、资料" * 10000,
+        "【" * 30000 + "1",
+        "[1]" * 20000,
+        "会议" * 20000 + "[1-999999]",
+        "。" * 50000,
+        ("武进区召开会议[1]。" * 3000),
+    ],
+)
 def test_citation_parser_is_fast_on_pathological_replies(reply):
     start = time.perf_counter()
     cited_numbers(reply)

@@ -33,8 +33,15 @@ RERUN_EVERY = 3  # re-running to completion costs a whole ingest, so after every
 SEED = 20261129
 
 
-def run_and_kill(argv: list[str], env: dict[str, str], *, delay: float, wal: Path | None = None,
-                 wal_bytes: int = 0, until: Callable[[], bool] | None = None) -> tuple[int, int]:
+def run_and_kill(
+    argv: list[str],
+    env: dict[str, str],
+    *,
+    delay: float,
+    wal: Path | None = None,
+    wal_bytes: int = 0,
+    until: Callable[[], bool] | None = None,
+) -> tuple[int, int]:
     """Run `argv`; SIGKILL it after `delay` s, once `wal` has grown to `wal_bytes` (mid-transaction) or once
     `until()` is true, unless it finished first. Returns (exit code, -9 when killed; the largest WAL size seen)."""
     proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -99,8 +106,9 @@ def test_sigkill_during_ingest_and_reingest_keeps_articles_whole(tmp_path):
         if path is v2:
             shutil.copytree(v1_home, home)
         start = time.perf_counter()
-        code, wal_max = run_and_kill(newsqa_argv("ingest", "--no-index", str(path)), child_env(home), delay=300,
-                                     wal=home / "newsqa.db-wal")
+        code, wal_max = run_and_kill(
+            newsqa_argv("ingest", "--no-index", str(path)), child_env(home), delay=300, wal=home / "newsqa.db-wal"
+        )
         assert code == 0
         calibration.append((time.perf_counter() - start, wal_max))
     assert check_articles(state_of(calib_home), [new]) == {0: 2000}
@@ -118,8 +126,11 @@ def test_sigkill_during_ingest_and_reingest_keeps_articles_whole(tmp_path):
             if k % 2:
                 trigger = {"delay": rng.uniform(0.1, 0.9) * full}
             else:
-                trigger = {"delay": 2 * full, "wal": home / "newsqa.db-wal",
-                           "wal_bytes": int(rng.uniform(0.05, 0.95) * wal_max)}
+                trigger = {
+                    "delay": 2 * full,
+                    "wal": home / "newsqa.db-wal",
+                    "wal_bytes": int(rng.uniform(0.05, 0.95) * wal_max),
+                }
             code, _ = run_and_kill(newsqa_argv("ingest", "--no-index", str(path)), child_env(home), **trigger)
             state = state_of(home)
             counts = check_articles(state, [before, after])
@@ -138,15 +149,19 @@ def test_sigkill_during_ingest_and_reingest_keeps_articles_whole(tmp_path):
                 assert check_articles(state, [after]) == {0: len(after)}
             shutil.rmtree(home, ignore_errors=True)
 
-    print(f"calibration (s, WAL bytes) {calibration}; kills (trigger, exit code, articles old-only, articles new):",
-          landed)
+    print(
+        f"calibration (s, WAL bytes) {calibration}; kills (trigger, exit code, articles old-only, articles new):",
+        landed,
+    )
     killed = [entry for entry in landed if entry[1] == -signal.SIGKILL]
     assert len(killed) >= KILLS_PER_PHASE, f"most runs should have been killed before finishing: {landed}"
     # kills really interrupted the write: some during the store's transaction, in both phases
-    assert any(entry[0] == "wal" and entry[1] == -signal.SIGKILL and entry[3] == 0
-               for entry in landed[:KILLS_PER_PHASE])
-    assert any(entry[0] == "wal" and entry[1] == -signal.SIGKILL and entry[2] == 1000
-               for entry in landed[KILLS_PER_PHASE:])
+    assert any(
+        entry[0] == "wal" and entry[1] == -signal.SIGKILL and entry[3] == 0 for entry in landed[:KILLS_PER_PHASE]
+    )
+    assert any(
+        entry[0] == "wal" and entry[1] == -signal.SIGKILL and entry[2] == 1000 for entry in landed[KILLS_PER_PHASE:]
+    )
 
 
 INDEX_KILLS_PER_PHASE = 5
@@ -193,6 +208,7 @@ def test_sigkill_during_index_build_never_leaves_a_mixed_or_falsely_fresh_index(
 
                 def until(home=home, old=old) -> bool:
                     return file_stamp(home / "index" / "dense.faiss") != old
+
             code, _ = run_and_kill(newsqa_argv("index"), child_env(home, **env), delay=delay, until=until)
             report = index_report(home)
             landed.append((trigger, code, report["fresh"]))
@@ -217,8 +233,14 @@ def test_ctrl_c_during_ingest_says_so_in_one_line_and_keeps_articles_whole(tmp_p
     outcomes = []
     for k in range(3):
         home = tmp_path / f"int-{k}"
-        proc = subprocess.Popen(newsqa_argv("ingest", "--no-index", str(v1)), cwd=ROOT, env=child_env(home),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            newsqa_argv("ingest", "--no-index", str(v1)),
+            cwd=ROOT,
+            env=child_env(home),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         wal = home / "newsqa.db-wal"
         deadline = time.monotonic() + 60
         want = rng.randint(1, 400_000)  # bytes of WAL: interrupted while the store's transaction is writing

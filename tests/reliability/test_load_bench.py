@@ -22,9 +22,13 @@ def free_port() -> int:
 @pytest.fixture
 def served_app(tmp_path):
     port = free_port()
-    server = subprocess.Popen([sys.executable, str(ROOT / "tests" / "app" / "slow_server.py"), str(port),
-                               str(tmp_path / "home"), "0.01"], cwd=ROOT, env=child_env(tmp_path / "home"),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "app" / "slow_server.py"), str(port), str(tmp_path / "home"), "0.01"],
+        cwd=ROOT,
+        env=child_env(tmp_path / "home"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -46,9 +50,29 @@ def served_app(tmp_path):
 def test_load_bench_drives_the_chat_and_reports(served_app, tmp_path):
     url, pid = served_app
     out = tmp_path / "load.json"
-    result = subprocess.run([sys.executable, str(ROOT / "bench" / "load.py"), "--url", url, "--residents", "3",
-                             "--duration", "6", "--think", "0.1", "0.3", "--timeout", "60", "--out", str(out)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=180)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "load.py"),
+            "--url",
+            url,
+            "--residents",
+            "3",
+            "--duration",
+            "6",
+            "--think",
+            "0.1",
+            "0.3",
+            "--timeout",
+            "60",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     summary = json.loads(result.stdout)
     assert summary["errors"] == {}
@@ -60,6 +84,11 @@ def test_load_bench_drives_the_chat_and_reports(served_app, tmp_path):
 
 
 def test_load_bench_refuses_a_remote_url():
-    result = subprocess.run([sys.executable, str(ROOT / "bench" / "load.py"), "--url", "http://example.com:7860"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "load.py"), "--url", "http://example.com:7860"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0 and "loopback" in result.stderr
