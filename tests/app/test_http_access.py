@@ -110,5 +110,8 @@ def test_no_event_changes_stored_data_without_a_login(app_url):
     assert after == before, f"an unauthenticated API call changed the store: {replies}"
     # the staff handlers were reached and said why they refused (not merely failing on odd input)
     assert sum("请先登录" in r for r in replies) >= 2, replies
+    # nor does the secret show up in what the server answered or logged
+    assert not any("http-test-pass" in r for r in replies)
+    assert "http-test-pass" not in (home / "app.log").read_text(errors="replace")
     uploads = home / "uploads"
     assert not uploads.exists() or not any(uploads.iterdir())
