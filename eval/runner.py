@@ -449,18 +449,10 @@ def open_target(
             lock.release()
     assistant = None
     if not retrieval_only:
-        from assistant.chat import Assistant
+        from newsqa.runtime import build_assistant, open_generator
 
-        generator = None
-        if settings.generator.backend != "extractive":
-            from assistant.generators import make_generator
-
-            # the model files stay in the user's data directory, not in the throwaway one
-            generator = make_generator(settings.generator, settings.models_dir)
-        annotate = None
-        if settings.answer.resolve_dates:  # as in newsqa.runtime.open_runtime: evaluate what users get
-            from corpus.timeexpr import annotate
-        assistant = Assistant(target_settings, store, searcher, generator, annotate=annotate)
+        # the model files stay in the user's data directory (settings), not in the throwaway one
+        assistant = build_assistant(target_settings, store, searcher, open_generator(settings))
     return EvalTarget(
         settings=target_settings,
         store=store,

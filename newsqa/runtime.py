@@ -24,10 +24,27 @@ def with_generator(settings: Settings, backend: str | None) -> Settings:
     return dataclasses.replace(settings, generator=generator)
 
 
+def open_generator(settings: Settings) -> object | None:
+    """The configured generator (loaded lazily on first use), or None for the extractive answerer."""
+    if settings.generator.backend == "extractive":
+        return None
+    from assistant.generators import make_generator
+
+    return make_generator(settings.generator, settings.models_dir)
+
+
+def build_assistant(settings: Settings, store: object, searcher: object, generator: object | None) -> object:
+    """The assistant as users get it: relative dates spelled out when answer.resolve_dates is on."""
+    from assistant.chat import Assistant
+
+    annotate = None
+    if settings.answer.resolve_dates:
+        from corpus.timeexpr import annotate
+    return Assistant(settings, store, searcher, generator, annotate=annotate)
+
+
 def open_runtime(settings: Settings, *, load_sample_if_empty: bool = True, progress: bool = False) -> Runtime:
     """Open the store (loading the bundled sample page into an empty one), sync the indexes, build the assistant."""
-    from assistant.chat import Assistant
-    from assistant.generators import make_generator
     from corpus.ingest import ingest_sample
     from corpus.store import Store
     from index.hybrid import Searcher
@@ -36,14 +53,9 @@ def open_runtime(settings: Settings, *, load_sample_if_empty: bool = True, progr
     store = Store(settings.db_path)
     if load_sample_if_empty and store.count() == 0:
         ingest_sample(settings, store)
-    generator = None
-    if settings.generator.backend != "extractive":
-        generator = make_generator(settings.generator, settings.models_dir)
+    generator = open_generator(settings)
     reranker = make_reranker(settings.retrieval.reranker, generator, top=settings.retrieval.rerank_top)
     searcher = Searcher(settings, store, reranker=reranker)
     searcher.sync(progress=progress)
-    annotate = None
-    if settings.answer.resolve_dates:
-        from corpus.timeexpr import annotate
-    assistant = Assistant(settings, store, searcher, generator, annotate=annotate)
+    assistant = build_assistant(settings, store, searcher, generator)
     return Runtime(settings=settings, store=store, searcher=searcher, assistant=assistant)
