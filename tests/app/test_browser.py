@@ -11,16 +11,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from app_server import free_port, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -40,28 +39,6 @@ if not (CHROMIUM.exists() and CHROMEDRIVER.exists()) and not os.environ.get("CI"
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for_http(url: str, proc: subprocess.Popen, log: Path, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"the app exited with {proc.returncode}:\n{log.read_text(errors='replace')[-4000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError(
-        f"the app did not answer on {url} within {timeout_s} s:\n{log.read_text(errors='replace')[-4000:]}"
-    )
-
-
 @dataclass(frozen=True)
 class Server:
     url: str
@@ -71,7 +48,7 @@ class Server:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     home = tmp_path_factory.mktemp("newsqa-home")
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSQA_")}
     env.update(
         {
@@ -98,7 +75,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         )
     url = f"http://127.0.0.1:{port}/"
     try:
-        _wait_for_http(url, proc, log, START_TIMEOUT_S)
+        wait_for_http(url, proc, log, START_TIMEOUT_S)
         yield Server(url, home)
     finally:
         proc.terminate()
@@ -354,7 +331,7 @@ def test_evaluators_run_an_uploaded_question_set_and_get_the_report(server, brow
 def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The app over a fake assistant that streams one character every 0.4 s (no models: starts in seconds)."""
     home = tmp_path_factory.mktemp("slow-home")
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSQA_")}
     env["GRADIO_ANALYTICS_ENABLED"] = "False"
     log = home / "app.log"
@@ -368,7 +345,7 @@ def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         )
     url = f"http://127.0.0.1:{port}/"
     try:
-        _wait_for_http(url, proc, log, 120)
+        wait_for_http(url, proc, log, 120)
         yield Server(url, home)
     finally:
         proc.terminate()

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import httpx
 import pytest
+from app_server import free_port, wait_for_http
 
 from corpus.store import Store
 
@@ -21,16 +20,10 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.browser  # starts the real app in a subprocess, like the browser tests
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory):
     home = tmp_path_factory.mktemp("newsqa-http-home")
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSQA_")}
     env.update(
         NEWSQA_HOME=str(home),
@@ -49,16 +42,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory):
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 240
-        while True:
-            assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
-            try:
-                if httpx.get(url + "/config", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the app did not start"
-            time.sleep(0.5)
+        wait_for_http(url + "/config", proc, log, timeout_s=240)
         yield url, home
     finally:
         proc.terminate()
