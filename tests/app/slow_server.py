@@ -14,9 +14,11 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).res
 
 from app_fakes import GARBAGE, FakeAssistant, FakeRuntime, FakeSearcher, chunk_of  # noqa: E402
 
-import app  # noqa: E402
+from app import build_demo  # noqa: E402
+from assistant.render import CSS  # noqa: E402
 from corpus.store import Store  # noqa: E402
 from newsqa.config import Settings  # noqa: E402
+from newsqa.webapp import NewsApp  # noqa: E402
 
 
 class SlowAssistant(FakeAssistant):
@@ -37,8 +39,8 @@ def main() -> None:
     store = Store(settings.db_path)
     store.put([(GARBAGE, [chunk_of(GARBAGE)])])
     runtime = FakeRuntime(settings, store, FakeSearcher(), SlowAssistant(delay_s))
-    demo = app.build_demo(app.NewsApp(settings, runtime))
-    demo.launch(server_name="127.0.0.1", server_port=port, css=app.CSS, footer_links=[])
+    demo = build_demo(NewsApp(settings, runtime))
+    demo.launch(server_name="127.0.0.1", server_port=port, css=CSS, footer_links=[])
 
 
 if __name__ == "__main__":

@@ -11,14 +11,18 @@ from pathlib import Path
 import pytest
 from app_fakes import GARBAGE, FakeAssistant, FakeRuntime, FakeSearcher, chunk_of, cited_answer
 
-import app
+from app import build_demo
 from assistant.feedback import FeedbackLog
 from assistant.render import read_rendered, render_answer
 from corpus.store import Store
+from newsqa import webapp
 from newsqa.config import Settings
+from newsqa.staff import StaffCredentials, StaffRefused
 from newsqa.types import Answer, Citation
+from newsqa.uploads import UploadError
+from newsqa.webapp import MAX_QUESTION_CHARS, THINKING, NewsApp, ReadWriteLock, _content_text
 
-STAFF = app.StaffCredentials("editor", "s3cret-pass")
+STAFF = StaffCredentials("editor", "s3cret-pass")
 
 
 @pytest.fixture
@@ -44,12 +48,12 @@ def upload_root(tmp_path: Path) -> Path:
     return root
 
 
-def make_app(runtime: FakeRuntime, upload_root: Path | None = None, staff=STAFF) -> app.NewsApp:
-    return app.NewsApp(runtime.settings, runtime, staff=staff, upload_roots=[upload_root] if upload_root else ())
+def make_app(runtime: FakeRuntime, upload_root: Path | None = None, staff=STAFF) -> NewsApp:
+    return NewsApp(runtime.settings, runtime, staff=staff, upload_roots=[upload_root] if upload_root else ())
 
 
 def content(message: dict) -> str:
-    return app._content_text(message["content"])
+    return _content_text(message["content"])
 
 
 # -- residents' chat ---------------------------------------------------------------------------------------------
@@ -58,7 +62,7 @@ def content(message: dict) -> str:
 def test_respond_streams_partial_text_then_the_cited_answer(runtime):
     steps = list(make_app(runtime).respond("垃圾分类条例什么时候施行？", []))
     assert len(steps) >= 4  # placeholder, several partial replies, the final answer
-    assert steps[0][-1]["content"] == app.THINKING
+    assert steps[0][-1]["content"] == THINKING
     partial = [content(s[-1]) for s in steps[1:-1]]
     assert all("nq-streaming" in p for p in partial)
     assert len({len(p) for p in partial}) > 1, "the partial replies should grow"
@@ -133,7 +137,7 @@ def test_refusal_is_shown_with_the_closest_articles(runtime):
 def test_empty_and_overlong_questions(runtime):
     a = make_app(runtime)
     assert list(a.respond("   ", [])) == [[]]
-    final = content(list(a.respond("问" * (app.MAX_QUESTION_CHARS + 1), []))[-1][-1])
+    final = content(list(a.respond("问" * (MAX_QUESTION_CHARS + 1), []))[-1][-1])
     assert "问题太长" in final
     assert runtime.assistant.calls == []
 
@@ -192,15 +196,15 @@ def test_citation_of_a_removed_article_still_shows_the_quote():
 
 
 def test_staff_desk_is_off_without_both_credentials():
-    assert app.StaffCredentials.from_env({}) is None
-    assert app.StaffCredentials.from_env({"NEWSQA_STAFF_USER": "editor"}) is None
-    assert app.StaffCredentials.from_env({"NEWSQA_STAFF_USER": "editor", "NEWSQA_STAFF_PASSWORD": ""}) is None
-    creds = app.StaffCredentials.from_env({"NEWSQA_STAFF_USER": "editor", "NEWSQA_STAFF_PASSWORD": "pw"})
-    assert creds == app.StaffCredentials("editor", "pw")
+    assert StaffCredentials.from_env({}) is None
+    assert StaffCredentials.from_env({"NEWSQA_STAFF_USER": "editor"}) is None
+    assert StaffCredentials.from_env({"NEWSQA_STAFF_USER": "editor", "NEWSQA_STAFF_PASSWORD": ""}) is None
+    creds = StaffCredentials.from_env({"NEWSQA_STAFF_USER": "editor", "NEWSQA_STAFF_PASSWORD": "pw"})
+    assert creds == StaffCredentials("editor", "pw")
 
 
 def test_staff_login_checks_both_fields(runtime, monkeypatch):
-    monkeypatch.setattr(app.time, "sleep", lambda s: None)
+    monkeypatch.setattr(webapp.time, "sleep", lambda s: None)
     a = make_app(runtime)
     assert a.staff_login("editor", "s3cret-pass") == (True, "已登录。")
     assert a.staff_login("editor", "wrong")[0] is False
@@ -215,13 +219,13 @@ def test_staff_handlers_refuse_without_login(runtime, upload_root, session):
     a = make_app(runtime, upload_root)
     upload = upload_root / "new.txt"
     upload.write_text("标题\n正文。", encoding="utf-8")
-    with pytest.raises(app.StaffRefused):
+    with pytest.raises(StaffRefused):
         a.staff_articles(session)
-    with pytest.raises(app.StaffRefused):
+    with pytest.raises(StaffRefused):
         a.staff_open("garbage", session)
-    with pytest.raises(app.StaffRefused):
+    with pytest.raises(StaffRefused):
         a.staff_remove("garbage", True, session)
-    with pytest.raises(app.StaffRefused):
+    with pytest.raises(StaffRefused):
         a.staff_upload([str(upload)], "", "", session)
     assert runtime.store.get("garbage") is not None
     assert runtime.store.count() == 1 and runtime.searcher.syncs == 0
@@ -229,7 +233,7 @@ def test_staff_handlers_refuse_without_login(runtime, upload_root, session):
 
 def test_staff_handlers_refuse_when_the_desk_is_off_even_with_a_session_flag(runtime):
     a = make_app(runtime, staff=None)
-    with pytest.raises(app.StaffRefused):
+    with pytest.raises(StaffRefused):
         a.staff_remove("garbage", True, True)
     assert runtime.store.get("garbage") is not None
 
@@ -266,7 +270,7 @@ def test_upload_named_like_a_path_stays_inside_the_data_dir(runtime, upload_root
     decoy.parent.mkdir()
     decoy.write_text("root:x:0:0\n", encoding="utf-8")
     (upload_root / "x").mkdir()
-    with pytest.raises(app.UploadError, match="不在上传目录"):
+    with pytest.raises(UploadError, match="不在上传目录"):
         a.staff_upload([str(upload_root / "x" / ".." / ".." / "etc" / "passwd.txt")], "", "", True)
     assert runtime.store.count() == 1 and not a.uploads_dir.exists()
     # a genuine upload whose client name was "../../etc/passwd.txt" (Gradio keeps only the last part)
@@ -286,20 +290,20 @@ def test_upload_limits_are_enforced_with_clear_messages(runtime, upload_root):
     a = make_app(runtime, upload_root)
     big = upload_root / "big.txt"
     big.write_bytes(b"x" * (runtime.settings.app.max_upload_mb * 1024 * 1024 + 1))
-    with pytest.raises(app.UploadError, match="big.txt.*超过了 1 MB"):
+    with pytest.raises(UploadError, match="big.txt.*超过了 1 MB"):
         a.staff_upload([str(big)], "", "", True)
     pdf = upload_root / "report.pdf"
     pdf.write_bytes(b"%PDF")
-    with pytest.raises(app.UploadError, match="不支持的文件类型“report.pdf”"):
+    with pytest.raises(UploadError, match="不支持的文件类型“report.pdf”"):
         a.staff_upload([str(pdf)], "", "", True)
     many = []
     for i in range(runtime.settings.app.max_upload_files + 1):
         p = upload_root / f"a{i}.txt"
         p.write_text("标题\n正文。", encoding="utf-8")
         many.append(str(p))
-    with pytest.raises(app.UploadError, match="一次最多上传 3 个文件"):
+    with pytest.raises(UploadError, match="一次最多上传 3 个文件"):
         a.staff_upload(many, "", "", True)
-    with pytest.raises(app.UploadError, match="请先选择"):
+    with pytest.raises(UploadError, match="请先选择"):
         a.staff_upload([], "", "", True)
     assert not a.uploads_dir.exists() and runtime.store.count() == 1
 
@@ -308,7 +312,7 @@ def test_bad_upload_leaves_the_store_unchanged_and_names_the_file(runtime, uploa
     a = make_app(runtime, upload_root)
     bad = upload_root / "feed.jsonl"
     bad.write_text('{"title": "好", "text": "正文"}\n{not json\n', encoding="utf-8")
-    with pytest.raises(app.UploadError) as err:
+    with pytest.raises(UploadError) as err:
         a.staff_upload([str(bad)], "", "", True)
     assert "feed.jsonl" in str(err.value) and "库中内容未改变" in str(err.value)
     assert runtime.store.count() == 1 and runtime.searcher.syncs == 0
@@ -316,11 +320,11 @@ def test_bad_upload_leaves_the_store_unchanged_and_names_the_file(runtime, uploa
 
 
 def test_build_demo_wires_the_tabs(runtime):
-    demo = app.build_demo(make_app(runtime))
+    demo = build_demo(make_app(runtime))
     config = demo.get_config_file()
     labels = {c.get("props", {}).get("label") for c in config["components"]}
     assert {"问答", "工作人员", "评测"} <= labels
-    off = app.build_demo(make_app(runtime, staff=None)).get_config_file()
+    off = build_demo(make_app(runtime, staff=None)).get_config_file()
     texts = " ".join(str(c.get("props", {}).get("value", "")) for c in off["components"])
     assert "未开启" in texts
     assert "staff-password" not in json.dumps(off, default=str)
@@ -343,7 +347,7 @@ def test_sources_panel_lists_each_cited_article_once_with_its_numbers():
 
 
 def test_index_update_waits_for_searches_and_blocks_new_ones():
-    lock = app.ReadWriteLock()
+    lock = ReadWriteLock()
     order: list[str] = []
     release_writer = threading.Event()
 
@@ -400,15 +404,15 @@ def test_evaluation_of_an_uploaded_question_set_writes_a_report(runtime, upload_
 
 
 def test_evaluation_needs_a_question_set(runtime, monkeypatch):
-    monkeypatch.setattr(app, "BUNDLED_QUESTIONS", Path("/nonexistent/questions.jsonl"))
-    with pytest.raises(app.UploadError, match="请上传问题集"):
+    monkeypatch.setattr(webapp, "BUNDLED_QUESTIONS", Path("/nonexistent/questions.jsonl"))
+    with pytest.raises(UploadError, match="请上传问题集"):
         make_app(runtime).run_eval(True, None)
 
 
 def test_queue_limits_answers_and_leaves_cheap_events_free(runtime):
     runtime.settings.app.concurrency = 2
     runtime.settings.app.queue_size = 7
-    demo = app.build_demo(make_app(runtime))
+    demo = build_demo(make_app(runtime))
     assert demo._queue.max_size == 7 and demo._queue.default_concurrency_limit == 2
     fns = {}
     for fn in demo.fns.values():
@@ -431,6 +435,6 @@ def test_citation_tooltip_names_the_source_and_quote():
 def test_bad_question_set_is_reported_under_its_own_name(runtime, upload_root):
     bad = upload_root / "my-questions.jsonl"
     bad.write_text('{"id": "x", "question": "好"}\n{oops\n', encoding="utf-8")
-    with pytest.raises(app.UploadError, match="my-questions.jsonl"):
+    with pytest.raises(UploadError, match="my-questions.jsonl"):
         make_app(runtime, upload_root).run_eval(False, str(bad))
     assert runtime.assistant.calls == []
