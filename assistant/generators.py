@@ -11,7 +11,7 @@ import json
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -37,6 +37,37 @@ class Generator(Protocol):
     def stream(
         self, messages: Messages, *, max_tokens: int, temperature: float = 0.0, stop: list[str] | None = None
     ) -> Iterator[str]: ...
+
+
+class Chooser(Protocol):
+    """A generator that can also weigh a few one-word replies instead of writing one (see `choice_probs`)."""
+
+    def choose(self, messages: Messages, options: Sequence[str]) -> dict[str, float]: ...
+
+
+def choice_probs(gen: Any, messages: Messages, options: Sequence[str]) -> dict[str, float] | None:
+    """How likely `gen` is to open its reply with each option, normalised over the options; None if it cannot say."""
+    choose = getattr(gen, "choose", None)
+    if choose is None:
+        return None
+    return _normalised(choose(messages, options), options)
+
+
+def _normalised(weights: dict[str, float], options: Sequence[str]) -> dict[str, float]:
+    total = sum(max(0.0, weights.get(o, 0.0)) for o in options)
+    if total <= 0:
+        return dict.fromkeys(options, 1.0 / len(options))
+    return {o: max(0.0, weights.get(o, 0.0)) / total for o in options}
+
+
+def _softmax_pick(logits: Any, token_ids: dict[str, int]) -> dict[str, float]:
+    """Probabilities (over the whole vocabulary) of the given first tokens, from one row of logits."""
+    import numpy as np
+
+    row = np.asarray(logits, dtype=np.float64)
+    row = np.exp(row - row.max())
+    total = row.sum()
+    return {option: float(row[i] / total) for option, i in token_ids.items()}
 
 
 def complete(
@@ -175,6 +206,39 @@ class LlamaGenerator:
         loaded = self.loaded()  # load (or fail) now, not on the first next()
         return self._stream(loaded, messages, max_tokens, temperature, stop)
 
+    def choose(self, messages: Messages, options: Sequence[str]) -> dict[str, float]:
+        """Probability of each option's first token as the first token of the reply (one forward pass).
+
+        Only the part of the prompt not shared with the model's current state is evaluated, and the state is
+        left holding this prompt: an answer prompt that shares its start (sources and question) then reuses it.
+        """
+        import numpy as np
+        from llama_cpp import Llama
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        loaded = self.loaded()
+        llm = loaded.model
+        with loaded.lock:
+            template = llm.metadata.get("tokenizer.chat_template")
+            if not template:
+                raise GeneratorError(f"{self.name}: the GGUF has no chat template")
+            eos, bos = llm.token_eos(), llm.token_bos()
+            formatter = Jinja2ChatFormatter(
+                template=template,
+                eos_token=llm._model.token_get_text(eos) if eos != -1 else "",
+                bos_token=llm._model.token_get_text(bos) if bos != -1 else "",
+            )
+            prompt = formatter(messages=messages).prompt
+            tokens = llm.tokenize(prompt.encode("utf-8"), special=True)
+            if len(tokens) >= llm.n_ctx():
+                raise GeneratorError(f"{self.name}: prompt of {len(tokens)} tokens does not fit in n_ctx")
+            ids = {o: llm.tokenize(o.encode("utf-8"), add_bos=False, special=False)[0] for o in options}
+            shared = min(Llama.longest_token_prefix(llm._input_ids.tolist(), tokens), len(tokens) - 1)
+            llm.n_tokens = shared  # eval() drops the cached state past this point
+            llm.eval(tokens[shared:])
+            logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
+            return _softmax_pick(logits, ids)
+
     def _stream(
         self, loaded: _Loaded, messages: Messages, max_tokens: int, temperature: float, stop: list[str] | None
     ) -> Iterator[str]:
@@ -231,6 +295,20 @@ class TransformersGenerator:
     ) -> Iterator[str]:
         loaded = self.loaded()
         return _cut_at_stop(self._stream(loaded, messages, max_tokens, temperature), stop)
+
+    def choose(self, messages: Messages, options: Sequence[str]) -> dict[str, float]:
+        """Probability of each option's first token as the first token of the reply (one forward pass)."""
+        import torch
+
+        loaded = self.loaded()
+        tokenizer, model = loaded.model
+        with loaded.lock, torch.inference_mode():
+            inputs = tokenizer.apply_chat_template(
+                messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+            )
+            logits = model(**inputs).logits[0, -1].float().numpy()
+        ids = {o: tokenizer.encode(o, add_special_tokens=False)[0] for o in options}
+        return _softmax_pick(logits, ids)
 
     def _stream(self, loaded: _Loaded, messages: Messages, max_tokens: int, temperature: float) -> Iterator[str]:
         import torch
@@ -347,7 +425,44 @@ class OpenAIGenerator:
         # servers may ignore "stop"; cutting here too makes the behaviour the same everywhere
         return _cut_at_stop(self._request(body, headers), stop)
 
-    def _request(self, body: dict[str, Any], headers: dict[str, str]) -> Iterator[str]:
+    def choose(self, messages: Messages, options: Sequence[str]) -> dict[str, float]:
+        """The options' weights from the endpoint's top log-probabilities of the first reply token.
+
+        Endpoints that return no log-probabilities are read by their one-token reply instead: the option it
+        starts with gets all the weight.
+        """
+        import math
+
+        body: dict[str, Any] = {
+            "messages": messages,
+            "max_tokens": 1,
+            "temperature": 0.0,
+            "stream": False,
+            "logprobs": True,
+            "top_logprobs": 10,
+        }
+        if self.model:
+            body["model"] = self.model
+        headers = {"Accept": "application/json"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        reply = _json("".join(self._request(body, headers, raw=True)), self.url)
+        text = _message_content(reply, self.url)
+        try:
+            top = reply["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+            weights = {}
+            for entry in top:
+                token = entry["token"].strip()
+                for option in options:
+                    if token and option.startswith(token) and option not in weights:
+                        weights[option] = math.exp(entry["logprob"])
+            if weights:
+                return weights
+        except (KeyError, IndexError, TypeError):
+            pass
+        return {o: 1.0 if text.strip().startswith(o[:1]) else 0.0 for o in options}
+
+    def _request(self, body: dict[str, Any], headers: dict[str, str], raw: bool = False) -> Iterator[str]:
         import httpx
 
         try:
@@ -355,7 +470,9 @@ class OpenAIGenerator:
                 if response.status_code >= 400:
                     detail = response.read().decode("utf-8", "replace")[:300]
                     raise GeneratorError(f"{self.url} answered HTTP {response.status_code}: {detail}")
-                if "text/event-stream" in response.headers.get("content-type", ""):
+                if raw:
+                    yield response.read().decode("utf-8", "replace")
+                elif "text/event-stream" in response.headers.get("content-type", ""):
                     yield from _sse_content(response.iter_lines(), self.url)
                 else:  # a non-streaming reply, asked for or not
                     yield _message_content(_json(response.read(), self.url), self.url)

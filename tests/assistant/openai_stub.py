@@ -17,8 +17,17 @@ class OpenAIStub:
     `status` other than 200 answers with that error; `delay_s` sleeps before answering (for timeouts).
     """
 
-    def __init__(self, reply: str = "", *, status: int = 200, piece_chars: int = 2, delay_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        reply: str = "",
+        *,
+        status: int = 200,
+        piece_chars: int = 2,
+        delay_s: float = 0.0,
+        top_logprobs: dict[str, float] | None = None,
+    ) -> None:
         self.reply = reply
+        self.top_logprobs = top_logprobs  # first-token log-probabilities, sent when a request asks for logprobs
         self.status = status
         self.piece_chars = piece_chars
         self.delay_s = delay_s
@@ -63,10 +72,18 @@ class OpenAIStub:
                                     "index": 0,
                                     "finish_reason": "stop",
                                     "message": {"role": "assistant", "content": stub.reply},
+                                    **self._logprobs(body),
                                 }
                             ],
                         },
                     )
+
+            def _logprobs(self, body: dict[str, Any]) -> dict[str, Any]:
+                if not (body.get("logprobs") and stub.top_logprobs):
+                    return {}
+                top = [{"token": t, "logprob": lp} for t, lp in stub.top_logprobs.items()]
+                first = max(top, key=lambda e: e["logprob"])
+                return {"logprobs": {"content": [{**first, "top_logprobs": top[: body.get("top_logprobs", 0)]}]}}
 
             def _send_json(self, status: int, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload, ensure_ascii=False).encode("utf-8")

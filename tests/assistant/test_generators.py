@@ -25,6 +25,7 @@ from assistant.generators import (
     _cut_at_stop,
     _load_once,
     _Loaded,
+    choice_probs,
     complete,
     make_generator,
 )
@@ -188,6 +189,26 @@ def test_openai_non_streaming(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "model" not in stub.requests[0]["body"]
 
 
+def test_openai_weighs_options_by_the_endpoints_top_logprobs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(API_KEY_ENV, raising=False)
+    with OpenAIStub("否", top_logprobs={"否": -0.2, "是": -1.8, "不": -3.0}) as stub:
+        probs = choice_probs(OpenAIGenerator(stub.base_url, "m", timeout_s=5), MESSAGES, ("是", "否"))
+    assert probs is not None and probs["否"] == pytest.approx(0.8320, abs=1e-3) and sum(probs.values()) == 1.0
+    body = stub.requests[0]["body"]
+    assert body["max_tokens"] == 1 and body["logprobs"] is True and body["stream"] is False
+
+
+def test_openai_without_logprobs_is_read_by_its_one_token_reply(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(API_KEY_ENV, raising=False)
+    with OpenAIStub("是的") as stub:  # this endpoint ignores "logprobs"
+        probs = choice_probs(OpenAIGenerator(stub.base_url, timeout_s=5), MESSAGES, ("是", "否"))
+    assert probs == {"是": 1.0, "否": 0.0}
+
+
+def test_choice_probs_is_none_for_a_generator_that_cannot_weigh() -> None:
+    assert choice_probs(FakeGenerator(["是"]), MESSAGES, ("是", "否")) is None
+
+
 def test_openai_sends_key_from_environment_and_never_shows_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(API_KEY_ENV, "sk-test-秘密".encode().hex())
     with OpenAIStub("好") as stub:
@@ -288,6 +309,17 @@ def test_transformers_streams_from_a_local_model(tiny_causal_lm: Path) -> None:
         assert complete(gen, MESSAGES, max_tokens=12, stop=[stop]) == first[: first.find(stop)]
 
 
+@pytest.mark.model
+def test_transformers_weighs_options_with_one_forward_pass(tiny_causal_lm: Path) -> None:
+    gen = make_generator(GeneratorSettings(backend="transformers", model_path=str(tiny_causal_lm)), Path())
+    first = complete(gen, MESSAGES, max_tokens=1)
+    options = (first, *(o for o in ("a", "b", "c") if o != first))[:2] if first else ("a", "b")
+    probs = choice_probs(gen, MESSAGES, options)
+    assert probs is not None and sum(probs.values()) == pytest.approx(1.0)
+    if first:  # greedy decoding wrote the likelier option
+        assert probs[first] >= max(probs.values())
+
+
 # --- extractive ------------------------------------------------------------------------------------------------
 
 
@@ -364,6 +396,30 @@ def test_llama_real_model_answers_briefly(real_gguf: Path) -> None:
     assert len(pieces) > 1  # streamed, not returned in one piece
     assert re.search(r"[\u4e00-\u9fff]", text), text
     assert complete(gen, [{"role": "user", "content": "1+1=? 只回答数字。"}], max_tokens=4).strip().startswith("2")
+
+
+@pytest.mark.model
+def test_llama_judges_from_logits_and_the_answer_reuses_the_judged_prefix(real_gguf: Path) -> None:
+    gen = LlamaGenerator(real_gguf, n_ctx=1024)
+    sources = "资料[1]：常州市生活垃圾分类管理条例将于2024年9月1日起施行。\n问题：条例什么时候施行？\n"
+    judge = [{"role": "user", "content": sources + "资料中是否写有答案？只回答“是”或“否”。"}]
+    off_topic = [{"role": "user", "content": sources.replace("条例什么时候施行", "北京冬奥会中国队获得几枚金牌")}]
+    off_topic[0]["content"] += "资料中是否写有答案？只回答“是”或“否”。"
+    yes = choice_probs(gen, judge, ("是", "否"))
+    no = choice_probs(gen, off_topic, ("是", "否"))
+    assert yes is not None and no is not None
+    assert yes["是"] > 0.5 > no["是"], (yes, no)
+    choice_probs(gen, judge, ("是", "否"))  # the live context holds the judged prompt again
+    llm = gen.loaded().model
+    evaluated: list[int] = []
+    original = llm.eval
+    llm.eval = lambda tokens: (evaluated.append(len(tokens)), original(tokens))[1]
+    try:
+        reply = complete(gen, [{"role": "user", "content": sources + "请回答。"}], max_tokens=16)
+    finally:
+        llm.eval = original
+    assert "2024" in reply or "9月1日" in reply, reply
+    assert sum(evaluated) < len(llm.tokenize(sources.encode())) / 2 + 16  # the sources were not read again
 
 
 @pytest.mark.model
