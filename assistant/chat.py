@@ -9,8 +9,25 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import date, timedelta
 from typing import Any, Protocol
 
-from assistant.citations import Attribution, Attributor, Evidence, bigrams, normalise, sentence_spans
-from assistant.prompts import PERIOD_FALLBACK_NOTE, Source, answer_messages, fence_text, refusal_text
+from assistant.citations import (
+    Attribution,
+    Attributor,
+    Evidence,
+    bigrams,
+    normalise,
+    sentence_spans,
+    unmatched_question_facts,
+)
+from assistant.generators import choice_probs
+from assistant.prompts import (
+    JUDGE_OPTIONS,
+    JUDGE_TASK,
+    PERIOD_FALLBACK_NOTE,
+    Source,
+    answer_messages,
+    fence_text,
+    refusal_text,
+)
 from assistant.rewrite import rewrite
 from corpus.timeexpr import TimeScope, parse_question_time, rewrite_question
 from newsqa.config import Settings
@@ -22,6 +39,7 @@ Event = tuple[str, Any]  # ("token", str) while generating, then ("answer", Answ
 # (passage text, publication date) -> the text with relative dates spelled out, e.g. corpus.timeexpr.annotate
 Annotator = Callable[[str, date | None], str]
 
+QUESTION_FACT_MODES = ("off", "numbers", "names")
 _RECENT_WORDS = ("最近", "最新", "近期", "目前", "现在", "如今", "眼下")
 # A question about a period is searched among articles published in it and for a while after it (news reports
 # on a day, a month or a year later): the span's quarter, at least 3 days, at most 92.
@@ -170,6 +188,7 @@ class Assistant:
         query = question.strip()
         if history and opts.rewrite_followups and context is None:
             query = rewrite(question, history, self.generator)
+        standalone = query  # before dates are rewritten: "去年" must not turn into numbers the passages must hold
         asked, scope = query, None  # the model reads the question as asked, with today's date beside it
         if opts.resolve_dates:
             today = today or date.today()
@@ -210,12 +229,34 @@ class Assistant:
             return
 
         evidence = [Evidence(n, hit, self._shown(hit, query)) for n, hit in enumerate(hits, 1)]
+        if opts.question_facts not in QUESTION_FACT_MODES:
+            raise ValueError(
+                f"unknown answer.question_facts {opts.question_facts!r} (known: {', '.join(QUESTION_FACT_MODES)})"
+            )
+        # after a date fallback the model is told the period found nothing and may say what other dates hold
+        if (
+            opts.question_facts != "off"
+            and "date_fallback" not in timings
+            and unmatched_question_facts(
+                standalone, [(e.shown, e.hit.date) for e in evidence], names=opts.question_facts == "names"
+            )
+        ):
+            yield "answer", refuse("question_facts")
+            return
         mark = time.perf_counter()
         pieces: list[str] = []
         used = ""
         if self.generator is not None:
             sources = [Source(e.n, e.hit.title, e.hit.date, e.shown) for e in evidence]
             messages = answer_messages(asked, sources, today=today)
+            if opts.min_answerable > 0:
+                p = self._answerable(answer_messages(asked, sources, today=today, task=JUDGE_TASK))
+                if p is not None:
+                    timings["answerable"] = p
+                    timings["judge"] = time.perf_counter() - mark
+                    if p < opts.min_answerable:
+                        yield "answer", refuse("judge", getattr(self.generator, "name", ""))
+                        return
             try:
                 max_tokens = min(self.settings.generator.max_tokens, opts.max_answer_tokens)
                 for piece in self.generator.stream(
@@ -260,6 +301,15 @@ class Assistant:
                 generator=used,
             ),
         )
+
+    def _answerable(self, messages: list[dict[str, str]]) -> float | None:
+        """The generator's probability that the sources answer the question; None when it cannot tell."""
+        try:
+            probs = choice_probs(self.generator, messages, JUDGE_OPTIONS)
+        except Exception as exc:  # the answer call that follows reports a broken generator; never block on this
+            log.warning("answerability check failed: %s: %s", type(exc).__name__, exc)
+            return None
+        return None if probs is None else probs[JUDGE_OPTIONS[0]]
 
     def _retrieve(self, query: str, scope: TimeScope | None) -> tuple[list[Hit], bool]:
         """Search, within the period the question names when that period holds a relevant passage.

@@ -384,6 +384,29 @@ def missing_facts(facts: Facts, evidence: EvidenceFacts) -> list[str]:
     return missing
 
 
+def unmatched_question_facts(question: str, passages: Sequence[tuple[str, str]], *, names: bool = False) -> list[str]:
+    """The numbers (dates as their parts) and, with `names`, the names of a question that no passage mentions.
+
+    `passages` are (text, publication date) pairs; a publication date counts here ("2024年的…" asked of a
+    passage published in 2024). A question about 2022 put to passages that never mention 2022 cannot be answered
+    from them, however close they are in topic.
+    """
+    facts = facts_of(question)
+    if facts.empty:
+        return []
+    evidence = _join([evidence_facts(text, published) for text, published in passages])
+    known = set(evidence.numbers)
+    for _, published in passages:
+        day = _parse_iso(published)
+        if day is not None:
+            known.update(str(x) for x in (day.year, day.month, day.day))
+    wanted = set(facts.numbers) | {str(x) for ymd in facts.dates for x in ymd if x is not None}
+    missing = sorted(n for n in wanted if n not in known)
+    if names:
+        missing += [n for n in facts.names if not _name_supported(n, evidence)]
+    return missing
+
+
 def is_refusal(text: str) -> bool:
     """Does this text decline to answer (ours or RGB's wording)?"""
     return any(p in text for p in REFUSAL_PHRASES)

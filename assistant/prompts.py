@@ -37,7 +37,13 @@ ANSWER_SYSTEM = (
 ANSWER_USER = """{sources}
 
 {today}问题：{question}
-请根据以上资料回答，并在每句话后用[编号]标注来源。"""
+{task}"""
+ANSWER_TASK = "请根据以上资料回答，并在每句话后用[编号]标注来源。"
+# The answerability check: the same prompt up to the task line, so the answer that follows reuses its evaluated
+# prefix (sources and question) and the check costs only these few tokens. The reply's first token is read as
+# a probability of 是 against 否 (see assistant.generators.choice_probs).
+JUDGE_TASK = "先不要回答。请判断：以上资料中是否明确写有这个问题的答案？只回答“是”或“否”。"
+JUDGE_OPTIONS = ("是", "否")
 
 # After the question when it names a period in which nothing relevant was published and other passages are given.
 PERIOD_FALLBACK_NOTE = (
@@ -107,10 +113,12 @@ def _source_date(value: str) -> str:
         return value
 
 
-def answer_messages(question: str, sources: Sequence[Source], *, today: date | None = None) -> Messages:
-    """System rules plus the fenced, numbered sources and the question."""
+def answer_messages(
+    question: str, sources: Sequence[Source], *, today: date | None = None, task: str = ANSWER_TASK
+) -> Messages:
+    """System rules plus the fenced, numbered sources, the question and the task (answer, or JUDGE_TASK)."""
     today_line = f"今天是{format_date(today)}。\n" if today else ""
-    user = ANSWER_USER.format(sources=format_sources(sources), today=today_line, question=question.strip())
+    user = ANSWER_USER.format(sources=format_sources(sources), today=today_line, question=question.strip(), task=task)
     return [{"role": "system", "content": ANSWER_SYSTEM}, {"role": "user", "content": user}]
 
 

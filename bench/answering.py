@@ -137,6 +137,7 @@ def run(
             "verified": sum(c.verified for c in answer.citations),
             "unverified_sentences": len(answer.unverified),
             "ttft": answer.timings.get("ttft"),
+            "answerable_p": answer.timings.get("answerable"),  # the generator's own answerability judgement
             "seconds": elapsed,
             "refusal_reason": next((k[len("refusal_") :] for k in answer.timings if k.startswith("refusal_")), ""),
         }
@@ -180,11 +181,36 @@ def summarise(records: list[dict], name: str) -> dict[str, Any]:
         "seconds_mean": round(statistics.mean(seconds), 3) if seconds else None,
         # answers the extractive fallback gave because the named generator failed
         "fallbacks": sum(1 for r in records if name != "extractive" and r["generator"] == "extractive"),
+        "judge_curve": judge_curve(records),
         "refusal_reasons": {
             k: sum(1 for r in records if r["refusal_reason"] == k)
             for k in sorted({r["refusal_reason"] for r in records} - {""})
         },
     }
+
+
+def judge_curve(records: list[dict], thresholds: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)):
+    """Refusal and false-refusal rates had answer.min_answerable been each threshold (from a run that judged
+    every question but refused on none of the judgements, i.e. a tiny min_answerable): a question refuses when
+    its judgement falls below the threshold or when it refused anyway (no generation would have happened)."""
+    judged = [r for r in records if r["answerable_p"] is not None or r["refused"]]
+    answerable = [r for r in judged if r["kind"] == "answerable"]
+    rejection = [r for r in judged if r["kind"] == "rejection"]
+    if not answerable or not rejection:
+        return []
+
+    def refuses(r: dict, t: float) -> bool:
+        return r["refused"] or (r["answerable_p"] is not None and r["answerable_p"] < t)
+
+    return [
+        {
+            "min_answerable": t,
+            "refusal_rate": round(sum(refuses(r, t) for r in rejection) / len(rejection), 4),
+            "false_refusal": round(sum(refuses(r, t) for r in answerable) / len(answerable), 4),
+            "accuracy": round(sum(r["correct"] and not refuses(r, t) for r in answerable) / len(answerable), 4),
+        }
+        for t in thresholds
+    ]
 
 
 def calibrate(settings: Settings, answerable: list[dict], passages: dict[str, dict], k: int) -> dict[str, Any]:

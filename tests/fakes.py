@@ -69,3 +69,24 @@ class FakeGenerator:
     @property
     def last_messages(self) -> list[dict[str, str]]:
         return self.calls[-1]["messages"]
+
+
+class FakeJudgingGenerator(FakeGenerator):
+    """A FakeGenerator that can also weigh options (the answerability check): each `choose` call pops the next
+    enqueued judgement, the probability of the first option (or an exception to raise), and records the messages.
+    """
+
+    def __init__(self, replies: list[str | Exception] | None = None, *, judgements=(), **options) -> None:
+        super().__init__(replies, **options)
+        self.judgements: deque[float | Exception] = deque(judgements)
+        self.choose_calls: list[list[dict[str, str]]] = []
+
+    def choose(self, messages: list[dict[str, str]], options) -> dict[str, float]:
+        self.choose_calls.append([dict(m) for m in messages])
+        if not self.judgements:
+            raise AssertionError(f"FakeJudgingGenerator: no judgement enqueued for call {len(self.choose_calls)}")
+        p = self.judgements.popleft()
+        if isinstance(p, Exception):
+            raise p
+        first, *rest = options
+        return {first: p, **{o: (1 - p) / len(rest) for o in rest}}

@@ -1,0 +1,112 @@
+"""Refusing before generating: question facts no passage mentions, and the generator's answerability judgement."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from fake_searcher import FakeSearcher, FakeStore, sample_corpus
+from fakes import FakeGenerator, FakeJudgingGenerator
+
+from assistant.chat import Assistant
+from assistant.citations import unmatched_question_facts
+from assistant.generators import GeneratorError
+from assistant.prompts import ANSWER_TASK, JUDGE_TASK
+from newsqa.config import Settings
+
+LAW_Q = "《常州市生活垃圾分类管理条例》什么时候施行？"
+LAW_REPLY = "《常州市生活垃圾分类管理条例》将于2024年9月1日起施行[1]。"
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return sample_corpus()
+
+
+def _assistant(corpus, generator, **answer) -> Assistant:
+    settings = Settings()
+    settings.answer.min_dense_score = 0.0  # the fake searcher's bigram scores are not cosines
+    for key, value in answer.items():
+        setattr(settings.answer, key, value)
+    articles, chunks = corpus
+    return Assistant(settings, FakeStore(articles), FakeSearcher(articles, chunks), generator)
+
+
+# --- question facts ---------------------------------------------------------------------------------------------
+
+
+def test_unmatched_question_facts_finds_a_year_no_passage_mentions() -> None:
+    passages = [("2023年澳网男单冠军是德约科维奇。", "2023-01-30"), ("澳网是四大满贯赛事之一。", "")]
+    assert unmatched_question_facts("2022年澳网男单冠军是谁", passages) == ["2022"]
+    assert unmatched_question_facts("2023年澳网男单冠军是谁", passages) == []
+    assert unmatched_question_facts("澳网男单冠军是谁", passages) == []  # nothing checkable in the question
+
+
+def test_publication_dates_and_relative_days_count_for_the_question() -> None:
+    assert unmatched_question_facts("2024年武进区工业产值是多少？", [("全年产值增长。", "2024-02-02")]) == []
+    # "昨天" in a passage published 2024-02-02 is 2024-02-01
+    assert unmatched_question_facts("2月1日的会议部署了什么？", [("昨天召开会议。", "2024-02-02")]) == []
+    assert unmatched_question_facts("3月5日的会议部署了什么？", [("昨天召开会议。", "2024-02-02")]) == ["3", "5"]
+
+
+def test_names_are_checked_only_when_asked_for() -> None:
+    passages = [("常州市召开会议。", "")]
+    assert unmatched_question_facts("无锡市召开了什么会议？", passages) == []
+    assert unmatched_question_facts("无锡市召开了什么会议？", passages, names=True) == ["无锡市"]
+
+
+def test_a_question_year_absent_from_every_passage_refuses_without_the_generator(corpus) -> None:
+    generator = FakeGenerator()  # fails loudly if called
+    answer = _assistant(corpus, generator).ask("2019年常州市生活垃圾分类管理条例什么时候施行？")
+    assert answer.refused and answer.timings.get("refusal_question_facts") == 1.0
+    assert answer.hits and not generator.calls
+
+
+def test_question_facts_off_leaves_it_to_the_generator(corpus) -> None:
+    generator = FakeGenerator([LAW_REPLY])
+    answer = _assistant(corpus, generator, question_facts="off").ask("2019年常州市生活垃圾分类管理条例什么时候施行？")
+    assert generator.calls and "refusal_question_facts" not in answer.timings
+
+
+def test_unknown_question_facts_mode_is_an_error(corpus) -> None:
+    with pytest.raises(ValueError, match="answer.question_facts"):
+        _assistant(corpus, FakeGenerator([LAW_REPLY]), question_facts="all").ask(LAW_Q)
+
+
+# --- answerability judgement ------------------------------------------------------------------------------------
+
+
+def test_a_low_judgement_refuses_before_any_answer_is_generated(corpus) -> None:
+    generator = FakeJudgingGenerator(judgements=[0.2])
+    events = list(_assistant(corpus, generator, min_answerable=0.5).stream(LAW_Q))
+    assert [kind for kind, _ in events] == ["answer"]  # no token reached the reader
+    answer = events[0][1]
+    assert answer.refused and answer.timings["refusal_judge"] == 1.0 and answer.timings["answerable"] == 0.2
+    assert not generator.calls and len(generator.choose_calls) == 1
+
+
+def test_a_high_judgement_answers_from_a_prompt_sharing_the_judged_prefix(corpus) -> None:
+    generator = FakeJudgingGenerator([LAW_REPLY], judgements=[0.9])
+    answer = _assistant(corpus, generator, min_answerable=0.5).ask(LAW_Q)
+    assert not answer.refused and answer.timings["answerable"] == 0.9
+    (judged,) = generator.choose_calls
+    answered = generator.last_messages
+    assert judged[0] == answered[0]  # the same system prompt
+    assert judged[1]["content"].endswith(JUDGE_TASK) and answered[1]["content"].endswith(ANSWER_TASK)
+    assert judged[1]["content"].removesuffix(JUDGE_TASK) == answered[1]["content"].removesuffix(ANSWER_TASK)
+
+
+def test_the_check_is_off_at_zero_and_for_generators_that_cannot_weigh(corpus) -> None:
+    judging = FakeJudgingGenerator([LAW_REPLY])  # no judgement enqueued: a call would fail
+    assert not _assistant(corpus, judging, min_answerable=0.0).ask(LAW_Q).refused
+    plain = FakeGenerator([LAW_REPLY])
+    answer = _assistant(corpus, plain, min_answerable=0.5).ask(LAW_Q)
+    assert not answer.refused and "answerable" not in answer.timings
+
+
+def test_a_failing_judgement_is_logged_and_the_answer_goes_on(corpus, caplog) -> None:
+    generator = FakeJudgingGenerator([LAW_REPLY], judgements=[GeneratorError("judge broke")])
+    with caplog.at_level(logging.WARNING, logger="assistant.chat"):
+        answer = _assistant(corpus, generator, min_answerable=0.5).ask(LAW_Q)
+    assert not answer.refused and "answerable" not in answer.timings
+    assert "judge broke" in caplog.text
