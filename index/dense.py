@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import sqlite3
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,11 @@ def document_text(chunk: Chunk, article: Article | None) -> str:
     """What gets embedded for a chunk: its article's title (context the chunk text often lacks), then the text."""
     title = article.title.strip() if article else ""
     return f"{title}\n{chunk.text}" if title else chunk.text
+
+
+def _batches(items: list, size: int) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
 
 
 def _digest(text: str) -> str:
@@ -75,16 +81,22 @@ class EmbeddingCache:
             "CREATE TABLE IF NOT EXISTS embeddings (model TEXT NOT NULL, chunk_id INTEGER NOT NULL, "
             "digest TEXT NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (model, chunk_id)) WITHOUT ROWID"
         )
+        with contextlib.suppress(sqlite3.OperationalError):  # a read-only store still answers, only slower
+            self._db.execute("CREATE INDEX IF NOT EXISTS embeddings_by_digest ON embeddings (model, digest)")
 
     def close(self) -> None:
         self._db.close()
 
     def get(self, model: str, digests: dict[int, str], dim: int) -> dict[int, np.ndarray]:
-        """Cached vectors for the chunk ids whose stored digest matches."""
+        """Cached vectors for the chunk ids whose stored digest matches, else for any chunk with the same text.
+
+        Chunk ids change whenever their article changes (they are salted with its content hash), so an article
+        corrected in one paragraph would otherwise re-embed every chunk; a vector found by its text's digest is
+        stored again under the new id.
+        """
         found: dict[int, np.ndarray] = {}
         ids = list(digests)
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
+        for part in _batches(ids, 500):
             marks = ",".join("?" * len(part))
             rows = self._db.execute(
                 f"SELECT chunk_id, digest, vector FROM embeddings WHERE model = ? AND chunk_id IN ({marks})",
@@ -93,7 +105,24 @@ class EmbeddingCache:
             for cid, digest, blob in rows:
                 if digest == digests[cid] and len(blob) == 4 * dim:
                     found[cid] = np.frombuffer(blob, dtype=np.float32)
-        return found
+        wanted: dict[str, list[int]] = {}
+        for cid in ids:
+            if cid not in found:
+                wanted.setdefault(digests[cid], []).append(cid)
+        adopted: dict[int, np.ndarray] = {}
+        for part in _batches(list(wanted), 500):
+            marks = ",".join("?" * len(part))
+            rows = self._db.execute(
+                f"SELECT digest, vector FROM embeddings WHERE model = ? AND digest IN ({marks})", [model, *part]
+            )
+            for digest, blob in rows:
+                if len(blob) == 4 * dim:
+                    for cid in wanted.pop(digest, ()):
+                        adopted[cid] = np.frombuffer(blob, dtype=np.float32)
+        if adopted:
+            with contextlib.suppress(sqlite3.OperationalError):  # read-only: reuse now, store another time
+                self.put(model, list(adopted), [digests[c] for c in adopted], np.stack(list(adopted.values())))
+        return {**found, **adopted}
 
     def put(self, model: str, ids: Sequence[int], digests: Sequence[str], vectors: np.ndarray) -> None:
         rows = [

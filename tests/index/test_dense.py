@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from index_fakes import NEWS, HashEmbedder, make_article
 
-from index.dense import MANIFEST_FILE, DenseIndex, EmbeddingCache, document_text
+from index.dense import MANIFEST_FILE, DenseIndex, EmbeddingCache, _digest, document_text
 
 
 def _index(settings, embedder, store) -> DenseIndex:
@@ -53,6 +53,25 @@ def test_add_and_remove_update_in_place_without_re_embedding(settings, store, em
     assert embedder.documents_embedded == [document_text(chunks[0], article)]
     assert dense.ids() == store.chunk_ids()
     assert dense.search("地铁开通", 1)[0][0] == chunks[0].id
+
+
+def test_a_corrected_article_re_embeds_only_the_paragraphs_whose_text_changed(settings, store, embedder):
+    dense = _index(settings, embedder, store)
+    paragraphs = ["地铁5号线新北段今日开通运营。", "全线设站12座。", "首班车6点发出。"]
+    store.put([make_article("a5", "新北区地铁站开通", paragraphs, date="2024-05-01")])
+    dense.sync(store, progress=False)
+    corrected, chunks = make_article("a5", "新北区地铁站开通", ["地铁5号线新北段于今日上午开通运营。", *paragraphs[1:]])
+    store.put([(corrected, chunks)])  # every later offset moves, so every chunk id changes
+    embedder.documents_embedded.clear()
+    report = dense.sync(store, progress=False)
+    assert report["added"] == 3 and report["embedded"] == 1
+    assert embedder.documents_embedded == [document_text(chunks[0], corrected)]
+    assert dense.ids() == store.chunk_ids()
+    assert dense.search("首班车几点", 1)[0][0] == chunks[2].id
+    # the vector was stored under the new id too, so it survives the old chunk's row being pruned
+    digests = {chunks[2].id: _digest(document_text(chunks[2], corrected))}
+    row = dense.cache._db.execute("SELECT digest FROM embeddings WHERE chunk_id = ?", (chunks[2].id,)).fetchone()
+    assert row == (digests[chunks[2].id],)
 
 
 def test_saved_index_reloads_and_resyncs_by_diff(settings, store, embedder):
