@@ -50,13 +50,13 @@ class RetrievalSettings:
     mode: str = "hybrid"  # "hybrid", "dense" or "bm25"
     k: int = 5  # hits returned to the caller
     candidates: int = 50  # hits taken from each retriever before fusion
-    # weights of the retrievers in fusion; chosen by mean MRR@10 over rgb_zh and crud (docs/BENCHMARKS.md)
+    # fusion and weights chosen by mean MRR@10 over full rgb_zh and full crud (`bench/fusion.py`, docs/BENCHMARKS.md)
     dense_weight: float = 1.0
-    bm25_weight: float = 0.3
+    bm25_weight: float = 0.7
     rrf_k: int = 60
     # "zscore" (weighted sum of z-scores), "convex" (of min-max normalised scores) or "rrf" (weighted reciprocal rank)
-    fusion: str = "zscore"
-    exact_boost: float = 0.0  # BM25 weight *= 1 + this when the query has numbers, Latin words or quotes
+    fusion: str = "convex"
+    exact_boost: float = 0.5  # BM25 weight *= 1 + this when the query has numbers, Latin words or quotes
     recency_weight: float = 0.1  # prefer_recent: boost of the newest article, as a share of the score range
     max_chunks_per_article: int = 3  # chunks of one article beyond this are folded into its best hit
     reranker: str = "none"  # "none" or "llm"
