@@ -3,8 +3,9 @@
     .venv/bin/python bench/answering.py --generators llama extractive --answerable 40 --rejection 20 \
         --out /tmp/newsqa-answering.json [--calibrate]
 
-Closed-context protocol (RGB): each answerable question gets its first k=5 answer-bearing gold passages as the
-only context; each rejection question gets the first k of its `context_passage_ids`, which do not hold the answer.
+Closed-context protocol (RGB): each answerable question gets its first k (`--k`, default answer.max_passages)
+answer-bearing gold passages as the only context; each rejection question the first k of its `context_passage_ids`,
+which do not hold the answer.
 Questions are taken evenly spaced through the files (deterministic). Scoring is RGB's: lower-cased substring match
 of any answer ("any") or of every part ("all"). `--calibrate` embeds questions and passages with the configured
 embedder and reports the dense cosine of the best passage for matched vs mismatched question/passage sets, the
@@ -266,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         help="shift the evenly spaced picks (a dev sample for tuning: --offset 3; reports use 0)",
     )
     parser.add_argument("--max-minutes", type=float, default=float("inf"), help="time budget per generator")
-    parser.add_argument("--k", type=int, default=5, help="passages per question")
+    parser.add_argument("--k", type=int, default=0, help="passages per question (default: answer.max_passages)")
     parser.add_argument("--models-dir", type=Path, help="where the default GGUF is (assembled if missing)")
     parser.add_argument("--out", type=Path, default=Path("/tmp/newsqa-answering.json"))
     parser.add_argument("--calibrate", action="store_true", help="also measure dense cosines for min_dense_score")
@@ -276,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     settings = load_settings()
+    args.k = args.k or settings.answer.max_passages
     passages = {p["id"]: p for p in read_jsonl(EVALDATA / "corpus.jsonl")}
     answerable = spaced(read_jsonl(EVALDATA / "questions.jsonl"), args.answerable, args.offset)
     rejection = spaced(read_jsonl(EVALDATA / "rejection_questions.jsonl"), args.rejection, args.offset)

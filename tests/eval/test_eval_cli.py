@@ -171,7 +171,7 @@ def test_closed_context_questions_need_no_index(home: Path, tmp_path: Path, caps
     )
     summary = json.loads(capsys.readouterr().out)
     r1, r2 = (json.loads(line) for line in (out / "results.jsonl").read_text(encoding="utf-8").splitlines())
-    assert [h["article_id"] for h in r1["hits"]] == ["p0", "p1", "p2", "p3", "p4"]  # answer.max_passages
+    assert [h["article_id"] for h in r1["hits"]] == [f"p{i}" for i in range(Settings().answer.max_passages)]
     assert r1["answer"] and not r1["error"]
     assert "p9" in r2["error"]
     assert summary["n"] == 2 and summary["errors"] == 1  # p9 is not in the corpus: recorded, not a crash
