@@ -409,21 +409,28 @@ class OpenAIGenerator:
     def stream(
         self, messages: Messages, *, max_tokens: int, temperature: float = 0.0, stop: list[str] | None = None
     ) -> Iterator[str]:
+        body, headers = self._call(messages, max_tokens=max_tokens, temperature=temperature, stream=self.streaming)
+        if stop:
+            body["stop"] = stop
+        # servers may ignore "stop"; cutting here too makes the behaviour the same everywhere
+        return _cut_at_stop(self._request(body, headers), stop)
+
+    def _call(
+        self, messages: Messages, *, max_tokens: int, temperature: float, stream: bool
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """The request body and headers of a chat-completions call."""
         body: dict[str, Any] = {
             "messages": messages,
             "max_tokens": max_tokens,
             "temperature": temperature,
-            "stream": self.streaming,
+            "stream": stream,
         }
         if self.model:
             body["model"] = self.model
-        if stop:
-            body["stop"] = stop
-        headers = {"Accept": "text/event-stream" if self.streaming else "application/json"}
+        headers = {"Accept": "text/event-stream" if stream else "application/json"}
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
-        # servers may ignore "stop"; cutting here too makes the behaviour the same everywhere
-        return _cut_at_stop(self._request(body, headers), stop)
+        return body, headers
 
     def choose(self, messages: Messages, options: Sequence[str]) -> dict[str, float]:
         """The options' weights from the endpoint's top log-probabilities of the first reply token.
@@ -433,19 +440,8 @@ class OpenAIGenerator:
         """
         import math
 
-        body: dict[str, Any] = {
-            "messages": messages,
-            "max_tokens": 1,
-            "temperature": 0.0,
-            "stream": False,
-            "logprobs": True,
-            "top_logprobs": 10,
-        }
-        if self.model:
-            body["model"] = self.model
-        headers = {"Accept": "application/json"}
-        if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key}"
+        body, headers = self._call(messages, max_tokens=1, temperature=0.0, stream=False)
+        body.update(logprobs=True, top_logprobs=10)
         reply = _json("".join(self._request(body, headers, raw=True)), self.url)
         text = _message_content(reply, self.url)
         try:
