@@ -37,15 +37,35 @@ def _whole(article) -> None:
         raise AssertionError(f"article {article.title!r}: chunks do not match the text")
 
 
+def fuzz_evidence() -> list:
+    """Two numbered passages for fuzzing the citation checker (also used by tests/reliability/test_fuzz.py)."""
+    from assistant.citations import Evidence
+    from newsqa.types import Chunk, Hit, chunk_id
+
+    texts = ["3月5日，武进区召开安全生产工作会议，部署全年安全生产重点任务。", "湖塘镇举办迎春文艺演出，吸引市民观看。"]
+    evidence = []
+    for n, text in enumerate(texts, 1):
+        chunk = Chunk(
+            id=chunk_id(f"a{n}", 0, len(text), text),
+            article_id=f"a{n}",
+            index=0,
+            paragraph=0,
+            start=0,
+            end=len(text),
+            text=text,
+        )
+        evidence.append(Evidence(n, Hit(chunk=chunk, score=1.0, title=f"标题{n}", date="2024-03-05"), text))
+    return evidence
+
+
 def make_target(name: str, scratch: Path):
     """The one-input function for libFuzzer; imports happen under atheris's instrumentation."""
     import atheris
 
     with atheris.instrument_imports():
-        from assistant.citations import Attributor, Evidence
+        from assistant.citations import Attributor
         from corpus.page import parse_page
         from corpus.readers import InputError, decode_bytes, iter_jsonl
-        from newsqa.types import Chunk, Hit, chunk_id
 
     if name == "decode":
 
@@ -69,28 +89,13 @@ def make_target(name: str, scratch: Path):
             except InputError:
                 pass
     else:
-        passages = [
-            "3月5日，武进区召开安全生产工作会议，部署全年安全生产重点任务。",
-            "湖塘镇举办迎春文艺演出，吸引市民观看。",
-        ]
-        evidence = []
-        for n, text in enumerate(passages, 1):
-            chunk = Chunk(
-                id=chunk_id(f"a{n}", 0, len(text), text),
-                article_id=f"a{n}",
-                index=0,
-                paragraph=0,
-                start=0,
-                end=len(text),
-                text=text,
-            )
-            evidence.append(Evidence(n, Hit(chunk=chunk, score=1.0, title=f"标题{n}", date="2024-03-05"), text))
+        evidence = fuzz_evidence()
         attributor = Attributor(evidence)
 
         def one(data: bytes) -> None:
             reply = atheris.FuzzedDataProvider(data).ConsumeUnicodeNoSurrogates(len(data))
             for c in attributor.attribute(reply).citations:
-                if c.n not in (1, 2) or passages[c.n - 1][c.start : c.end] != c.quote:
+                if c.n not in (1, 2) or evidence[c.n - 1].shown[c.start : c.end] != c.quote:
                     raise AssertionError(f"citation {c} does not point into a given passage")
 
     return one

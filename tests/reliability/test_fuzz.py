@@ -20,17 +20,17 @@ from reliability_helpers import ROOT
 
 from assistant.citations import (
     Attributor,
-    Evidence,
     cited_numbers,
     facts_of,
     sentence_spans,
     split_answer,
     strip_markers,
 )
+from bench.fuzz import fuzz_evidence
 from corpus.chunker import chunk_article
 from corpus.page import looks_like_page, parse_page
 from corpus.readers import MAX_LINE_BYTES, InputError, decode_bytes, iter_jsonl, read_path
-from newsqa.types import Article, Chunk, Hit, chunk_id
+from newsqa.types import Article
 
 DEADLINE_MS = 3000  # generous: the machine is shared; a hang or quadratic blow-up still exceeds it
 FUZZ = settings(deadline=DEADLINE_MS, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
@@ -258,23 +258,6 @@ MARKER_ALPHABET = (
 reply_text = st.text(alphabet=MARKER_ALPHABET, max_size=300)
 
 
-def _evidence() -> list[Evidence]:
-    texts = ["3月5日，武进区召开安全生产工作会议，部署全年安全生产重点任务。", "湖塘镇举办迎春文艺演出，吸引市民观看。"]
-    out = []
-    for n, text in enumerate(texts, 1):
-        chunk = Chunk(
-            id=chunk_id(f"a{n}", 0, len(text), text),
-            article_id=f"a{n}",
-            index=0,
-            paragraph=0,
-            start=0,
-            end=len(text),
-            text=text,
-        )
-        out.append(Evidence(n, Hit(chunk=chunk, score=1.0, title=f"标题{n}", date="2024-03-05"), text))
-    return out
-
-
 @pytest.fixture(scope="module", autouse=True)
 def warm_up_name_finder():
     facts_of("王晓明在武进区召开会议。")  # jieba's dictionary loads once (~1 s); not part of any example's time
@@ -291,10 +274,10 @@ def test_citation_parser_handles_any_reply(reply):
     sentence_spans(reply)
     for s in split_answer(reply, valid=[1, 2]):
         assert set(s.cited) <= {1, 2}
-    attribution = Attributor(_evidence()).attribute(reply)
+    attribution = Attributor(fuzz_evidence()).attribute(reply)
     assert {c.n for c in attribution.citations} <= {1, 2}  # no citation of a source that was not given
     for c in attribution.citations:
-        assert c.quote == _evidence()[c.n - 1].hit.chunk.text[c.start : c.end]
+        assert c.quote == fuzz_evidence()[c.n - 1].hit.chunk.text[c.start : c.end]
 
 
 @pytest.mark.parametrize(
@@ -313,6 +296,6 @@ def test_citation_parser_is_fast_on_pathological_replies(reply):
     start = time.perf_counter()
     cited_numbers(reply)
     split_answer(reply, valid=[1, 2])
-    Attributor(_evidence()).attribute(reply[:20000])
+    Attributor(fuzz_evidence()).attribute(reply[:20000])
     elapsed = time.perf_counter() - start
     assert elapsed < 10, f"{elapsed:.1f} s on a {len(reply)}-character reply"
