@@ -114,7 +114,7 @@ def period_filter(scope: TimeScope) -> tuple[str, str]:
 def refusal_topic(query: str, *, max_chars: int = 60) -> str:
     topic = re.sub(r"^(请问|想问一下|我想知道|问一下)[，,：:\s]*", "", query.strip())
     topic = re.sub(r"[？?。！!\s]+$", "", topic)
-    topic = re.sub(r"(吗|呢|么)$", "", topic)
+    topic = re.sub(r"(吗|呢|(?<![什怎多])么)$", "", topic)  # "是什么" keeps its 么
     return topic[:max_chars] + ("…" if len(topic) > max_chars else "") or "这个问题"
 
 

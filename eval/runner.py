@@ -87,6 +87,8 @@ def _empty_record(q: Question, retrieval_only: bool) -> dict[str, Any]:
         "refused": False,
         "citations": [],
         "unverified": [],
+        "refusal_reason": "",
+        "answerable_p": None,
         "hits": [],
         "relevant": None,
         "n_gold": 0,
@@ -183,6 +185,12 @@ def run_question(
             record["refused"] = bool(answer.refused) or metrics.looks_like_refusal(answer.text)
             record["citations"] = [citation_record(c, answer.hits) for c in answer.citations]
             record["unverified"] = list(answer.unverified)
+            # why the assistant refused ("judge", "question_facts", "retrieval", ...) and the generator's own
+            # answerability judgement, so an evaluator can tell which check turned an answerable question away
+            record["refusal_reason"] = next(
+                (k.removeprefix("refusal_") for k in answer.timings if k.startswith("refusal_")), ""
+            )
+            record["answerable_p"] = answer.timings.get("answerable")
             record["rewritten_query"] = answer.rewritten_query
             record["generator"] = answer.generator
     except Exception as exc:  # one failing question must not end a run of hundreds

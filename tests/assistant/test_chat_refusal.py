@@ -110,3 +110,11 @@ def test_a_failing_judgement_is_logged_and_the_answer_goes_on(corpus, caplog) ->
         answer = _assistant(corpus, generator, min_answerable=0.5).ask(LAW_Q)
     assert not answer.refused and "answerable" not in answer.timings
     assert "judge broke" in caplog.text
+
+
+def test_refusal_topic_keeps_the_question_word_and_drops_particles() -> None:
+    from assistant.chat import refusal_topic
+
+    assert refusal_topic("武高新的产业名片是什么？") == "武高新的产业名片是什么"
+    assert refusal_topic("请问地铁开通了吗？") == "地铁开通了"
+    assert refusal_topic("条例有几章呢") == "条例有几章"

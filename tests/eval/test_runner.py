@@ -185,3 +185,17 @@ def test_refusal_that_repeats_the_answer_is_still_wrong() -> None:
     reply = Answer(question=q.question, text="资料中没有找到关于李皓和孙益锋参加了吗的相关信息。", refused=True)
     record = run_question(q, searcher=ScriptedSearcher({}), assistant=ScriptedAssistant({q.question: reply}))
     assert record["correct"] is False and record["f1"] == 0.0
+
+
+def test_a_refusal_records_which_check_refused_and_the_judgement() -> None:
+    reply = Answer(
+        question=Q3.question,
+        text="资料中没有找到关于地铁何时开通的相关信息。",
+        refused=True,
+        timings={"answerable": 0.42, "refusal_judge": 1.0},
+    )
+    record = run_question(Q3, searcher=ScriptedSearcher({}), assistant=ScriptedAssistant({Q3.question: reply}))
+    assert record["refusal_reason"] == "judge" and record["answerable_p"] == 0.42
+    answered = Answer(question=Q3.question, text="地铁2025年开通[1]。")
+    record = run_question(Q3, searcher=ScriptedSearcher({}), assistant=ScriptedAssistant({Q3.question: answered}))
+    assert record["refusal_reason"] == "" and record["answerable_p"] is None
