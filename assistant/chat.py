@@ -205,7 +205,11 @@ class Assistant:
             hits, outside = self._retrieve(query, scope)
             if outside and scope is not None:
                 timings["date_fallback"] = 1.0
-                asked += PERIOD_FALLBACK_NOTE.format(period=scope.resolved.removesuffix("期间"))  # 春节期间 + 期间
+                # the note says the sources were published at other dates: untrue of undated ones (search
+                # snippets, files without dates), and read as "the sources cannot answer" by a small model
+                if all(h.date for h in hits):
+                    timings["period_note"] = 1.0
+                    asked += PERIOD_FALLBACK_NOTE.format(period=scope.resolved.removesuffix("期间"))  # 春节期间
         timings["retrieve"] = time.perf_counter() - mark
 
         def refuse(reason: str, generator: str = "") -> Answer:
@@ -233,10 +237,10 @@ class Assistant:
             raise ValueError(
                 f"unknown answer.question_facts {opts.question_facts!r} (known: {', '.join(QUESTION_FACT_MODES)})"
             )
-        # after a date fallback the model is told the period found nothing and may say what other dates hold
+        # after a period note the model knows the period found nothing and may say what other dates hold
         if (
             opts.question_facts != "off"
-            and "date_fallback" not in timings
+            and "period_note" not in timings
             and unmatched_question_facts(
                 standalone, [(e.shown, e.hit.date) for e in evidence], names=opts.question_facts == "names"
             )

@@ -142,6 +142,21 @@ def test_an_empty_period_falls_back_to_unfiltered_search_and_tells_the_model() -
     assert "问题：2022年武进区规上工业产值增长多少？\n（提示：没有找到2022年期间发布的相关资料" in user
 
 
+def test_undated_passages_found_by_the_fallback_get_no_period_note() -> None:
+    # search snippets carry no publication dates, so the period filter finds none of them
+    pairs = [_article(a.id, a.title, "2022年" + a.text, "") for a, _ in _output_pairs()]
+    generator = FakeGenerator(["2022年1月份规上工业产值增长6%[1]。"])
+    assistant, searcher = _assistant(pairs, generator)
+    answer = assistant.ask("武进区2022年规上工业产值增长多少？", question_date="2024-02-02")
+    assert len(searcher.calls) == 2 and answer.timings["date_fallback"] == 1.0
+    assert "提示" not in generator.last_messages[1]["content"] and "period_note" not in answer.timings
+    # without the note the question's year must be in a passage, as for any question
+    pairs = [_article(a.id, a.title, a.text, "") for a, _ in _output_pairs()]
+    assistant, _ = _assistant(pairs, FakeGenerator())
+    answer = assistant.ask("武进区2022年规上工业产值增长多少？", question_date="2024-02-02")
+    assert answer.refused and answer.timings["refusal_question_facts"] == 1.0
+
+
 def test_fallback_note_names_a_festival_period_once() -> None:
     generator = FakeGenerator(["1月份规上工业产值增长6%[1]。"])
     assistant, _ = _assistant(_output_pairs(), generator)
