@@ -311,13 +311,18 @@ def test_transformers_streams_from_a_local_model(tiny_causal_lm: Path) -> None:
 
 @pytest.mark.model
 def test_transformers_weighs_options_with_one_forward_pass(tiny_causal_lm: Path) -> None:
+    import torch
+
     gen = make_generator(GeneratorSettings(backend="transformers", model_path=str(tiny_causal_lm)), Path())
-    first = complete(gen, MESSAGES, max_tokens=1)
-    options = (first, *(o for o in ("a", "b", "c") if o != first))[:2] if first else ("a", "b")
-    probs = choice_probs(gen, MESSAGES, options)
-    assert probs is not None and sum(probs.values()) == pytest.approx(1.0)
-    if first:  # greedy decoding wrote the likelier option
-        assert probs[first] >= max(probs.values())
+    probs = choice_probs(gen, MESSAGES, ("a", "b"))
+    tokenizer, model = gen.loaded().model
+    inputs = tokenizer.apply_chat_template(MESSAGES, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    with torch.inference_mode():
+        logits = model(**inputs).logits[0, -1].double()
+    a, b = (tokenizer.encode(o, add_special_tokens=False)[0] for o in ("a", "b"))
+    expected = float(torch.sigmoid(logits[a] - logits[b]))  # p(a) / (p(a) + p(b)) from the reply's first logits
+    assert probs is not None and probs["a"] == pytest.approx(expected, rel=1e-4)
+    assert sum(probs.values()) == pytest.approx(1.0)
 
 
 # --- extractive ------------------------------------------------------------------------------------------------
