@@ -394,12 +394,9 @@ def unmatched_question_facts(question: str, passages: Sequence[tuple[str, str]],
     facts = facts_of(question)
     if facts.empty:
         return []
-    evidence = _join([evidence_facts(text, published) for text, published in passages])
-    known = set(evidence.numbers)
-    for _, published in passages:
-        day = _parse_iso(published)
-        if day is not None:
-            known.update(str(x) for x in (day.year, day.month, day.day))
+    parts = [evidence_facts(text, published) for text, published in passages]
+    evidence = _join(parts)
+    known = set(evidence.numbers) | {str(x) for p in parts if p.published for x in p.published}
     wanted = set(facts.numbers) | {str(x) for ymd in facts.dates for x in ymd if x is not None}
     missing = sorted(n for n in wanted if n not in known)
     if names:

@@ -174,6 +174,7 @@ class LlamaGenerator:
         self.cache_entries = cache_entries
         self.cache_bytes = cache_bytes
         self.name = f"llama:{self.model_path.name}"
+        self._chat_formatter: Any = None
 
     def _load(self) -> Any:
         if not self.model_path.is_file():
@@ -214,21 +215,11 @@ class LlamaGenerator:
         """
         import numpy as np
         from llama_cpp import Llama
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         loaded = self.loaded()
         llm = loaded.model
         with loaded.lock:
-            template = llm.metadata.get("tokenizer.chat_template")
-            if not template:
-                raise GeneratorError(f"{self.name}: the GGUF has no chat template")
-            eos, bos = llm.token_eos(), llm.token_bos()
-            formatter = Jinja2ChatFormatter(
-                template=template,
-                eos_token=llm._model.token_get_text(eos) if eos != -1 else "",
-                bos_token=llm._model.token_get_text(bos) if bos != -1 else "",
-            )
-            prompt = formatter(messages=messages).prompt
+            prompt = self._formatter(llm)(messages=messages).prompt
             tokens = llm.tokenize(prompt.encode("utf-8"), special=True)
             if len(tokens) >= llm.n_ctx():
                 raise GeneratorError(f"{self.name}: prompt of {len(tokens)} tokens does not fit in n_ctx")
@@ -238,6 +229,22 @@ class LlamaGenerator:
             llm.eval(tokens[shared:])
             logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
             return _softmax_pick(logits, ids)
+
+    def _formatter(self, llm: Any) -> Any:
+        """The GGUF's own chat template, compiled once per generator (choose is called for every question)."""
+        if self._chat_formatter is None:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            template = llm.metadata.get("tokenizer.chat_template")
+            if not template:
+                raise GeneratorError(f"{self.name}: the GGUF has no chat template")
+            eos, bos = llm.token_eos(), llm.token_bos()
+            self._chat_formatter = Jinja2ChatFormatter(
+                template=template,
+                eos_token=llm._model.token_get_text(eos) if eos != -1 else "",
+                bos_token=llm._model.token_get_text(bos) if bos != -1 else "",
+            )
+        return self._chat_formatter
 
     def _stream(
         self, loaded: _Loaded, messages: Messages, max_tokens: int, temperature: float, stop: list[str] | None
