@@ -84,6 +84,7 @@ def _empty_record(q: Question, retrieval_only: bool) -> dict[str, Any]:
         "gold_titles": list(q.gold_titles),
         "history": [list(t) for t in q.history],
         "answer": "",
+        "reply": "",  # the generator's raw reply: what a refusal after generation withheld
         "refused": False,
         "citations": [],
         "unverified": [],
@@ -135,21 +136,26 @@ def _follow_up_query(q: Question) -> str:
 
 def _ask(
     assistant: Any, q: Question, context: list[Hit] | None, clock: Callable[[], float]
-) -> tuple[Answer, float | None]:
-    """Ask through `stream` when the assistant has it, to measure the time to the first token."""
+) -> tuple[Answer, float | None, str]:
+    """Ask through `stream` when the assistant has it, to measure the time to the first token.
+
+    Also returns the reply as the generator streamed it, before citation checks (and any refusal) replaced it.
+    """
     kwargs = {"question_date": q.question_date or None, "context": context}
     history = list(q.history)
     if not hasattr(assistant, "stream"):
-        return assistant.ask(q.question, history, **kwargs), None
-    start, ttft, answer = clock(), None, None
+        return assistant.ask(q.question, history, **kwargs), None, ""
+    start, ttft, answer, pieces = clock(), None, None, []
     for kind, value in assistant.stream(q.question, history, **kwargs):
-        if kind == "token" and ttft is None:
-            ttft = (clock() - start) * 1000
+        if kind == "token":
+            if ttft is None:
+                ttft = (clock() - start) * 1000
+            pieces.append(value)
         elif kind == "answer":
             answer = value
     if answer is None:
         raise RuntimeError("the assistant's stream ended without an answer")
-    return answer, ttft
+    return answer, ttft, "".join(pieces)
 
 
 def run_question(
@@ -178,7 +184,7 @@ def run_question(
             if assistant is None:
                 raise EvalError("no assistant to answer with (use --retrieval-only to score search alone)")
             start = clock()
-            answer, ttft = _ask(assistant, q, context, clock)
+            answer, ttft, record["reply"] = _ask(assistant, q, context, clock)
             record["timing"]["total_ms"] = (clock() - start) * 1000
             record["timing"]["ttft_ms"] = ttft
             record["answer"] = answer.text

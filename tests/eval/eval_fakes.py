@@ -69,7 +69,11 @@ def citation(n: int, hit: Hit, *, verified: bool = True, sentence: str = "") -> 
 
 
 class ScriptedAssistant:
-    """Streams the scripted reply for each question: the first token after `first_s`, the answer after `total_s`."""
+    """Streams the scripted reply for each question: the first token after `first_s`, the answer after `total_s`.
+
+    The tokens are the answer's first character, or the pieces in `streamed` for that question (a reply that the
+    checks then replace by a refusal).
+    """
 
     def __init__(
         self,
@@ -78,8 +82,10 @@ class ScriptedAssistant:
         clock: ManualClock | None = None,
         first_s: float = 0.0,
         total_s: float = 0.0,
+        streamed: dict[str, list[str]] | None = None,
     ) -> None:
         self.answers = answers
+        self.streamed = streamed or {}
         self.clock, self.first_s, self.total_s = clock, first_s, total_s
         self.calls: list[dict] = []
 
@@ -99,7 +105,8 @@ class ScriptedAssistant:
             raise reply
         if self.clock:
             self.clock.advance(self.first_s)
-        yield "token", reply.text[:1]
+        for piece in self.streamed.get(question, [reply.text[:1]]):
+            yield "token", piece
         if self.clock:
             self.clock.advance(self.total_s - self.first_s)
         yield "answer", reply

@@ -199,3 +199,16 @@ def test_a_refusal_records_which_check_refused_and_the_judgement() -> None:
     answered = Answer(question=Q3.question, text="地铁2025年开通[1]。")
     record = run_question(Q3, searcher=ScriptedSearcher({}), assistant=ScriptedAssistant({Q3.question: answered}))
     assert record["refusal_reason"] == "" and record["answerable_p"] is None
+
+
+def test_a_refusal_after_generation_keeps_the_withheld_reply() -> None:
+    refusal = Answer(
+        question=Q3.question,
+        text="资料中没有找到关于地铁何时开通的相关信息。",
+        refused=True,
+        timings={"refusal_unverified": 1.0},
+    )
+    assistant = ScriptedAssistant({Q3.question: refusal}, streamed={Q3.question: ["地铁", "2031年开通[1]。"]})
+    record = run_question(Q3, searcher=ScriptedSearcher({}), assistant=assistant)
+    assert record["refused"] is True and record["refusal_reason"] == "unverified"
+    assert record["reply"] == "地铁2031年开通[1]。" and record["answer"] == refusal.text
