@@ -325,9 +325,16 @@ class Assistant:
         recent = scope.prefer_recent if scope is not None else any(w in query for w in _RECENT_WORDS)
         if scope is not None and (scope.first or scope.last):
             date_from, date_to = period_filter(scope)
+            # an article without a date may well be about the period: the filter drops only what is dated elsewhere
+            # (excluding undated ones cut rgb_zh's answer-path recall@4 from 0.967 to 0.887: 80% of it is undated)
             hits = list(
                 self.searcher.search(
-                    query, k=opts.max_passages, date_from=date_from, date_to=date_to, prefer_recent=recent
+                    query,
+                    k=opts.max_passages,
+                    date_from=date_from,
+                    date_to=date_to,
+                    prefer_recent=recent,
+                    undated=True,
                 )
             )
             dense = [h.scores["dense"] for h in hits if "dense" in h.scores]

@@ -151,8 +151,13 @@ class Searcher:
         if not self._loaded:
             self.sync(progress=False)
 
-    def allowed_ids(self, date_from: str = "", date_to: str = "", sources: Sequence[str] = ()) -> set[int] | None:
-        """Chunk ids passing the filters, or None when there is no filter. Undated articles fail a date filter."""
+    def allowed_ids(
+        self, date_from: str = "", date_to: str = "", sources: Sequence[str] = (), *, undated: bool = False
+    ) -> set[int] | None:
+        """Chunk ids passing the filters, or None when there is no filter.
+
+        Undated articles fail a date filter, unless `undated`: then their date counts as unknown, not as outside.
+        """
         if not (date_from or date_to or sources):
             return None
         for label, value in (("date_from", date_from), ("date_to", date_to)):
@@ -160,11 +165,12 @@ class Searcher:
                 raise SearchError(f"{label} must be yyyy, yyyy-mm or yyyy-mm-dd, got {value!r}")
         sql = "SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE 1"
         params: list[Any] = []
+        dated = "a.date = '' OR " if undated else "a.date != '' AND "
         if date_from:
-            sql += " AND a.date != '' AND a.date >= ?"
+            sql += f" AND ({dated}a.date >= ?)"
             params.append(date_from)
         if date_to:
-            sql += " AND a.date != '' AND a.date <= ?"
+            sql += f" AND ({dated}a.date <= ?)"
             params.append(date_to + "~")  # "~" sorts after digits and "-": "2024-05" includes all of May
         if sources:
             sql += f" AND a.source IN ({','.join('?' * len(sources))})"
@@ -181,8 +187,12 @@ class Searcher:
         date_to: str = "",
         sources: Sequence[str] = (),
         prefer_recent: bool = False,
+        undated: bool = False,
     ) -> list[Hit]:
-        """The best chunks for `query`, at most `max_chunks_per_article` per article, best first."""
+        """The best chunks for `query`, at most `max_chunks_per_article` per article, best first.
+
+        `undated` lets articles without a publication date through the date filter (see `allowed_ids`).
+        """
         cfg = self.settings.retrieval
         k = k or cfg.k
         mode = mode or cfg.mode
@@ -194,7 +204,7 @@ class Searcher:
             return []
         with self._lock:
             self._ensure_loaded()
-            allowed = self.allowed_ids(date_from, date_to, sources)
+            allowed = self.allowed_ids(date_from, date_to, sources, undated=undated)
             dense, bm25 = self.candidates(query, max(cfg.candidates, k), mode=mode, allowed=allowed)
             fused = FUSIONS[cfg.fusion](query, dense, bm25, cfg) if mode == "hybrid" else dict(dense or bm25)
             hits = self._hits(fused, dense, bm25, k, prefer_recent)

@@ -30,7 +30,12 @@ class DatedSearcher(FakeSearcher):
         hits = super().search(query, k=len(self.chunks), **options)
         lo, hi = options.get("date_from", ""), options.get("date_to", "")
         if lo or hi:
-            hits = [h for h in hits if h.date and (not lo or h.date >= lo) and (not hi or h.date <= hi + "~")]
+            undated = options.get("undated", False)
+            hits = [
+                h
+                for h in hits
+                if (h.date and (not lo or h.date >= lo) and (not hi or h.date <= hi + "~")) or (undated and not h.date)
+            ]
         return [h for h in hits if h.score > 0][:k]
 
 
@@ -142,13 +147,16 @@ def test_an_empty_period_falls_back_to_unfiltered_search_and_tells_the_model() -
     assert "问题：2022年武进区规上工业产值增长多少？\n（提示：没有找到2022年期间发布的相关资料" in user
 
 
-def test_undated_passages_found_by_the_fallback_get_no_period_note() -> None:
-    # search snippets carry no publication dates, so the period filter finds none of them
+def test_undated_passages_are_searched_within_a_period_and_get_no_period_note() -> None:
+    # search snippets carry no publication dates: unknown, not outside the period, so the filter keeps them
     pairs = [_article(a.id, a.title, "2022年" + a.text, "") for a, _ in _output_pairs()]
+    pairs.append(_article("y20", "武进区2020年工业产值", "2020年武进区规上工业产值增长9%。", "2021-01-20"))
     generator = FakeGenerator(["2022年1月份规上工业产值增长6%[1]。"])
     assistant, searcher = _assistant(pairs, generator)
     answer = assistant.ask("武进区2022年规上工业产值增长多少？", question_date="2024-02-02")
-    assert len(searcher.calls) == 2 and answer.timings["date_fallback"] == 1.0
+    assert len(searcher.calls) == 1 and searcher.calls[0]["undated"] is True
+    assert "date_fallback" not in answer.timings and answer.hits and not answer.refused
+    assert {h.chunk.article_id for h in answer.hits} == {"y23", "y24"}  # y20, dated outside 2022, is not
     assert "提示" not in generator.last_messages[1]["content"] and "period_note" not in answer.timings
     # without the note the question's year must be in a passage, as for any question
     pairs = [_article(a.id, a.title, a.text, "") for a, _ in _output_pairs()]

@@ -52,6 +52,17 @@ def test_date_and_source_filters(searcher):
         searcher.search("马拉松", date_from="去年")
 
 
+def test_undated_articles_pass_a_date_filter_only_when_asked(settings, store, embedder):
+    store.put([make_article("u1", "西太湖马拉松报名开启", ["西太湖马拉松报名今天开启，名额一万个。"], date="")])
+    searcher = Searcher(settings, store, embedder)
+    searcher.sync(progress=False)
+    strict = searcher.search("西太湖马拉松 游客", k=10, date_from="2024-01-01")
+    assert "u1" not in {h.chunk.article_id for h in strict}
+    lenient = searcher.search("西太湖马拉松 游客", k=10, date_from="2024-01-01", undated=True)
+    found = {h.chunk.article_id for h in lenient}
+    assert "u1" in found and "a4" not in found  # a4 is dated 2023: still outside
+
+
 def test_prefer_recent_lifts_a_newer_article_of_equal_relevance(settings, store, embedder):
     old = make_article("o1", "运河文化节开幕", ["第十届运河文化节今天开幕，展期一个月。"], date="2020-05-01")
     new = make_article("n1", "运河文化节开幕", ["第十届运河文化节今天开幕，展期一个月。"], date="2024-05-01")
