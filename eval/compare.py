@@ -15,6 +15,7 @@ METRICS = [
     ("retrieval", "recall@10"),
     ("retrieval", "mrr@10"),
     ("retrieval", "ndcg@10"),
+    ("retrieval", "context_recall"),
     ("answer", "accuracy"),
     ("answer", "f1"),
     ("refusal", "refusal_rate"),

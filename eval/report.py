@@ -67,6 +67,7 @@ _SUMMARY_ROWS = [
     ("retrieval", "recall@10", "ratio"),
     ("retrieval", "mrr@10", "ratio"),
     ("retrieval", "ndcg@10", "ratio"),
+    ("retrieval", "context_recall", "ratio"),
     ("answer", "accuracy", "ratio"),
     ("answer", "f1", "ratio"),
     ("refusal", "refusal_rate", "ratio"),

@@ -93,6 +93,9 @@ def _empty_record(q: Question, retrieval_only: bool) -> dict[str, Any]:
         "hits": [],
         "relevant": None,
         "n_gold": 0,
+        # the passages the answer was generated from (the assistant's own search, with its period filter)
+        "context": [],
+        "context_relevant": None,
         "correct": None,
         "f1": None,
         "rewritten_query": "",
@@ -120,6 +123,9 @@ def score_retrieval(record: dict[str, Any], q: Question) -> None:
         record["relevant"], record["n_gold"] = flags, n_gold
         for hit, flag in zip(record["hits"], flags, strict=True):
             hit["relevant"] = flag
+        if record.get("context"):
+            context_flags, _ = metrics.relevance(record["context"], q.gold_passage_ids, q.gold_titles)
+            record["context_relevant"] = any(context_flags)
 
 
 # -- running ---------------------------------------------------------------------------------------------------
@@ -199,6 +205,7 @@ def run_question(
             record["answerable_p"] = answer.timings.get("answerable")
             record["rewritten_query"] = answer.rewritten_query
             record["generator"] = answer.generator
+            record["context"] = [{k: v for k, v in hit_record(h).items() if k != "text"} for h in answer.hits]
     except Exception as exc:  # one failing question must not end a run of hundreds
         record["error"] = f"{type(exc).__name__}: {exc}"
     if not q.context_passage_ids and (q.has_gold or retrieval_only):
@@ -261,7 +268,14 @@ def _section_metrics(records: Sequence[dict[str, Any]], wall_s: float | None) ->
     return {
         "n": len(records),
         "errors": sum(bool(r.get("error") or r.get("retrieval_error")) for r in records),
-        "retrieval": metrics.retrieval_metrics([r["relevant"] for r in scored], [r["n_gold"] for r in scored]),
+        "retrieval": {
+            **metrics.retrieval_metrics([r["relevant"] for r in scored], [r["n_gold"] for r in scored]),
+            # share of answered questions whose generator saw a gold passage: tells retrieval misses from
+            # generation errors, and catches an answer path that searches differently from the scored search
+            "context_recall": metrics.mean(
+                float(r["context_relevant"]) for r in records if r.get("context_relevant") is not None
+            ),
+        },
         "answer": {
             "accuracy": metrics.mean(float(r["correct"]) for r in answer_scored),
             "f1": metrics.mean(r.get("f1") for r in answer_scored),

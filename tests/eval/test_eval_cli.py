@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_PAGE = ROOT / "corpus" / "sample" / "wujin_daily_page.txt"
 SAMPLE_QUESTIONS = ROOT / "corpus" / "sample" / "questions.jsonl"
 KEYS = {
-    "retrieval": {"recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10"},
+    "retrieval": {"recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "context_recall"},
     "answer": {"accuracy", "f1"},
     "refusal": {"refusal_rate", "false_refusal_rate"},
     "citation": {"answers_with_citation", "precision", "verified_sentences"},

@@ -79,7 +79,11 @@ def test_full_run_summary_by_hand() -> None:
         "recall@10": 1.0,
         "mrr@10": pytest.approx((1 + 0.5 + 1) / 3),
         "ndcg@10": pytest.approx((1 + 1 / math.log2(3) + 1) / 3),
+        # q1 was answered from its gold article, q2 from YANHUA although the scored search found PARK second
+        "context_recall": 0.5,
     }
+    assert by_id["q2"]["context"][0]["article_id"] == "a-yanhua" and by_id["q2"]["context_relevant"] is False
+    assert by_id["q4"]["context_relevant"] is None  # no answer, so no context
     assert s["answer"]["accuracy"] == pytest.approx(1 / 3)  # q1 right, q2 wrong, q4 failed
     # q1: 15 counted chars hold the 4 of "9月1日" -> 8/19; q2: "约5000平方米1" vs "7200" share "00" -> 4/13
     assert s["answer"]["f1"] == pytest.approx((8 / 19 + 4 / 13 + 0) / 3)
