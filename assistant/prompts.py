@@ -19,8 +19,9 @@ ANSWER_SYSTEM = (
     "你是新闻资料问答助手，只根据用户提供的编号资料回答问题。\n"
     "规则：\n"
     "1. 只使用资料中的信息，不要使用资料以外的知识，不要猜测。\n"
-    "2. 每句陈述事实的话后面都要标注来源编号，格式为[编号]，例如：该条例于2024年9月1日起施行[1]。"
-    "多个来源写成[1][2]。\n"
+    # no example sentence with content: the model copied "该条例于2024年9月1日起施行[1]" as the answer to
+    # unrelated questions (and that sentence is true of the bundled sample page, so a copy even looked right)
+    "2. 每句陈述事实的话末尾都要标注它所依据的资料编号，写成[1]、[2]这样的格式；多个来源写成[1][2]。\n"
     "3. 数字、日期、人名、地名必须与资料原文一致。日期写成绝对日期（如2024年2月1日），"
     "不要写“昨天”“今年”等相对说法；资料中的相对时间按该资料的日期换算。\n"
     # no refusal sentence to copy: given one, the 1.5B default model copied it even when a source held the answer
@@ -38,7 +39,8 @@ ANSWER_USER = """{sources}
 
 {today}问题：{question}
 {task}"""
-ANSWER_TASK = "请根据以上资料回答，并在每句话后用[编号]标注来源。"
+# "[编号]" here was copied literally ("[编号]2", "[编号=1]"); the numbers show the format instead
+ANSWER_TASK = "请根据以上资料回答问题，并在每句话末尾用[1]、[2]这样的资料编号标注来源。"
 # The answerability check: the same prompt up to the task line, so the answer that follows reuses its evaluated
 # prefix (sources and question) and the check costs only these few tokens. The reply's first token is read as
 # a probability of 是 against 否 (see assistant.generators.choice_probs).

@@ -7,7 +7,7 @@ from fake_searcher import FakeSearcher, FakeStore, hit_for, sample_corpus
 from fakes import FakeGenerator
 
 from assistant.chat import Assistant, trim_passage
-from assistant.prompts import ANSWER_SYSTEM
+from assistant.prompts import ANSWER_SYSTEM, ANSWER_TASK
 from newsqa.config import Settings
 from newsqa.types import Article, Chunk
 
@@ -65,7 +65,7 @@ def test_sources_are_numbered_with_title_and_date(corpus) -> None:
     assert "<资料 编号=1>" in user["content"] and f"<资料 编号={last}>" in user["content"]
     assert f"<资料 编号={last + 1}>" not in user["content"]
     assert "标题：《常州市生活垃圾分类管理条例》" in user["content"] and "发布日期：2024年2月2日" in user["content"]
-    assert user["content"].rstrip().endswith("请根据以上资料回答，并在每句话后用[编号]标注来源。")
+    assert user["content"].rstrip().endswith(ANSWER_TASK)
 
 
 def test_generator_refusal_becomes_a_refusal_answer_with_closest_articles(corpus) -> None:
