@@ -146,6 +146,9 @@ def normalise(text: str) -> str:
     """NFKC (full-width digits and punctuation to ASCII), thousands separators and spaces removed."""
     text = unicodedata.normalize("NFKC", text)
     text = _THOUSANDS.sub("", text)
+    # a space between two digits separates numbers: "14:37 3月10日" must not become "…373月10日", where the
+    # date regex then reads month 73 and loses 3月10日
+    text = re.sub(r"(?<=\d)\s+(?=\d)", "|", text)
     return re.sub(r"\s+", "", text)
 
 

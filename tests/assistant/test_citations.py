@@ -158,6 +158,9 @@ def test_name_not_in_the_source_fails_verification(attributor: Attributor) -> No
 @pytest.mark.parametrize(
     ("sentence", "passage", "published", "ok"),
     [
+        # a time of day before the date, separated by a space only (as in web copy)
+        ("硅谷银行于2023年3月10日倒闭。", "发表时间： 20/03/2023 - 14:37 3月10日，硅谷银行倒闭。", "", True),
+        ("硅谷银行于2023年3月7日倒闭。", "发表时间： 20/03/2023 - 14:37 3月10日，硅谷银行倒闭。", "", False),
         ("条例将于2024年9月1日起施行。", "条例将于2024-09-01起施行。", "", True),
         ("条例将于2024年9月1日起施行。", "条例将于9月1日起施行。", "2024-02-02", True),
         ("条例将于2024年9月2日起施行。", "条例将于9月1日起施行。", "2024-02-02", False),
