@@ -514,20 +514,10 @@ class Attributor:
                 continue
             facts = facts_of(s.text)
             if not s.cited:
-                if facts.empty:
-                    parts.append((s, ()))
-                    continue
-                # a claim the model left without a marker is cited to the source that backs it, if one does
-                factual += 1
-                better = self.best_source(s.text, facts)
-                if better is None:
+                if not facts.empty:
+                    factual += 1
                     unverified.append(s.text)
-                    parts.append((s, ()))
-                    continue
-                verified += 1
-                moved += 1
-                parts.append((s, (better,)))
-                citations.append(self._citation(better, s.text, facts, True))
+                parts.append((s, ()))
                 continue
             factual += 1
             numbers, ok = self.supporting(s.text, facts, s.cited)
