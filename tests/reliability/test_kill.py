@@ -74,6 +74,10 @@ def embedded_count(db_path: Path, among: set[int] | None = None) -> int:
         db.close()
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def file_stamp(path: Path) -> tuple[int, int] | None:
     try:
         st = path.stat()
@@ -244,6 +248,8 @@ def test_ctrl_c_during_ingest_says_so_in_one_line_and_keeps_articles_whole(tmp_p
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            # as from a terminal: a child inherits an ignored SIGINT, and Python then never raises KeyboardInterrupt
+            preexec_fn=_default_sigint,
         )
         wal = home / "newsqa.db-wal"
         deadline = time.monotonic() + 60
