@@ -1,6 +1,7 @@
 """Retrieval benchmark on the external Chinese sets (rgb_zh, crud): Recall@5/10, MRR@10, throughput, latency.
 
     .venv/bin/python bench/retrieval.py --data-home /tmp/newsqa-bench [--sets rgb_zh crud] [--methods bm25 dense hybrid]
+        [--rerank-sample N --models-dir DIR]
 
 Each set gets its own store under DATA_HOME/<set>/ (newsqa.db holds the articles, the embedding cache and the
 keyword index; index/ the FAISS index), so a second run embeds nothing. Sets whose folder is absent are skipped.
@@ -122,6 +123,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--embed-only", action="store_true", help="only build the store and the dense index")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    parser.add_argument(
+        "--rerank-sample",
+        type=int,
+        default=0,
+        help="also rerank hybrid's top hits with the LLM reranker on N evenly spaced questions (~25 s each)",
+    )
+    parser.add_argument("--models-dir", type=Path, help="where the default GGUF is (for --rerank-sample)")
     args = parser.parse_args(argv)
 
     from index.dense import DenseIndex, EmbeddingCache
@@ -149,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
             )
             continue
         results.extend(evaluate(settings, store, name, args.methods))
+        if args.rerank_sample:
+            models_dir = args.models_dir or settings.data_dir / "models"
+            results.extend(evaluate_rerank(settings, store, name, args.rerank_sample, models_dir))
     if results:
         print(markdown(results))
         if args.json:
@@ -227,6 +238,59 @@ def evaluate(settings: Settings, store: Store, name: str, methods: list[str]) ->
         print(json.dumps(row, ensure_ascii=False), file=sys.stderr)
     searcher.close()
     return results
+
+
+def evaluate_rerank(settings: Settings, store: Store, name: str, n: int, models_dir: Path) -> list[dict]:
+    """Hybrid top 10 with and without the LLM reranker (retrieval.rerank_top hits regraded), on n spaced questions.
+
+    The wall time of the reranked search is per question and includes the LLM's prompt reading and grading.
+    """
+    from assistant.generators import make_generator
+    from assistant.models import pull_default_model
+    from index.hybrid import Searcher
+    from index.rerank import LLMReranker
+
+    if not settings.generator.model_path:
+        pull_default_model(models_dir, progress=True)
+    reranker = LLMReranker(make_generator(settings.generator, models_dir), top=settings.retrieval.rerank_top)
+    questions = select_questions(name, store)
+    step = max(1, len(questions) // n)
+    sample = questions[::step][:n]
+    searcher = Searcher(settings, store)
+    searcher.sync(progress=False)
+    plain, reranked, latencies = [], [], []
+    for i, (question, _) in enumerate(sample, 1):
+        hits = searcher.search(question, k=10, mode="hybrid")
+        t = time.perf_counter()
+        graded = reranker.rerank(question, hits)
+        latencies.append(time.perf_counter() - t)
+        plain.append([h.chunk.article_id for h in hits])
+        reranked.append([h.chunk.article_id for h in graded])
+        print(f"[rerank {name} {i}/{len(sample)}] {latencies[-1]:.1f}s", file=sys.stderr, flush=True)
+    searcher.close()
+    golds = [g for _, g in sample]
+    latencies.sort()
+    rows = []
+    for method, ranked in (("hybrid (rerank sample)", plain), ("hybrid + LLM rerank", reranked)):
+        rows.append(
+            {
+                "set": name,
+                "method": method,
+                "questions": len(sample),
+                "articles": store.count(),
+                "chunks": len(store.chunk_ids()),
+                **rank_metrics(ranked, golds),
+                "p50_ms": 1000 * latencies[len(latencies) // 2] if method != "hybrid (rerank sample)" else 0.0,
+                "p95_ms": 1000 * latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
+                if method != "hybrid (rerank sample)"
+                else 0.0,
+                "cpu_p50_ms": 0.0,
+                "cpu_p95_ms": 0.0,
+                "peak_mb": peak_mb(),
+            }
+        )
+        print(json.dumps(rows[-1], ensure_ascii=False), file=sys.stderr)
+    return rows
 
 
 def markdown(results: list[dict]) -> str:
