@@ -58,6 +58,13 @@ def passage_hit(pid: str, passages: dict[str, dict[str, Any]]) -> Hit:
     return Hit(chunk=chunk, score=1.0, title="", date=p.get("date", ""), source=p.get("source", ""))
 
 
+def context_ids(kind: str, q: dict[str, Any], k: int) -> list[str]:
+    """RGB's closed context: the first k answer-bearing gold passages, or for a rejection question its negatives."""
+    if kind == "answerable":
+        return (q.get("answer_bearing_gold_ids") or q["gold_passage_ids"])[:k]
+    return q["context_passage_ids"][:k]
+
+
 def correct(text: str, q: dict[str, Any]) -> bool:
     response = text.lower()
     if q.get("answer_match") == "all":
@@ -279,21 +286,16 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     args.k = args.k or settings.answer.max_passages
     passages = {p["id"]: p for p in read_jsonl(EVALDATA / "corpus.jsonl")}
-    answerable = spaced(read_jsonl(EVALDATA / "questions.jsonl"), args.answerable, args.offset)
-    rejection = spaced(read_jsonl(EVALDATA / "rejection_questions.jsonl"), args.rejection, args.offset)
+    answerable = [
+        ("answerable", q) for q in spaced(read_jsonl(EVALDATA / "questions.jsonl"), args.answerable, args.offset)
+    ]
+    rejection = [
+        ("rejection", q)
+        for q in spaced(read_jsonl(EVALDATA / "rejection_questions.jsonl"), args.rejection, args.offset)
+    ]
     items = interleave(
-        [
-            (
-                "answerable",
-                q,
-                [
-                    passage_hit(p, passages)
-                    for p in (q.get("answer_bearing_gold_ids") or q["gold_passage_ids"])[: args.k]
-                ],
-            )
-            for q in answerable
-        ],
-        [("rejection", q, [passage_hit(p, passages) for p in q["context_passage_ids"][: args.k]]) for q in rejection],
+        [(kind, q, [passage_hit(p, passages) for p in context_ids(kind, q, args.k)]) for kind, q in answerable],
+        [(kind, q, [passage_hit(p, passages) for p in context_ids(kind, q, args.k)]) for kind, q in rejection],
     )
 
     results: dict[str, Any] = {

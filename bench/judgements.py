@@ -26,7 +26,7 @@ if str(ROOT) not in sys.path:
 from assistant.chat import trim_passage  # noqa: E402
 from assistant.generators import choice_probs, complete  # noqa: E402
 from assistant.prompts import JUDGE_OPTIONS, JUDGE_TASK, Messages, Source, answer_messages  # noqa: E402
-from bench.answering import EVALDATA, correct, make_generator, read_jsonl, spaced, write_json  # noqa: E402
+from bench.answering import EVALDATA, context_ids, correct, make_generator, read_jsonl, spaced, write_json  # noqa: E402
 from newsqa.config import load_settings  # noqa: E402
 
 POST_ANSWER = {
@@ -97,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     passages = {p["id"]: p for p in read_jsonl(EVALDATA / "corpus.jsonl")}
     answerable = spaced(read_jsonl(EVALDATA / "questions.jsonl"), args.answerable, args.offset)
     rejection = spaced(read_jsonl(EVALDATA / "rejection_questions.jsonl"), args.rejection, args.offset)
-    items = [("answerable", q, (q.get("answer_bearing_gold_ids") or q["gold_passage_ids"])[:k]) for q in answerable]
-    items += [("rejection", q, q["context_passage_ids"][:k]) for q in rejection]
+    items = [("answerable", q, context_ids("answerable", q, k)) for q in answerable]
+    items += [("rejection", q, context_ids("rejection", q, k)) for q in rejection]
     command = " ".join(["bench/judgements.py", *(argv or sys.argv[1:])])
     records = []
     for i, (kind, q, ids) in enumerate(items, 1):
