@@ -230,7 +230,10 @@ def _read_text_file(path: Path, *, date: str, source: str, max_file_mb: int) -> 
         articles = parse_page(text, date=date, source=source)
         if articles:
             return articles
-    return [_single_article(text, markdown=path.suffix.lower() != ".txt", date=date, source=source)]
+    article = _single_article(text, markdown=path.suffix.lower() != ".txt", date=date, source=source)
+    if not article.text.strip():  # e.g. a markdown file holding only "#"
+        raise InputError(f"{path}: no article text (only markup)")
+    return [article]
 
 
 # ---------------------------------------------------------------- HTML

@@ -220,6 +220,13 @@ def test_empty_file(tmp_path: Path, content: bytes) -> None:
         read_path(_write(tmp_path / "empty.txt", content))
 
 
+@pytest.mark.parametrize("content", [b"#", b"## \n\n#\n"])
+def test_markdown_with_only_markup_is_an_error(tmp_path: Path, content: bytes) -> None:
+    # found by tests/reliability/test_fuzz.py: "#" gave an article with no title and no text
+    with pytest.raises(InputError, match="bare.md: no article text"):
+        read_path(_write(tmp_path / "bare.md", content))
+
+
 @pytest.mark.parametrize(
     "content",
     [b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), bytes(range(128, 256)) * 8],
