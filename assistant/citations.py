@@ -34,6 +34,12 @@ _ONE = re.compile(_ONE_MARKER)
 _SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]*[”’」』\"]?|[。！？!?；;]+|\n+")
 _LEADING_MARKERS = re.compile(rf"^\s*(?:{_ONE_MARKER}\s*)+")
 _TRAILING_PUNCT = re.compile(r"[。！？!?；;，,：:]*[”’」』\"]?\s*$")
+# A sentence that opens by naming its source in words ("根据资料编号为2的资料，", "资料3显示：") cites that source;
+# left in the text, the number would be checked as a fact of the article
+_LEADING_REFERENCE = re.compile(
+    rf"^\s*(?:根据|据)?\s*(?:资料|来源|文档)\s*(?:编号)?\s*(?:为|是)?\s*({_NUM})\s*(?:号)?\s*(?:的)?\s*(?:资料|文档)?"
+    r"\s*(?:中|里)?\s*(?:(?:提到|显示|指出|所述|称|记载)\s*[，,：:]?|[，,：:])\s*"
+)
 
 
 @dataclass(frozen=True)
@@ -74,12 +80,15 @@ def split_answer(text: str, valid: Sequence[int] | None = None) -> list[AnswerSe
     `valid` (sources that do not exist) are dropped.
     """
     pieces = [m.group(0) for m in _SENTENCE.finditer(text)]
+    # a reply that opens with a marker ("[1]据报道…。[2]…") puts each marker before the sentence it cites
+    prefixed = _LEADING_MARKERS.match(text) is not None
     merged: list[str] = []
     for piece in pieces:
         lead = _LEADING_MARKERS.match(piece)
-        if lead and merged and not merged[-1].startswith("\n"):
+        rest = piece[lead.end() :] if lead else piece
+        if lead and merged and not merged[-1].startswith("\n") and not (prefixed and rest.strip()):
             merged[-1] += lead.group(0).strip()
-            piece = piece[lead.end() :]
+            piece = rest
         if piece:
             merged.append(piece)
     sentences = []
@@ -87,11 +96,38 @@ def split_answer(text: str, valid: Sequence[int] | None = None) -> list[AnswerSe
         if not piece.strip():
             sentences.append(AnswerSentence("\n" if "\n" in piece else piece, separator=True))
             continue
-        numbers = [n for n in cited_numbers(piece) if valid is None or n in valid]
+        numbers = cited_numbers(piece)
         clean = MARKERS.sub("", piece).strip()
+        named = _LEADING_REFERENCE.match(clean)
+        if named and clean[named.end() :]:
+            numbers = [*numbers, *(n for n in _ints(named.group(1)) if n not in numbers)]
+            clean = clean[named.end() :]
+        numbers = [n for n in numbers if valid is None or n in valid]
         if clean:
             sentences.append(AnswerSentence(clean, tuple(numbers)))
     return sentences
+
+
+def merge_repeats(sentences: Sequence[AnswerSentence]) -> list[AnswerSentence]:
+    """One sentence for each text said more than once, citing every source its copies cited.
+
+    A small model sometimes writes the same sentence once per source ("…1.4万名师生志愿者[1]。…[2]。…[3]。"); a
+    reader needs it once, and each citation is then checked as a co-citation of that one sentence.
+    """
+    first: dict[str, int] = {}
+    out: list[AnswerSentence] = []
+    for s in sentences:
+        key = normalise(s.text) if not s.separator else ""
+        if key and key in first:
+            i = first[key]
+            out[i] = AnswerSentence(out[i].text, (*out[i].cited, *(n for n in s.cited if n not in out[i].cited)))
+            if out and out[-1].separator:
+                out.pop()  # the line break that led to the copy
+            continue
+        if key:
+            first[key] = len(out)
+        out.append(s)
+    return out
 
 
 def with_markers(sentence: str, numbers: Sequence[int]) -> str:
@@ -497,7 +533,7 @@ class Attributor:
     def attribute(self, reply: str) -> Attribution:
         raw_numbers = cited_numbers(reply)
         dropped = tuple(n for n in raw_numbers if n not in self.evidence)
-        sentences = split_answer(reply, valid=list(self.evidence))
+        sentences = merge_repeats(split_answer(reply, valid=list(self.evidence)))
         parts: list[tuple[AnswerSentence, Sequence[int]]] = []
         citations: list[Citation] = []
         unverified: list[str] = []

@@ -68,12 +68,38 @@ def attributor() -> Attributor:
         ("条例将于9月1日起施行。[编号=3]", [(3,)]),
         ("条例分为四类(1)可回收物。", [()]),
         ("条例将于9月1日起施行。", [()]),
+        # a reply that opens with a marker writes each marker before its sentence
+        ("[1]条例将于9月1日起施行。[2]条例共五十八条。", [(1,), (2,)]),
+        ("[1]条例将于9月1日起施行。\n[2]条例共五十八条。[3]", [(1,), (2, 3)]),
+        # the source named in words at the head of a sentence is its citation, not a fact to check
+        ("根据资料编号为2的资料，条例共五十八条。", [(2,)]),
+        ("资料3显示，条例共五十八条[1]。", [(1, 3)]),
+        ("资料3和资料1都说条例共五十八条。", [()]),
     ],
 )
 def test_marker_forms_are_parsed_and_attached_to_their_sentence(reply: str, expected: list[tuple[int, ...]]) -> None:
     sentences = [s for s in split_answer(reply) if not s.separator]
     assert [s.cited for s in sentences] == expected
     assert all("[" not in s.text and "【" not in s.text and "［" not in s.text for s in sentences)
+
+
+def test_a_sentence_written_once_per_source_is_shown_once_with_the_sources_that_back_it(
+    attributor: Attributor,
+) -> None:
+    reply = (
+        "[1]根据资料编号为1的资料，新能源产业产值近1300亿元。\n[2]根据资料编号为2的资料，新能源产业产值近1300亿元。\n"
+        "[3]根据资料编号为3的资料，新能源产业产值近1300亿元。"
+    )
+    result = attributor.attribute(reply)
+    assert result.text == "新能源产业产值近1300亿元[3]。"
+    assert [(c.n, c.verified) for c in result.citations] == [(3, True)]
+    assert result.factual == result.verified == 1 and not result.unverified
+
+
+def test_only_a_repeated_sentence_is_merged(attributor: Attributor) -> None:
+    result = attributor.attribute("条例共五十八条[1]。新能源产业产值近1300亿元[3]。条例共五十八条[1]。")
+    assert result.text == "条例共五十八条[1]。新能源产业产值近1300亿元[3]。"
+    assert result.factual == 2
 
 
 def test_numbers_of_missing_sources_are_dropped(attributor: Attributor) -> None:
