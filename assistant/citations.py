@@ -34,11 +34,15 @@ _ONE = re.compile(_ONE_MARKER)
 _SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]*[”’」』\"]?|[。！？!?；;]+|\n+")
 _LEADING_MARKERS = re.compile(rf"^\s*(?:{_ONE_MARKER}\s*)+")
 _TRAILING_PUNCT = re.compile(r"[。！？!?；;，,：:]*[”’」』\"]?\s*$")
-# A sentence that opens by naming its source in words ("根据资料编号为2的资料，", "资料3显示：") cites that source;
-# left in the text, the number would be checked as a fact of the article
+# A sentence that opens by naming its sources ("根据资料编号为2的资料，", "资料3显示：", "根据资料[1]和[2]，") cites
+# them; left in the text, a bare number would be checked as a fact of the article, and stripping the markers alone
+# would leave "根据资料和，"
+_REFERENCE = rf"(?:编号)?\s*(?:为|是)?\s*(?:{_ONE_MARKER}|{_NUM})"
 _LEADING_REFERENCE = re.compile(
-    rf"^\s*(?:根据|据)?\s*(?:资料|来源|文档)\s*(?:编号)?\s*(?:为|是)?\s*({_NUM})\s*(?:号)?\s*(?:的)?\s*(?:资料|文档)?"
-    r"\s*(?:中|里)?\s*(?:(?:提到|显示|指出|所述|称|记载)\s*[，,：:]?|[，,：:])\s*"
+    rf"^\s*(?:根据|据)?\s*(?:资料|来源|文档)\s*{_REFERENCE}"
+    rf"(?:\s*(?:和|、|及|与|以及)\s*(?:资料|来源|文档)?\s*{_REFERENCE})*"
+    r"\s*(?:号)?\s*(?:的)?\s*(?:资料|文档|内容|信息)?\s*(?:中|里)?"
+    r"\s*(?:(?:提到|显示|指出|所述|称|记载)\s*[，,：:]?|[，,：:])\s*"
 )
 
 
@@ -97,12 +101,14 @@ def split_answer(text: str, valid: Sequence[int] | None = None) -> list[AnswerSe
             sentences.append(AnswerSentence("\n" if "\n" in piece else piece, separator=True))
             continue
         numbers = cited_numbers(piece)
-        clean = MARKERS.sub("", piece).strip()
-        named = _LEADING_REFERENCE.match(clean)
-        if named and clean[named.end() :]:
-            numbers = [*numbers, *(n for n in _ints(named.group(1)) if n not in numbers)]
-            clean = clean[named.end() :]
+        lead = _LEADING_MARKERS.match(piece)
+        body = piece[lead.end() :] if lead else piece
+        named = _LEADING_REFERENCE.match(body)
+        if named and MARKERS.sub("", body[named.end() :]).strip():
+            numbers += [n for n in _ints(named.group(0)) if n not in numbers]
+            body = body[named.end() :]
         numbers = [n for n in numbers if valid is None or n in valid]
+        clean = MARKERS.sub("", body).strip()
         if clean:
             sentences.append(AnswerSentence(clean, tuple(numbers)))
     return sentences

@@ -75,12 +75,25 @@ def attributor() -> Attributor:
         ("根据资料编号为2的资料，条例共五十八条。", [(2,)]),
         ("资料3显示，条例共五十八条[1]。", [(1, 3)]),
         ("资料3和资料1都说条例共五十八条。", [()]),
+        ("根据资料[1]和[2]，条例共五十八条。", [(1, 2)]),
     ],
 )
 def test_marker_forms_are_parsed_and_attached_to_their_sentence(reply: str, expected: list[tuple[int, ...]]) -> None:
     sentences = [s for s in split_answer(reply) if not s.separator]
     assert [s.cited for s in sentences] == expected
     assert all("[" not in s.text and "【" not in s.text and "［" not in s.text for s in sentences)
+
+
+@pytest.mark.parametrize(
+    ("reply", "shown"),
+    [
+        ("根据资料[1]和[3]，条例共五十八条。", "条例共五十八条[1]。"),
+        ("根据资料编号为1的资料，条例共五十八条。", "条例共五十八条[1]。"),
+        ("根据资料，条例共五十八条[1]。", "根据资料，条例共五十八条[1]。"),
+    ],
+)
+def test_a_leading_source_reference_becomes_the_marker(attributor: Attributor, reply: str, shown: str) -> None:
+    assert attributor.attribute(reply).text == shown
 
 
 def test_a_sentence_written_once_per_source_is_shown_once_with_the_sources_that_back_it(
