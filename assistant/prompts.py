@@ -46,6 +46,12 @@ ANSWER_TASK = "请根据以上资料回答问题，并在每句话末尾用[1]�
 # a probability of 是 against 否 (see assistant.generators.choice_probs).
 JUDGE_TASK = "先不要回答。请判断：以上资料中是否明确写有这个问题的答案？只回答“是”或“否”。"
 JUDGE_OPTIONS = ("是", "否")
+# The confirmation after the answer, asked in the same conversation (the model's reply, then this): alone the 1.5B
+# model endorses its own answers (AUC 0.72 on the dev sample), added to JUDGE_TASK's judgement it separates better
+# than that judgement alone (bench/judgements.py; the strictest of three wordings).
+CONFIRM_TASK = (
+    "请核对：资料原文是否明确支持你的回答？如果资料说的是别的时间、别的对象或别的事件，应回答“否”。只回答“是”或“否”。"
+)
 
 # After the question when it names a period in which nothing relevant was published and other passages are given.
 PERIOD_FALLBACK_NOTE = (

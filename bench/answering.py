@@ -146,6 +146,7 @@ def run(
             "unverified_sentences": len(answer.unverified),
             "ttft": answer.timings.get("ttft"),
             "answerable_p": answer.timings.get("answerable"),  # the generator's own answerability judgement
+            "confirmed_p": answer.timings.get("confirmed"),  # combined with its confirmation after the answer
             "seconds": elapsed,
             "refusal_reason": next((k[len("refusal_") :] for k in answer.timings if k.startswith("refusal_")), ""),
         }

@@ -90,6 +90,7 @@ def _empty_record(q: Question, retrieval_only: bool) -> dict[str, Any]:
         "unverified": [],
         "refusal_reason": "",
         "answerable_p": None,
+        "confirmed_p": None,
         "hits": [],
         "relevant": None,
         "n_gold": 0,
@@ -203,6 +204,7 @@ def run_question(
                 (k.removeprefix("refusal_") for k in answer.timings if k.startswith("refusal_")), ""
             )
             record["answerable_p"] = answer.timings.get("answerable")
+            record["confirmed_p"] = answer.timings.get("confirmed")  # both judgements combined, after the answer
             record["rewritten_query"] = answer.rewritten_query
             record["generator"] = answer.generator
             record["context"] = [{k: v for k, v in hit_record(h).items() if k != "text"} for h in answer.hits]

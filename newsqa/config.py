@@ -109,6 +109,11 @@ class AnswerSettings:
     # the period filter that keeps undated articles (0.80 before both); 0.86, chosen on RGB's gold-passage protocol
     # alone, refused 27% of them then. The 1.5B model leans to 是; another model needs its own calibration.
     min_answerable: float = 0.82
+    # after the answer is generated, ask the generator whether the sources back it (assistant.prompts.CONFIRM_TASK)
+    # and refuse when the two judgements together, sigmoid(logit(before) + CONFIRM_WEIGHT * logit(after)), fall
+    # below this; 0 turns it off. Needs `min_answerable` on. The answer has streamed by then and is retracted, as an
+    # unverified one is.
+    min_confirmed: float = 0.0
     # a cited sentence is verified when all its numbers, dates and names occur in the source and at least this
     # share of its character bigrams does too
     min_support_overlap: float = 0.3

@@ -11,7 +11,7 @@ from fakes import FakeGenerator, FakeJudgingGenerator
 from assistant.chat import Assistant
 from assistant.citations import unmatched_question_facts
 from assistant.generators import GeneratorError
-from assistant.prompts import ANSWER_TASK, JUDGE_TASK
+from assistant.prompts import ANSWER_TASK, CONFIRM_TASK, JUDGE_TASK
 from newsqa.config import Settings
 
 LAW_Q = "《常州市生活垃圾分类管理条例》什么时候施行？"
@@ -110,6 +110,47 @@ def test_a_failing_judgement_is_logged_and_the_answer_goes_on(corpus, caplog) ->
         answer = _assistant(corpus, generator, min_answerable=0.5).ask(LAW_Q)
     assert not answer.refused and "answerable" not in answer.timings
     assert "judge broke" in caplog.text
+
+
+# --- confirmation after the answer -------------------------------------------------------------------------------
+
+
+def test_an_answer_the_generator_does_not_confirm_is_retracted(corpus) -> None:
+    generator = FakeJudgingGenerator([LAW_REPLY], judgements=[0.9, 0.01])
+    events = list(_assistant(corpus, generator, min_answerable=0.5, min_confirmed=0.5).stream(LAW_Q))
+    assert [kind for kind, _ in events][-1] == "answer" and any(kind == "token" for kind, _ in events)
+    answer = events[-1][1]
+    assert answer.refused and answer.timings["refusal_confirmation"] == 1.0
+    # logit(0.9) + 0.5 * logit(0.01) = 2.197 - 2.298 < 0: below one half
+    assert answer.timings["confirmed"] == pytest.approx(0.475, abs=0.001)
+    answered, confirming = generator.last_messages, generator.choose_calls[1]
+    assert confirming[: len(answered)] == answered
+    assert confirming[len(answered) :] == [
+        {"role": "assistant", "content": LAW_REPLY},
+        {"role": "user", "content": CONFIRM_TASK},
+    ]
+
+
+def test_a_confirmed_answer_stands_and_records_the_combined_judgement(corpus) -> None:
+    generator = FakeJudgingGenerator([LAW_REPLY], judgements=[0.9, 0.9])
+    answer = _assistant(corpus, generator, min_answerable=0.5, min_confirmed=0.5).ask(LAW_Q)
+    assert not answer.refused and answer.citations
+    assert answer.timings["confirmed"] == pytest.approx(0.964, abs=0.001)  # sigmoid(1.5 * logit(0.9))
+
+
+def test_no_confirmation_is_asked_when_it_is_off_or_the_answer_is_already_refused(corpus) -> None:
+    off = FakeJudgingGenerator([LAW_REPLY], judgements=[0.9])  # a second choose call would fail
+    assert not _assistant(corpus, off, min_answerable=0.5, min_confirmed=0.0).ask(LAW_Q).refused
+    declined = FakeJudgingGenerator(["资料中没有相关信息。"], judgements=[0.9])
+    answer = _assistant(corpus, declined, min_answerable=0.5, min_confirmed=0.5).ask(LAW_Q)
+    assert answer.refused and len(declined.choose_calls) == 1
+
+
+def test_a_failing_confirmation_leaves_the_answer(corpus, caplog) -> None:
+    generator = FakeJudgingGenerator([LAW_REPLY], judgements=[0.9, GeneratorError("judge broke")])
+    with caplog.at_level(logging.WARNING, logger="assistant.chat"):
+        answer = _assistant(corpus, generator, min_answerable=0.5, min_confirmed=0.5).ask(LAW_Q)
+    assert not answer.refused and "confirmed" not in answer.timings and "judge broke" in caplog.text
 
 
 def test_refusal_topic_keeps_the_question_word_and_drops_particles() -> None:
