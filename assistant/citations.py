@@ -33,6 +33,8 @@ MARKERS = re.compile(rf"(?:{_ONE_MARKER}\s*)+")
 _ONE = re.compile(_ONE_MARKER)
 _SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]*[”’」』\"]?|[。！？!?；;]+|\n+")
 _LEADING_MARKERS = re.compile(rf"^\s*(?:{_ONE_MARKER}\s*)+")
+# a marker followed by a measure word or unit, where a small model wrote the citation instead of the count
+_MARKER_AS_NUMBER = re.compile(rf"{_ONE_MARKER}(?=[起个人名次件万亿元条岁届项家所辆架只%％])")
 _TRAILING_PUNCT = re.compile(r"[。！？!?；;，,：:]*[”’」』\"]?\s*$")
 # A sentence that opens by naming its sources ("根据资料编号为2的资料，", "资料3显示：", "根据资料[1]和[2]，") cites
 # them; left in the text, a bare number would be checked as a fact of the article, and stripping the markers alone
@@ -53,6 +55,7 @@ class AnswerSentence:
     text: str
     cited: tuple[int, ...] = ()
     separator: bool = False  # a bare line break kept to rebuild the text
+    marker_as_number: bool = False  # a marker stands where the number should be ("共发生[1]起")
 
 
 def _ints(group: str) -> list[int]:
@@ -110,7 +113,9 @@ def split_answer(text: str, valid: Sequence[int] | None = None) -> list[AnswerSe
         numbers = [n for n in numbers if valid is None or n in valid]
         clean = MARKERS.sub("", body).strip()
         if clean:
-            sentences.append(AnswerSentence(clean, tuple(numbers)))
+            sentences.append(
+                AnswerSentence(clean, tuple(numbers), marker_as_number=bool(_MARKER_AS_NUMBER.search(body)))
+            )
     return sentences
 
 
@@ -562,9 +567,11 @@ class Attributor:
                 parts.append((s, ()))
                 continue
             factual += 1
-            numbers, ok = self.supporting(s.text, facts, s.cited)
-            if not ok:
-                better = self.best_source(s.text, facts)
+            if s.marker_as_number:  # the sentence lost the very number it is about: nothing could back it
+                numbers, ok = s.cited, False
+            else:
+                numbers, ok = self.supporting(s.text, facts, s.cited)
+                better = None if ok else self.best_source(s.text, facts)
                 if better is not None:
                     numbers, ok = (better,), True
                     moved += 1

@@ -115,6 +115,13 @@ def test_only_a_repeated_sentence_is_merged(attributor: Attributor) -> None:
     assert result.factual == 2
 
 
+def test_a_marker_written_in_place_of_the_number_is_never_verified(attributor: Attributor) -> None:
+    result = attributor.attribute("2024年全区烟花爆竹违规燃放警情共发生[2]起。")
+    assert result.factual == 1 and result.verified == 0
+    assert [(c.n, c.verified) for c in result.citations] == [(2, False)]
+    assert attributor.attribute("全区烟花爆竹违规燃放警情持续低发少发[2]。").verified == 1
+
+
 def test_numbers_of_missing_sources_are_dropped(attributor: Attributor) -> None:
     result = attributor.attribute("条例将于2024年9月1日起施行[1][7]。条例共五十八条【9】。")
     assert result.dropped == (7, 9)
