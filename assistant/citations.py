@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -131,7 +131,8 @@ def merge_repeats(sentences: Sequence[AnswerSentence]) -> list[AnswerSentence]:
         key = normalise(s.text) if not s.separator else ""
         if key and key in first:
             i = first[key]
-            out[i] = AnswerSentence(out[i].text, (*out[i].cited, *(n for n in s.cited if n not in out[i].cited)))
+            cited = (*out[i].cited, *(n for n in s.cited if n not in out[i].cited))
+            out[i] = replace(out[i], cited=cited, marker_as_number=out[i].marker_as_number or s.marker_as_number)
             if out and out[-1].separator:
                 out.pop()  # the line break that led to the copy
             continue
