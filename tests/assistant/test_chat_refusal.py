@@ -87,7 +87,7 @@ def test_a_low_judgement_refuses_before_any_answer_is_generated(corpus) -> None:
 
 def test_a_high_judgement_answers_from_a_prompt_sharing_the_judged_prefix(corpus) -> None:
     generator = FakeJudgingGenerator([LAW_REPLY], judgements=[0.9])
-    answer = _assistant(corpus, generator, min_answerable=0.5).ask(LAW_Q)
+    answer = _assistant(corpus, generator, min_answerable=0.5, min_confirmed=0.0).ask(LAW_Q)
     assert not answer.refused and answer.timings["answerable"] == 0.9
     (judged,) = generator.choose_calls
     answered = generator.last_messages
