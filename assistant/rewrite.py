@@ -175,6 +175,23 @@ def rewrite(question: str, history: History, generator: _Streams | None = None, 
         except Exception:  # a rewrite is an optimisation; the rule-based one still answers the question
             reply = ""
         candidate = _clean_model_rewrite(reply)
-        if candidate and len(candidate) <= 3 * len(q) + 60:
+        if candidate and len(candidate) <= 3 * len(q) + 60 and not _unresolved(q, candidate):
             return candidate
     return rule_rewrite(q, history)
+
+
+def _pronouns_in(text: str) -> set[str]:
+    masked = _NOT_PRONOUNS.sub("", text)
+    return {p for p in _STANDALONE if p in masked}
+
+
+def _unresolved(question: str, candidate: str) -> bool:
+    """Did the model leave the question's pronoun in place, or answer it instead of asking it?
+
+    A small model given "她还报道了哪场会议？" wrote "她还报道了阳湖N警·警物联盟群防群治工作部署会。": still "她",
+    and a statement naming the meeting already discussed, which retrieves that article again.
+    """
+    if _pronouns_in(question) & _pronouns_in(candidate):
+        return True
+    asks = re.search(r"[？?]", question) is not None
+    return asks and not re.search(r"[？?]|什么|哪|谁|多少|几|吗|呢|如何|怎|为什么", candidate)

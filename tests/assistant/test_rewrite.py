@@ -74,3 +74,13 @@ def test_rewritten_follow_up_retrieves_the_law_article_from_the_sample_page() ->
 def test_personal_pronoun_takes_the_person_named_in_the_answer() -> None:
     history = [("“阳湖N警·警物联盟”群防群治工作部署会的报道记者是谁？", "记者是何晓丹[1]。")]
     assert rule_rewrite("她还报道了哪场会议？", history) == "何晓丹还报道了哪场会议？"
+
+
+def test_a_model_rewrite_that_keeps_the_pronoun_or_answers_falls_back_to_the_rules() -> None:
+    history = [("“阳湖N警·警物联盟”群防群治工作部署会的报道记者是谁？", "记者是何晓丹[1]。")]
+    kept = FakeGenerator(["她还报道了阳湖N警·警物联盟群防群治工作部署会。"])
+    assert rewrite("她还报道了哪场会议？", history, kept) == "何晓丹还报道了哪场会议？"
+    answered = FakeGenerator(["《常州市生活垃圾分类管理条例》共有五十八条。"])
+    assert rewrite("它一共有多少条？", HISTORY, answered) == "《常州市生活垃圾分类管理条例》一共有多少条？"
+    good = FakeGenerator(["何晓丹还报道了哪些会议？"])
+    assert rewrite("她还报道了哪场会议？", history, good) == "何晓丹还报道了哪些会议？"
