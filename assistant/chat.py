@@ -96,13 +96,15 @@ def trim_passage(text: str, query: str, max_chars: int) -> str:
     return ("…" if start > 0 else "") + text[start:end] + ("…" if end < len(text) else "")
 
 
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-9), 1 - 1e-9)
-    return math.log(p / (1 - p))
+def combined_judgement(before: float, after: float) -> float:
+    """sigmoid(logit(before) + CONFIRM_WEIGHT * logit(after)): the judgement before the answer, with the
+    generator's confirmation of its own reply counting at CONFIRM_WEIGHT."""
 
+    def logit(p: float) -> float:
+        p = min(max(p, 1e-9), 1 - 1e-9)
+        return math.log(p / (1 - p))
 
-def _sigmoid(x: float) -> float:
-    return 1 / (1 + math.exp(-x))
+    return 1 / (1 + math.exp(-(logit(before) + CONFIRM_WEIGHT * logit(after))))
 
 
 def _confirmation(reply: str) -> list[dict[str, str]]:
@@ -346,9 +348,7 @@ class Assistant:
     def _confirmed(self, answerable: float, messages: list[dict[str, str]]) -> float | None:
         """The judgement before the answer combined with the generator's confirmation of its own reply."""
         after = self._answerable(messages)
-        if after is None:
-            return None
-        return _sigmoid(_logit(answerable) + CONFIRM_WEIGHT * _logit(after))
+        return None if after is None else combined_judgement(answerable, after)
 
     def _retrieve(self, query: str, scope: TimeScope | None) -> tuple[list[Hit], bool]:
         """Search, within the period the question names when that period holds a relevant passage.

@@ -23,19 +23,16 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from assistant.chat import trim_passage  # noqa: E402
+from assistant.chat import combined_judgement, trim_passage  # noqa: E402
 from assistant.generators import choice_probs, complete  # noqa: E402
-from assistant.prompts import JUDGE_OPTIONS, JUDGE_TASK, Messages, Source, answer_messages  # noqa: E402
+from assistant.prompts import CONFIRM_TASK, JUDGE_OPTIONS, JUDGE_TASK, Messages, Source, answer_messages  # noqa: E402
 from bench.answering import EVALDATA, context_ids, correct, make_generator, read_jsonl, spaced, write_json  # noqa: E402
 from newsqa.config import load_settings  # noqa: E402
 
 POST_ANSWER = {
     "post_direct": "请核对：你上面的回答是否直接回答了问题，而且答案在资料中明确写着？只回答“是”或“否”。",
     "post_found": "你上面回答中的答案能在资料原文中找到吗？只回答“是”或“否”。",
-    "post_strict": (
-        "请核对：资料原文是否明确支持你的回答？如果资料说的是别的时间、别的对象或别的事件，应回答“否”。"
-        "只回答“是”或“否”。"
-    ),
+    "post_strict": CONFIRM_TASK,  # the one the assistant asks (answer.min_confirmed)
 }
 
 
@@ -65,8 +62,11 @@ def judge(gen: object, question: dict, sources: list[Source], max_tokens: int) -
 
 
 def summary(records: list[dict]) -> dict:
+    """AUC and bands of each judgement, and of the combination the assistant uses (`combined`)."""
     out = {}
-    for name in ("pre", *POST_ANSWER):
+    for r in records:
+        r["combined"] = combined_judgement(r["pre"], r["post_strict"])
+    for name in ("pre", *POST_ANSWER, "combined"):
         pos = [r[name] for r in records if r["kind"] == "answerable"]
         neg = [r[name] for r in records if r["kind"] == "rejection"]
         out[name] = {
