@@ -1,7 +1,9 @@
 """Resolve relative Chinese time expressions (昨天上午, 上周五, 春节前) against a publication or question date.
 
 Articles say "昨天上午" and questions say "去年的产值"; neither can be matched against the other, nor answered,
-without the date they are relative to. The rules here are hand-written and deliberately conservative: a
+without the date they are relative to. A relative year, month or week and the absolute part it leads ("三年前5月",
+"上个月5日", "去年春节期间") are one expression with one date. Articles also get the first year implied by
+counting expressions ("2024年是…的第六年", "十年来"). The rules here are hand-written and deliberately conservative: a
 word that might be part of a longer word ("目前天气", "说明天津", "如今年轻人") or whose reference is unclear
 is left alone rather than guessed.
 """
@@ -265,7 +267,8 @@ def _resolve_short_day(text: str, m: re.Match[str], ref: date, question: bool) -
 
 
 _WEEK_RE = re.compile(
-    rf"(?P<rel>上上|下下|上|本|这|下)?(?P<ge>个)?(?P<unit>周|星期|礼拜)(?P<wd>[一二三四五六日天末])?"
+    r"(?P<rel>上上|下下|上|本|这|下)?(?P<ge>个)?(?P<unit>周|星期|礼拜)"
+    r"(?:(?P<wde>的(?:周|星期|礼拜))(?=[一二三四五六日天末]))?(?P<wd>[一二三四五六日天末])?"
     rf"(?P<part>{_DAYPART})?"
 )
 _WEEK_OFFSETS = {"上上": -2, "上": -1, "本": 0, "这": 0, "下": 1, "下下": 2}
@@ -279,7 +282,7 @@ _WEEKDAY_FOLLOW = frozenset("上下晚凌中早傍夜清白午起至到前后的
 def _resolve_week(text: str, m: re.Match[str], ref: date, question: bool) -> TimeMention | None:
     rel, unit, wd = m["rel"], m["unit"], m["wd"]
     start = m.start()
-    if rel is None and (wd is None or m["ge"] or wd == "末"):
+    if rel is None and (wd is None or m["ge"] or wd == "末" or m["wde"]):
         return None
     if not _starts_word(text, start, question):
         return None
@@ -355,14 +358,37 @@ def _resolve_month(text: str, m: re.Match[str], ref: date, question: bool) -> Ti
         first, last = _month_sub_range(year, month, m["sub"])
         return _mention(text, start, m.end(), f"{year}年{month}月{m['sub']}", first, last)
     end = m.end() - len(m["sub"] or "")
+    if (found := _day_in_month(text, end, year, month, ref)) is not None:
+        return _mention(text, start, found[0], _day(found[1]), found[1], found[1])
     if _follows(text, end, "球亮光饼色食牙票刊报薪"):
         return None
     return _mention(text, start, end, f"{year}年{month}月", date(year, month, 1), _month_end(year, month))
 
 
+_SAME_DAY = "今天|今日|这一天|这天"
+_DAY_OF_MONTH_RE = re.compile(rf"的?(?:(?P<same>{_SAME_DAY})|(?P<day>{_NUM})[日号])")
+
+
+def _day_in_month(text: str, pos: int, year: int, month: int, ref: date) -> tuple[int, date] | None:
+    """A day of a resolved month named at `pos` ("上个月5日", "两个月前的今天"): where it ends and its date.
+    A relative month and its day are one expression; resolving only the month would leave "5日" to the wrong one."""
+    m = _DAY_OF_MONTH_RE.match(text, pos)
+    if m is None:
+        return None
+    last = calendar.monthrange(year, month)[1]
+    day = min(ref.day, last) if m["same"] else _number(m["day"])
+    if day is None or not 1 <= day <= last:
+        return None
+    return m.end(), date(year, month, day)
+
+
 _YEAR_SUBS = r"上半年|下半年|前三个?季度|前[两二]个?季度|第?[一二三四1-4]季度|年初|年中|年底|年末|全年|初|底|末"
-_YEAR_TAIL = rf"(?:(?P<ysub>{_YEAR_SUBS})|(?P<mon>{_NUM})月份?(?:(?P<mday>{_NUM})[日号]|(?P<msub>{_MONTH_SUBS}))?)?"
-_YEAR_WORD_RE = re.compile(rf"(?P<yw>大前年|大后年|前年|去年|今年|明年|后年){_YEAR_TAIL}")
+_YEAR_WORD_RE = re.compile(r"大前年|大后年|前年|去年|今年|明年|后年")
+# What a year may lead, with or without 的: a part of it, a month (and day), or "the same day" (去年的今天).
+_YEAR_TAIL_RE = re.compile(
+    rf"(?P<de>的)?(?:(?P<same>{_SAME_DAY}|这个月|本月)|(?P<ysub>{_YEAR_SUBS})"
+    rf"|(?P<mon>{_NUM})月份?(?:(?P<mday>{_NUM})[日号]|(?P<msub>{_MONTH_SUBS}))?)"
+)
 _YEAR_OFFSETS = {"大前年": -3, "前年": -2, "去年": -1, "今年": 0, "明年": 1, "后年": 2, "大后年": 3}
 _QUARTER_NAMES = "一二三四"
 
@@ -394,24 +420,45 @@ def _year_sub_range(year: int, sub: str) -> tuple[str, date, date]:
     return f"{year}{word}", date(year, 11, 1), date(year, 12, 31)
 
 
-def _year_tail(text: str, m: re.Match[str], year: int, head_end: int) -> tuple[int, str, date, date]:
-    """End, rendering and range of "<year>…": the year alone, a part of it, or a month (and day) in it."""
-    if m["ysub"] is not None and (m["ysub"] not in ("初", "底", "末") or _sub_ok(text, m, "ysub")):
+def _year_tail(text: str, pos: int, year: int, ref: date | None) -> tuple[int, str, date, date] | None:
+    """End, rendering and range of the part of `year` named at `pos` (上半年, 5月, 5月1日; with `ref` also its day
+    or month in that year: 去年的今天, 去年这个月), or None when none is named there."""
+    m = _YEAR_TAIL_RE.match(text, pos)
+    if m is None:
+        return None
+    if m["same"] is not None:
+        if ref is None:
+            return None
+        if m["same"] in ("这个月", "本月"):
+            return m.end(), f"{year}年{ref.month}月", date(year, ref.month, 1), _month_end(year, ref.month)
+        d = date(year, ref.month, min(ref.day, calendar.monthrange(year, ref.month)[1]))
+        return m.end(), _day(d), d, d
+    if m["ysub"] is not None:
+        if m["ysub"] in ("初", "底", "末") and (m["de"] or not _sub_ok(text, m, "ysub")):
+            return None  # "去年的底子", "今年末伏"
         return (m.end("ysub"), *_year_sub_range(year, m["ysub"]))
-    month = _number(m["mon"]) if m["mon"] else None
-    if month is not None and 1 <= month <= 12:
-        day = _number(m["mday"]) if m["mday"] else None
-        if day is not None and 1 <= day <= calendar.monthrange(year, month)[1]:
-            d = date(year, month, day)
-            return m.end("mday") + 1, _day(d), d, d
-        if _sub_ok(text, m, "msub"):
-            first, last = _month_sub_range(year, month, m["msub"])
-            return m.end("msub"), f"{year}年{month}月{m['msub']}", first, last
-        month_end = m.end("mon") + 1
-        if text.startswith("份", month_end):
-            month_end += 1
-        return month_end, f"{year}年{month}月", date(year, month, 1), _month_end(year, month)
-    return head_end, f"{year}年", date(year, 1, 1), date(year, 12, 31)
+    month = _number(m["mon"])
+    if month is None or not 1 <= month <= 12:
+        return None
+    day = _number(m["mday"]) if m["mday"] else None
+    if day is not None and 1 <= day <= calendar.monthrange(year, month)[1]:
+        d = date(year, month, day)
+        return m.end("mday") + 1, _day(d), d, d
+    if _sub_ok(text, m, "msub"):
+        first, last = _month_sub_range(year, month, m["msub"])
+        return m.end("msub"), f"{year}年{month}月{m['msub']}", first, last
+    month_end = m.end("mon") + 1
+    if text.startswith("份", month_end):
+        month_end += 1
+    return month_end, f"{year}年{month}月", date(year, month, 1), _month_end(year, month)
+
+
+def _year_mention(text: str, start: int, head_end: int, year: int, ref: date | None) -> TimeMention:
+    """A year (去年, 三年前, 2023年) together with the part of it that follows: one span, one absolute rendering."""
+    tail = _year_tail(text, head_end, year, ref)
+    if tail is None:
+        return _mention(text, start, head_end, f"{year}年", date(year, 1, 1), date(year, 12, 31))
+    return _mention(text, start, *tail)
 
 
 _SENTENCE_END_RE = re.compile(r"[。！？!?；;\n]")
@@ -428,47 +475,69 @@ def _other_year_before(text: str, start: int, ref: date) -> bool:
 
 
 def _resolve_year_word(text: str, m: re.Match[str], ref: date, question: bool) -> TimeMention | None:
-    start, head_end = m.start(), m.end("yw")
+    start, head_end = m.start(), m.end()
     if not _starts_word(text, start, question):
         return None
-    if m["yw"] != "今年" and _other_year_before(text, start, ref):
+    if m[0] != "今年" and _other_year_before(text, start, ref):
         return None
-    year = ref.year + _YEAR_OFFSETS[m["yw"]]
-    end, resolved, first, last = _year_tail(text, m, year, head_end)
-    if end == head_end and _follows(text, end, "轻纪龄级薪华画糕鉴"):
+    mention = _year_mention(text, start, head_end, ref.year + _YEAR_OFFSETS[m[0]], ref)
+    if mention.end == head_end and _follows(text, head_end, "轻纪龄级薪华画糕鉴"):
         return None  # 如今年轻人, 今年纪念 are not 今年
-    return _mention(text, start, end, resolved, first, last)
+    return mention
 
 
 _AGO_RE = re.compile(rf"(?P<n>{_NUM})(?P<unit>年|个月|个星期|星期|周|天)(?:之)?前")
 _AGO_LIMITS = {"年": 100, "个月": 120, "个星期": 104, "星期": 104, "周": 104, "天": 1000}
 
 
+# after 近/过去 "三年前三季度" is 三年 + 前三季度, not the third quarter three years ago
+_AMBIGUOUS_QUARTER_RE = re.compile(r"[二两三]个?季度")
+_WEEKDAY_AFTER_RE = re.compile(r"的?(?:周|星期|礼拜)(?P<wd>[一二三四五六日天末])")
+_DAYPART_RE = re.compile(_DAYPART)
+
+
 def _resolve_ago(text: str, m: re.Match[str], ref: date, question: bool) -> TimeMention | None:
-    """三年前, 5天前, 两个月前: counted back from the reference date."""
-    start, unit = m.start(), m["unit"]
+    """三年前, 5天前, 两个月前, counted back from the reference date, with what they lead: 三年前5月, 三年前的今天,
+    两个月前的5日, 两周前的周五, 三天前上午."""
+    start, end, unit = m.start(), m.end(), m["unit"]
     n = _number(m["n"])
     if n is None or not 1 <= n <= _AGO_LIMITS[unit] or not _number_starts(text, start) or m["n"] in ("百", "千"):
         return None
     if start and text[start - 1] in "几数":
         return None  # 几十年前 is vague
-    nxt = _next_char(text, m.end())
+    if unit == "年":
+        spans_years = start and text[start - 1] in "近去"
+        if not (spans_years and _AMBIGUOUS_QUARTER_RE.match(text, end)) and _year_tail(text, end, ref.year - n, ref):
+            return _year_mention(text, start, end, ref.year - n, ref)
+    elif unit == "个月":
+        year, month = _shift_month(ref.year, ref.month, -n)
+        if (found := _day_in_month(text, end, year, month, ref)) is not None:
+            return _mention(text, start, found[0], _day(found[1]), found[1], found[1])
+    elif unit == "天":
+        if part := _DAYPART_RE.match(text, end):
+            day = ref - timedelta(days=n)
+            return _mention(text, start, part.end(), _day(day) + part[0], day, day)
+    elif wd := _WEEKDAY_AFTER_RE.match(text, end):
+        monday = ref - timedelta(days=ref.weekday(), weeks=n)
+        if wd["wd"] == "末":
+            saturday, sunday = monday + timedelta(days=5), monday + timedelta(days=6)
+            return _mention(text, start, wd.end(), _range(saturday, sunday), saturday, sunday)
+        day = monday + timedelta(days=_WEEKDAYS[wd["wd"]])
+        return _mention(text, start, wd.end(), _day(day), day, day)
+    nxt = _next_char(text, end)
     if nxt and (nxt in _NUM_CHARS or nxt in "后夕往进来"):
         return None  # 近三年前三季度 is 近三年 + 前三季度; 三天前后 is vaguer; 10天前往 is "went for 10 days"
     if unit == "年":
         year = ref.year - n
-        return _mention(text, start, m.end(), f"{year}年", date(year, 1, 1), date(year, 12, 31))
+        return _mention(text, start, end, f"{year}年", date(year, 1, 1), date(year, 12, 31))
     if unit == "个月":
         year, month = _shift_month(ref.year, ref.month, -n)
-        return _mention(text, start, m.end(), f"{year}年{month}月", date(year, month, 1), _month_end(year, month))
+        return _mention(text, start, end, f"{year}年{month}月", date(year, month, 1), _month_end(year, month))
     if unit == "天":
         day = ref - timedelta(days=n)
-        return _mention(text, start, m.end(), _day(day), day, day)
-    day = ref - timedelta(weeks=n)
-    monday = day - timedelta(days=day.weekday())
-    return _mention(
-        text, start, m.end(), _range(monday, monday + timedelta(days=6)), monday, monday + timedelta(days=6)
-    )
+        return _mention(text, start, end, _day(day), day, day)
+    monday = ref - timedelta(days=ref.weekday(), weeks=n)
+    return _mention(text, start, end, _range(monday, monday + timedelta(days=6)), monday, monday + timedelta(days=6))
 
 
 _FUZZY_RE = re.compile(r"近日|日前|前不久|不久前|近期|近来|前几天|前些天|前些日子|前一段时间|前段时间|前阵子")
@@ -496,7 +565,8 @@ def _resolve_fuzzy(text: str, m: re.Match[str], ref: date, question: bool) -> Ti
 
 
 _FESTIVAL_RE = re.compile(
-    r"(?:(?P<fyw>今年|去年|明年)|(?P<fy>[0-9０-９]{4})年)?(?P<fest>春节|除夕|元宵节|元旦|国庆节|国庆)"
+    rf"(?:(?:(?P<fyw>大前年|前年|去年|今年|明年|后年|大后年)|(?P<fago>{_NUM})年(?:之)?前|(?P<fy>[0-9０-９]{{4}})年)"
+    r"(?P<fde>的)?)?(?P<fest>春节|除夕|元宵节|元旦|国庆节|国庆)"
     r"(?P<fsub>前夕|前后|期间|假期|长假|黄金周|以来|当天|前|后)?"
 )
 _HOLIDAY_SUBS = ("期间", "假期", "长假", "黄金周")
@@ -558,6 +628,13 @@ def _resolve_festival(text: str, m: re.Match[str], ref: date, question: bool) ->
         if not _starts_word(text, start, question):
             return None
         year: int | None = ref.year + _YEAR_OFFSETS[m["fyw"]]
+    elif m["fago"]:
+        ago = _number(m["fago"])
+        if ago is None or not 1 <= ago <= _AGO_LIMITS["年"] or not _number_starts(text, start):
+            return None
+        if start and text[start - 1] in "几数":
+            return None
+        year = ref.year - ago
     elif m["fy"]:
         # "2024年春节期间" in an article is absolute and stays as written; a question gets its dates for searching
         if not question or not _number_starts(text, start):
@@ -701,6 +778,111 @@ def resolve_expressions(text: str, pub_date: date) -> list[TimeMention]:
     return sorted(mentions, key=lambda mn: mn.start)
 
 
+# --- counting expressions ------------------------------------------------------------------------------------
+# "2024年是…的第六年", "十年来", "2022年，…连续8年" and "2023年第十届（每两年一届）" imply a first year that the reader
+# has to work out. A note is added only when the year counted from is certain: named by the sentence in the way
+# each rule asks, or for 年来 the publication year in a sentence naming no year. A sentence that states a start
+# (自2019年起, 从今年开始) or looks ahead (将, 未来) is left alone.
+
+_WHOLE_YEAR_RE = re.compile(
+    r"(?<![0-9０-９])(?P<y>[0-9０-９]{4})年度?(?![0-9０-９零〇一二两三四五六七八九十上下前后初中底末]|第.{1,2}季)"
+)
+_ORDINAL_YEAR_RE = re.compile(rf"第(?P<n>{_NUM})个?年(?:头)?(?![度级])")
+_YEAR_IS_RE = re.compile(r"[，,]?(?:也|还|既|正|则)?[是为][^，,；;：:]*")
+_YEARS_SINCE_RE = re.compile(rf"(?P<n>{_NUM})年(?:以)?来(?![到访华京看])")
+_RUN_OF_YEARS_RE = re.compile(rf"连续(?P<n>{_NUM})年(?![度级份])")
+_EDITION_RE = re.compile(rf"第(?P<n>{_NUM})届")
+_EDITION_PERIOD_RE = re.compile(rf"(?:每(?P<every>{_NUM})?|(?P<per>{_NUM}))年(?:举办|举行|召开)?一[届次]")
+# a start already stated, or a run still to come: the count is not from the year in view
+_STATED_START_RE = re.compile(
+    r"[自从][^，,。；;]{0,12}?年|(?<![0-9０-９零〇一二两三四五六七八九十]年)以来|年(?:起|开始|至今)"
+    r"|将|未来|今后|计划|预计|力争|争取|有望"
+)
+_TOPIC_YEAR_RE = re.compile(r"[，,]|全年")  # "2022年，…" and "2022年全年…" make the year the sentence's topic
+_SENTENCE_OPENING = '“"‘『「（( \t'
+
+
+def _years_in(text: str, lo: int, hi: int, mentions: list[TimeMention]) -> list[tuple[int, int, int]]:
+    """(start, end, year) of every whole year named in text[lo:hi]: "2023年", or a resolved 今年/去年/三年前."""
+    found = [(m.start(), m.end(), _number(m["y"]) or 0) for m in _WHOLE_YEAR_RE.finditer(text, lo, hi)]
+    found += [
+        (mn.start, mn.end, mn.first.year)
+        for mn in mentions
+        if lo <= mn.start and mn.end <= hi and mn.resolved == f"{mn.first.year}年"
+    ]
+    return sorted(found)
+
+
+def _counted_mention(text: str, m: re.Match[str], resolved: str, first: int, last: int) -> TimeMention:
+    return _mention(text, m.start(), m.end(), resolved, date(first, 1, 1), date(last, 12, 31))
+
+
+def _count(m: re.Match[str], text: str) -> int | None:
+    """The N of a counting expression, 2 to 100: a count of one implies nothing, a larger one is no count of years."""
+    start = m.start("n")
+    if (start and text[start - 1] in "数几多余" + "".join(_NUM_CHARS)) or m["n"] in ("百", "千"):
+        return None  # 数十年来 and 几十年来 are vague
+    n = _number(m["n"])
+    return n if n is not None and 2 <= n <= 100 else None
+
+
+def _counting_in_sentence(
+    text: str, lo: int, hi: int, pub_date: date, mentions: list[TimeMention]
+) -> list[TimeMention]:
+    found = []
+    years = _years_in(text, lo, hi, mentions)
+    opening = None
+    if years and not text[lo : years[0][0]].strip(_SENTENCE_OPENING) and _TOPIC_YEAR_RE.match(text, years[0][1]):
+        opening = years[0]
+    for m in _ORDINAL_YEAR_RE.finditer(text, lo, hi):
+        # "2024年是…的第六年": the year is the subject, the ordinal its predicate
+        before = [y for y in years if y[1] <= m.start()]
+        n = _count(m, text)
+        if n and before and _YEAR_IS_RE.fullmatch(text, before[-1][1], m.start()):
+            year = before[-1][2]
+            found.append(_counted_mention(text, m, f"自{year - n + 1}年起", year - n + 1, year))
+    if _STATED_START_RE.search(text, lo, hi) is None:
+        if not years or {y for _, _, y in years} == {pub_date.year}:
+            for m in _YEARS_SINCE_RE.finditer(text, lo, hi):
+                if n := _count(m, text):  # 十年来 counts back from the publication
+                    found.append(
+                        _counted_mention(text, m, f"自{pub_date.year - n}年起", pub_date.year - n, pub_date.year)
+                    )
+        for m in _RUN_OF_YEARS_RE.finditer(text, lo, hi):
+            # "2022年，…连续8年": a run ending in the year the sentence opens with; without one, whether the run
+            # ends in the publication year or the year before (annual results reported early) is unclear
+            n = _count(m, text)
+            if n and opening is not None and [y for y in years if y[1] <= m.start()] == [opening]:
+                year = opening[2]
+                found.append(_counted_mention(text, m, f"自{year - n + 1}年起", year - n + 1, year))
+    period = _EDITION_PERIOD_RE.search(text, lo, hi)
+    for m in _EDITION_RE.finditer(text, lo, hi) if period else ():
+        # "2023年第十届…，每两年举办一届": only a stated year of this edition and a stated period give the first
+        named = [y for y in years if y[1] == m.start() or (y[1] + 1 == m.start() and text[y[1]] == "的")]
+        n = _count(m, text)
+        every = _number(period["every"] or period["per"] or "一")
+        if n and named and every and 1 <= every <= 10:
+            first = named[-1][2] - (n - 1) * every
+            if _valid_year(first):
+                found.append(_counted_mention(text, m, f"首届约在{first}年", first, first))
+    sentence = text[lo:hi]
+    return [mn for mn in found if f"{mn.first.year}年" not in sentence]  # a start the sentence already names
+
+
+def _counting_mentions(text: str, pub_date: date, mentions: list[TimeMention]) -> list[TimeMention]:
+    """Counting expressions of `text` with the first year they imply, outside the spans of `mentions`."""
+    found, lo = [], 0
+    for end in [m.end() for m in _SENTENCE_END_RE.finditer(text)] + [len(text)]:
+        if end > lo:
+            found += _counting_in_sentence(text, lo, end, pub_date, mentions)
+        lo = end
+    return [
+        mn
+        for mn in found
+        if not _inside_title(text, mn.start) and not any(o.start < mn.end and mn.start < o.end for o in mentions)
+    ]
+
+
 _NOTE_OPENINGS = ("（即", "（发稿日期")
 
 
@@ -709,11 +891,13 @@ def _note(mention: TimeMention) -> str:
 
 
 def annotate_with_offsets(text: str, pub_date: date | None) -> AnnotatedText:
-    """`text` with "（即2024年2月1日上午）" after each relative expression, and the offset map back to `text`."""
+    """`text` with "（即2024年2月1日上午）" after each relative expression and "（即自2019年起）" after each counting
+    one ("…的第六年"), and the offset map back to `text`."""
     if pub_date is None:
         return AnnotatedText(text, text, ())
     parts, notes, pos = [], [], 0
-    for mention in resolve_expressions(text, pub_date):
+    mentions = resolve_expressions(text, pub_date)
+    for mention in sorted([*mentions, *_counting_mentions(text, pub_date, mentions)], key=lambda mn: mn.start):
         note = _note(mention)
         if text.startswith(_NOTE_OPENINGS, mention.end):
             continue  # already annotated: a second note could only repeat or contradict the first
@@ -731,7 +915,7 @@ def annotate(text: str, pub_date: date | None) -> str:
 
 # --- question side -------------------------------------------------------------------------------------------
 
-_ABS_YEAR_RE = re.compile(rf"(?P<y>[0-9０-９]{{4}}|[零〇一二三四五六七八九]{{4}})年度?{_YEAR_TAIL}")
+_ABS_YEAR_RE = re.compile(r"(?P<y>[0-9０-９]{4}|[零〇一二三四五六七八九]{4})年度?")
 _BARE_MONTH_RE = re.compile(rf"(?P<mon>{_NUM})月份?(?:(?P<mday>{_NUM})[日号])?")
 _RECENT_N_RE = re.compile(rf"(?P<lead>最近|近|过去)(?P<n>{_NUM})(?P<unit>年|个月|个星期|星期|周|天)")
 _RECENT_RE = re.compile(r"最近一次|最近一期|最新|最近|近期|近日|近来|目前|当前|现在|如今|眼下|日前|前不久|不久前")
@@ -741,10 +925,7 @@ def _resolve_abs_year(text: str, m: re.Match[str], ref: date, question: bool) ->
     year = _number(m["y"])
     if year is None or not _valid_year(year) or not _number_starts(text, m.start()):
         return None
-    end, resolved, first, last = _year_tail(text, m, year, m.end("y") + 1)
-    if text.startswith("度", end) and end == m.end("y") + 1:
-        end += 1
-    return _mention(text, m.start(), end, resolved, first, last)
+    return _year_mention(text, m.start(), m.end(), year, None)
 
 
 def _resolve_bare_month(text: str, m: re.Match[str], ref: date, question: bool) -> TimeMention | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -80,6 +81,14 @@ CASES = [
     ("十二年前", D(2024, 2, 2), "十二年前", "2012年", D(2012, 1, 1), D(2012, 12, 31)),
     ("5天前", D(2024, 3, 3), "5天前", "2024年2月27日", D(2024, 2, 27), D(2024, 2, 27)),
     ("两个月前", D(2024, 1, 15), "两个月前", "2023年11月", D(2023, 11, 1), D(2023, 11, 30)),
+    # a relative year, month or week with the absolute part it leads: one span, one date
+    ("三年前5月，", D(2024, 6, 1), "三年前5月", "2021年5月", D(2021, 5, 1), D(2021, 5, 31)),
+    ("去年的12月24日", D(2023, 8, 1), "去年的12月24日", "2022年12月24日", D(2022, 12, 24), D(2022, 12, 24)),
+    ("协议于本月17日到期", D(2023, 7, 20), "本月17日", "2023年7月17日", D(2023, 7, 17), D(2023, 7, 17)),
+    ("上月7日，", D(2024, 1, 3), "上月7日", "2023年12月7日", D(2023, 12, 7), D(2023, 12, 7)),
+    ("78年前的今天，", D(2023, 8, 15), "78年前的今天", "1945年8月15日", D(1945, 8, 15), D(1945, 8, 15)),
+    ("两周前的周五", D(2024, 1, 3), "两周前的周五", "2023年12月22日", D(2023, 12, 22), D(2023, 12, 22)),
+    ("三年前春节期间", D(2024, 6, 1), "三年前春节期间", "2021年2月12日春节期间", D(2021, 2, 11), D(2021, 2, 18)),
     # festivals: 春节 from the lunar calendar
     ("春节前，", D(2024, 2, 2), "春节前", "2024年2月10日春节前", D(2024, 1, 11), D(2024, 2, 9)),
     ("春节期间，", D(2025, 1, 20), "春节期间", "2025年1月29日春节期间", D(2025, 1, 28), D(2025, 2, 4)),
@@ -113,7 +122,6 @@ def test_spring_festival_follows_the_lunar_calendar(year, new_year):
     [
         "2024年9月1日起施行",  # absolute dates stay as they are
         "2023年，武高新",
-        "2024年是……第六年",
         "2024年春节期间燃放管控",
         "2023年前三季度",
         "2023年前，",  # "before 2023", not "2023 years ago"
@@ -350,3 +358,228 @@ def test_offset_map_round_trips_every_original_character(parts):
         assert annotated.to_original(a) == i
     again = annotate(annotated.text, D(2024, 2, 2))
     assert "）（即" not in again and "）（发稿" not in again  # an annotated expression gets no second note
+
+
+# --- compound expressions in questions -----------------------------------------------------------------------
+# A relative year, month, week or day and the absolute part it leads are one expression with one date.
+
+# Nothing relative may survive next to an absolute date ("三年前2024年5月").
+RELATIVE_LEFT = re.compile(
+    r"年前|[去今明]年|前年|后年|个月前|[上下本这]个?月|[上下本这]个?(?:周|星期)|[前昨今明]天|周前"
+)
+
+# question, question date, rewritten question, first, last
+COMPOUNDS = [
+    # relative years with months, days, halves, quarters, year ends (2024-06-01)
+    ("三年前5月的产值", D(2024, 6, 1), "2021年5月的产值", D(2021, 5, 1), D(2021, 5, 31)),
+    ("三年前的5月", D(2024, 6, 1), "2021年5月", D(2021, 5, 1), D(2021, 5, 31)),
+    ("四年前10月发生了什么", D(2024, 6, 1), "2020年10月发生了什么", D(2020, 10, 1), D(2020, 10, 31)),
+    ("两年前9月", D(2024, 6, 1), "2022年9月", D(2022, 9, 1), D(2022, 9, 30)),
+    ("3年前五月十日", D(2024, 6, 1), "2021年5月10日", D(2021, 5, 10), D(2021, 5, 10)),
+    ("十二年前十二月", D(2024, 6, 1), "2012年12月", D(2012, 12, 1), D(2012, 12, 31)),
+    ("2年前的12月31日", D(2024, 6, 1), "2022年12月31日", D(2022, 12, 31), D(2022, 12, 31)),
+    ("前年的9月", D(2024, 6, 1), "2022年9月", D(2022, 9, 1), D(2022, 9, 30)),
+    ("大前年8月", D(2024, 6, 1), "2021年8月", D(2021, 8, 1), D(2021, 8, 31)),
+    ("明年1月", D(2024, 6, 1), "2025年1月", D(2025, 1, 1), D(2025, 1, 31)),
+    ("前年上半年", D(2024, 6, 1), "2022年上半年", D(2022, 1, 1), D(2022, 6, 30)),
+    ("两年前下半年", D(2024, 6, 1), "2022年下半年", D(2022, 7, 1), D(2022, 12, 31)),
+    ("三年前的第二季度", D(2024, 6, 1), "2021年第二季度", D(2021, 4, 1), D(2021, 6, 30)),
+    ("三年前二季度", D(2024, 6, 1), "2021年第二季度", D(2021, 4, 1), D(2021, 6, 30)),
+    ("三年前年底", D(2024, 6, 1), "2021年底", D(2021, 11, 1), D(2021, 12, 31)),
+    ("去年年初", D(2024, 6, 1), "2023年初", D(2023, 1, 1), D(2023, 2, 28)),
+    ("去年5月上旬", D(2024, 6, 1), "2023年5月上旬", D(2023, 5, 1), D(2023, 5, 10)),
+    # the same day or month in another year; 29 February falls back to the 28th
+    ("去年的今天", D(2024, 6, 1), "2023年6月1日", D(2023, 6, 1), D(2023, 6, 1)),
+    ("三年前的今天", D(2024, 6, 1), "2021年6月1日", D(2021, 6, 1), D(2021, 6, 1)),
+    ("明年的今天", D(2024, 2, 29), "2025年2月28日", D(2025, 2, 28), D(2025, 2, 28)),
+    ("去年这个月", D(2024, 6, 1), "2023年6月", D(2023, 6, 1), D(2023, 6, 30)),
+    # festivals led by a relative year
+    ("去年春节期间", D(2024, 6, 1), "2023年春节期间", D(2023, 1, 21), D(2023, 1, 28)),
+    ("两年前春节前后", D(2024, 6, 1), "2022年春节前后", D(2022, 1, 17), D(2022, 2, 16)),
+    ("前年国庆假期", D(2024, 6, 1), "2022年国庆节假期", D(2022, 10, 1), D(2022, 10, 7)),
+    ("三年前的元旦", D(2024, 1, 3), "2021年元旦", D(2021, 1, 1), D(2021, 1, 1)),
+    ("今年春节期间", D(2024, 1, 3), "2024年春节期间", D(2024, 2, 9), D(2024, 2, 16)),
+    ("春节前后", D(2024, 6, 1), "2024年春节前后", D(2024, 1, 26), D(2024, 2, 25)),
+    # relative months with a day, across year and month ends
+    ("上个月", D(2024, 1, 3), "2023年12月", D(2023, 12, 1), D(2023, 12, 31)),
+    ("上个月5日的会议", D(2024, 1, 3), "2023年12月5日的会议", D(2023, 12, 5), D(2023, 12, 5)),
+    ("上个月的今天", D(2024, 1, 3), "2023年12月3日", D(2023, 12, 3), D(2023, 12, 3)),
+    ("上个月31号", D(2024, 1, 1), "2023年12月31日", D(2023, 12, 31), D(2023, 12, 31)),
+    ("两个月前", D(2024, 1, 3), "2023年11月", D(2023, 11, 1), D(2023, 11, 30)),
+    ("一个月前", D(2024, 3, 31), "2024年2月", D(2024, 2, 1), D(2024, 2, 29)),
+    ("一个月前的今天", D(2024, 3, 31), "2024年2月29日", D(2024, 2, 29), D(2024, 2, 29)),
+    ("上个月的今天", D(2024, 3, 31), "2024年2月29日", D(2024, 2, 29), D(2024, 2, 29)),
+    ("上个月底", D(2024, 3, 31), "2024年2月底", D(2024, 2, 21), D(2024, 2, 29)),
+    ("这个月", D(2024, 3, 31), "2024年3月", D(2024, 3, 1), D(2024, 3, 31)),
+    ("下个月1号", D(2024, 3, 31), "2024年4月1日", D(2024, 4, 1), D(2024, 4, 1)),
+    ("下个月", D(2023, 12, 5), "2024年1月", D(2024, 1, 1), D(2024, 1, 31)),
+    ("本月初", D(2024, 1, 1), "2024年1月初", D(2024, 1, 1), D(2024, 1, 10)),
+    # weeks (Monday first); 2024-01-03 is a Wednesday, 2024-03-31 a Sunday, 2024-06-01 a Saturday
+    ("上周五", D(2024, 1, 3), "2023年12月29日", D(2023, 12, 29), D(2023, 12, 29)),
+    ("上周的周五", D(2024, 1, 3), "2023年12月29日", D(2023, 12, 29), D(2023, 12, 29)),
+    ("上上周五", D(2024, 1, 3), "2023年12月22日", D(2023, 12, 22), D(2023, 12, 22)),
+    ("两周前的周五", D(2024, 1, 3), "2023年12月22日", D(2023, 12, 22), D(2023, 12, 22)),
+    ("两个星期前周末", D(2024, 6, 1), "2024年5月18日至19日", D(2024, 5, 18), D(2024, 5, 19)),
+    ("上周末", D(2024, 1, 3), "2023年12月30日至31日", D(2023, 12, 30), D(2023, 12, 31)),
+    ("本周一", D(2024, 1, 3), "2024年1月1日", D(2024, 1, 1), D(2024, 1, 1)),
+    ("下周三", D(2024, 1, 3), "2024年1月10日", D(2024, 1, 10), D(2024, 1, 10)),
+    ("上周五晚上", D(2024, 3, 31), "2024年3月22日晚上", D(2024, 3, 22), D(2024, 3, 22)),
+    ("本周五", D(2024, 3, 31), "2024年3月29日", D(2024, 3, 29), D(2024, 3, 29)),
+    ("下周一", D(2024, 3, 31), "2024年4月1日", D(2024, 4, 1), D(2024, 4, 1)),
+    ("上个星期的星期三", D(2024, 6, 1), "2024年5月22日", D(2024, 5, 22), D(2024, 5, 22)),
+    # days
+    ("前天", D(2024, 1, 1), "2023年12月30日", D(2023, 12, 30), D(2023, 12, 30)),
+    ("昨天", D(2024, 1, 1), "2023年12月31日", D(2023, 12, 31), D(2023, 12, 31)),
+    ("今天", D(2024, 2, 29), "2024年2月29日", D(2024, 2, 29), D(2024, 2, 29)),
+    ("明天", D(2024, 3, 31), "2024年4月1日", D(2024, 4, 1), D(2024, 4, 1)),
+    ("三天前", D(2024, 1, 3), "2023年12月31日", D(2023, 12, 31), D(2023, 12, 31)),
+    ("3天前上午", D(2024, 3, 1), "2024年2月27日上午", D(2024, 2, 27), D(2024, 2, 27)),
+]
+
+
+@pytest.mark.parametrize(("question", "today", "rewritten", "first", "last"), COMPOUNDS)
+def test_compound_expression_resolves_to_one_span(question, today, rewritten, first, last):
+    assert rewrite_question(question, today) == rewritten
+    assert not RELATIVE_LEFT.search(rewritten)
+    scope = parse_question_time(question, today)
+    assert scope is not None and (scope.first, scope.last) == (first, last)
+    assert "、" not in scope.text  # one expression, not a relative and an absolute one side by side
+
+
+# Every relative year leads every absolute part the same way: the part, in the year the head names.
+YEAR_HEADS = [
+    ("去年", -1),
+    ("前年", -2),
+    ("今年", 0),
+    ("明年", 1),
+    ("大前年", -3),
+    ("三年前", -3),
+    ("3年前", -3),
+    ("两年前", -2),
+    ("十年前", -10),
+    ("一年前", -1),
+]
+# tail, its rendering after "<year>年", first and last (month, day)
+YEAR_TAILS = [
+    ("5月", "5月", (5, 1), (5, 31)),
+    ("的十二月", "12月", (12, 1), (12, 31)),
+    ("9月1日", "9月1日", (9, 1), (9, 1)),
+    ("十月二十号", "10月20日", (10, 20), (10, 20)),
+    ("上半年", "上半年", (1, 1), (6, 30)),
+    ("的下半年", "下半年", (7, 1), (12, 31)),
+    ("第二季度", "第二季度", (4, 1), (6, 30)),
+    ("四季度", "第四季度", (10, 1), (12, 31)),
+    ("年底", "底", (11, 1), (12, 31)),
+    ("的5月上旬", "5月上旬", (5, 1), (5, 10)),
+]
+
+
+@pytest.mark.parametrize(("head", "offset"), YEAR_HEADS)
+@pytest.mark.parametrize(("tail", "rendering", "first", "last"), YEAR_TAILS)
+def test_every_relative_year_leads_every_absolute_part(head, offset, tail, rendering, first, last):
+    today = D(2024, 6, 1)
+    year = today.year + offset
+    question = f"{head}{tail}武进区召开了什么会议"
+    assert rewrite_question(question, today) == f"{year}年{rendering}武进区召开了什么会议"
+    scope = parse_question_time(question, today)
+    assert scope is not None and (scope.first, scope.last) == (D(year, *first), D(year, *last))
+
+
+@pytest.mark.parametrize(
+    ("question", "rewritten"),
+    [
+        ("近三年前三季度的产值", "2022年至2024年前三季度的产值"),  # 近三年 + 前三季度, not 三年前 + 三季度
+        ("2021年的5月", "2021年的5月"),  # absolute: kept as written ...
+        ("2023年第一季度", "2023年第一季度"),
+    ],
+)
+def test_compound_resolution_keeps_what_is_not_one_expression(question, rewritten):
+    assert rewrite_question(question, D(2024, 6, 1)) == rewritten
+
+
+def test_absolute_year_with_de_scopes_its_month_not_this_years():
+    scope = parse_question_time("2021年的5月", D(2024, 6, 1))  # ... but its 5月 is 2021's, not 2024's
+    assert scope is not None and (scope.first, scope.last) == (D(2021, 5, 1), D(2021, 5, 31))
+
+
+# --- counting expressions in articles ------------------------------------------------------------------------
+
+# text, publication date, annotated text
+COUNTING = [
+    ("2024年是我区实施燃放管控政策的第六年。", D(2024, 2, 2), "2024年是我区实施燃放管控政策的第六年（即自2019年起）。"),
+    ("2024年是……第六年", D(2024, 2, 2), "2024年是……第六年（即自2019年起）"),
+    (
+        "今年是猎狐行动开展的第十个年头。",
+        D(2023, 7, 27),
+        "今年（即2023年）是猎狐行动开展的第十个年头（即自2014年起）。",
+    ),
+    ("2023年，是他工作的第10年。", D(2024, 2, 2), "2023年，是他工作的第10年（即自2014年起）。"),
+    ("十年来，全区产值翻番。", D(2023, 8, 17), "十年来（即自2013年起），全区产值翻番。"),
+    ("法院成立近6年来，", D(2023, 8, 16), "法院成立近6年来（即自2017年起），"),
+    ("成立两年以来，", D(2023, 8, 16), "成立两年以来（即自2021年起），"),
+    ("2023年暑期是过去5年来最旺的。", D(2023, 8, 12), "2023年暑期是过去5年来（即自2018年起）最旺的。"),
+    (
+        "2022年，我国新能源汽车产销连续8年全球第一。",
+        D(2023, 7, 1),
+        "2022年，我国新能源汽车产销连续8年（即自2015年起）全球第一。",
+    ),
+    ("去年，我区连续三年获评全省先进。", D(2024, 2, 2), "去年（即2023年），我区连续三年（即自2021年起）获评全省先进。"),
+    (
+        "2023年第十届花博会举办，花博会每四年举办一届。",
+        D(2024, 2, 2),
+        "2023年第十届（即首届约在1987年）花博会举办，花博会每四年举办一届。",
+    ),
+    (
+        "今年的第5届展会开幕，每年举办一届。",
+        D(2024, 5, 2),
+        "今年（即2024年）的第5届（即首届约在2020年）展会开幕，每年举办一届。",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "pub", "annotated"), COUNTING)
+def test_counting_expression_gets_its_implied_start(text, pub, annotated):
+    assert annotate(text, pub) == annotated
+    assert annotate(annotated, pub) == annotated  # a second pass adds nothing
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "今年是全市万亿之城再出发的第一年。",  # a first year implies nothing new
+        "这是第五年。",  # no year named
+        "他说，2020年至今是第四年。",  # the year is not the subject of 是
+        "新能源汽车产销连续8年全球第一。",  # the run may end last year (annual results): unclear
+        "2014年首次发现以来，连续9年飞临。",  # a stated start
+        "从今年开始连续5年实施。",  # a run to come
+        "他在2010年加入，连续5年获奖。",  # the year does not open the sentence as its topic
+        "数十年来，",  # vague
+        "几年来，",
+        "十多年来，",
+        "2013年以来，十年来产值翻番。",  # the start is stated
+        "他2010年入职，十年来一直如此。",  # 年来 counts from the publication only in a sentence naming no year
+        "2023年第十届花博会在上海举办。",  # no period between editions
+        "第十届花博会每四年举办一届。",  # no year of this edition
+        "2024年是该法实施后的第三年度。",
+        "《十年来》首映",  # a title
+    ],
+)
+def test_counting_expression_without_a_certain_start_is_left_alone(text):
+    annotated = annotate(text, D(2024, 2, 2))
+    assert "起）" not in annotated and "首届" not in annotated
+
+
+def test_counting_note_maps_back_to_the_original():
+    text = "2024年是我区实施燃放管控政策的第六年。多年来，全区警情持续低发。"
+    annotated = annotate_with_offsets(text, D(2024, 2, 2))
+    quote = "第六年。多年来"
+    a_start = annotated.text.index("第六年")
+    start, end = annotated.to_original_span(a_start, annotated.text.index("多年来") + 3)
+    assert text[start:end] == quote
+
+
+def test_sample_page_fireworks_policy_year_gets_its_start():
+    page = Path(__file__).resolve().parents[2] / "corpus" / "sample" / "wujin_daily_page.txt"
+    annotated = annotate(page.read_text(encoding="utf-8"), D(2024, 2, 2))
+    assert "2024年是我区实施燃放管控政策的第六年（即自2019年起）" in annotated
+    assert "多年来（" not in annotated  # vague: no note
