@@ -19,11 +19,13 @@ from assistant.citations import (
     sentence_spans,
     unmatched_question_facts,
 )
-from assistant.generators import choice_probs
+from assistant.generators import ModelCrashed, choice_probs
 from assistant.prompts import (
     CONFIRM_TASK,
     JUDGE_OPTIONS,
     JUDGE_TASK,
+    MODEL_CRASHED_NOTE,
+    MODEL_FAILED_NOTE,
     PERIOD_FALLBACK_NOTE,
     Source,
     answer_messages,
@@ -233,7 +235,7 @@ class Assistant:
                     asked += PERIOD_FALLBACK_NOTE.format(period=scope.resolved.removesuffix("期间"))  # 春节期间
         timings["retrieve"] = time.perf_counter() - mark
 
-        def refuse(reason: str, generator: str = "") -> Answer:
+        def refuse(reason: str, generator: str = "", notice: str = "") -> Answer:
             timings["total"] = time.perf_counter() - start
             return Answer(
                 question=question,
@@ -243,6 +245,7 @@ class Assistant:
                 rewritten_query=query,
                 timings={**timings, "refusal_" + reason: 1.0},
                 generator=generator,
+                notice=notice,
             )
 
         if not hits:
@@ -271,18 +274,26 @@ class Assistant:
         mark = time.perf_counter()
         pieces: list[str] = []
         used = ""
+        notice = ""
         messages: list[dict[str, str]] = []
         if self.generator is not None:
             sources = [Source(e.n, e.hit.title, e.hit.date, e.shown) for e in evidence]
             messages = answer_messages(asked, sources, today=today)
-            if opts.min_answerable > 0:
-                p = self._answerable(answer_messages(asked, sources, today=today, task=JUDGE_TASK))
-                if p is not None:
-                    timings["answerable"] = p
-                    timings["judge"] = time.perf_counter() - mark
-                    if p < opts.min_answerable:
-                        yield "answer", refuse("judge", getattr(self.generator, "name", ""))
-                        return
+            try:
+                p = None
+                if opts.min_answerable > 0:
+                    p = self._answerable(answer_messages(asked, sources, today=today, task=JUDGE_TASK))
+            except ModelCrashed as exc:
+                self.generator_error = f"{type(exc).__name__}: {exc}"
+                log.warning("the model crashed while judging, answering extractively: %s", exc)
+                notice = MODEL_CRASHED_NOTE
+            if p is not None:
+                timings["answerable"] = p
+                timings["judge"] = time.perf_counter() - mark
+                if p < opts.min_answerable:
+                    yield "answer", refuse("judge", getattr(self.generator, "name", ""))
+                    return
+        if self.generator is not None and not notice:
             try:
                 max_tokens = min(self.settings.generator.max_tokens, opts.max_answer_tokens)
                 for piece in self.generator.stream(
@@ -296,6 +307,7 @@ class Assistant:
             except Exception as exc:  # a model that fails to load or dies mid-reply: answer extractively instead
                 self.generator_error = f"{type(exc).__name__}: {exc}"
                 log.warning("generator failed, answering extractively: %s", self.generator_error)
+                notice = MODEL_CRASHED_NOTE if isinstance(exc, ModelCrashed) else MODEL_FAILED_NOTE
                 pieces = []
         if not used:
             # quoted article text keeps its own bracketed numbers as 〔n〕, so they are never read as our citations
@@ -318,7 +330,7 @@ class Assistant:
                 if confirmed < opts.min_confirmed:
                     reason = "confirmation"
         if reason:
-            yield "answer", refuse(reason, used)
+            yield "answer", refuse(reason, used, notice)
             return
         timings["total"] = time.perf_counter() - start
         yield (
@@ -333,13 +345,19 @@ class Assistant:
                 timings=timings,
                 unverified=attribution.unverified,
                 generator=used,
+                notice=notice,
             ),
         )
 
     def _answerable(self, messages: list[dict[str, str]]) -> float | None:
-        """The generator's probability that the sources answer the question; None when it cannot tell."""
+        """The generator's probability that the sources answer the question; None when it cannot tell.
+
+        A crashed model raises ModelCrashed: the question is then answered without it.
+        """
         try:
             probs = choice_probs(self.generator, messages, JUDGE_OPTIONS)
+        except ModelCrashed:
+            raise
         except Exception as exc:  # the answer call that follows reports a broken generator; never block on this
             log.warning("answerability check failed: %s: %s", type(exc).__name__, exc)
             return None

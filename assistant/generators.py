@@ -11,11 +11,14 @@ import json
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from assistant.kernels import KernelPlan
 from assistant.models import DEFAULT_MODEL
 from newsqa.config import GeneratorSettings
 
@@ -27,6 +30,10 @@ Messages = list[dict[str, str]]
 
 class GeneratorError(RuntimeError):
     """A generator cannot produce text: missing model, unreachable endpoint, bad configuration."""
+
+
+class ModelCrashed(GeneratorError):
+    """The process running the model died while working on a request; it is being restarted."""
 
 
 class Generator(Protocol):
@@ -68,6 +75,45 @@ def _softmax_pick(logits: Any, token_ids: dict[str, int]) -> dict[str, float]:
     row = np.exp(row - row.max())
     total = row.sum()
     return {option: float(row[i] / total) for option, i in token_ids.items()}
+
+
+def _top_logprobs(logits: Any, top_n: int) -> list[tuple[int, float]]:
+    """(token id, log-probability over the whole vocabulary) of the `top_n` likeliest tokens, likeliest first."""
+    import numpy as np
+
+    row = np.asarray(logits, dtype=np.float64)
+    shifted = row - row.max()
+    log_total = float(np.log(np.exp(shifted).sum()))
+    top = np.argsort(-row, kind="stable")[:top_n]
+    return [(int(i), float(shifted[i] - log_total)) for i in top]
+
+
+class Reply:
+    """The pieces of one streamed reply; `usage` holds the token counts the backend reported, once it has ended.
+
+    `usage` follows the OpenAI shape: prompt_tokens, completion_tokens and prompt_tokens_details.cached_tokens (the
+    prompt prefix the model did not have to read again). Backends that count nothing leave it empty.
+    """
+
+    def __init__(self, pieces: Iterator[str], usage: dict[str, Any] | None = None) -> None:
+        self._pieces = pieces
+        self.usage: dict[str, Any] = {} if usage is None else usage
+
+    def __iter__(self) -> Reply:
+        return self
+
+    def __next__(self) -> str:
+        return next(self._pieces)
+
+    def close(self) -> None:
+        close = getattr(self._pieces, "close", None)
+        if close is not None:
+            close()
+
+
+def usage_of(pieces: Iterable[str]) -> dict[str, Any]:
+    """The token counts of a finished reply, {} when its backend reports none."""
+    return dict(getattr(pieces, "usage", None) or {})
 
 
 def complete(
@@ -129,6 +175,92 @@ def _cut_at_stop(pieces: Iterable[str], stop: list[str] | None) -> Iterator[str]
 # llama.cpp
 
 
+def _load_cpu_backend(library: Path) -> None:
+    """Register one ggml CPU variant before llama.cpp starts, instead of letting it pick by cpuid.
+
+    A GGML_BACKEND_DL build loads no backend by itself from llama-cpp-python's directory; llama_backend_init then
+    sees one registered and loads no other.
+    """
+    import ctypes
+
+    import llama_cpp  # noqa: F401 - loads libllama, and with it the libggml whose registry llama.cpp reads
+
+    ggml = ctypes.CDLL(_loaded_library("libggml.so"))
+    ggml.ggml_backend_load.restype = ctypes.c_void_p
+    ggml.ggml_backend_load.argtypes = [ctypes.c_char_p]
+    if not ggml.ggml_backend_load(str(library).encode()):
+        raise GeneratorError(f"llama.cpp could not load the CPU backend {library}")
+
+
+def _loaded_library(prefix: str) -> str:
+    """The path of the mapped library named `prefix` or `prefix`.N: the very copy already loaded, since a wheel may
+    hold libggml.so and libggml.so.0 as two files, and a second copy would have a registry of its own."""
+    with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+        for line in maps:
+            path = line.split(maxsplit=5)[-1].strip() if line.count(" ") >= 5 else ""
+            name = Path(path).name
+            if name == prefix or name.startswith(prefix + "."):
+                return path
+    raise GeneratorError(f"{prefix} is not loaded: is llama-cpp-python installed?")
+
+
+@contextmanager
+def _extra_buffers(enabled: bool) -> Iterator[None]:
+    """Models loaded inside have llama.cpp's extra buffer types (weight repacking, AMX) on or off.
+
+    `Llama` takes no argument for `use_extra_bufts`; it builds its model params from llama_model_default_params,
+    so that function is wrapped for the one load (model loads are serialised by `_load_once`).
+    """
+    if enabled:
+        yield
+        return
+    import llama_cpp.llama_cpp as lib
+
+    defaults = lib.llama_model_default_params
+
+    def without_extra_buffers() -> Any:
+        params = defaults()
+        params.use_extra_bufts = False
+        return params
+
+    lib.llama_model_default_params = without_extra_buffers
+    try:
+        yield
+    finally:
+        lib.llama_model_default_params = defaults
+
+
+def _count_evals(llm: Any) -> None:
+    """Log (tokens already in the context, tokens evaluated) of every eval call on `llm` in `llm.eval_log`.
+
+    llama-cpp-python keeps the longest prefix a new prompt shares with the context (or with a state restored from
+    the prompt cache) and evaluates only the rest, in one call: the first entry of a request is its prompt.
+    """
+    original = llm.eval
+    llm.eval_log = []
+
+    def counting_eval(tokens: Sequence[int]) -> Any:
+        llm.eval_log.append((int(llm.n_tokens), len(tokens)))
+        return original(tokens)
+
+    llm.eval = counting_eval
+
+
+def _usage(eval_log: Sequence[tuple[int, int]], *, completion: bool) -> dict[str, Any]:
+    """OpenAI-style token counts of one request from its eval log (see `_count_evals`)."""
+    if not eval_log:
+        return {}
+    kept, read = eval_log[0]
+    usage: dict[str, Any] = {"prompt_tokens": kept + read, "prompt_tokens_details": {"cached_tokens": kept}}
+    if completion:  # one eval per generated token after the prompt, and the last token is never evaluated
+        usage["completion_tokens"] = len(eval_log)
+    return usage
+
+
+def _token_text(llm: Any, token: int) -> str:
+    return llm.detokenize([token], special=True).decode("utf-8", errors="replace")
+
+
 def _prompt_cache(capacity_bytes: int, max_entries: int) -> Any:
     """A LlamaRAMCache bounded in entries that does not keep the logits copy every saved state carries.
 
@@ -166,6 +298,7 @@ class LlamaGenerator:
         prefix_cache: bool = True,
         cache_entries: int = 4,
         cache_bytes: int = 512 << 20,
+        plan: KernelPlan | None = None,
     ) -> None:
         self.model_path = Path(model_path)
         self.n_ctx = n_ctx
@@ -173,6 +306,7 @@ class LlamaGenerator:
         self.prefix_cache = prefix_cache
         self.cache_entries = cache_entries
         self.cache_bytes = cache_bytes
+        self.plan = plan  # which CPU kernels to load; None: llama.cpp's own choice (unsafe on CPUs that lie)
         self.name = f"llama:{self.model_path.name}"
         self._chat_formatter: Any = None
 
@@ -189,11 +323,15 @@ class LlamaGenerator:
                 f"the llama backend needs llama-cpp-python: pip install llama-cpp-python ({exc})"
             ) from exc
         try:
-            llm = Llama(model_path=str(self.model_path), n_ctx=self.n_ctx, n_threads=self.n_threads, verbose=False)
-        except (ValueError, RuntimeError) as exc:
+            if self.plan is not None and self.plan.library:
+                _load_cpu_backend(Path(self.plan.library))
+            with _extra_buffers(self.plan is None or self.plan.extra_buffers):
+                llm = Llama(model_path=str(self.model_path), n_ctx=self.n_ctx, n_threads=self.n_threads, verbose=False)
+        except (ValueError, RuntimeError, OSError) as exc:
             raise GeneratorError(f"cannot load {self.model_path}: {exc}") from exc
         if self.prefix_cache:
             llm.set_cache(_prompt_cache(self.cache_bytes, self.cache_entries))
+        _count_evals(llm)
         return llm
 
     def loaded(self) -> _Loaded:
@@ -203,12 +341,33 @@ class LlamaGenerator:
 
     def stream(
         self, messages: Messages, *, max_tokens: int, temperature: float = 0.0, stop: list[str] | None = None
-    ) -> Iterator[str]:
+    ) -> Reply:
         loaded = self.loaded()  # load (or fail) now, not on the first next()
-        return self._stream(loaded, messages, max_tokens, temperature, stop)
+        usage: dict[str, Any] = {}
+        return Reply(self._stream(loaded, messages, max_tokens, temperature, stop, usage), usage)
 
     def choose(self, messages: Messages, options: Sequence[str]) -> dict[str, float]:
-        """Probability of each option's first token as the first token of the reply (one forward pass).
+        """Probability of each option's first token as the first token of the reply (one forward pass)."""
+        loaded = self.loaded()
+        llm = loaded.model
+        with loaded.lock:
+            logits = self._first_logits(llm, messages)
+            ids = {o: llm.tokenize(o.encode("utf-8"), add_bos=False, special=False)[0] for o in options}
+            return _softmax_pick(logits, ids)
+
+    def first_token_logprobs(self, messages: Messages, top_n: int) -> tuple[list[tuple[str, float]], dict[str, Any]]:
+        """The `top_n` likeliest first tokens of the reply with their log-probabilities (one forward pass), and
+        the token counts of the prompt."""
+        loaded = self.loaded()
+        llm = loaded.model
+        with loaded.lock:
+            del llm.eval_log[:]
+            logits = self._first_logits(llm, messages)
+            top = [(_token_text(llm, i), lp) for i, lp in _top_logprobs(logits, top_n)]
+            return top, _usage(llm.eval_log, completion=False)
+
+    def _first_logits(self, llm: Any, messages: Messages) -> Any:
+        """The logits of the reply's first token.
 
         Only the part of the prompt not shared with the model's current state is evaluated, and the state is
         left holding this prompt: an answer prompt that shares its start (sources and question) then reuses it.
@@ -216,19 +375,40 @@ class LlamaGenerator:
         import numpy as np
         from llama_cpp import Llama
 
+        prompt = self._formatter(llm)(messages=messages).prompt
+        tokens = llm.tokenize(prompt.encode("utf-8"), special=True)
+        if len(tokens) >= llm.n_ctx():
+            raise GeneratorError(f"{self.name}: prompt of {len(tokens)} tokens does not fit in n_ctx")
+        shared = min(Llama.longest_token_prefix(llm._input_ids.tolist(), tokens), len(tokens) - 1)
+        llm.n_tokens = shared  # eval() drops the cached state past this point
+        llm.eval(tokens[shared:])
+        return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).copy()
+
+    def warm_up(self, text: str, gen_tokens: int = 16) -> dict[str, float]:
+        """Read `text` and generate a few tokens greedily: the first question then finds the model paged in and
+        its kernels ready, and the timings are this machine's prompt-reading and generation speeds."""
+        import numpy as np
+
         loaded = self.loaded()
         llm = loaded.model
         with loaded.lock:
-            prompt = self._formatter(llm)(messages=messages).prompt
-            tokens = llm.tokenize(prompt.encode("utf-8"), special=True)
-            if len(tokens) >= llm.n_ctx():
-                raise GeneratorError(f"{self.name}: prompt of {len(tokens)} tokens does not fit in n_ctx")
-            ids = {o: llm.tokenize(o.encode("utf-8"), add_bos=False, special=False)[0] for o in options}
-            shared = min(Llama.longest_token_prefix(llm._input_ids.tolist(), tokens), len(tokens) - 1)
-            llm.n_tokens = shared  # eval() drops the cached state past this point
-            llm.eval(tokens[shared:])
-            logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
-            return _softmax_pick(logits, ids)
+            tokens = llm.tokenize(text.encode("utf-8"), special=False)
+            llm.reset()
+            start = time.perf_counter()
+            llm.eval(tokens)
+            read = time.perf_counter() - start
+            start = time.perf_counter()
+            for _ in range(gen_tokens):
+                logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
+                llm.eval([int(np.argmax(logits))])
+            written = time.perf_counter() - start
+            llm.reset()
+        return {
+            "prompt_tokens": len(tokens),
+            "prompt_tps": round(len(tokens) / read, 2),
+            "gen_tokens": gen_tokens,
+            "gen_tps": round(gen_tokens / written, 2),
+        }
 
     def _formatter(self, llm: Any) -> Any:
         """The GGUF's own chat template, compiled once per generator (choose is called for every question)."""
@@ -247,9 +427,18 @@ class LlamaGenerator:
         return self._chat_formatter
 
     def _stream(
-        self, loaded: _Loaded, messages: Messages, max_tokens: int, temperature: float, stop: list[str] | None
+        self,
+        loaded: _Loaded,
+        messages: Messages,
+        max_tokens: int,
+        temperature: float,
+        stop: list[str] | None,
+        usage: dict[str, Any],
     ) -> Iterator[str]:
         with loaded.lock:
+            eval_log = getattr(loaded.model, "eval_log", None)
+            if eval_log is not None:
+                del eval_log[:]
             try:
                 chunks = loaded.model.create_chat_completion(
                     messages=messages, stream=True, max_tokens=max_tokens, temperature=temperature, stop=stop or None
@@ -260,6 +449,8 @@ class LlamaGenerator:
                         yield text
             except ValueError as exc:  # e.g. the prompt does not fit in n_ctx
                 raise GeneratorError(f"{self.name}: {exc}") from exc
+            if eval_log:
+                usage.update(_usage(eval_log, completion=True))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -305,6 +496,17 @@ class TransformersGenerator:
 
     def choose(self, messages: Messages, options: Sequence[str]) -> dict[str, float]:
         """Probability of each option's first token as the first token of the reply (one forward pass)."""
+        tokenizer, _ = self.loaded().model
+        ids = {o: tokenizer.encode(o, add_special_tokens=False)[0] for o in options}
+        return _softmax_pick(self._first_logits(messages), ids)
+
+    def first_token_logprobs(self, messages: Messages, top_n: int) -> tuple[list[tuple[str, float]], dict[str, Any]]:
+        """The `top_n` likeliest first tokens of the reply with their log-probabilities (one forward pass)."""
+        tokenizer, _ = self.loaded().model
+        top = [(tokenizer.decode([i]), lp) for i, lp in _top_logprobs(self._first_logits(messages), top_n)]
+        return top, {}
+
+    def _first_logits(self, messages: Messages) -> Any:
         import torch
 
         loaded = self.loaded()
@@ -313,9 +515,13 @@ class TransformersGenerator:
             inputs = tokenizer.apply_chat_template(
                 messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
             )
-            logits = model(**inputs).logits[0, -1].float().numpy()
-        ids = {o: tokenizer.encode(o, add_special_tokens=False)[0] for o in options}
-        return _softmax_pick(logits, ids)
+            return model(**inputs).logits[0, -1].float().numpy()
+
+    def warm_up(self, text: str, gen_tokens: int = 8) -> dict[str, float]:
+        """Load the model and time one short reply, so the first question does not pay for either."""
+        start = time.perf_counter()
+        reply = "".join(self.stream([{"role": "user", "content": text}], max_tokens=gen_tokens))
+        return {"seconds": round(time.perf_counter() - start, 2), "chars": len(reply)}
 
     def _stream(self, loaded: _Loaded, messages: Messages, max_tokens: int, temperature: float) -> Iterator[str]:
         import torch
@@ -386,11 +592,13 @@ class OpenAIGenerator:
         timeout_s: float = 120.0,
         api_key: str | None = None,
         streaming: bool = True,
+        report_usage: bool = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.timeout_s = timeout_s
         self.streaming = streaming
+        self.report_usage = report_usage  # ask for token counts in the stream (OpenAI's stream_options)
         self._api_key = os.environ.get(API_KEY_ENV, "") if api_key is None else api_key
         self.name = f"openai:{model or self.base_url}"
         self._client: Any = None
@@ -415,12 +623,15 @@ class OpenAIGenerator:
 
     def stream(
         self, messages: Messages, *, max_tokens: int, temperature: float = 0.0, stop: list[str] | None = None
-    ) -> Iterator[str]:
+    ) -> Reply:
         body, headers = self._call(messages, max_tokens=max_tokens, temperature=temperature, stream=self.streaming)
         if stop:
             body["stop"] = stop
+        if self.report_usage and self.streaming:
+            body["stream_options"] = {"include_usage": True}
+        usage: dict[str, Any] = {}
         # servers may ignore "stop"; cutting here too makes the behaviour the same everywhere
-        return _cut_at_stop(self._request(body, headers), stop)
+        return Reply(_cut_at_stop(self._request(body, headers, usage=usage), stop), usage)
 
     def _call(
         self, messages: Messages, *, max_tokens: int, temperature: float, stream: bool
@@ -448,7 +659,7 @@ class OpenAIGenerator:
         import math
 
         body, headers = self._call(messages, max_tokens=1, temperature=0.0, stream=False)
-        body.update(logprobs=True, top_logprobs=10)
+        body.update(logprobs=True, top_logprobs=20)
         reply = _json("".join(self._request(body, headers, raw=True)), self.url)
         text = _message_content(reply, self.url)
         try:
@@ -465,9 +676,12 @@ class OpenAIGenerator:
             pass
         return {o: 1.0 if text.strip().startswith(o[:1]) else 0.0 for o in options}
 
-    def _request(self, body: dict[str, Any], headers: dict[str, str], raw: bool = False) -> Iterator[str]:
+    def _request(
+        self, body: dict[str, Any], headers: dict[str, str], raw: bool = False, usage: dict[str, Any] | None = None
+    ) -> Iterator[str]:
         import httpx
 
+        usage = {} if usage is None else usage
         try:
             with self._http().stream("POST", self.url, json=body, headers=headers) as response:
                 if response.status_code >= 400:
@@ -476,9 +690,11 @@ class OpenAIGenerator:
                 if raw:
                     yield response.read().decode("utf-8", "replace")
                 elif "text/event-stream" in response.headers.get("content-type", ""):
-                    yield from _sse_content(response.iter_lines(), self.url)
+                    yield from _sse_content(response.iter_lines(), self.url, usage)
                 else:  # a non-streaming reply, asked for or not
-                    yield _message_content(_json(response.read(), self.url), self.url)
+                    reply = _json(response.read(), self.url)
+                    usage.update(reply.get("usage") or {} if isinstance(reply, dict) else {})
+                    yield _message_content(reply, self.url)
         except httpx.TimeoutException as exc:
             raise GeneratorError(f"{self.url}: no answer within {self.timeout_s:g} s ({type(exc).__name__})") from exc
         except httpx.HTTPError as exc:
@@ -500,8 +716,13 @@ def _message_content(reply: Any, url: str) -> str:
         raise GeneratorError(f"{url}: unexpected reply shape: {str(reply)[:200]}") from exc
 
 
-def _sse_content(lines: Iterable[str], url: str) -> Iterator[str]:
-    """Text deltas of an SSE chat-completions stream, up to `data: [DONE]`."""
+def _sse_content(lines: Iterable[str], url: str, usage: dict[str, Any] | None = None) -> Iterator[str]:
+    """Text deltas of an SSE chat-completions stream, up to `data: [DONE]`.
+
+    A stream that ends before [DONE] and before any finish_reason was cut off (the server died): an error, not a
+    short reply.
+    """
+    finished = False
     for line in lines:
         if not line.startswith("data:"):
             continue  # blank separators, comments (": ping"), event names
@@ -511,46 +732,79 @@ def _sse_content(lines: Iterable[str], url: str) -> Iterator[str]:
         event = _json(data, url)
         if "error" in event:
             raise GeneratorError(f"{url}: {event['error']}")
+        if usage is not None and isinstance(event.get("usage"), dict):
+            usage.update(event["usage"])
         try:
-            text = (event["choices"][0].get("delta") or {}).get("content") if event["choices"] else None
+            choice = event["choices"][0] if event["choices"] else {}
+            text = (choice.get("delta") or {}).get("content")
+            finished = finished or bool(choice.get("finish_reason"))
         except (KeyError, TypeError, AttributeError) as exc:
             raise GeneratorError(f"{url}: unexpected stream event: {data[:200]}") from exc
         if text:
             yield text
+    if not finished:
+        raise GeneratorError(f"{url}: the reply stream ended before it was complete")
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # factory
 
 
-def _make_llama(settings: GeneratorSettings, models_dir: Path) -> Generator:
+def _worker_generator(settings: GeneratorSettings, engine: str, model: Path, run_dir: Path, name: str) -> Generator:
+    from assistant.kernels import BUILTIN, KernelPlan, cpu_variants, llama_lib_dir
+    from assistant.worker import ModelWorker, WorkerGenerator, WorkerSpec
+
+    plan = None
+    if engine == "llama" and settings.cpu_variant != "auto":
+        library = ""
+        if settings.cpu_variant != BUILTIN:
+            found = cpu_variants(llama_lib_dir())
+            if settings.cpu_variant not in found:
+                known = ", ".join(["auto", BUILTIN, *found])
+                raise GeneratorError(f"generator.cpu_variant {settings.cpu_variant!r} is not in this build ({known})")
+            library = str(found[settings.cpu_variant])
+        plan = KernelPlan(settings.cpu_variant, library, settings.extra_buffers)
+    spec = WorkerSpec(engine, str(model), n_ctx=settings.n_ctx, threads=settings.n_threads, plan=plan)
+    worker = ModelWorker(
+        spec,
+        log_path=run_dir / "model-server.log",
+        choice_path=run_dir / "kernels.json",
+        start_timeout_s=settings.start_timeout_s,
+    )
+    return WorkerGenerator(worker, name, timeout_s=settings.timeout_s)
+
+
+def _make_llama(settings: GeneratorSettings, models_dir: Path, run_dir: Path) -> Generator:
     path = Path(settings.model_path).expanduser() if settings.model_path else Path(models_dir) / DEFAULT_GGUF
-    return LlamaGenerator(path, n_ctx=settings.n_ctx, n_threads=settings.n_threads)
+    return _worker_generator(settings, "llama", path, run_dir, f"llama:{path.name}")
 
 
-def _make_transformers(settings: GeneratorSettings, models_dir: Path) -> Generator:
+def _make_transformers(settings: GeneratorSettings, models_dir: Path, run_dir: Path) -> Generator:
     if not settings.model_path:
         raise GeneratorError("the transformers backend needs generator.model_path: a local model directory")
-    return TransformersGenerator(Path(settings.model_path).expanduser(), n_threads=settings.n_threads)
+    path = Path(settings.model_path).expanduser()
+    return _worker_generator(settings, "transformers", path, run_dir, f"transformers:{path.name}")
 
 
-def _make_openai(settings: GeneratorSettings, models_dir: Path) -> Generator:
+def _make_openai(settings: GeneratorSettings, models_dir: Path, run_dir: Path) -> Generator:
     if not settings.base_url:
         raise GeneratorError("the openai backend needs generator.base_url, e.g. http://127.0.0.1:8000/v1")
     return OpenAIGenerator(settings.base_url, settings.api_model, timeout_s=settings.timeout_s)
 
 
-BACKENDS: dict[str, Callable[[GeneratorSettings, Path], Generator]] = {
+BACKENDS: dict[str, Callable[[GeneratorSettings, Path, Path], Generator]] = {
     "llama": _make_llama,
     "transformers": _make_transformers,
     "openai": _make_openai,
 }
 
 
-def make_generator(settings: GeneratorSettings, models_dir: Path) -> Generator:
-    """The generator `settings.backend` names; cheap, the model loads on first use.
+def make_generator(settings: GeneratorSettings, models_dir: Path, run_dir: Path | None = None) -> Generator:
+    """The generator `settings.backend` names; cheap, a local model starts in its own process on first use.
 
-    "extractive" is not a Generator: it needs the question and passages, not a prompt; use ExtractiveAnswerer.
+    Local models (llama, transformers) run in a model server child process whose log and kernel choice are kept in
+    `run_dir` (default: beside `models_dir`). "extractive" is not a Generator: it needs the question and passages,
+    not a prompt; use ExtractiveAnswerer.
     """
     try:
         make = BACKENDS[settings.backend]
@@ -563,7 +817,7 @@ def make_generator(settings: GeneratorSettings, models_dir: Path) -> Generator:
         raise GeneratorError(
             f"unknown generator.backend {settings.backend!r}; known: {', '.join(sorted(BACKENDS))}{hint}"
         ) from None
-    return make(settings, models_dir)
+    return make(settings, models_dir, Path(run_dir) if run_dir else Path(models_dir).parent / "run")
 
 
 # ---------------------------------------------------------------------------------------------------------------

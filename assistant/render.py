@@ -57,6 +57,8 @@ details.nq-cite[open] > .nq-pop { display: block; }
 .nq-sources ul { list-style: none; margin-left: 0; }
 .nq-sources summary { cursor: pointer; }
 .nq-refusal { color: #92400e; }
+.nq-notice { margin-bottom: 0.4em; padding: 0.3em 0.6em; border-radius: 4px; background: rgba(217, 119, 6, 0.1);
+  color: #92400e; font-size: 0.9em; }
 .nq-streaming { opacity: 0.85; }
 """
 
@@ -283,12 +285,13 @@ def _nearby_html(hits: Sequence[Hit], lookup: Callable[[str], Article | None], l
 def render_answer(answer: Answer, articles: ArticleLookup) -> str:
     """The final chat message: answer text with [n] citations that open their source, then the sources panel."""
     lookup = _lookup(articles)
+    notice = f'<div class="nq-notice">ⓘ {_e(answer.notice)}</div>' if answer.notice else ""
     if answer.refused:
         text = answer.text.strip() or "抱歉，资料中没有找到答案。"
         body = f'<div class="nq-body nq-refusal">{_text_html(text)}</div>'
-        return _clean(f'<div class="nq-answer">{body}{_nearby_html(answer.hits, lookup)}</div>')
+        return _clean(f'<div class="nq-answer">{notice}{body}{_nearby_html(answer.hits, lookup)}</div>')
     body = f'<div class="nq-body">{_body_html(answer, lookup)}</div>'
-    return _clean(f'<div class="nq-answer">{body}{_sources_html(answer.citations, lookup)}</div>')
+    return _clean(f'<div class="nq-answer">{notice}{body}{_sources_html(answer.citations, lookup)}</div>')
 
 
 def render_partial(text: str) -> str:

@@ -101,6 +101,7 @@ def _empty_record(q: Question, retrieval_only: bool) -> dict[str, Any]:
         "f1": None,
         "rewritten_query": "",
         "generator": "",
+        "notice": "",
         "timing": {"total_ms": None, "ttft_ms": None, "retrieval_ms": None},
         "error": "",
         "retrieval_error": "",
@@ -207,6 +208,7 @@ def run_question(
             record["confirmed_p"] = answer.timings.get("confirmed")  # both judgements combined, after the answer
             record["rewritten_query"] = answer.rewritten_query
             record["generator"] = answer.generator
+            record["notice"] = answer.notice  # e.g. the model died and this answer came without it
             record["context"] = [{k: v for k, v in hit_record(h).items() if k != "text"} for h in answer.hits]
     except Exception as exc:  # one failing question must not end a run of hundreds
         record["error"] = f"{type(exc).__name__}: {exc}"
@@ -398,6 +400,9 @@ class EvalTarget:
         return hits[: self.settings.answer.max_passages]
 
     def close(self) -> None:
+        worker = getattr(getattr(self.assistant, "generator", None), "worker", None)
+        if worker is not None:
+            worker.stop()
         if self.searcher is not None and hasattr(self.searcher, "close"):
             self.searcher.close()
         self.store.close()

@@ -178,6 +178,24 @@ def cmd_models_pull(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from newsqa.doctor import collect, format_report
+    from newsqa.runtime import open_runtime
+
+    if args.reprobe:
+        (settings.run_dir / "kernels.json").unlink(missing_ok=True)
+    runtime = open_runtime(settings, load_sample_if_empty=False)
+    try:
+        report = collect(settings, runtime, wait_s=None)
+    finally:
+        runtime.close()
+    if args.json:
+        _print_json(report)
+    else:
+        print(format_report(report))
+    return 0
+
+
 # -- answering -------------------------------------------------------------------------------------------------
 
 
@@ -208,6 +226,7 @@ def answer_record(answer) -> dict[str, Any]:
         "refused": answer.refused,
         "rewritten_query": answer.rewritten_query,
         "generator": answer.generator,
+        "notice": answer.notice,
         "citations": [
             {
                 "n": c.n,
@@ -249,10 +268,12 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     try:
         answer = runtime.assistant.ask(args.question, history, question_date=args.date)
     finally:
-        runtime.store.close()
+        runtime.close()
     if args.json:
         _print_json(answer_record(answer))
         return 0
+    if answer.notice:
+        print(f"（{answer.notice}）\n")
     print(answer.text)
     if answer.rewritten_query and answer.rewritten_query != answer.question.strip():
         print(f"\n（检索用的问题：{answer.rewritten_query}）")
@@ -372,6 +393,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify", action="store_true", help="recheck the sha256 of a model file already in place")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_models_pull)
+
+    p = sub.add_parser("doctor", help="show what runs here: CPU, llama.cpp kernels and speed, model, indexes")
+    p.add_argument("--reprobe", action="store_true", help="forget the cached kernel choice and probe again")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("ask", help="answer one question from the stored articles, with citations")
     p.add_argument("question")

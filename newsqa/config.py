@@ -76,6 +76,12 @@ class GeneratorSettings:
     api_model: str = ""  # model name sent to the endpoint
     # the API key is read only from the environment variable NEWSQA_API_KEY, never from a file
     timeout_s: float = 120.0
+    # llama.cpp CPU kernels: "auto" runs the candidates in a child process and keeps the fastest that works (CPUs
+    # may advertise instructions they trap); or a variant of this build ("haswell", "zen4", see `newsqa doctor`)
+    # or "builtin" for a build with one CPU backend
+    cpu_variant: str = "auto"
+    extra_buffers: bool = True  # with a fixed cpu_variant: llama.cpp's weight repacking (and AMX) buffers
+    start_timeout_s: float = 600.0  # a local model server that is not answering by then is given up
 
 
 @dataclass
@@ -165,6 +171,11 @@ class Settings:
     @property
     def models_dir(self) -> Path:
         return self.home / "models"
+
+    @property
+    def run_dir(self) -> Path:
+        """The model server's log and the cached kernel choice."""
+        return self.home / "run"
 
     @property
     def feedback_path(self) -> Path:

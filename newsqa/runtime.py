@@ -15,6 +15,13 @@ class Runtime:
     searcher: object  # index.hybrid.Searcher
     assistant: object  # assistant.chat.Assistant
 
+    def close(self) -> None:
+        """Stop the model server, if one runs, and close the store."""
+        worker = getattr(getattr(self.assistant, "generator", None), "worker", None)
+        if worker is not None:
+            worker.stop()
+        self.store.close()
+
 
 def with_generator(settings: Settings, backend: str | None) -> Settings:
     """A copy of the settings with another generator backend (the `--generator` option, the UI switch)."""
@@ -30,7 +37,7 @@ def open_generator(settings: Settings) -> object | None:
         return None
     from assistant.generators import make_generator
 
-    return make_generator(settings.generator, settings.models_dir)
+    return make_generator(settings.generator, settings.models_dir, settings.run_dir)
 
 
 def build_assistant(settings: Settings, store: object, searcher: object, generator: object | None) -> object:
@@ -54,6 +61,9 @@ def open_runtime(settings: Settings, *, load_sample_if_empty: bool = True, progr
     if load_sample_if_empty and store.count() == 0:
         ingest_sample(settings, store)
     generator = open_generator(settings)
+    warm = getattr(generator, "warm", None)
+    if warm is not None:
+        warm()  # the model loads in its own process while the indexes are brought in step
     reranker = make_reranker(settings.retrieval.reranker, generator, top=settings.retrieval.rerank_top)
     searcher = Searcher(settings, store, reranker=reranker)
     searcher.sync(progress=progress)

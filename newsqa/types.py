@@ -133,3 +133,4 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict, compare=False)
     unverified: tuple[str, ...] = ()  # answer sentences no cited passage supports
     generator: str = ""
+    notice: str = ""  # shown above the answer: why it comes without the model, when it does

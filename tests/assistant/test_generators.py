@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import socket
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -28,7 +27,10 @@ from assistant.generators import (
     choice_probs,
     complete,
     make_generator,
+    usage_of,
 )
+from assistant.kernels import KernelPlan
+from assistant.worker import WorkerGenerator
 from newsqa.config import GeneratorSettings
 
 SEED_PAGE = Path("/work/shared/seed/000_989b286bc898d7e2.txt")
@@ -68,14 +70,24 @@ def test_cut_at_stop_streams_before_the_end() -> None:
 
 def test_factory_picks_backend_by_name(tmp_path: Path) -> None:
     llama = make_generator(GeneratorSettings(), tmp_path)
-    assert isinstance(llama, LlamaGenerator)
-    assert llama.model_path == tmp_path / DEFAULT_GGUF
-    own = make_generator(GeneratorSettings(model_path=str(tmp_path / "x.gguf")), tmp_path)
-    assert own.model_path == tmp_path / "x.gguf"
+    assert isinstance(llama, WorkerGenerator)  # local models run in a model server child process
+    assert llama.worker.spec.engine == "llama" and llama.worker.spec.plan is None  # kernels chosen by probing
+    assert llama.worker.spec.model == str(tmp_path / DEFAULT_GGUF)
+    assert llama.worker.choice_path == tmp_path.parent / "run" / "kernels.json"
+    own = make_generator(GeneratorSettings(model_path=str(tmp_path / "x.gguf")), tmp_path, tmp_path / "r")
+    assert own.worker.spec.model == str(tmp_path / "x.gguf") and own.worker.log_path.parent == tmp_path / "r"
     api = make_generator(GeneratorSettings(backend="openai", base_url="http://h:1/v1/", api_model="m"), tmp_path)
     assert isinstance(api, OpenAIGenerator) and api.url == "http://h:1/v1/chat/completions"
     hf = make_generator(GeneratorSettings(backend="transformers", model_path=str(tmp_path)), tmp_path)
-    assert isinstance(hf, TransformersGenerator)
+    assert isinstance(hf, WorkerGenerator) and hf.worker.spec.engine == "transformers"
+    assert not llama.worker.alive()  # constructing starts nothing
+
+
+def test_a_fixed_cpu_variant_must_exist_in_the_build(tmp_path: Path) -> None:
+    with pytest.raises(GeneratorError, match="generator.cpu_variant 'pentium' is not in this build"):
+        make_generator(GeneratorSettings(cpu_variant="pentium"), tmp_path)
+    builtin = make_generator(GeneratorSettings(cpu_variant="builtin", extra_buffers=False), tmp_path)
+    assert builtin.worker.spec.plan == KernelPlan("builtin", "", False)
 
 
 @pytest.mark.parametrize(
@@ -313,7 +325,7 @@ def test_transformers_streams_from_a_local_model(tiny_causal_lm: Path) -> None:
 def test_transformers_weighs_options_with_one_forward_pass(tiny_causal_lm: Path) -> None:
     import torch
 
-    gen = make_generator(GeneratorSettings(backend="transformers", model_path=str(tiny_causal_lm)), Path())
+    gen = TransformersGenerator(tiny_causal_lm)  # in process: the test compares with the model's own logits
     probs = choice_probs(gen, MESSAGES, ("a", "b"))
     tokenizer, model = gen.loaded().model
     inputs = tokenizer.apply_chat_template(MESSAGES, add_generation_prompt=True, return_tensors="pt", return_dict=True)
@@ -376,76 +388,84 @@ def test_extractive_marker_goes_before_the_final_punctuation() -> None:
 
 
 @pytest.fixture(scope="module")
-def real_gguf() -> Path:
-    """The real default model, pulled once into a shared temp directory that later sessions reuse."""
+def real_gguf(real_model_path: Path) -> Path:
     pytest.importorskip("llama_cpp")
-    from assistant.models import pull_default_model
+    return real_model_path
 
-    models_dir = Path(os.environ.get("NEWSQA_TEST_MODELS_DIR") or Path(tempfile.gettempdir()) / "newsqa-models")
-    return pull_default_model(models_dir, progress=False)
+
+@pytest.fixture(scope="module")
+def real_llama(real_gguf: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The real model as the product runs it: in a model server child process, kernels chosen by probing."""
+    run_dir = tmp_path_factory.mktemp("run")
+    gen = make_generator(GeneratorSettings(model_path=str(real_gguf), n_ctx=1024), real_gguf.parent, run_dir)
+    yield gen
+    gen.worker.stop()
 
 
 @pytest.mark.model
-def test_llama_real_model_answers_briefly(real_gguf: Path) -> None:
-    gen = LlamaGenerator(real_gguf, n_ctx=512)
-    pieces = list(
-        gen.stream(
-            [
-                {"role": "system", "content": "你是一个简洁的中文助手。"},
-                {"role": "user", "content": "用一句话介绍常州。"},
-            ],
-            max_tokens=16,
-        )
+def test_llama_real_model_answers_briefly(real_llama: WorkerGenerator) -> None:
+    reply = real_llama.stream(
+        [{"role": "system", "content": "你是一个简洁的中文助手。"}, {"role": "user", "content": "用一句话介绍常州。"}],
+        max_tokens=16,
     )
+    pieces = list(reply)
     text = "".join(pieces)
     assert len(pieces) > 1  # streamed, not returned in one piece
     assert re.search(r"[\u4e00-\u9fff]", text), text
-    assert complete(gen, [{"role": "user", "content": "1+1=? 只回答数字。"}], max_tokens=4).strip().startswith("2")
+    assert complete(real_llama, [{"role": "user", "content": "1+1=? 只回答数字。"}], max_tokens=4).strip()[:1] == "2"
+    status = real_llama.worker.status()
+    assert status.state == "ready" and status.plan is not None and status.warmup["prompt_tps"] > 0
+    assert any(t.ok for t in status.choice.trials)
 
 
 @pytest.mark.model
-def test_llama_judges_from_logits_and_the_answer_reuses_the_judged_prefix(real_gguf: Path) -> None:
-    gen = LlamaGenerator(real_gguf, n_ctx=1024)
+def test_llama_judges_from_logits_and_the_answer_reuses_the_judged_prefix(real_llama: WorkerGenerator) -> None:
     sources = "资料[1]：常州市生活垃圾分类管理条例将于2024年9月1日起施行。\n问题：条例什么时候施行？\n"
     judge = [{"role": "user", "content": sources + "资料中是否写有答案？只回答“是”或“否”。"}]
     off_topic = [{"role": "user", "content": sources.replace("条例什么时候施行", "北京冬奥会中国队获得几枚金牌")}]
     off_topic[0]["content"] += "资料中是否写有答案？只回答“是”或“否”。"
-    yes = choice_probs(gen, judge, ("是", "否"))
-    no = choice_probs(gen, off_topic, ("是", "否"))
+    yes = choice_probs(real_llama, judge, ("是", "否"))
+    no = choice_probs(real_llama, off_topic, ("是", "否"))
     assert yes is not None and no is not None
     assert yes["是"] > 0.5 > no["是"], (yes, no)
-    choice_probs(gen, judge, ("是", "否"))  # the live context holds the judged prompt again
-    llm = gen.loaded().model
-    evaluated: list[int] = []
-    original = llm.eval
-    llm.eval = lambda tokens: (evaluated.append(len(tokens)), original(tokens))[1]
-    try:
-        reply = complete(gen, [{"role": "user", "content": sources + "请回答。"}], max_tokens=16)
-    finally:
-        llm.eval = original
-    assert "2024" in reply or "9月1日" in reply, reply
-    assert sum(evaluated) < len(llm.tokenize(sources.encode())) / 2 + 16  # the sources were not read again
+    choice_probs(real_llama, judge, ("是", "否"))  # the live context holds the judged prompt again
+    reply = real_llama.stream([{"role": "user", "content": sources + "请回答。"}], max_tokens=16)
+    text = "".join(reply)
+    assert "2024" in text or "9月1日" in text, text
+    usage = usage_of(reply)
+    cached = usage["prompt_tokens_details"]["cached_tokens"]
+    assert cached > usage["prompt_tokens"] * 0.6, usage  # the sources were not read again
 
 
 @pytest.mark.model
-def test_llama_prefix_cache_restores_an_earlier_prompt(real_gguf: Path) -> None:
-    gen = LlamaGenerator(real_gguf, n_ctx=512)
+def test_llama_prefix_cache_restores_an_earlier_prompt(real_llama: WorkerGenerator) -> None:
     answer = [
         {"role": "system", "content": "你是新闻资料问答助手，只根据资料回答，并用[编号]标注来源。"},
         {"role": "user", "content": "资料[1]：该条例将于2024年9月1日起施行。\n问题：条例什么时候施行？"},
     ]
     other = [{"role": "system", "content": "你负责改写追问。"}, {"role": "user", "content": "它分几类？"}]
-    first = complete(gen, answer, max_tokens=6)
-    complete(gen, other, max_tokens=2)  # the live context now holds another prompt
-    llm = gen.loaded().model
-    evaluated: list[int] = []
-    original = llm.eval
-    llm.eval = lambda tokens: (evaluated.append(len(tokens)), original(tokens))[1]
-    try:
-        again = complete(gen, answer, max_tokens=6)
-    finally:
-        llm.eval = original
-    assert again == first  # greedy decoding from a restored state gives the same reply
-    prompt_tokens = len(llm.tokenize(answer[1]["content"].encode()))
-    assert sum(evaluated) < prompt_tokens  # the prompt came back from the cache, only the reply was computed
-    assert all(state.scores.shape[0] == 1 for state in llm.cache.cache_state.values())
+    first = complete(real_llama, answer, max_tokens=6)
+    complete(real_llama, other, max_tokens=2)  # the live context now holds another prompt
+    again = real_llama.stream(answer, max_tokens=6)
+    assert "".join(again) == first  # greedy decoding from a restored state gives the same reply
+    usage = usage_of(again)
+    assert usage["prompt_tokens_details"]["cached_tokens"] >= usage["prompt_tokens"] - 1, usage
+
+
+def test_llama_cache_keeps_no_logits_copy() -> None:
+    """The RAM prompt cache drops the ~311 MB of logits rows each saved state carries (see `_prompt_cache`)."""
+    pytest.importorskip("llama_cpp")
+    from assistant.generators import _prompt_cache
+
+    class State:
+        def __init__(self) -> None:
+            import numpy as np
+
+            self.scores = np.zeros((512, 8))
+            self.llama_state_size = 100
+
+    cache = _prompt_cache(1 << 20, 2)
+    for key in ((1,), (1, 2), (1, 2, 3)):
+        cache[key] = State()
+    assert len(cache.cache_state) == 2
+    assert all(state.scores.shape[0] == 1 for state in cache.cache_state.values())

@@ -1,0 +1,417 @@
+"""The local model out of process: start the model server, choose its kernels, restart it when it dies.
+
+The app talks to the server as to any OpenAI-compatible endpoint (`OpenAIGenerator`), so a crash in native model
+code ends a child process, never the app, an evaluation or a test run. The question in flight is then answered
+without the model, and the server is started again for the next one.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import queue
+import secrets
+import subprocess
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from assistant import kernels
+from assistant.generators import GeneratorError, Messages, ModelCrashed, OpenAIGenerator, Reply
+from assistant.kernels import KernelChoice, KernelPlan, Trial
+from assistant.model_server import TOKEN_ENV
+
+log = logging.getLogger(__name__)
+
+_PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # the child imports `assistant` from here, installed or not
+# a plan that dies this often within the window is given up for the next one (a kernel that traps now and then)
+_MAX_DEATHS, _DEATH_WINDOW_S = 3, 600.0
+_RESTART_DELAYS_S = (0.5, 2.0, 5.0, 15.0, 30.0)
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What the model server runs; `plan` None means: choose llama.cpp kernels by probing (llama engine only)."""
+
+    engine: str  # "llama", "transformers", or "package.module:factory"
+    model: str
+    n_ctx: int = 4096
+    threads: int = 0
+    warmup: bool = True
+    plan: KernelPlan | None = None
+
+    def command(self, plan: KernelPlan | None) -> list[str]:
+        cmd = [sys.executable, "-m", "assistant.model_server", "--engine", self.engine, "--model", self.model]
+        cmd += ["--n-ctx", str(self.n_ctx), "--threads", str(self.threads)]
+        if plan is not None:
+            cmd += ["--cpu-variant", plan.variant, "--cpu-library", plan.library]
+            if not plan.extra_buffers:
+                cmd.append("--no-extra-buffers")
+        if not self.warmup:
+            cmd.append("--no-warmup")
+        return cmd
+
+
+@dataclass
+class _Running:
+    process: subprocess.Popen
+    port: int
+    info: dict[str, Any]
+    plan: KernelPlan | None
+
+
+@dataclass
+class WorkerStatus:
+    """What the server is doing, for `newsqa doctor`, the staff desk and the logs."""
+
+    state: str = "stopped"  # "stopped", "starting", "ready", "restarting", "failed"
+    pid: int | None = None
+    plan: KernelPlan | None = None
+    choice: KernelChoice | None = None
+    warmup: dict[str, float] = field(default_factory=dict)
+    restarts: int = 0
+    last_exit: str = ""  # how the last server process ended, e.g. "died: SIGSEGV"
+    error: str = ""  # why the server cannot run, in state "failed"
+    started_at: float = 0.0
+
+
+class ModelWorker:
+    """Runs one model server child process and keeps it running.
+
+    `start()` returns at once and loads the model in the background; `url()` waits until the server answers.
+    With the llama engine and no fixed plan, the first start tries the candidate kernel plans (fastest first)
+    and caches the one that runs in `choice_path`; a cached plan that stops running is probed again.
+    """
+
+    def __init__(
+        self,
+        spec: WorkerSpec,
+        *,
+        log_path: Path,
+        choice_path: Path | None = None,
+        start_timeout_s: float = 600.0,
+        env: dict[str, str] | None = None,
+        candidates: Sequence[KernelPlan] | None = None,
+    ) -> None:
+        self.spec = spec
+        # the plans to probe; None: this machine's llama.cpp build decides (llama engine without a fixed plan)
+        self.candidates = None if candidates is None else list(candidates)
+        self.log_path = Path(log_path)
+        self.choice_path = choice_path
+        self.start_timeout_s = start_timeout_s
+        self.token = secrets.token_hex(16)
+        self._env = dict(os.environ if env is None else env)
+        self._cond = threading.Condition()
+        self._running: _Running | None = None
+        self._status = WorkerStatus()
+        self._deaths: list[float] = []
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._choice_key = ""
+        _WORKERS.add(self)
+
+    # -- public ----------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the server in the background unless it is running or starting."""
+        with self._cond:
+            if self._stopping or self._status.state in ("starting", "ready", "restarting"):
+                return
+            self._begin("starting", self._first_start)
+
+    def url(self, timeout_s: float | None = None) -> str:
+        """The server's base URL (…/v1), starting it if needed and waiting while it loads."""
+        self.start()
+        deadline = time.monotonic() + (self.start_timeout_s if timeout_s is None else timeout_s)
+        with self._cond:
+            while True:
+                state = self._status.state
+                if state == "ready" and self._running is not None:
+                    return f"http://127.0.0.1:{self._running.port}/v1"
+                if state == "failed":
+                    raise GeneratorError(f"the local model cannot run: {self._status.error}")
+                if state == "stopped":
+                    raise GeneratorError("the local model server was stopped")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise GeneratorError(f"the local model server did not start within {self.start_timeout_s:g} s")
+                self._cond.wait(min(left, 1.0))
+
+    def alive(self) -> bool:
+        with self._cond:
+            running = self._running
+        return running is not None and running.process.poll() is None
+
+    def status(self) -> WorkerStatus:
+        with self._cond:
+            return replace(self._status, warmup=dict(self._status.warmup))
+
+    def stop(self) -> None:
+        """Stop the server (and any start in progress); it is not restarted."""
+        with self._cond:
+            self._stopping = True
+            running, self._running = self._running, None
+            self._status.state = "stopped"
+            self._cond.notify_all()
+        if running is not None:
+            _terminate(running.process)
+
+    # -- starting ----------------------------------------------------------------------------------------------
+
+    def _begin(self, state: str, target: Any) -> None:
+        self._status.state = state
+        self._thread = threading.Thread(target=self._run_start, args=(target,), name="model-worker", daemon=True)
+        self._thread.start()
+
+    def _run_start(self, target: Any) -> None:
+        try:
+            running, choice = target()
+        except Exception as exc:  # every failure to start becomes the "failed" state, with the reason shown
+            log.error("the local model cannot run: %s", exc)
+            with self._cond:
+                if not self._stopping:
+                    self._status.state = "failed"
+                    self._status.error = str(exc)
+                self._cond.notify_all()
+            return
+        with self._cond:
+            if self._stopping:
+                _terminate(running.process)
+                return
+            self._running = running
+            self._status.state = "ready"
+            self._status.pid = running.process.pid
+            self._status.plan = running.plan
+            self._status.warmup = dict(running.info.get("warmup") or {})
+            self._status.started_at = time.time()
+            self._status.error = ""
+            if choice is not None:
+                self._status.choice = choice
+            self._cond.notify_all()
+        log.info("local model ready (pid %s, %s)", running.process.pid, running.plan.label if running.plan else "")
+        threading.Thread(target=self._watch, args=(running,), name="model-worker-watch", daemon=True).start()
+
+    def _first_start(self) -> tuple[_Running, KernelChoice | None]:
+        if self.spec.engine == "llama" and not Path(self.spec.model).is_file():
+            raise GeneratorError(
+                f"model file {self.spec.model} not found; run `newsqa models pull` to provision "
+                "the default model, or set generator.model_path to a GGUF file"
+            )
+        if not self._probes:
+            return self._launch(self.spec.plan), None
+        return self._choose_and_launch()
+
+    @property
+    def _probes(self) -> bool:
+        return self.spec.plan is None and (self.candidates is not None or self.spec.engine == "llama")
+
+    def _choose_and_launch(self, skip: Sequence[KernelPlan] = ()) -> tuple[_Running, KernelChoice]:
+        """Start with the cached plan, or probe the candidates; the winner's process is kept running."""
+        cpu = kernels.cpu_report()
+        lib_dir = kernels.llama_lib_dir()
+        self._choice_key = kernels.choice_key(cpu, lib_dir, Path(self.spec.model))
+        if self.choice_path is not None and not skip:
+            cached = kernels.load_choice(self.choice_path, self._choice_key)
+            if cached is not None:
+                try:
+                    return self._launch(cached.plan), cached
+                except _StartFailed as failed:
+                    log.warning("cached kernel plan %s no longer runs (%s); probing again", cached.plan.label, failed)
+                    kernels.forget_choice(self.choice_path, self._choice_key)
+                    skip = [cached.plan]
+        if self.candidates is not None:
+            plans = self.candidates
+        else:
+            variants = kernels.cpu_variants(lib_dir)
+            plans = kernels.candidate_plans(variants, kernels.variant_scores(variants))
+        started: dict[KernelPlan, _Running] = {}
+
+        def trial(plan: KernelPlan) -> Trial:
+            try:
+                running = self._launch(plan)
+            except _StartFailed as failed:
+                return Trial(plan, False, failed.outcome)
+            started[plan] = running
+            warm = running.info.get("warmup") or {}
+            return Trial(plan, True, "ok", float(warm.get("prompt_tps", 0.0)), float(warm.get("gen_tps", 0.0)))
+
+        choice = replace(kernels.choose_plan(plans, trial, skip=skip), key=self._choice_key)
+        keep = started.pop(choice.plan)
+        for loser in started.values():
+            _terminate(loser.process)
+        if self.choice_path is not None:
+            kernels.save_choice(self.choice_path, choice)
+        log.info("llama.cpp kernels: %s", choice.reason)
+        return keep, choice
+
+    def _launch(self, plan: KernelPlan | None) -> _Running:
+        """Start one server process and wait for its READY line; raises _StartFailed if it dies or hangs."""
+        env = dict(self._env)
+        env[TOKEN_ENV] = self.token
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_PACKAGE_ROOT), env.get("PYTHONPATH", "")) if p)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log_file:
+            log_file.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} start {plan.label if plan else ''}\n".encode())
+            log_file.flush()
+            process = subprocess.Popen(
+                self.spec.command(plan),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=log_file,
+                env=env,
+                start_new_session=True,  # Ctrl-C in the terminal reaches the app, which then stops its server
+            )
+        lines: queue.Queue[str | None] = queue.Queue()
+
+        def read() -> None:
+            assert process.stdout is not None
+            for raw in process.stdout:
+                lines.put(raw.decode("utf-8", "replace").rstrip("\n"))
+            lines.put(None)
+
+        threading.Thread(target=read, name="model-worker-stdout", daemon=True).start()
+        deadline = time.monotonic() + self.start_timeout_s
+        while True:
+            if self._stopping:
+                _terminate(process)
+                raise _StartFailed("stopped")
+            try:
+                line = lines.get(timeout=max(0.1, min(1.0, deadline - time.monotonic())))
+            except queue.Empty:
+                if time.monotonic() > deadline:
+                    _terminate(process)
+                    raise _StartFailed(f"failed: no answer within {self.start_timeout_s:g} s") from None
+                continue
+            if line is None:
+                code = process.wait()
+                # a signal names itself; an exit status is explained by the error the server logged last
+                raise _StartFailed(kernels.describe_exit(code) + (self._last_logged() if code > 0 else ""))
+            if line.startswith("READY "):
+                info = json.loads(line[len("READY ") :])
+                return _Running(process, int(info["port"]), info, plan)
+
+    def _last_logged(self) -> str:
+        try:
+            lines = self.log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        last = lines[-1].strip() if lines and not lines[-1].startswith("---") else ""
+        return f" ({last[-300:]})" if last else ""
+
+    # -- watching ----------------------------------------------------------------------------------------------
+
+    def _watch(self, running: _Running) -> None:
+        code = running.process.wait()
+        with self._cond:
+            if self._stopping or self._running is not running:
+                return
+            outcome = kernels.describe_exit(code)
+            log.error("the local model server (pid %s) %s; restarting it", running.process.pid, outcome)
+            self._running = None
+            self._status.last_exit = outcome
+            self._status.restarts += 1
+            now = time.monotonic()
+            self._deaths = [t for t in self._deaths if now - t < _DEATH_WINDOW_S] + [now]
+            give_up_plan = len(self._deaths) >= _MAX_DEATHS and self._probes
+            delay = _RESTART_DELAYS_S[min(len(self._deaths) - 1, len(_RESTART_DELAYS_S) - 1)]
+            self._begin("restarting", lambda: self._restart(running.plan, delay, give_up_plan))
+            self._cond.notify_all()
+
+    def _restart(
+        self, plan: KernelPlan | None, delay_s: float, give_up_plan: bool
+    ) -> tuple[_Running, KernelChoice | None]:
+        time.sleep(delay_s)
+        if give_up_plan and plan is not None:
+            log.error(
+                "kernel plan %s died %d times in %.0f s; trying the next one", plan.label, _MAX_DEATHS, _DEATH_WINDOW_S
+            )
+            if self.choice_path is not None:
+                kernels.forget_choice(self.choice_path, self._choice_key)
+            self._deaths.clear()
+            return self._choose_and_launch(skip=[plan])
+        return self._launch(plan), None
+
+
+class _StartFailed(RuntimeError):
+    def __init__(self, outcome: str) -> None:
+        super().__init__(outcome)
+        self.outcome = outcome
+
+
+def _terminate(process: subprocess.Popen, grace_s: float = 5.0) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+_WORKERS: weakref.WeakSet[ModelWorker] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    for worker in list(_WORKERS):
+        worker.stop()
+
+
+class WorkerGenerator:
+    """A Generator backed by a `ModelWorker`: OpenAI-compatible calls to the child, which is restarted if it dies.
+
+    A failure while the child is gone raises ModelCrashed, so the caller can answer without the model and say why.
+    """
+
+    def __init__(self, worker: ModelWorker, name: str, *, timeout_s: float = 120.0) -> None:
+        self.worker = worker
+        self.name = name
+        self.timeout_s = timeout_s
+        self._clients: dict[str, OpenAIGenerator] = {}
+        self._lock = threading.Lock()
+
+    def _client(self) -> OpenAIGenerator:
+        url = self.worker.url()
+        with self._lock:
+            if url not in self._clients:
+                self._clients = {
+                    url: OpenAIGenerator(url, timeout_s=self.timeout_s, api_key=self.worker.token, report_usage=True)
+                }
+            return self._clients[url]
+
+    def _crashed(self, exc: GeneratorError) -> GeneratorError:
+        time.sleep(0.05)  # the connection can drop a moment before the exit is reaped
+        if self.worker.alive():
+            return exc
+        status = self.worker.status()
+        return ModelCrashed(f"the local model server {status.last_exit or 'stopped'} while answering: {exc}")
+
+    def stream(
+        self, messages: Messages, *, max_tokens: int, temperature: float = 0.0, stop: list[str] | None = None
+    ) -> Reply:
+        reply = self._client().stream(messages, max_tokens=max_tokens, temperature=temperature, stop=stop)
+        return Reply(self._guard(reply), reply.usage)
+
+    def _guard(self, pieces: Iterator[str]) -> Iterator[str]:
+        try:
+            yield from pieces
+        except GeneratorError as exc:
+            raise self._crashed(exc) from exc
+
+    def choose(self, messages: Messages, options: Sequence[str]) -> dict[str, float]:
+        try:
+            return self._client().choose(messages, options)
+        except GeneratorError as exc:
+            raise self._crashed(exc) from exc
+
+    def warm(self) -> None:
+        """Start the model server now (in the background) instead of on the first question."""
+        self.worker.start()

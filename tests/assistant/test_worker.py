@@ -1,0 +1,261 @@
+"""The model out of process: the server's protocol, the supervisor's kernel choice, and crashes that are contained.
+
+The child processes run a scripted engine (tests/support/engines.py), so these tests need no model; the crashes
+are real signals delivered to real processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from fake_searcher import FakeSearcher, FakeStore, sample_corpus
+
+from assistant import worker as worker_module
+from assistant.chat import Assistant
+from assistant.generators import GeneratorError, ModelCrashed, choice_probs, complete, usage_of
+from assistant.kernels import KernelPlan
+from assistant.model_server import ModelServer
+from assistant.prompts import MODEL_CRASHED_NOTE
+from assistant.worker import ModelWorker, WorkerGenerator, WorkerSpec
+from newsqa.config import Settings
+from tests.support.engines import ScriptedEngine
+
+ENGINE = "tests.support.engines:scripted"
+REPO = Path(__file__).resolve().parents[2]
+MESSAGES = [{"role": "user", "content": "垃圾分类条例什么时候施行？"}]
+LAW_REPLY = "《常州市生活垃圾分类管理条例》将于2024年9月1日起施行[1]。"
+
+AMX = KernelPlan("sapphirerapids", "", True)
+ZEN4 = KernelPlan("zen4", "", True)
+ZEN4_SAFE = KernelPlan("zen4", "", False)
+
+
+def _script(tmp_path: Path, **script: object) -> Path:
+    path = tmp_path / "script.json"
+    path.write_text(json.dumps({"reply": LAW_REPLY, **script}, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def _worker(tmp_path: Path, script: Path, **options: object) -> ModelWorker:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    worker = ModelWorker(
+        WorkerSpec(ENGINE, str(script), warmup=True, plan=options.pop("plan", None)),
+        log_path=tmp_path / "run" / "model-server.log",
+        choice_path=tmp_path / "run" / "kernels.json",
+        start_timeout_s=60,
+        env=env,
+        **options,
+    )
+    return worker
+
+
+@pytest.fixture
+def fast_restarts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(worker_module, "_RESTART_DELAYS_S", (0.05,))
+
+
+# -- the server's protocol, in process -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def server() -> ModelServer:
+    engine = ScriptedEngine({"reply": LAW_REPLY, "logprobs": {"是": -0.2, "否": -1.8, "不": -4.0}}, "zen4", True)
+    server = ModelServer(engine, token="t0ken")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    thread.join()
+
+
+def _post(server: ModelServer, body: object, token: str = "t0ken") -> httpx.Response:
+    return httpx.post(
+        f"http://127.0.0.1:{server.port}/v1/chat/completions",
+        json=body,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+
+
+def test_server_streams_and_reports_the_first_tokens_logprobs(server: ModelServer) -> None:
+    from assistant.generators import OpenAIGenerator
+
+    client = OpenAIGenerator(f"http://127.0.0.1:{server.port}/v1", api_key="t0ken", timeout_s=10)
+    assert complete(client, MESSAGES, max_tokens=64) == LAW_REPLY
+    probs = choice_probs(client, MESSAGES, ("是", "否"))
+    assert probs is not None and probs["是"] == pytest.approx(0.8320, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ([], "JSON object"),
+        ({"messages": []}, "non-empty list"),
+        ({"messages": [{"role": "user"}]}, "messages[0]"),
+        ({"messages": MESSAGES, "max_tokens": 0}, "max_tokens"),
+        ({"messages": MESSAGES, "temperature": "hot"}, "temperature"),
+        ({"messages": MESSAGES, "stop": [1]}, "stop"),
+        ({"messages": MESSAGES, "logprobs": True, "top_logprobs": 99, "max_tokens": 1}, "top_logprobs"),
+        ({"messages": MESSAGES, "logprobs": True, "top_logprobs": 5, "max_tokens": 8}, "one-token replies"),
+    ],
+)
+def test_server_rejects_bad_requests_clearly(server: ModelServer, body: object, message: str) -> None:
+    response = _post(server, body)
+    assert response.status_code == 400
+    assert message in response.json()["error"]["message"]
+
+
+def test_server_wants_its_token(server: ModelServer) -> None:
+    assert _post(server, {"messages": MESSAGES}, token="wrong").status_code == 401
+    health = httpx.get(f"http://127.0.0.1:{server.port}/health", timeout=5)
+    assert health.status_code == 401
+
+
+# -- the supervisor, with real child processes ---------------------------------------------------------------------
+
+
+def test_worker_answers_through_the_openai_protocol(tmp_path: Path) -> None:
+    worker = _worker(tmp_path, _script(tmp_path), plan=ZEN4)
+    try:
+        gen = WorkerGenerator(worker, "scripted")
+        reply = gen.stream(MESSAGES, max_tokens=64)
+        assert "".join(reply) == LAW_REPLY
+        assert usage_of(reply) == {}  # the scripted engine counts nothing; the real one is tested below
+        assert choice_probs(gen, MESSAGES, ("是", "否")) == {"是": 1.0, "否": 0.0}
+        status = worker.status()
+        assert status.state == "ready" and status.plan == ZEN4 and status.warmup["prompt_tps"] == 100.0
+    finally:
+        worker.stop()
+    assert worker.status().state == "stopped"
+
+
+def test_probe_that_dies_falls_back_and_the_choice_is_cached(tmp_path: Path) -> None:
+    script = _script(tmp_path, die_on=["sapphirerapids"], signal="SIGILL", speeds={"zen4": 95.0})
+    worker = _worker(tmp_path, script, candidates=[AMX, ZEN4, ZEN4_SAFE])
+    try:
+        assert worker.url().startswith("http://127.0.0.1:")
+        status = worker.status()
+        assert status.plan == ZEN4
+        assert [(t.plan.variant, t.outcome) for t in status.choice.trials] == [
+            ("sapphirerapids", "died: SIGILL"),
+            ("zen4", "ok"),
+        ]
+        assert "sapphirerapids died: SIGILL" in status.choice.reason
+    finally:
+        worker.stop()
+    cached = json.loads((tmp_path / "run" / "kernels.json").read_text(encoding="utf-8"))
+    (entry,) = cached.values()
+    assert entry["plan"]["variant"] == "zen4"
+
+    again = _worker(tmp_path, script, candidates=[AMX, ZEN4, ZEN4_SAFE])
+    try:
+        again.url()
+        assert again.status().plan == ZEN4
+    finally:
+        again.stop()
+    starts = (tmp_path / "run" / "model-server.log").read_text(encoding="utf-8").count("--- ")
+    assert starts == 3  # AMX and zen4 when probing, then zen4 straight from the cache
+
+
+def test_no_plan_runs_is_a_clear_failure(tmp_path: Path) -> None:
+    script = _script(tmp_path, die_on=["sapphirerapids", "zen4"], signal="SIGSEGV")
+    worker = _worker(tmp_path, script, candidates=[AMX, ZEN4])
+    try:
+        with pytest.raises(GeneratorError, match=r"cannot run: no llama.cpp CPU kernel runs.*died: SIGSEGV"):
+            worker.url()
+        assert worker.status().state == "failed"
+    finally:
+        worker.stop()
+
+
+def test_a_killed_server_fails_the_reply_in_flight_and_is_restarted(tmp_path: Path, fast_restarts: None) -> None:
+    worker = _worker(tmp_path, _script(tmp_path, piece_delay_s=0.2), plan=ZEN4)
+    try:
+        gen = WorkerGenerator(worker, "scripted")
+        reply = gen.stream(MESSAGES, max_tokens=64)
+        assert next(reply)  # the answer has started
+        first_pid = worker.status().pid
+        os.kill(first_pid, signal.SIGSEGV)
+        with pytest.raises(ModelCrashed, match="died: SIGSEGV"):
+            list(reply)
+        assert complete(gen, MESSAGES, max_tokens=64) == LAW_REPLY  # waits for the restart, then answers
+        status = worker.status()
+        assert status.pid != first_pid and status.restarts == 1 and status.last_exit == "died: SIGSEGV"
+    finally:
+        worker.stop()
+
+
+def test_a_plan_that_keeps_dying_is_given_up_for_the_next(tmp_path: Path, fast_restarts: None) -> None:
+    # zen4 starts fine but dies on every answer, like a kernel that traps only on some shapes
+    script = _script(tmp_path, die_on=["zen4"], die_when="answer", only_with_extra_buffers=True, signal="SIGILL")
+    worker = _worker(tmp_path, script, candidates=[ZEN4, ZEN4_SAFE])
+    try:
+        gen = WorkerGenerator(worker, "scripted")
+        for _ in range(worker_module._MAX_DEATHS):
+            with pytest.raises(ModelCrashed):
+                complete(gen, MESSAGES, max_tokens=64)
+        assert complete(gen, MESSAGES, max_tokens=64) == LAW_REPLY
+        assert worker.status().plan == ZEN4_SAFE
+    finally:
+        worker.stop()
+
+
+def test_server_exits_when_its_app_is_gone(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = _script(tmp_path)
+    code = f"""
+import os, sys
+sys.path.insert(0, {str(REPO)!r})
+from assistant.worker import ModelWorker, WorkerSpec
+from assistant.kernels import KernelPlan
+w = ModelWorker(WorkerSpec({ENGINE!r}, {str(script)!r}, plan=KernelPlan("zen4")), log_path={str(tmp_path / "log")!r})
+w.url()
+print(w.status().pid, flush=True)
+os._exit(0)  # no clean-up: the server must notice by itself
+"""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    pid = int(done.stdout.strip())
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+    pytest.fail("the model server outlived the app that started it")
+
+
+# -- the assistant answers a question whose model died -------------------------------------------------------------
+
+
+def test_assistant_answers_without_the_model_when_it_dies_mid_answer(tmp_path: Path, fast_restarts: None) -> None:
+    articles, chunks = sample_corpus()
+    settings = Settings()
+    settings.answer.min_dense_score = 0.0
+    settings.answer.min_answerable = 0.0
+    worker = _worker(tmp_path, _script(tmp_path, piece_delay_s=0.3), plan=ZEN4)
+    try:
+        gen = WorkerGenerator(worker, "scripted")
+        assistant = Assistant(settings, FakeStore(articles), FakeSearcher(articles, chunks), gen)
+        events = assistant.stream("《常州市生活垃圾分类管理条例》什么时候施行？")
+        kind, _ = next(events)
+        assert kind == "token"  # the model has started to answer
+        os.kill(worker.status().pid, signal.SIGSEGV)
+        answer = next(value for kind, value in events if kind == "answer")
+        assert answer.generator == "extractive" and answer.notice == MODEL_CRASHED_NOTE
+        assert not answer.refused and "2024年9月1日" in answer.text
+        after = assistant.ask("《常州市生活垃圾分类管理条例》什么时候施行？")
+        assert after.generator == "scripted" and not after.notice
+    finally:
+        worker.stop()
