@@ -143,6 +143,9 @@ def _staff_tab(app: NewsApp) -> None:
             confirm = gr.Checkbox(label="确认删除", value=False, scale=1)
             remove = gr.Button("删除", variant="stop", scale=1)
         view = gr.HTML()
+        with gr.Accordion("系统状态（CPU、模型内核与速度、索引）", open=False):
+            status_btn = gr.Button("刷新", elem_id="staff-status-refresh")
+            status = gr.Textbox(show_label=False, lines=14, interactive=False, elem_id="staff-status")
         logout = gr.Button("退出登录")
 
     def do_login(u: str, p: str) -> tuple[Any, ...]:
@@ -199,6 +202,7 @@ def _staff_tab(app: NewsApp) -> None:
         concurrency_limit=1,
         **private,
     ).then(_staff_guard(refresh), [session], [table, pick], concurrency_limit=None, **private)
+    status_btn.click(_staff_guard(app.staff_status), [session], [status], concurrency_limit=None, **private)
     logout.click(do_logout, None, [session, login_msg, login_box, desk, table, pick, view], queue=False, **private)
 
 

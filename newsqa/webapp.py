@@ -300,6 +300,13 @@ class NewsApp:
             f"未变 {len(result.unchanged)} 篇。"
         )
 
+    def staff_status(self, session: Any) -> str:
+        """What `newsqa doctor` shows, for the running app: CPU, kernels and speeds, model, indexes."""
+        self._require_staff(session)
+        from newsqa.doctor import collect, format_report
+
+        return format_report(collect(self.settings, self.runtime, wait_s=0))
+
     # -- evaluators ------------------------------------------------------------------------------------------
 
     def run_eval(self, bundled: bool, upload: Any, progress: Any = None) -> tuple[list[list[str]], str | None]:

