@@ -12,8 +12,8 @@ from typing import Any
 
 import gradio as gr
 
-from assistant.render import CSS
-from newsqa.config import Settings, load_settings
+from core.config import Settings, load_settings
+from newsqa.render import CSS
 from newsqa.staff import StaffCredentials, StaffRefused
 from newsqa.uploads import UPLOAD_SUFFIXES, UploadError
 from newsqa.webapp import BUNDLED_QUESTIONS, MAX_QUESTION_CHARS, Messages, NewsApp

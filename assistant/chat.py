@@ -33,9 +33,9 @@ from assistant.prompts import (
     refusal_text,
 )
 from assistant.rewrite import rewrite
+from core.config import Settings
+from core.types import Answer, Hit
 from corpus.timeexpr import TimeScope, parse_question_time, rewrite_question
-from newsqa.config import Settings
-from newsqa.types import Answer, Hit
 
 log = logging.getLogger(__name__)
 

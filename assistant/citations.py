@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 from assistant.prompts import REFUSAL_PHRASES
-from newsqa.types import Citation, Hit
+from core.types import Citation, Hit
 
 # -- markers -----------------------------------------------------------------------------------------------------
 

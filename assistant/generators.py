@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from assistant.kernels import KernelPlan
 from assistant.models import DEFAULT_MODEL
-from newsqa.config import GeneratorSettings
+from core.config import GeneratorSettings
 
 DEFAULT_GGUF = DEFAULT_MODEL.filename
 API_KEY_ENV = "NEWSQA_API_KEY"

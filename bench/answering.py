@@ -30,8 +30,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from assistant.chat import Assistant  # noqa: E402
-from newsqa.config import Settings, load_settings  # noqa: E402
-from newsqa.types import Chunk, Hit  # noqa: E402
+from core.config import Settings, load_settings  # noqa: E402
+from core.types import Chunk, Hit  # noqa: E402
 
 EVALDATA = ROOT.parent / "shared" / "evaldata" / "rgb_zh"
 

@@ -21,8 +21,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.retrieval import EVALDATA, build, rank_metrics, select_questions, settings_for  # noqa: E402
+from core.config import RetrievalSettings  # noqa: E402
 from index.hybrid import FUSIONS  # noqa: E402
-from newsqa.config import RetrievalSettings  # noqa: E402
 
 
 def candidates(data_home: Path, name: str, limit: int, n: int) -> dict:

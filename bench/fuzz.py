@@ -40,7 +40,7 @@ def _whole(article) -> None:
 def fuzz_evidence() -> list:
     """Two numbered passages for fuzzing the citation checker (also used by tests/reliability/test_fuzz.py)."""
     from assistant.citations import Evidence
-    from newsqa.types import Chunk, Hit, chunk_id
+    from core.types import Chunk, Hit, chunk_id
 
     texts = ["3月5日，武进区召开安全生产工作会议，部署全年安全生产重点任务。", "湖塘镇举办迎春文艺演出，吸引市民观看。"]
     evidence = []

@@ -27,7 +27,7 @@ from assistant.chat import combined_judgement, trim_passage  # noqa: E402
 from assistant.generators import choice_probs, complete  # noqa: E402
 from assistant.prompts import CONFIRM_TASK, JUDGE_OPTIONS, JUDGE_TASK, Messages, Source, answer_messages  # noqa: E402
 from bench.answering import EVALDATA, context_ids, correct, make_generator, read_jsonl, spaced, write_json  # noqa: E402
-from newsqa.config import load_settings  # noqa: E402
+from core.config import load_settings  # noqa: E402
 
 POST_ANSWER = {
     "post_direct": "请核对：你上面的回答是否直接回答了问题，而且答案在资料中明确写着？只回答“是”或“否”。",

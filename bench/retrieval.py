@@ -22,9 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from core.config import Settings  # noqa: E402
+from core.types import Article, Chunk, chunk_id  # noqa: E402
 from corpus.store import Store  # noqa: E402
-from newsqa.config import Settings  # noqa: E402
-from newsqa.types import Article, Chunk, chunk_id  # noqa: E402
 
 EVALDATA = ROOT.parent / "shared" / "evaldata"
 SETS = {"rgb_zh": 0, "crud": 300}  # chunk size: rgb passages are search snippets and stay whole

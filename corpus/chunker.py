@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from newsqa.types import Article, Chunk, chunk_id
+from core.types import Article, Chunk, chunk_id
 
 # A Chinese sentence ends after 。！？；… (and the closing quotes/brackets that follow); a Latin one after . ! ?
 # followed by a space. The trailing space belongs to the sentence before it.

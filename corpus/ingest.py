@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from core.config import Settings
 from corpus.chunker import chunk_article
 from corpus.readers import read_paths
 from corpus.store import IngestResult, Store
-from newsqa.config import Settings
 
 SAMPLE_PAGE = Path(__file__).parent / "sample" / "wujin_daily_page.txt"
 SAMPLE_DATE = "2024-02-02"  # the page reports "昨天上午" meetings held on 2024-02-01

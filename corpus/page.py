@@ -27,8 +27,8 @@ import dataclasses
 import re
 from dataclasses import dataclass, field
 
+from core.types import Article, article_id
 from corpus.normalize import ends_sentence, first_clause, normalize_text, repair_paragraphs
-from newsqa.types import Article, article_id
 
 HEADLINE_MAX_CHARS = 40  # longer lines are body text
 STRICT_HEADLINE_MAX_CHARS = 30  # headlines found without a dateline below them must be shorter still

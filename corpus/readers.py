@@ -15,9 +15,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from core.types import Article, article_id
 from corpus.normalize import first_clause, normalize_line, normalize_text, repair_paragraphs
 from corpus.page import looks_like_page, parse_page
-from newsqa.types import Article, article_id
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
 HTML_SUFFIXES = (".html", ".htm")

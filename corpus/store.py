@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from newsqa.types import Article, Chunk
+from core.types import Article, Chunk
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from assistant.factory import build_assistant, open_generator
+from core.config import Settings
+from core.types import Answer, Hit
 from eval import metrics
 from eval.questions import Question
-from newsqa.config import Settings
-from newsqa.types import Answer, Hit
 
 RETRIEVAL_K = 10  # hits scored per question: enough for recall@10 and nDCG@10
 
@@ -484,8 +485,6 @@ def open_target(
             lock.release()
     assistant = None
     if not retrieval_only:
-        from newsqa.runtime import build_assistant, open_generator
-
         # the model files stay in the user's data directory (settings), not in the throwaway one
         assistant = build_assistant(target_settings, store, searcher, open_generator(settings))
     return EvalTarget(

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from core.config import IndexSettings
+from core.types import Article, Chunk
 from index.embedders import Embedder
-from newsqa.config import IndexSettings
-from newsqa.types import Article, Chunk
 
 INDEX_FILE = "dense.faiss"
 MANIFEST_FILE = "dense.json"

@@ -10,7 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from newsqa.config import EmbedderSettings
+from core.config import EmbedderSettings
 
 PROGRESS_MIN_TEXTS = 32  # smaller jobs finish before a progress bar would tell anyone anything
 

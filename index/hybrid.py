@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 
+from core.config import RetrievalSettings, Settings
+from core.types import Hit
 from index.dense import DenseIndex, EmbeddingCache
 from index.embedders import Embedder, make_embedder
 from index.keyword import KeywordIndex
 from index.rerank import Reranker
-from newsqa.config import RetrievalSettings, Settings
-from newsqa.types import Hit
 
 MODES = ("hybrid", "dense", "bm25")
 QUERY_CACHE = 256

@@ -10,8 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from core.types import Article, Chunk
 from index.dense import write_atomic
-from newsqa.types import Article, Chunk
 
 # Question words and particles: in a question they carry no topic, and on a large corpus they match nearly every
 # chunk, which makes an OR query slow.

@@ -6,7 +6,7 @@ import re
 from dataclasses import replace
 from typing import Any, Protocol
 
-from newsqa.types import Hit
+from core.types import Hit
 
 RERANK_SYSTEM = "你是新闻检索助手，负责判断每段新闻资料与问题的相关程度。只输出评分，不要解释。"
 RERANK_PROMPT = """问题：{query}

@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from newsqa.config import Settings, load_settings
+from core.config import Settings, load_settings
 
 Command = Callable[[argparse.Namespace, Settings], int]
 

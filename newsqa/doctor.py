@@ -11,7 +11,7 @@ from typing import Any
 
 from assistant import kernels
 from assistant.models import DEFAULT_MODEL, file_sha256
-from newsqa.config import Settings
+from core.config import Settings
 
 
 def _version(package: str) -> str:

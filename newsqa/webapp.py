@@ -19,8 +19,8 @@ from typing import Any
 import gradio as gr
 
 from assistant.feedback import FeedbackLog
-from assistant.render import byline, is_error, read_rendered, render_answer, render_error, render_partial
-from newsqa.config import Settings
+from core.config import Settings
+from newsqa.render import byline, is_error, read_rendered, render_answer, render_error, render_partial
 from newsqa.staff import StaffCredentials, StaffRefused
 from newsqa.uploads import UploadError, _original_name, check_inside, check_uploads, store_upload
 

@@ -25,7 +25,7 @@ def real_model_path() -> Path:
     """The real default model: NEWSQA_TEST_MODELS_DIR's, else the one `newsqa models pull` put in the data
     directory (`make test` pulls it first), else pulled once into a temp directory that later runs reuse."""
     from assistant.models import DEFAULT_MODEL, pull_default_model
-    from newsqa.config import load_settings
+    from core.config import load_settings
 
     if os.environ.get("NEWSQA_TEST_MODELS_DIR"):
         return pull_default_model(Path(os.environ["NEWSQA_TEST_MODELS_DIR"]), progress=False)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+from core.config import Settings
+from core.types import Answer, Article, Chunk, Citation, Hit, chunk_id
 from corpus.store import Store
-from newsqa.config import Settings
-from newsqa.types import Answer, Article, Chunk, Citation, Hit, chunk_id
 
 GARBAGE_TEXT = (
     "本报讯（记者 王晓）《常州市生活垃圾分类管理条例》将于2024年9月1日起正式施行。\n"

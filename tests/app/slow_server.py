@@ -15,9 +15,9 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).res
 from app_fakes import GARBAGE, FakeAssistant, FakeRuntime, FakeSearcher, chunk_of  # noqa: E402
 
 from app import build_demo  # noqa: E402
-from assistant.render import CSS  # noqa: E402
+from core.config import Settings  # noqa: E402
 from corpus.store import Store  # noqa: E402
-from newsqa.config import Settings  # noqa: E402
+from newsqa.render import CSS  # noqa: E402
 from newsqa.webapp import NewsApp  # noqa: E402
 
 

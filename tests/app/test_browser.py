@@ -65,7 +65,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         }
     )
     if env["NEWSQA_GENERATOR__BACKEND"] != "extractive":  # use the models already provisioned for the user
-        from newsqa.config import load_settings
+        from core.config import load_settings
 
         (home / "models").symlink_to(load_settings().models_dir, target_is_directory=True)
     log = home / "app.log"

@@ -13,12 +13,12 @@ from app_fakes import GARBAGE, FakeAssistant, FakeRuntime, FakeSearcher, chunk_o
 
 from app import build_demo
 from assistant.feedback import FeedbackLog
-from assistant.render import read_rendered, render_answer
+from core.config import Settings
+from core.types import Answer, Citation
 from corpus.store import Store
 from newsqa import webapp
-from newsqa.config import Settings
+from newsqa.render import read_rendered, render_answer
 from newsqa.staff import StaffCredentials, StaffRefused
-from newsqa.types import Answer, Citation
 from newsqa.uploads import UploadError
 from newsqa.webapp import MAX_QUESTION_CHARS, THINKING, NewsApp, ReadWriteLock, _content_text
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from newsqa.types import Article, Chunk, Hit
+from core.types import Article, Chunk, Hit
 
 SAMPLE_PAGE = Path(__file__).resolve().parents[2] / "corpus" / "sample" / "wujin_daily_page.txt"
 

@@ -8,8 +8,8 @@ from fakes import FakeGenerator
 
 from assistant.chat import Assistant, trim_passage
 from assistant.prompts import ANSWER_SYSTEM, ANSWER_TASK
-from newsqa.config import Settings
-from newsqa.types import Article, Chunk
+from core.config import Settings
+from core.types import Article, Chunk
 
 LAW_Q = "《常州市生活垃圾分类管理条例》什么时候施行？"
 

@@ -9,10 +9,10 @@ from fake_searcher import FakeSearcher, FakeStore
 from fakes import FakeGenerator
 
 from assistant.chat import Assistant, period_filter
-from assistant.render import quoted_paragraph
+from core.config import Settings
+from core.types import Article, Chunk, Citation, Hit
 from corpus.timeexpr import TimeScope, annotate
-from newsqa.config import Settings
-from newsqa.types import Article, Chunk, Citation, Hit
+from newsqa.render import quoted_paragraph
 
 MEETING = "昨天上午，武进区召开安全生产工作会议，部署春节期间安全生产工作。会议要求压实责任。"
 

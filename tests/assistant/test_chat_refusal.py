@@ -12,7 +12,7 @@ from assistant.chat import Assistant
 from assistant.citations import unmatched_question_facts
 from assistant.generators import GeneratorError
 from assistant.prompts import ANSWER_TASK, CONFIRM_TASK, JUDGE_TASK
-from newsqa.config import Settings
+from core.config import Settings
 
 LAW_Q = "《常州市生活垃圾分类管理条例》什么时候施行？"
 LAW_REPLY = "《常州市生活垃圾分类管理条例》将于2024年9月1日起施行[1]。"

@@ -18,7 +18,7 @@ from assistant.citations import (
     missing_facts,
     split_answer,
 )
-from newsqa.types import Article, Chunk, Hit
+from core.types import Article, Chunk, Hit
 
 LAW = (
     "本报讯 (记者 黄雅婷) 昨天上午, 市人大常委会召开《常州市生活垃圾分类管理条例》新闻发布会, "

@@ -31,7 +31,7 @@ from assistant.generators import (
 )
 from assistant.kernels import KernelPlan
 from assistant.worker import WorkerGenerator
-from newsqa.config import GeneratorSettings
+from core.config import GeneratorSettings
 
 SEED_PAGE = Path("/work/shared/seed/000_989b286bc898d7e2.txt")
 MESSAGES = [{"role": "system", "content": "你是新闻助手。"}, {"role": "user", "content": "你好"}]

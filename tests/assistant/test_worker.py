@@ -24,7 +24,7 @@ from assistant.kernels import KernelPlan
 from assistant.model_server import ModelServer
 from assistant.prompts import MODEL_CRASHED_NOTE
 from assistant.worker import ModelWorker, WorkerGenerator, WorkerSpec
-from newsqa.config import Settings
+from core.config import Settings
 from tests.support.engines import ScriptedEngine
 
 ENGINE = "tests.support.engines:scripted"

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.types import Article, chunk_id
 from corpus.chunker import chunk_article, sentence_spans
 from corpus.page import parse_page
-from newsqa.types import Article, chunk_id
 
 SAMPLE = Path(__file__).resolve().parents[2] / "corpus" / "sample" / "wujin_daily_page.txt"
 SENTENCE_END = "。！？；…”』」"

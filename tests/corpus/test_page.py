@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from core.types import article_id
 from corpus.normalize import ends_sentence
 from corpus.page import dateline_reporters, looks_like_page, parse_page, photo_credit, split_headline
-from newsqa.types import article_id
 
 SAMPLE = Path(__file__).resolve().parents[2] / "corpus" / "sample" / "wujin_daily_page.txt"
 

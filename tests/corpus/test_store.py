@@ -2,8 +2,8 @@ import sqlite3
 
 import pytest
 
+from core.types import Article, Chunk, article_id, chunk_id
 from corpus.store import Store, StoreError
-from newsqa.types import Article, Chunk, article_id, chunk_id
 
 
 def make(title: str, text: str, date: str = "2024-02-02") -> tuple[Article, list[Chunk]]:

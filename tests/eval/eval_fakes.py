@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from newsqa.types import Answer, Chunk, Citation, Hit, chunk_id
+from core.types import Answer, Chunk, Citation, Hit, chunk_id
 
 
 class ManualClock:

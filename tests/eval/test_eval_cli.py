@@ -9,10 +9,10 @@ import pytest
 from eval_fakes import ScriptedAssistant, ScriptedSearcher, make_hit
 
 import eval.runner
+from core.config import Settings
+from core.types import Answer
 from eval.runner import EvalTarget
 from newsqa.cli import main
-from newsqa.config import Settings
-from newsqa.types import Answer
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_PAGE = ROOT / "corpus" / "sample" / "wujin_daily_page.txt"

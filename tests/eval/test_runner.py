@@ -7,9 +7,9 @@ import math
 import pytest
 from eval_fakes import ManualClock, ScriptedAssistant, ScriptedSearcher, citation, make_hit
 
+from core.types import Answer
 from eval.questions import Question
 from eval.runner import public_summary, run, run_question, summarize
-from newsqa.types import Answer
 
 TIAO = make_hit("a-tiao", "《常州市生活垃圾分类管理条例》9月1日起施行", "该条例将于2024年9月1日起施行。")
 YANHUA = make_hit("a-yanhua", "烟花爆竹燃放管控工作动员部署", "2024年是我区实施燃放管控政策的第六年。")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from index_fakes import NEWS, HashEmbedder
 
+from core.config import Settings
 from corpus.store import Store
-from newsqa.config import Settings
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from newsqa.types import Article, Chunk, chunk_id
+from core.types import Article, Chunk, chunk_id
 
 
 class HashEmbedder:

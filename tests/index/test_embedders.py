@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.config import EmbedderSettings
 from index.embedders import (
     BaseEmbedder,
     EmbedderError,
@@ -16,7 +17,6 @@ from index.embedders import (
     make_embedder,
     prompt_family,
 )
-from newsqa.config import EmbedderSettings
 
 
 @pytest.mark.parametrize(

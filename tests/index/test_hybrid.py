@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from index_fakes import make_article
 
+from core.config import RetrievalSettings
 from index.hybrid import Searcher, SearchError, fuse_convex, fuse_rrf, fuse_zscore
-from newsqa.config import RetrievalSettings
 
 
 @pytest.fixture

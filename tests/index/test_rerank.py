@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from index_fakes import NEWS
 
+from core.types import Hit
 from index.rerank import LLMReranker, make_reranker
-from newsqa.types import Hit
 
 
 def _hits() -> list[Hit]:

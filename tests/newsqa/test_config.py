@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from newsqa.config import ConfigError, load_settings
+from core.config import ConfigError, load_settings
 
 
 def test_defaults_put_everything_under_newsqa_home(tmp_path):

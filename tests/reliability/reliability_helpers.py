@@ -11,10 +11,10 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from core.config import Settings
+from core.types import Article, Chunk
 from corpus.chunker import chunk_article
 from corpus.readers import read_path
-from newsqa.config import Settings
-from newsqa.types import Article, Chunk
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -176,10 +176,10 @@ def index_report(home: Path) -> dict[str, object]:
     sys.path.insert(0, str(ROOT / "tests" / "index"))
     from index_fakes import HashEmbedder
 
+    from core.config import IndexSettings
     from corpus.store import Store
     from index.dense import DenseIndex, EmbeddingCache, document_text
     from index.keyword import KeywordIndex
-    from newsqa.config import IndexSettings
 
     embedder = HashEmbedder()
     with Store(home / "newsqa.db") as store:

@@ -20,9 +20,9 @@ from reliability_helpers import (
     write_jsonl,
 )
 
+from core.config import Settings
 from corpus.store import Store
 from index.hybrid import Searcher
-from newsqa.config import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "index"))
 from index_fakes import HashEmbedder  # noqa: E402

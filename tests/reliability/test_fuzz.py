@@ -27,10 +27,10 @@ from assistant.citations import (
     strip_markers,
 )
 from bench.fuzz import fuzz_evidence
+from core.types import Article
 from corpus.chunker import chunk_article
 from corpus.page import looks_like_page, parse_page
 from corpus.readers import MAX_LINE_BYTES, InputError, decode_bytes, iter_jsonl, read_path
-from newsqa.types import Article
 
 DEADLINE_MS = 3000  # generous: the machine is shared; a hang or quadratic blow-up still exceeds it
 FUZZ = settings(deadline=DEADLINE_MS, max_examples=150, suppress_health_check=[HealthCheck.too_slow])

@@ -5,11 +5,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from core.config import Settings
+from core.types import Article
 from corpus.chunker import chunk_article
 from corpus.store import Store
 from index.hybrid import Searcher
-from newsqa.config import Settings
-from newsqa.types import Article
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "index"))
 from index_fakes import HashEmbedder  # noqa: E402

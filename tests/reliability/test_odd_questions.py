@@ -12,9 +12,9 @@ from reliability_helpers import run_newsqa
 
 from assistant.chat import Assistant
 from assistant.prompts import ANSWER_SYSTEM, SOURCE_CLOSE
+from core.config import Settings
+from core.types import Article, article_id
 from corpus.chunker import chunk_article
-from newsqa.config import Settings
-from newsqa.types import Article, article_id
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "assistant"))
 from fake_searcher import FakeSearcher, FakeStore, sample_corpus  # noqa: E402

@@ -17,8 +17,8 @@ from html.parser import HTMLParser
 import nh3
 
 from assistant.citations import MARKERS, cited_numbers
+from core.types import Answer, Article, Citation, Hit
 from corpus.timeexpr import AnnotatedText, annotate_with_offsets
-from newsqa.types import Answer, Article, Citation, Hit
 
 ArticleLookup = Callable[[str], Article | None] | Mapping[str, Article]
 
