@@ -19,7 +19,8 @@ from assistant.citations import (
     sentence_spans,
     unmatched_question_facts,
 )
-from assistant.generators import ModelCrashed, choice_probs
+from assistant.extractive import ExtractiveAnswerer
+from assistant.generation import ModelCrashed, choice_probs
 from assistant.prompts import (
     CONFIRM_TASK,
     JUDGE_OPTIONS,
@@ -169,8 +170,6 @@ class Assistant:
     @property
     def extractive(self) -> ExtractiveLike:
         if self._extractive is None:
-            from assistant.generators import ExtractiveAnswerer
-
             self._extractive = ExtractiveAnswerer()
         return self._extractive
 

@@ -2,12 +2,87 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from assistant.backends.openai import OpenAIGenerator
 from assistant.chat import Assistant, SearcherLike
-from assistant.generators import Generator, make_generator
-from core.config import Settings
+from assistant.generation import Generator, GeneratorError
+from assistant.kernels import BUILTIN, KernelPlan, cpu_variants, llama_lib_dir
+from assistant.models import DEFAULT_MODEL
+from assistant.worker import ModelWorker, WorkerGenerator, WorkerSpec
+from core.config import GeneratorSettings, Settings
 from corpus.timeexpr import annotate
+
+BackendMaker = Callable[[GeneratorSettings, Path, Path], Generator]
+
+
+def _worker_generator(settings: GeneratorSettings, engine: str, model: Path, run_dir: Path, name: str) -> Generator:
+    plan = None
+    if engine == "llama" and settings.cpu_variant != "auto":
+        library = ""
+        if settings.cpu_variant != BUILTIN:
+            found = cpu_variants(llama_lib_dir())
+            if settings.cpu_variant not in found:
+                known = ", ".join(["auto", BUILTIN, *found])
+                raise GeneratorError(f"generator.cpu_variant {settings.cpu_variant!r} is not in this build ({known})")
+            library = str(found[settings.cpu_variant])
+        plan = KernelPlan(settings.cpu_variant, library, settings.extra_buffers)
+    spec = WorkerSpec(engine, str(model), n_ctx=settings.n_ctx, threads=settings.n_threads, plan=plan)
+    worker = ModelWorker(
+        spec,
+        log_path=run_dir / "model-server.log",
+        choice_path=run_dir / "kernels.json",
+        start_timeout_s=settings.start_timeout_s,
+    )
+    return WorkerGenerator(worker, name, timeout_s=settings.timeout_s)
+
+
+def _make_llama(settings: GeneratorSettings, models_dir: Path, run_dir: Path) -> Generator:
+    path = Path(settings.model_path).expanduser() if settings.model_path else Path(models_dir) / DEFAULT_MODEL.filename
+    return _worker_generator(settings, "llama", path, run_dir, f"llama:{path.name}")
+
+
+def _make_transformers(settings: GeneratorSettings, models_dir: Path, run_dir: Path) -> Generator:
+    if not settings.model_path:
+        raise GeneratorError("the transformers backend needs generator.model_path: a local model directory")
+    path = Path(settings.model_path).expanduser()
+    return _worker_generator(settings, "transformers", path, run_dir, f"transformers:{path.name}")
+
+
+def _make_openai(settings: GeneratorSettings, models_dir: Path, run_dir: Path) -> Generator:
+    if not settings.base_url:
+        raise GeneratorError("the openai backend needs generator.base_url, e.g. http://127.0.0.1:8000/v1")
+    return OpenAIGenerator(settings.base_url, settings.api_model, timeout_s=settings.timeout_s)
+
+
+BACKENDS: dict[str, BackendMaker] = {
+    "llama": _make_llama,
+    "transformers": _make_transformers,
+    "openai": _make_openai,
+}
+
+
+def make_generator(settings: GeneratorSettings, models_dir: Path, run_dir: Path | None = None) -> Generator:
+    """The generator `settings.backend` names; cheap, a local model starts in its own process on first use.
+
+    Local models (llama, transformers) run in a model server child process whose log and kernel choice are kept in
+    `run_dir` (default: beside `models_dir`). "extractive" is not a Generator: it needs the question and passages,
+    not a prompt; use ExtractiveAnswerer.
+    """
+    try:
+        make = BACKENDS[settings.backend]
+    except KeyError:
+        hint = (
+            " (the extractive backend is ExtractiveAnswerer, not a Generator)"
+            if settings.backend == "extractive"
+            else ""
+        )
+        raise GeneratorError(
+            f"unknown generator.backend {settings.backend!r}; known: {', '.join(sorted(BACKENDS))}{hint}"
+        ) from None
+    return make(settings, models_dir, Path(run_dir) if run_dir else Path(models_dir).parent / "run")
 
 
 def open_generator(settings: Settings) -> Generator | None:

@@ -276,12 +276,12 @@ def _make_engine(args: argparse.Namespace) -> Engine:
     from assistant.kernels import KernelPlan
 
     if args.engine == "llama":
-        from assistant.generators import LlamaGenerator
+        from assistant.backends.llama import LlamaGenerator
 
         plan = KernelPlan(args.cpu_variant, args.cpu_library, args.extra_buffers) if args.cpu_variant else None
         return LlamaGenerator(Path(args.model), n_ctx=args.n_ctx, n_threads=args.threads, plan=plan)
     if args.engine == "transformers":
-        from assistant.generators import TransformersGenerator
+        from assistant.backends.transformers import TransformersGenerator
 
         return TransformersGenerator(Path(args.model), n_threads=args.threads)
     # "package.module:factory": a factory called with the parsed arguments (tests run scripted engines this way)

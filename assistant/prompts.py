@@ -46,7 +46,7 @@ ANSWER_USER = """{sources}
 ANSWER_TASK = "请根据以上资料回答问题，并在每句话末尾用[1]、[2]这样的资料编号标注来源。"
 # The answerability check: the same prompt up to the task line, so the answer that follows reuses its evaluated
 # prefix (sources and question) and the check costs only these few tokens. The reply's first token is read as
-# a probability of 是 against 否 (see assistant.generators.choice_probs).
+# a probability of 是 against 否 (see assistant.generation.choice_probs).
 JUDGE_TASK = "先不要回答。请判断：以上资料中是否明确写有这个问题的答案？只回答“是”或“否”。"
 JUDGE_OPTIONS = ("是", "否")
 # The confirmation after the answer, asked in the same conversation (the model's reply, then this): alone the 1.5B

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from assistant import kernels
-from assistant.generators import GeneratorError, Messages, ModelCrashed, OpenAIGenerator, Reply
+from assistant.backends.openai import OpenAIGenerator
+from assistant.generation import GeneratorError, Messages, ModelCrashed, Reply
 from assistant.kernels import KernelChoice, KernelPlan, Trial
 from assistant.model_server import TOKEN_ENV
 

@@ -83,7 +83,7 @@ def percentile(values: list[float], p: float) -> float | None:
 def make_generator(name: str, settings: Settings, models_dir: Path) -> Any:
     if name == "extractive":
         return None
-    from assistant.generators import make_generator as factory
+    from assistant.factory import make_generator as factory
 
     if name == "llama" and not settings.generator.model_path:
         from assistant.models import pull_default_model

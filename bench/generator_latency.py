@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from assistant.generators import LlamaGenerator  # noqa: E402
+from assistant.backends.llama import LlamaGenerator  # noqa: E402
 from assistant.models import pull_default_model  # noqa: E402
 from assistant.prompts import (  # noqa: E402
     ANSWER_SYSTEM,

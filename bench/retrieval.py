@@ -250,7 +250,7 @@ def evaluate_rerank(settings: Settings, store: Store, name: str, n: int, models_
 
     The wall time of the reranked search is per question and includes the LLM's prompt reading and grading.
     """
-    from assistant.generators import make_generator
+    from assistant.factory import make_generator
     from assistant.models import pull_default_model
     from index.hybrid import Searcher
     from index.rerank import LLMReranker

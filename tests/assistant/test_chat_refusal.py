@@ -10,7 +10,7 @@ from fakes import FakeGenerator, FakeJudgingGenerator
 
 from assistant.chat import Assistant
 from assistant.citations import unmatched_question_facts
-from assistant.generators import GeneratorError
+from assistant.generation import GeneratorError
 from assistant.prompts import ANSWER_TASK, CONFIRM_TASK, JUDGE_TASK
 from core.config import Settings
 

@@ -13,23 +13,22 @@ import pytest
 from fakes import FakeGenerator
 from openai_stub import OpenAIStub
 
-from assistant.generators import (
-    API_KEY_ENV,
-    DEFAULT_GGUF,
-    ExtractiveAnswerer,
+from assistant.backends.llama import LlamaGenerator, _prompt_cache
+from assistant.backends.openai import API_KEY_ENV, OpenAIGenerator
+from assistant.backends.transformers import TransformersGenerator
+from assistant.extractive import ExtractiveAnswerer
+from assistant.factory import make_generator
+from assistant.generation import (
     GeneratorError,
-    LlamaGenerator,
-    OpenAIGenerator,
-    TransformersGenerator,
-    _cut_at_stop,
-    _load_once,
-    _Loaded,
+    Loaded,
     choice_probs,
     complete,
-    make_generator,
+    cut_at_stop,
+    load_once,
     usage_of,
 )
 from assistant.kernels import KernelPlan
+from assistant.models import DEFAULT_MODEL
 from assistant.worker import WorkerGenerator
 from core.config import GeneratorSettings
 
@@ -54,25 +53,25 @@ def test_complete_joins_the_stream() -> None:
         ["答", "案", "是", "4", "2", "\n", "\n", "问", "题"],
     ],
 )
-def test_cut_at_stop_across_piece_boundaries(pieces: list[str]) -> None:
-    assert "".join(_cut_at_stop(pieces, ["\n\n问题", "<|im_end|>"])) == "答案是42"
-    assert "".join(_cut_at_stop(pieces, None)) == "".join(pieces)
-    assert "".join(_cut_at_stop(pieces, ["不存在"])) == "".join(pieces)
+def testcut_at_stop_across_piece_boundaries(pieces: list[str]) -> None:
+    assert "".join(cut_at_stop(pieces, ["\n\n问题", "<|im_end|>"])) == "答案是42"
+    assert "".join(cut_at_stop(pieces, None)) == "".join(pieces)
+    assert "".join(cut_at_stop(pieces, ["不存在"])) == "".join(pieces)
 
 
-def test_cut_at_stop_streams_before_the_end() -> None:
+def testcut_at_stop_streams_before_the_end() -> None:
     def pieces():
         yield "第一段很长的文字"
         raise AssertionError("read past what was needed")
 
-    assert next(_cut_at_stop(pieces(), ["。"])) == "第一段很长的文字"
+    assert next(cut_at_stop(pieces(), ["。"])) == "第一段很长的文字"
 
 
 def test_factory_picks_backend_by_name(tmp_path: Path) -> None:
     llama = make_generator(GeneratorSettings(), tmp_path)
     assert isinstance(llama, WorkerGenerator)  # local models run in a model server child process
     assert llama.worker.spec.engine == "llama" and llama.worker.spec.plan is None  # kernels chosen by probing
-    assert llama.worker.spec.model == str(tmp_path / DEFAULT_GGUF)
+    assert llama.worker.spec.model == str(tmp_path / DEFAULT_MODEL.filename)
     assert llama.worker.choice_path == tmp_path.parent / "run" / "kernels.json"
     own = make_generator(GeneratorSettings(model_path=str(tmp_path / "x.gguf")), tmp_path, tmp_path / "r")
     assert own.worker.spec.model == str(tmp_path / "x.gguf") and own.worker.log_path.parent == tmp_path / "r"
@@ -110,7 +109,7 @@ def test_missing_gguf_says_how_to_pull(tmp_path: Path) -> None:
         gen.stream(MESSAGES, max_tokens=4)
 
 
-def test_models_load_once_even_when_asked_concurrently() -> None:
+def test_modelsload_once_even_when_asked_concurrently() -> None:
     calls: list[int] = []
 
     def loader() -> object:
@@ -119,8 +118,8 @@ def test_models_load_once_even_when_asked_concurrently() -> None:
         return object()
 
     key = ("test", f"load-once-{id(calls)}")
-    results: list[_Loaded] = []
-    threads = [threading.Thread(target=lambda: results.append(_load_once(key, loader))) for _ in range(4)]
+    results: list[Loaded] = []
+    threads = [threading.Thread(target=lambda: results.append(load_once(key, loader))) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
@@ -146,7 +145,7 @@ class _ScriptedLlama:
 
 def test_llama_stream_reads_deltas_and_holds_the_model_lock(tmp_path: Path) -> None:
     fake = _ScriptedLlama(["你", "好", "！"])
-    loaded = _Loaded(fake, threading.Lock())
+    loaded = Loaded(fake, threading.Lock())
     gen = LlamaGenerator(tmp_path / "m.gguf")
     gen.loaded = lambda: loaded  # type: ignore[method-assign]
     stream = gen.stream(MESSAGES, max_tokens=7, stop=["。"])
@@ -162,7 +161,7 @@ def test_llama_prompt_too_long_is_a_generator_error(tmp_path: Path) -> None:
         def create_chat_completion(self, **kwargs):
             raise ValueError("Requested tokens (5000) exceed context window of 4096")
 
-    loaded = _Loaded(TooLong(), threading.Lock())
+    loaded = Loaded(TooLong(), threading.Lock())
     gen = LlamaGenerator(tmp_path / "m.gguf")
     gen.loaded = lambda: loaded  # type: ignore[method-assign]
     with pytest.raises(GeneratorError, match="exceed context window"):
@@ -455,7 +454,6 @@ def test_llama_prefix_cache_restores_an_earlier_prompt(real_llama: WorkerGenerat
 def test_llama_cache_keeps_no_logits_copy() -> None:
     """The RAM prompt cache drops the ~311 MB of logits rows each saved state carries (see `_prompt_cache`)."""
     pytest.importorskip("llama_cpp")
-    from assistant.generators import _prompt_cache
 
     class State:
         def __init__(self) -> None:

@@ -18,8 +18,9 @@ import pytest
 from fake_searcher import FakeSearcher, FakeStore, sample_corpus
 
 from assistant import worker as worker_module
+from assistant.backends.openai import OpenAIGenerator
 from assistant.chat import Assistant
-from assistant.generators import GeneratorError, ModelCrashed, choice_probs, complete, usage_of
+from assistant.generation import GeneratorError, ModelCrashed, choice_probs, complete, usage_of
 from assistant.kernels import KernelPlan
 from assistant.model_server import ModelServer
 from assistant.prompts import MODEL_CRASHED_NOTE
@@ -85,8 +86,6 @@ def _post(server: ModelServer, body: object, token: str = "t0ken") -> httpx.Resp
 
 
 def test_server_streams_and_reports_the_first_tokens_logprobs(server: ModelServer) -> None:
-    from assistant.generators import OpenAIGenerator
-
     client = OpenAIGenerator(f"http://127.0.0.1:{server.port}/v1", api_key="t0ken", timeout_s=10)
     assert complete(client, MESSAGES, max_tokens=64) == LAW_REPLY
     probs = choice_probs(client, MESSAGES, ("是", "否"))

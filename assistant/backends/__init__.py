@@ -1,0 +1,1 @@
+"""Text generation backends: llama.cpp (GGUF), transformers, and any OpenAI-compatible endpoint."""
