@@ -7,6 +7,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Protocol
 
@@ -19,6 +20,7 @@ from assistant.citations import (
     sentence_spans,
     unmatched_question_facts,
 )
+from assistant.events import Event, Final, Token
 from assistant.extractive import ExtractiveAnswerer
 from assistant.generation import ModelCrashed, choice_probs
 from assistant.prompts import (
@@ -40,11 +42,9 @@ from corpus.timeexpr import TimeScope, parse_question_time, rewrite_question
 
 log = logging.getLogger(__name__)
 
-Event = tuple[str, Any]  # ("token", str) while generating, then ("answer", Answer)
 # (passage text, publication date) -> the text with relative dates spelled out, e.g. corpus.timeexpr.annotate
 Annotator = Callable[[str, date | None], str]
 
-QUESTION_FACT_MODES = ("off", "numbers", "names")
 _RECENT_WORDS = ("最近", "最新", "近期", "目前", "现在", "如今", "眼下")
 # A question about a period is searched among articles published in it and for a while after it (news reports
 # on a day, a month or a year later): the span's quarter, at least 3 days, at most 92.
@@ -142,6 +142,35 @@ def refusal_topic(query: str, *, max_chars: int = 60) -> str:
     return topic[:max_chars] + ("…" if len(topic) > max_chars else "") or "这个问题"
 
 
+@dataclass
+class _Turn:
+    """One question on its way through the steps of `Assistant.stream`."""
+
+    question: str
+    history: Sequence[tuple[str, str]]
+    today: date | None
+    context: list[Hit] | None
+    start: float = field(default_factory=time.perf_counter)
+    query: str = ""  # what is searched: the standalone question with its dates resolved
+    standalone: str = ""  # the standalone question before dates are resolved ("去年" is not a fact to find)
+    asked: str = ""  # the question the model reads (with today's date beside it, and a period note)
+    scope: TimeScope | None = None
+    hits: list[Hit] = field(default_factory=list)
+    period_fallback: bool = False  # the question names a period that held nothing relevant: searched without it
+    period_note: bool = False  # and the model was told so
+    evidence: list[Evidence] = field(default_factory=list)
+    messages: list[dict[str, str]] = field(default_factory=list)
+    answerable_p: float | None = None
+    confirmed_p: float | None = None
+    reply: str = ""
+    generator: str = ""
+    notice: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def lap(self, name: str, since: float) -> None:
+        self.timings[name] = time.perf_counter() - since
+
+
 class Assistant:
     """Answers questions from the store through `searcher`, with `generator` (or extractively when it is None).
 
@@ -163,15 +192,9 @@ class Assistant:
         self.store = store
         self.searcher = searcher
         self.generator = generator
-        self._extractive = extractive
+        self.extractive = extractive or ExtractiveAnswerer()
         self.annotate = annotate
         self.generator_error = ""  # why the generator was given up on, when it was
-
-    @property
-    def extractive(self) -> ExtractiveLike:
-        if self._extractive is None:
-            self._extractive = ExtractiveAnswerer()
-        return self._extractive
 
     def ask(
         self,
@@ -181,12 +204,10 @@ class Assistant:
         question_date: date | str | None = None,
         context: list[Hit] | None = None,
     ) -> Answer:
-        answer = None
-        for kind, value in self.stream(question, history, question_date=question_date, context=context):
-            if kind == "answer":
-                answer = value
-        assert answer is not None  # stream() always ends with one
-        return answer
+        for event in self.stream(question, history, question_date=question_date, context=context):
+            if isinstance(event, Final):
+                return event.answer
+        raise AssertionError("stream() always ends with a Final event")
 
     def stream(
         self,
@@ -196,157 +217,172 @@ class Assistant:
         question_date: date | str | None = None,
         context: list[Hit] | None = None,
     ) -> Iterator[Event]:
-        """("token", piece) events as the reply is generated, then one ("answer", Answer).
+        """Token events as the reply is generated, then one Final with the checked answer or a refusal.
 
         `question_date` (a date or "YYYY-MM-DD") is "today" for the question; `context` replaces retrieval.
         """
         if not question or not question.strip():
             raise ValueError("the question is empty")
-        today = _as_date(question_date)
+        turn = _Turn(question, history, _as_date(question_date), context)
+        self._rewrite(turn)
+        self._retrieve(turn)
+        reason = self._gate(turn)
+        attribution = None
+        if not reason:
+            yield from self._generate(turn)
+            attribution = self._verify(turn)
+            reason = self._decide(turn, attribution)
+        yield Final(self._answer(turn, attribution, reason))
+
+    # -- the steps ---------------------------------------------------------------------------------------------
+
+    def _rewrite(self, turn: _Turn) -> None:
+        """1. A follow-up becomes a standalone question; its time words are resolved against the question date."""
         opts = self.settings.answer
-        start = time.perf_counter()
-        timings: dict[str, float] = {}
-
-        query = question.strip()
-        if history and opts.rewrite_followups and context is None:
-            query = rewrite(question, history, self.generator)
-        standalone = query  # before dates are rewritten: "去年" must not turn into numbers the passages must hold
-        asked, scope = query, None  # the model reads the question as asked, with today's date beside it
+        query = turn.question.strip()
+        if turn.history and opts.rewrite_followups and turn.context is None:
+            query = rewrite(turn.question, turn.history, self.generator)
+        turn.standalone = turn.asked = query  # the model reads the question as asked, with today's date beside it
         if opts.resolve_dates:
-            today = today or date.today()
-            scope = parse_question_time(query, today)
-            query = rewrite_question(query, today)  # "去年的产值" is searched as "2025年的产值"
-        timings["rewrite"] = time.perf_counter() - start
+            turn.today = turn.today or date.today()
+            turn.scope = parse_question_time(query, turn.today)
+            query = rewrite_question(query, turn.today)  # "去年的产值" is searched as "2025年的产值"
+        turn.query = query
+        turn.lap("rewrite", turn.start)
 
+    def _retrieve(self, turn: _Turn) -> None:
+        """2. The passages: the given context, or a search within the period the question names."""
         mark = time.perf_counter()
-        if context is not None:
-            hits = list(context)
+        if turn.context is not None:
+            turn.hits = list(turn.context)
         else:
             if self.searcher is None:
                 raise ValueError("no searcher: pass `context` passages or build the Assistant with a searcher")
-            hits, outside = self._retrieve(query, scope)
-            if outside and scope is not None:
-                timings["date_fallback"] = 1.0
-                # the note says the sources were published at other dates: untrue of undated ones (search
-                # snippets, files without dates), and read as "the sources cannot answer" by a small model
-                if all(h.date for h in hits):
-                    timings["period_note"] = 1.0
-                    asked += PERIOD_FALLBACK_NOTE.format(period=scope.resolved.removesuffix("期间"))  # 春节期间
-        timings["retrieve"] = time.perf_counter() - mark
+            turn.hits, turn.period_fallback = self._search(turn.query, turn.scope)
+            # the note says the sources were published at other dates: untrue of undated ones (search snippets,
+            # files without dates), and read as "the sources cannot answer" by a small model
+            if turn.period_fallback and turn.scope is not None and all(h.date for h in turn.hits):
+                turn.period_note = True
+                turn.asked += PERIOD_FALLBACK_NOTE.format(period=turn.scope.resolved.removesuffix("期间"))
+        turn.lap("retrieve", mark)
 
-        def refuse(reason: str, generator: str = "", notice: str = "") -> Answer:
-            timings["total"] = time.perf_counter() - start
-            return Answer(
-                question=question,
-                text=refusal_text(refusal_topic(query)),
-                hits=tuple(hits),
-                refused=True,
-                rewritten_query=query,
-                timings={**timings, "refusal_" + reason: 1.0},
-                generator=generator,
-                notice=notice,
-            )
-
-        if not hits:
-            yield "answer", refuse("no_hits")
-            return
-        dense = [h.scores["dense"] for h in hits if "dense" in h.scores]
-        if context is None and dense and max(dense) < opts.min_dense_score:
-            yield "answer", refuse("retrieval")
-            return
-
-        evidence = [Evidence(n, hit, self._shown(hit, query)) for n, hit in enumerate(hits, 1)]
-        if opts.question_facts not in QUESTION_FACT_MODES:
-            raise ValueError(
-                f"unknown answer.question_facts {opts.question_facts!r} (known: {', '.join(QUESTION_FACT_MODES)})"
-            )
+    def _gate(self, turn: _Turn) -> str:
+        """3. Why the question is refused before any answer is written ("" to go on): nothing found, nothing close
+        enough, a name or number of the question that no passage mentions, or the generator's own judgement."""
+        opts = self.settings.answer
+        if not turn.hits:
+            return "no_hits"
+        dense = [h.scores["dense"] for h in turn.hits if "dense" in h.scores]
+        if turn.context is None and dense and max(dense) < opts.min_dense_score:
+            return "retrieval"
+        turn.evidence = [Evidence(n, hit, self._shown(hit, turn.query)) for n, hit in enumerate(turn.hits, 1)]
         # after a period note the model knows the period found nothing and may say what other dates hold
         if (
             opts.question_facts != "off"
-            and "period_note" not in timings
+            and not turn.period_note
             and unmatched_question_facts(
-                standalone, [(e.shown, e.hit.date) for e in evidence], names=opts.question_facts == "names"
+                turn.standalone, [(e.shown, e.hit.date) for e in turn.evidence], names=opts.question_facts == "names"
             )
         ):
-            yield "answer", refuse("question_facts")
-            return
+            return "question_facts"
+        if self.generator is None:
+            return ""
+        sources = [Source(e.n, e.hit.title, e.hit.date, e.shown) for e in turn.evidence]
+        turn.messages = answer_messages(turn.asked, sources, today=turn.today)
+        if opts.min_answerable <= 0:
+            return ""
+        mark = time.perf_counter()
+        try:
+            turn.answerable_p = self._answerable(
+                answer_messages(turn.asked, sources, today=turn.today, task=JUDGE_TASK)
+            )
+        except ModelCrashed as exc:
+            self._gave_up(turn, exc)
+            return ""
+        if turn.answerable_p is not None:
+            turn.lap("judge", mark)
+            if turn.answerable_p < opts.min_answerable:
+                turn.generator = getattr(self.generator, "name", "")
+                return "judge"
+        return ""
+
+    def _generate(self, turn: _Turn) -> Iterator[Token]:
+        """4. The reply, streamed: the generator's, or the extractive answerer's when there is none or it failed."""
         mark = time.perf_counter()
         pieces: list[str] = []
-        used = ""
-        notice = ""
-        messages: list[dict[str, str]] = []
-        if self.generator is not None:
-            sources = [Source(e.n, e.hit.title, e.hit.date, e.shown) for e in evidence]
-            messages = answer_messages(asked, sources, today=today)
+        if self.generator is not None and not turn.notice:
             try:
-                p = None
-                if opts.min_answerable > 0:
-                    p = self._answerable(answer_messages(asked, sources, today=today, task=JUDGE_TASK))
-            except ModelCrashed as exc:
-                self.generator_error = f"{type(exc).__name__}: {exc}"
-                log.warning("the model crashed while judging, answering extractively: %s", exc)
-                notice = MODEL_CRASHED_NOTE
-            if p is not None:
-                timings["answerable"] = p
-                timings["judge"] = time.perf_counter() - mark
-                if p < opts.min_answerable:
-                    yield "answer", refuse("judge", getattr(self.generator, "name", ""))
-                    return
-        if self.generator is not None and not notice:
-            try:
-                max_tokens = min(self.settings.generator.max_tokens, opts.max_answer_tokens)
+                max_tokens = min(self.settings.generator.max_tokens, self.settings.answer.max_answer_tokens)
                 for piece in self.generator.stream(
-                    messages, max_tokens=max_tokens, temperature=self.settings.generator.temperature
+                    turn.messages, max_tokens=max_tokens, temperature=self.settings.generator.temperature
                 ):
                     if not pieces:
-                        timings["ttft"] = time.perf_counter() - start
+                        turn.lap("ttft", turn.start)
                     pieces.append(piece)
-                    yield "token", piece
-                used = getattr(self.generator, "name", type(self.generator).__name__)
+                    yield Token(piece)
+                turn.generator = getattr(self.generator, "name", type(self.generator).__name__)
             except Exception as exc:  # a model that fails to load or dies mid-reply: answer extractively instead
-                self.generator_error = f"{type(exc).__name__}: {exc}"
-                log.warning("generator failed, answering extractively: %s", self.generator_error)
-                notice = MODEL_CRASHED_NOTE if isinstance(exc, ModelCrashed) else MODEL_FAILED_NOTE
+                self._gave_up(turn, exc)
                 pieces = []
-        if not used:
+        if not turn.generator:
             # quoted article text keeps its own bracketed numbers as 〔n〕, so they are never read as our citations
-            reply = self.extractive.answer(query, [fence_text(e.shown) for e in evidence])
-            timings.setdefault("ttft", time.perf_counter() - start)
+            reply = self.extractive.answer(turn.query, [fence_text(e.shown) for e in turn.evidence])
+            turn.timings.setdefault("ttft", time.perf_counter() - turn.start)
             pieces = [reply]
-            used = "extractive"
-            yield "token", reply
-        timings["generate"] = time.perf_counter() - mark
+            turn.generator = "extractive"
+            yield Token(reply)
+        turn.reply = "".join(pieces).strip()
+        turn.lap("generate", mark)
 
-        reply = "".join(pieces).strip()
-        attribution = Attributor(evidence, min_overlap=opts.min_support_overlap).attribute(reply)
-        reason = self._refusal_reason(reply, attribution)
-        if not reason and used != "extractive" and opts.min_confirmed > 0 and "answerable" in timings:
-            mark = time.perf_counter()
-            confirmed = self._confirmed(timings["answerable"], [*messages, *_confirmation(reply)])
-            if confirmed is not None:
-                timings["confirmed"] = confirmed
-                timings["confirm"] = time.perf_counter() - mark
-                if confirmed < opts.min_confirmed:
-                    reason = "confirmation"
-        if reason:
-            yield "answer", refuse(reason, used, notice)
-            return
-        timings["total"] = time.perf_counter() - start
-        yield (
-            "answer",
-            Answer(
-                question=question,
-                text=attribution.text,
-                citations=attribution.citations,
-                hits=tuple(hits),
-                refused=False,
-                rewritten_query=query,
-                timings=timings,
-                unverified=attribution.unverified,
-                generator=used,
-                notice=notice,
-            ),
+    def _verify(self, turn: _Turn) -> Attribution:
+        """5. Each sentence of the reply is matched to a quoted span of a cited passage that supports it."""
+        return Attributor(turn.evidence, min_overlap=self.settings.answer.min_support_overlap).attribute(turn.reply)
+
+    def _decide(self, turn: _Turn, attribution: Attribution) -> str:
+        """6. Why the reply is replaced by a refusal ("" to keep it): empty, declined, unverified, or not confirmed
+        by the generator's second look at its own reply."""
+        opts = self.settings.answer
+        reason = self._refusal_reason(turn.reply, attribution)
+        if reason or turn.generator == "extractive" or opts.min_confirmed <= 0 or turn.answerable_p is None:
+            return reason
+        mark = time.perf_counter()
+        turn.confirmed_p = self._confirmed(turn.answerable_p, [*turn.messages, *_confirmation(turn.reply)])
+        if turn.confirmed_p is None:
+            return ""
+        turn.lap("confirm", mark)
+        return "confirmation" if turn.confirmed_p < opts.min_confirmed else ""
+
+    # -- helpers of the steps ----------------------------------------------------------------------------------
+
+    def _answer(self, turn: _Turn, attribution: Attribution | None, reason: str) -> Answer:
+        turn.lap("total", turn.start)
+        common = {
+            "question": turn.question,
+            "hits": tuple(turn.hits),
+            "rewritten_query": turn.query,
+            "timings": dict(turn.timings),
+            "generator": turn.generator,
+            "notice": turn.notice,
+            "answerable_p": turn.answerable_p,
+            "confirmed_p": turn.confirmed_p,
+            "period_fallback": turn.period_fallback,
+        }
+        if reason or attribution is None:
+            return Answer(text=refusal_text(refusal_topic(turn.query)), refused=True, refusal_reason=reason, **common)
+        return Answer(
+            text=attribution.text,
+            citations=attribution.citations,
+            unverified=attribution.unverified,
+            refused=False,
+            **common,
         )
+
+    def _gave_up(self, turn: _Turn, exc: Exception) -> None:
+        """The generator failed: the question is answered without it, and the reader is told why."""
+        self.generator_error = f"{type(exc).__name__}: {exc}"
+        log.warning("generator failed, answering extractively: %s", self.generator_error)
+        turn.notice = MODEL_CRASHED_NOTE if isinstance(exc, ModelCrashed) else MODEL_FAILED_NOTE
+        turn.generator = ""
 
     def _answerable(self, messages: list[dict[str, str]]) -> float | None:
         """The generator's probability that the sources answer the question; None when it cannot tell.
@@ -367,7 +403,7 @@ class Assistant:
         after = self._answerable(messages)
         return None if after is None else combined_judgement(answerable, after)
 
-    def _retrieve(self, query: str, scope: TimeScope | None) -> tuple[list[Hit], bool]:
+    def _search(self, query: str, scope: TimeScope | None) -> tuple[list[Hit], bool]:
         """Search, within the period the question names when that period holds a relevant passage.
 
         Also says whether the question named a period but the hits come from outside it (the unfiltered fallback).

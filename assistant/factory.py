@@ -71,17 +71,9 @@ def make_generator(settings: GeneratorSettings, models_dir: Path, run_dir: Path 
     `run_dir` (default: beside `models_dir`). "extractive" is not a Generator: it needs the question and passages,
     not a prompt; use ExtractiveAnswerer.
     """
-    try:
-        make = BACKENDS[settings.backend]
-    except KeyError:
-        hint = (
-            " (the extractive backend is ExtractiveAnswerer, not a Generator)"
-            if settings.backend == "extractive"
-            else ""
-        )
-        raise GeneratorError(
-            f"unknown generator.backend {settings.backend!r}; known: {', '.join(sorted(BACKENDS))}{hint}"
-        ) from None
+    if settings.backend == "extractive":
+        raise GeneratorError("the extractive backend is ExtractiveAnswerer, not a Generator")
+    make = BACKENDS[settings.backend]  # the settings admit no other backend
     return make(settings, models_dir, Path(run_dir) if run_dir else Path(models_dir).parent / "run")
 
 

@@ -30,6 +30,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from assistant.chat import Assistant  # noqa: E402
+from assistant.events import Final, Token  # noqa: E402
 from core.config import Settings, load_settings  # noqa: E402
 from core.types import Chunk, Hit  # noqa: E402
 
@@ -125,11 +126,11 @@ def run(
             break
         started = time.perf_counter()
         raw, answer = [], None
-        for event, value in assistant.stream(q["question"], context=hits):
-            if event == "token":
-                raw.append(value)
-            else:
-                answer = value
+        for event in assistant.stream(q["question"], context=hits):
+            if isinstance(event, Token):
+                raw.append(event.text)
+            elif isinstance(event, Final):
+                answer = event.answer
         assert answer is not None
         elapsed = time.perf_counter() - started
         rec = {
@@ -145,10 +146,10 @@ def run(
             "verified": sum(c.verified for c in answer.citations),
             "unverified_sentences": len(answer.unverified),
             "ttft": answer.timings.get("ttft"),
-            "answerable_p": answer.timings.get("answerable"),  # the generator's own answerability judgement
-            "confirmed_p": answer.timings.get("confirmed"),  # combined with its confirmation after the answer
+            "answerable_p": answer.answerable_p,  # the generator's own answerability judgement
+            "confirmed_p": answer.confirmed_p,  # combined with its confirmation after the answer
             "seconds": elapsed,
-            "refusal_reason": next((k[len("refusal_") :] for k in answer.timings if k.startswith("refusal_")), ""),
+            "refusal_reason": answer.refusal_reason,
         }
         records.append(rec)
         print(

@@ -89,10 +89,8 @@ def load_questions(name: str) -> list[dict]:
 
 
 def settings_for(data_home: Path, name: str) -> Settings:
-    settings = Settings(home=data_home / name)
-    settings.retrieval.k = 10
-    settings.index.keep_stale_embeddings = True  # a --corpus-limit run must not drop the vectors of a full run
-    return settings
+    # a --corpus-limit run must not drop the vectors of a full run
+    return Settings(home=data_home / name).override({"retrieval": {"k": 10}, "index": {"keep_stale_embeddings": True}})
 
 
 def build(settings: Settings, name: str, limit: int = 0) -> tuple[Store, dict[str, float]]:

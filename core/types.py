@@ -130,7 +130,15 @@ class Answer:
     hits: tuple[Hit, ...] = ()
     refused: bool = False
     rewritten_query: str = ""
+    # seconds spent in each step: rewrite, retrieve, judge, ttft (to the first piece of the reply), generate,
+    # confirm, total
     timings: dict[str, float] = field(default_factory=dict, compare=False)
     unverified: tuple[str, ...] = ()  # answer sentences no cited passage supports
     generator: str = ""
     notice: str = ""  # shown above the answer: why it comes without the model, when it does
+    # why it was refused: "no_hits", "retrieval", "question_facts", "judge" (before writing), "empty", "generator",
+    # "unverified", "confirmation" (after); "" when answered
+    refusal_reason: str = ""
+    answerable_p: float | None = None  # the generator's probability, before answering, that the sources answer
+    confirmed_p: float | None = None  # that judgement combined with its second look at its own reply
+    period_fallback: bool = False  # the period the question names held nothing relevant, so it was searched without

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from assistant.events import Final, Token
 from assistant.factory import build_assistant, open_generator
 from core.config import Settings
 from core.types import Answer, Hit
@@ -155,13 +156,13 @@ def _ask(
     if not hasattr(assistant, "stream"):
         return assistant.ask(q.question, history, **kwargs), None, ""
     start, ttft, answer, pieces = clock(), None, None, []
-    for kind, value in assistant.stream(q.question, history, **kwargs):
-        if kind == "token":
+    for event in assistant.stream(q.question, history, **kwargs):
+        if isinstance(event, Token):
             if ttft is None:
                 ttft = (clock() - start) * 1000
-            pieces.append(value)
-        elif kind == "answer":
-            answer = value
+            pieces.append(event.text)
+        elif isinstance(event, Final):
+            answer = event.answer
     if answer is None:
         raise RuntimeError("the assistant's stream ended without an answer")
     return answer, ttft, "".join(pieces)
@@ -202,11 +203,9 @@ def run_question(
             record["unverified"] = list(answer.unverified)
             # why the assistant refused ("judge", "question_facts", "retrieval", ...) and the generator's own
             # answerability judgement, so an evaluator can tell which check turned an answerable question away
-            record["refusal_reason"] = next(
-                (k.removeprefix("refusal_") for k in answer.timings if k.startswith("refusal_")), ""
-            )
-            record["answerable_p"] = answer.timings.get("answerable")
-            record["confirmed_p"] = answer.timings.get("confirmed")  # both judgements combined, after the answer
+            record["refusal_reason"] = answer.refusal_reason
+            record["answerable_p"] = answer.answerable_p
+            record["confirmed_p"] = answer.confirmed_p  # both judgements combined, after the answer
             record["rewritten_query"] = answer.rewritten_query
             record["generator"] = answer.generator
             record["notice"] = answer.notice  # e.g. the model died and this answer came without it
@@ -436,7 +435,7 @@ def open_target(
             raise EvalError(f"{corpus}: corpus file not found")
         key = corpus_cache_key(corpus, settings, date=corpus_date, source=corpus_source)
         cache_dir = settings.home / "eval-cache" / key
-        target_settings = dataclasses.replace(settings, home=cache_dir)
+        target_settings = settings.override({"home": cache_dir})
         ready = cache_dir / "ready.json"  # written once the corpus is completely in the store
         cache_dir.mkdir(parents=True, exist_ok=True)
         # two runs starting at once on the same corpus: the second waits instead of ingesting and embedding again

@@ -344,10 +344,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from newsqa.runtime import with_generator
 
     settings = with_generator(settings, args.generator)
-    if args.host:
-        settings.app.host = args.host
-    if args.port:
-        settings.app.port = args.port
+    app_options = {"host": args.host, "port": args.port}
+    settings = settings.override({"app": {k: v for k, v in app_options.items() if v}})
     app.main(settings)  # serves until interrupted
     return 0
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 from assistant.chat import Assistant
@@ -33,7 +32,7 @@ def with_generator(settings: Settings, backend: str | None) -> Settings:
     """A copy of the settings with another generator backend (the `--generator` option, the UI switch)."""
     if not backend:
         return settings
-    return dataclasses.replace(settings, generator=dataclasses.replace(settings.generator, backend=backend))
+    return settings.override({"generator": {"backend": backend}}, "--generator")
 
 
 def open_runtime(settings: Settings, *, load_sample_if_empty: bool = True, progress: bool = False) -> Runtime:

@@ -18,6 +18,7 @@ from typing import Any
 
 import gradio as gr
 
+from assistant.events import Final, Token
 from assistant.feedback import FeedbackLog
 from core.config import Settings
 from newsqa.render import byline, is_error, read_rendered, render_answer, render_error, render_partial
@@ -165,12 +166,12 @@ class NewsApp:
             # an abandoned stream can never leave the index locked
             with self.index_lock.reading():
                 first = next(events, None)
-            for kind, value in itertools.chain([first] if first else [], events):
-                if kind == "token":
-                    pieces.append(value)
+            for event in itertools.chain([first] if first else [], events):
+                if isinstance(event, Token):
+                    pieces.append(event.text)
                     yield [*shown, {"role": "assistant", "content": render_partial("".join(pieces))}]
-                elif kind == "answer":
-                    yield [*shown, {"role": "assistant", "content": render_answer(value, self._article)}]
+                elif isinstance(event, Final):
+                    yield [*shown, {"role": "assistant", "content": render_answer(event.answer, self._article)}]
                     return
         except Exception:  # the reader gets a short message; the details go to the log
             log.exception("answering %r failed", question)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+from assistant.events import Event, Final, Token
 from core.config import Settings
 from core.types import Answer, Article, Chunk, Citation, Hit, chunk_id
 from corpus.store import Store
@@ -75,18 +76,19 @@ class FakeAssistant:
     calls: list[tuple[str, list[tuple[str, str]]]] = field(default_factory=list)
     fail: Exception | None = None
 
-    def stream(self, question: str, history: Sequence[tuple[str, str]] = (), **_: object) -> Iterator[tuple]:
+    def stream(self, question: str, history: Sequence[tuple[str, str]] = (), **_: object) -> Iterator[Event]:
         self.calls.append((question, list(history)))
         if self.fail is not None:
             raise self.fail
         answer = self.answers.pop(0) if self.answers else cited_answer(question)
         for i in range(0, len(answer.text), self.piece_chars):
-            yield "token", answer.text[i : i + self.piece_chars]
-        yield "answer", answer
+            yield Token(answer.text[i : i + self.piece_chars])
+        yield Final(answer)
 
     def ask(self, question: str, history: Sequence[tuple[str, str]] = (), **options: object) -> Answer:
-        events = list(self.stream(question, history, **options))
-        return events[-1][1]
+        final = list(self.stream(question, history, **options))[-1]
+        assert isinstance(final, Final)
+        return final.answer
 
 
 @dataclass

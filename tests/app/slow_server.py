@@ -15,6 +15,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).res
 from app_fakes import GARBAGE, FakeAssistant, FakeRuntime, FakeSearcher, chunk_of  # noqa: E402
 
 from app import build_demo  # noqa: E402
+from assistant.events import Event, Token  # noqa: E402
 from core.config import Settings  # noqa: E402
 from corpus.store import Store  # noqa: E402
 from newsqa.render import CSS  # noqa: E402
@@ -26,9 +27,9 @@ class SlowAssistant(FakeAssistant):
         super().__init__(piece_chars=1)
         self.delay_s = delay_s
 
-    def stream(self, question: str, history=(), **options: object) -> Iterator[tuple]:
+    def stream(self, question: str, history=(), **options: object) -> Iterator[Event]:
         for event in super().stream(question, history, **options):
-            if event[0] == "token":
+            if isinstance(event, Token):
                 time.sleep(self.delay_s)
             yield event
 

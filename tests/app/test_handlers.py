@@ -27,10 +27,7 @@ STAFF = StaffCredentials("editor", "s3cret-pass")
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    s = Settings(home=tmp_path / "home")
-    s.app.max_upload_mb = 1
-    s.app.max_upload_files = 3
-    return s
+    return Settings(home=tmp_path / "home").override({"app": {"max_upload_mb": 1, "max_upload_files": 3}})
 
 
 @pytest.fixture
@@ -410,8 +407,7 @@ def test_evaluation_needs_a_question_set(runtime, monkeypatch):
 
 
 def test_queue_limits_answers_and_leaves_cheap_events_free(runtime):
-    runtime.settings.app.concurrency = 2
-    runtime.settings.app.queue_size = 7
+    runtime.settings = runtime.settings.override({"app": {"concurrency": 2, "queue_size": 7}})
     demo = build_demo(make_app(runtime))
     assert demo._queue.max_size == 7 and demo._queue.default_concurrency_limit == 2
     fns = {}

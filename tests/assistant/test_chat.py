@@ -7,6 +7,7 @@ from fake_searcher import FakeSearcher, FakeStore, hit_for, sample_corpus
 from fakes import FakeGenerator
 
 from assistant.chat import Assistant, trim_passage
+from assistant.events import Final, Token
 from assistant.prompts import ANSWER_SYSTEM, ANSWER_TASK
 from core.config import Settings
 from core.types import Article, Chunk
@@ -21,9 +22,7 @@ def corpus() -> tuple[list[Article], list[Chunk]]:
 
 def _settings(min_dense_score: float = 0.0) -> Settings:
     """Settings whose retrieval threshold suits the fake searcher's bigram scores (0 turns the check off)."""
-    settings = Settings()
-    settings.answer.min_dense_score = min_dense_score
-    return settings
+    return Settings().override({"answer": {"min_dense_score": min_dense_score}})
 
 
 def _assistant(corpus, generator=None, settings: Settings | None = None) -> tuple[Assistant, FakeSearcher]:
@@ -125,11 +124,10 @@ def test_streaming_yields_tokens_before_the_final_answer(corpus) -> None:
     generator = FakeGenerator(["该条例将于2024年9月1日起施行[1]。"], piece_chars=4)
     assistant, _ = _assistant(corpus, generator)
     events = list(assistant.stream(LAW_Q))
-    kinds = [k for k, _ in events]
-    assert kinds[-1] == "answer" and kinds.count("answer") == 1
-    assert kinds[:-1] == ["token"] * (len(events) - 1) and len(events) > 3
-    assert "".join(v for k, v in events if k == "token") == "该条例将于2024年9月1日起施行[1]。"
-    assert events[-1][1].citations[0].verified
+    assert isinstance(events[-1], Final) and sum(isinstance(e, Final) for e in events) == 1
+    assert all(isinstance(e, Token) for e in events[:-1]) and len(events) > 3
+    assert "".join(e.text for e in events[:-1]) == "该条例将于2024年9月1日起施行[1]。"
+    assert events[-1].answer.citations[0].verified
 
 
 def test_given_context_skips_retrieval(corpus) -> None:
@@ -215,8 +213,7 @@ def test_answer_with_a_trailing_caveat_is_kept(corpus) -> None:
 
 
 def test_answer_length_is_capped_by_the_answer_settings(corpus) -> None:
-    settings = _settings()
-    settings.answer.max_answer_tokens = 77
+    settings = _settings().override({"answer": {"max_answer_tokens": 77}})
     generator = FakeGenerator(["该条例将于2024年9月1日起施行[1]。"])
     assistant, _ = _assistant(corpus, generator, settings)
     assistant.ask(LAW_Q)

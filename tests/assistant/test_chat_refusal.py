@@ -10,6 +10,7 @@ from fakes import FakeGenerator, FakeJudgingGenerator
 
 from assistant.chat import Assistant
 from assistant.citations import unmatched_question_facts
+from assistant.events import Final, Token
 from assistant.generation import GeneratorError
 from assistant.prompts import ANSWER_TASK, CONFIRM_TASK, JUDGE_TASK
 from core.config import Settings
@@ -24,10 +25,8 @@ def corpus():
 
 
 def _assistant(corpus, generator, **answer) -> Assistant:
-    settings = Settings()
-    settings.answer.min_dense_score = 0.0  # the fake searcher's bigram scores are not cosines
-    for key, value in answer.items():
-        setattr(settings.answer, key, value)
+    # the fake searcher's bigram scores are not cosines
+    settings = Settings().override({"answer": {"min_dense_score": 0.0, **answer}})
     articles, chunks = corpus
     return Assistant(settings, FakeStore(articles), FakeSearcher(articles, chunks), generator)
 
@@ -58,14 +57,14 @@ def test_names_are_checked_only_when_asked_for() -> None:
 def test_a_question_year_absent_from_every_passage_refuses_without_the_generator(corpus) -> None:
     generator = FakeGenerator()  # fails loudly if called
     answer = _assistant(corpus, generator).ask("2019年常州市生活垃圾分类管理条例什么时候施行？")
-    assert answer.refused and answer.timings.get("refusal_question_facts") == 1.0
+    assert answer.refused and answer.refusal_reason == "question_facts"
     assert answer.hits and not generator.calls
 
 
 def test_question_facts_off_leaves_it_to_the_generator(corpus) -> None:
     generator = FakeGenerator([LAW_REPLY])
     answer = _assistant(corpus, generator, question_facts="off").ask("2019年常州市生活垃圾分类管理条例什么时候施行？")
-    assert generator.calls and "refusal_question_facts" not in answer.timings
+    assert generator.calls and answer.refusal_reason != "question_facts"
 
 
 def test_unknown_question_facts_mode_is_an_error(corpus) -> None:
@@ -79,16 +78,16 @@ def test_unknown_question_facts_mode_is_an_error(corpus) -> None:
 def test_a_low_judgement_refuses_before_any_answer_is_generated(corpus) -> None:
     generator = FakeJudgingGenerator(judgements=[0.2])
     events = list(_assistant(corpus, generator, min_answerable=0.5).stream(LAW_Q))
-    assert [kind for kind, _ in events] == ["answer"]  # no token reached the reader
-    answer = events[0][1]
-    assert answer.refused and answer.timings["refusal_judge"] == 1.0 and answer.timings["answerable"] == 0.2
+    assert [type(e) for e in events] == [Final]  # no token reached the reader
+    answer = events[0].answer
+    assert answer.refused and answer.refusal_reason == "judge" and answer.answerable_p == 0.2
     assert not generator.calls and len(generator.choose_calls) == 1
 
 
 def test_a_high_judgement_answers_from_a_prompt_sharing_the_judged_prefix(corpus) -> None:
     generator = FakeJudgingGenerator([LAW_REPLY], judgements=[0.9])
     answer = _assistant(corpus, generator, min_answerable=0.5, min_confirmed=0.0).ask(LAW_Q)
-    assert not answer.refused and answer.timings["answerable"] == 0.9
+    assert not answer.refused and answer.answerable_p == 0.9
     (judged,) = generator.choose_calls
     answered = generator.last_messages
     assert judged[0] == answered[0]  # the same system prompt
@@ -118,11 +117,11 @@ def test_a_failing_judgement_is_logged_and_the_answer_goes_on(corpus, caplog) ->
 def test_an_answer_the_generator_does_not_confirm_is_retracted(corpus) -> None:
     generator = FakeJudgingGenerator([LAW_REPLY], judgements=[0.9, 0.01])
     events = list(_assistant(corpus, generator, min_answerable=0.5, min_confirmed=0.5).stream(LAW_Q))
-    assert [kind for kind, _ in events][-1] == "answer" and any(kind == "token" for kind, _ in events)
-    answer = events[-1][1]
-    assert answer.refused and answer.timings["refusal_confirmation"] == 1.0
+    assert isinstance(events[-1], Final) and any(isinstance(e, Token) for e in events)
+    answer = events[-1].answer
+    assert answer.refused and answer.refusal_reason == "confirmation"
     # logit(0.9) + 0.5 * logit(0.01) = 2.197 - 2.298 < 0: below one half
-    assert answer.timings["confirmed"] == pytest.approx(0.475, abs=0.001)
+    assert answer.confirmed_p == pytest.approx(0.475, abs=0.001)
     answered, confirming = generator.last_messages, generator.choose_calls[1]
     assert confirming[: len(answered)] == answered
     assert confirming[len(answered) :] == [
@@ -135,7 +134,7 @@ def test_a_confirmed_answer_stands_and_records_the_combined_judgement(corpus) ->
     generator = FakeJudgingGenerator([LAW_REPLY], judgements=[0.9, 0.9])
     answer = _assistant(corpus, generator, min_answerable=0.5, min_confirmed=0.5).ask(LAW_Q)
     assert not answer.refused and answer.citations
-    assert answer.timings["confirmed"] == pytest.approx(0.964, abs=0.001)  # sigmoid(1.5 * logit(0.9))
+    assert answer.confirmed_p == pytest.approx(0.964, abs=0.001)  # sigmoid(1.5 * logit(0.9))
 
 
 def test_no_confirmation_is_asked_when_it_is_off_or_the_answer_is_already_refused(corpus) -> None:

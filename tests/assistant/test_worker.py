@@ -20,6 +20,7 @@ from fake_searcher import FakeSearcher, FakeStore, sample_corpus
 from assistant import worker as worker_module
 from assistant.backends.openai import OpenAIGenerator
 from assistant.chat import Assistant
+from assistant.events import Final, Token
 from assistant.generation import GeneratorError, ModelCrashed, choice_probs, complete, usage_of
 from assistant.kernels import KernelPlan
 from assistant.model_server import ModelServer
@@ -240,18 +241,15 @@ os._exit(0)  # no clean-up: the server must notice by itself
 
 def test_assistant_answers_without_the_model_when_it_dies_mid_answer(tmp_path: Path, fast_restarts: None) -> None:
     articles, chunks = sample_corpus()
-    settings = Settings()
-    settings.answer.min_dense_score = 0.0
-    settings.answer.min_answerable = 0.0
+    settings = Settings().override({"answer": {"min_dense_score": 0.0, "min_answerable": 0.0}})
     worker = _worker(tmp_path, _script(tmp_path, piece_delay_s=0.3), plan=ZEN4)
     try:
         gen = WorkerGenerator(worker, "scripted")
         assistant = Assistant(settings, FakeStore(articles), FakeSearcher(articles, chunks), gen)
         events = assistant.stream("《常州市生活垃圾分类管理条例》什么时候施行？")
-        kind, _ = next(events)
-        assert kind == "token"  # the model has started to answer
+        assert isinstance(next(events), Token)  # the model has started to answer
         os.kill(worker.status().pid, signal.SIGSEGV)
-        answer = next(value for kind, value in events if kind == "answer")
+        answer = next(e.answer for e in events if isinstance(e, Final))
         assert answer.generator == "extractive" and answer.notice == MODEL_CRASHED_NOTE
         assert not answer.refused and "2024年9月1日" in answer.text
         after = assistant.ask("《常州市生活垃圾分类管理条例》什么时候施行？")

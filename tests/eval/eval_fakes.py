@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from assistant.events import Event, Final, Token
 from core.types import Answer, Chunk, Citation, Hit, chunk_id
 
 
@@ -96,7 +97,7 @@ class ScriptedAssistant:
         *,
         question_date: str | None = None,
         context: list[Hit] | None = None,
-    ) -> Iterator[tuple[str, object]]:
+    ) -> Iterator[Event]:
         self.calls.append(
             {"question": question, "history": list(history), "question_date": question_date, "context": context}
         )
@@ -106,10 +107,10 @@ class ScriptedAssistant:
         if self.clock:
             self.clock.advance(self.first_s)
         for piece in self.streamed.get(question, [reply.text[:1]]):
-            yield "token", piece
+            yield Token(piece)
         if self.clock:
             self.clock.advance(self.total_s - self.first_s)
-        yield "answer", reply
+        yield Final(reply)
 
     def ask(
         self,
@@ -119,9 +120,6 @@ class ScriptedAssistant:
         question_date: str | None = None,
         context: list[Hit] | None = None,
     ) -> Answer:
-        answer = None
-        for kind, value in self.stream(question, history, question_date=question_date, context=context):
-            if kind == "answer":
-                answer = value
-        assert isinstance(answer, Answer)
-        return answer
+        final = list(self.stream(question, history, question_date=question_date, context=context))[-1]
+        assert isinstance(final, Final)
+        return final.answer

@@ -196,7 +196,8 @@ def test_a_refusal_records_which_check_refused_and_the_judgement() -> None:
         question=Q3.question,
         text="资料中没有找到关于地铁何时开通的相关信息。",
         refused=True,
-        timings={"answerable": 0.42, "refusal_judge": 1.0},
+        refusal_reason="judge",
+        answerable_p=0.42,
     )
     record = run_question(Q3, searcher=ScriptedSearcher({}), assistant=ScriptedAssistant({Q3.question: reply}))
     assert record["refusal_reason"] == "judge" and record["answerable_p"] == 0.42
@@ -210,7 +211,7 @@ def test_a_refusal_after_generation_keeps_the_withheld_reply() -> None:
         question=Q3.question,
         text="资料中没有找到关于地铁何时开通的相关信息。",
         refused=True,
-        timings={"refusal_unverified": 1.0},
+        refusal_reason="unverified",
     )
     assistant = ScriptedAssistant({Q3.question: refusal}, streamed={Q3.question: ["地铁", "2031年开通[1]。"]})
     record = run_question(Q3, searcher=ScriptedSearcher({}), assistant=assistant)

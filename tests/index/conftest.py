@@ -14,9 +14,7 @@ from corpus.store import Store
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    s = Settings(home=tmp_path / "home")
-    s.retrieval.candidates = 20
-    return s
+    return Settings(home=tmp_path / "home").override({"retrieval": {"candidates": 20}})
 
 
 @pytest.fixture

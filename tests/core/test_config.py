@@ -1,8 +1,9 @@
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from core.config import ConfigError, load_settings
+from core.config import ConfigError, Settings, load_settings
 
 
 def test_defaults_put_everything_under_newsqa_home(tmp_path):
@@ -43,3 +44,35 @@ def test_home_from_config_file_path_is_expanded(tmp_path):
     config.write_text('home = "~/somewhere"\n', encoding="utf-8")
     settings = load_settings(config, environ={})
     assert settings.home == Path("~/somewhere").expanduser()
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            "[retrieval]\nfusion = 'borda'\n",
+            r"retrieval.fusion: expected one of 'convex', 'zscore', 'rrf', got 'borda'",
+        ),
+        ("[answer]\nquestion_facts = 'all'\n", r"answer.question_facts: expected one of 'off', 'numbers', 'names'"),
+        ("[generator]\nbackend = 'gpt5'\n", r"generator.backend: expected one of 'llama', 'transformers'"),
+    ],
+)
+def test_an_option_that_does_not_exist_is_refused_when_the_settings_load(tmp_path, source, message):
+    config = tmp_path / "config.toml"
+    config.write_text(source, encoding="utf-8")
+    with pytest.raises(ConfigError, match=f"{config}.{message}"):
+        load_settings(config, environ={})
+    with pytest.raises(ConfigError, match=r"environment\.retrieval\.mode: expected one of"):
+        load_settings(environ={"NEWSQA_RETRIEVAL__MODE": "semantic"})
+
+
+def test_settings_are_immutable_and_copies_share_nothing_that_changes():
+    base = Settings()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        base.app.port = 1  # type: ignore[misc]
+    served = base.override({"app": {"host": "0.0.0.0", "port": "8080"}})
+    assert (served.app.host, served.app.port) == ("0.0.0.0", 8080)  # checked and coerced like a config file
+    assert (base.app.host, base.app.port) == ("127.0.0.1", 7860)  # the original is untouched
+    assert served.answer is base.answer  # untouched groups are shared, which is safe now that none can change
+    with pytest.raises(ConfigError, match="override.app: unknown setting 'hots'"):
+        base.override({"app": {"hots": "x"}})
