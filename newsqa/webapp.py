@@ -49,12 +49,21 @@ class ReadWriteLock:
         self._readers = 0
         self._writing = False
         self._writers_waiting = 0
+        self._readers_waiting = 0
+
+    @property
+    def waiting(self) -> tuple[int, int]:
+        """(searches, updates) waiting for the lock now."""
+        with self._cond:
+            return self._readers_waiting, self._writers_waiting
 
     @contextmanager
     def reading(self) -> Iterator[None]:
         with self._cond:
+            self._readers_waiting += 1
             while self._writing or self._writers_waiting:
                 self._cond.wait()
+            self._readers_waiting -= 1
             self._readers += 1
         try:
             yield

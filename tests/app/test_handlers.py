@@ -343,6 +343,14 @@ def test_sources_panel_lists_each_cited_article_once_with_its_numbers():
     assert "<mark>条例明确了居民分类投放的责任</mark>" in panel
 
 
+def _until(condition, timeout_s: float = 5.0) -> None:
+    """Wait for `condition` to hold; a test that never reaches the state it claims to test fails here."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "the threads never reached the state under test"
+        time.sleep(0.005)
+
+
 def test_index_update_waits_for_searches_and_blocks_new_ones():
     lock = ReadWriteLock()
     order: list[str] = []
@@ -360,18 +368,16 @@ def test_index_update_waits_for_searches_and_blocks_new_ones():
     with lock.reading():
         writer = threading.Thread(target=write)
         writer.start()
-        writer.join(0.2)
+        _until(lambda: lock.waiting == (0, 1))
         assert order == []  # the update waits for the search in progress
         late = threading.Thread(target=late_read)
         late.start()
-        late.join(0.2)
+        _until(lambda: lock.waiting == (1, 1))
         assert order == []  # a new search queues behind the waiting update
         order.append("read-done")
-    for _ in range(50):
-        if "write" in order:
-            break
-        time.sleep(0.02)
-    assert order == ["read-done", "write"]  # the new search still waits while the update runs
+    _until(lambda: "write" in order)
+    assert lock.waiting == (1, 0)  # the new search still waits while the update runs
+    assert order == ["read-done", "write"]
     release_writer.set()
     writer.join(2)
     late.join(2)

@@ -113,23 +113,53 @@ def test_missing_gguf_says_how_to_pull(tmp_path: Path) -> None:
         gen.stream(MESSAGES, max_tokens=4)
 
 
-def test_modelsload_once_even_when_asked_concurrently() -> None:
+class _SpyLock:
+    """A lock that counts the callers that found it held: proof that they asked while a model was loading."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.contended = 0
+
+    def __enter__(self) -> _SpyLock:
+        if not self._lock.acquire(blocking=False):
+            self.contended += 1
+            self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
+def test_models_load_once_even_when_asked_concurrently(monkeypatch: pytest.MonkeyPatch) -> None:
+    import assistant.generation
+
+    spy = _SpyLock()
+    monkeypatch.setattr(assistant.generation, "_LOADED_LOCK", spy)
     calls: list[int] = []
+    start = threading.Barrier(4)
 
     def loader() -> object:
         calls.append(1)
-        time.sleep(0.05)
+        deadline = time.monotonic() + 5
+        while spy.contended < 3:  # the load lasts until the three others have asked for the same model
+            assert time.monotonic() < deadline, "the other callers never asked while the model was loading"
+            time.sleep(0.001)
         return object()
 
     key = ("test", f"load-once-{id(calls)}")
     results: list[Loaded] = []
-    threads = [threading.Thread(target=lambda: results.append(load_once(key, loader))) for _ in range(4)]
+
+    def ask() -> None:
+        start.wait(5)
+        results.append(load_once(key, loader))
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
-    assert len(calls) == 1
-    assert len({id(r.model) for r in results}) == 1
+        t.join(10)
+    assert len(calls) == 1 and spy.contended == 3
+    assert len(results) == 4 and len({id(r.model) for r in results}) == 1
 
 
 class _ScriptedLlama:
