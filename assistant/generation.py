@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numpy as np
+
 Messages = list[dict[str, str]]
 
 
@@ -56,8 +58,6 @@ def _normalised(weights: dict[str, float], options: Sequence[str]) -> dict[str, 
 
 def softmax_pick(logits: Any, token_ids: dict[str, int]) -> dict[str, float]:
     """Probabilities (over the whole vocabulary) of the given first tokens, from one row of logits."""
-    import numpy as np
-
     row = np.asarray(logits, dtype=np.float64)
     row = np.exp(row - row.max())
     total = row.sum()
@@ -66,8 +66,6 @@ def softmax_pick(logits: Any, token_ids: dict[str, int]) -> dict[str, float]:
 
 def top_logprobs(logits: Any, top_n: int) -> list[tuple[int, float]]:
     """(token id, log-probability over the whole vocabulary) of the `top_n` likeliest tokens, likeliest first."""
-    import numpy as np
-
     row = np.asarray(logits, dtype=np.float64)
     shifted = row - row.max()
     log_total = float(np.log(np.exp(shifted).sum()))

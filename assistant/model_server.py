@@ -27,6 +27,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Protocol
 
+from assistant.backends.llama import LlamaGenerator
+from assistant.backends.transformers import TransformersGenerator
+from assistant.kernels import KernelPlan
+
 TOKEN_ENV = "NEWSQA_WORKER_TOKEN"  # a bearer token the supervisor shares with its server, so other users cannot call it
 # OpenAI caps top_logprobs at 20; one-word judgements need only their first token's alternatives
 MAX_TOP_LOGPROBS = 20
@@ -273,16 +277,10 @@ def _watch_parent(parent: int) -> None:
 
 
 def _make_engine(args: argparse.Namespace) -> Engine:
-    from assistant.kernels import KernelPlan
-
     if args.engine == "llama":
-        from assistant.backends.llama import LlamaGenerator
-
         plan = KernelPlan(args.cpu_variant, args.cpu_library, args.extra_buffers) if args.cpu_variant else None
         return LlamaGenerator(Path(args.model), n_ctx=args.n_ctx, n_threads=args.threads, plan=plan)
     if args.engine == "transformers":
-        from assistant.backends.transformers import TransformersGenerator
-
         return TransformersGenerator(Path(args.model), n_threads=args.threads)
     # "package.module:factory": a factory called with the parsed arguments (tests run scripted engines this way)
     module, _, attr = args.engine.partition(":")

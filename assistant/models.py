@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from tqdm import tqdm
+
 _BLOCK = 4 << 20  # bytes copied per read; keeps memory flat while assembling a 1.1 GB file
 
 
@@ -203,10 +205,6 @@ def assemble(parts: Sequence[PartSource], target: Path, *, size: int, sha256: st
 
 
 def _progress_bar(total: int, label: str) -> Any:
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
     return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=label, file=sys.stderr)
 
 

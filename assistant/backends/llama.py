@@ -1,16 +1,20 @@
 """A local GGUF chat model run by llama-cpp-python, with the CPU kernels the model server was told to load.
 
 It runs inside the model server child process (assistant/model_server.py), where a crash in native code ends
-only that process.
+only that process. llama_cpp is imported where it is used: importing it loads the native libraries, which only
+the model server should do, and only once its CPU variant is registered.
 """
 
 from __future__ import annotations
 
+import ctypes
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from assistant.generation import (
     GeneratorError,
@@ -31,8 +35,6 @@ def _load_cpu_backend(library: Path) -> None:
     A GGML_BACKEND_DL build loads no backend by itself from llama-cpp-python's directory; llama_backend_init then
     sees one registered and loads no other.
     """
-    import ctypes
-
     import llama_cpp  # noqa: F401 - loads libllama, and with it the libggml whose registry llama.cpp reads
 
     ggml = ctypes.CDLL(_loaded_library("libggml.so"))
@@ -222,7 +224,6 @@ class LlamaGenerator:
         Only the part of the prompt not shared with the model's current state is evaluated, and the state is
         left holding this prompt: an answer prompt that shares its start (sources and question) then reuses it.
         """
-        import numpy as np
         from llama_cpp import Llama
 
         prompt = self._formatter(llm)(messages=messages).prompt
@@ -237,8 +238,6 @@ class LlamaGenerator:
     def warm_up(self, text: str, gen_tokens: int = 16) -> dict[str, float]:
         """Read `text` and generate a few tokens greedily: the first question then finds the model paged in and
         its kernels ready, and the timings are this machine's prompt-reading and generation speeds."""
-        import numpy as np
-
         loaded = self.loaded()
         llm = loaded.model
         with loaded.lock:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
+
+import httpx
 
 from assistant.generation import GeneratorError, Messages, Reply, cut_at_stop
 
@@ -47,8 +50,6 @@ class OpenAIGenerator:
         # one client per generator: building its TLS context costs ~0.5 s, too much to pay per answer
         with self._client_lock:
             if self._client is None:
-                import httpx
-
                 self._client = httpx.Client(timeout=self.timeout_s)
             return self._client
 
@@ -91,8 +92,6 @@ class OpenAIGenerator:
         Endpoints that return no log-probabilities are read by their one-token reply instead: the option it
         starts with gets all the weight.
         """
-        import math
-
         body, headers = self._call(messages, max_tokens=1, temperature=0.0, stream=False)
         body.update(logprobs=True, top_logprobs=20)
         reply = _json("".join(self._request(body, headers, raw=True)), self.url)
@@ -114,8 +113,6 @@ class OpenAIGenerator:
     def _request(
         self, body: dict[str, Any], headers: dict[str, str], raw: bool = False, usage: dict[str, Any] | None = None
     ) -> Iterator[str]:
-        import httpx
-
         usage = {} if usage is None else usage
         try:
             with self._http().stream("POST", self.url, json=body, headers=headers) as response:

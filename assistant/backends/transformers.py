@@ -1,4 +1,7 @@
-"""A local transformers causal LM directory, streamed with TextIteratorStreamer from a generation thread."""
+"""A local transformers causal LM directory, streamed with TextIteratorStreamer from a generation thread.
+
+torch and transformers are imported where they are used: 2–4 s of start-up that only this backend should pay.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,10 @@ from assistant.generation import GeneratorError, Loaded, Messages, cut_at_stop, 
 
 
 class TransformersGenerator:
-    """A local transformers causal LM directory, streamed with TextIteratorStreamer from a generation thread."""
+    """A local transformers causal LM directory, streamed with TextIteratorStreamer from a generation thread.
+
+    torch and transformers are imported where they are used: 2–4 s of start-up that only this backend should pay.
+    """
 
     def __init__(self, model_path: Path, *, n_threads: int = 0) -> None:
         self.model_path = Path(model_path)
