@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import re
@@ -20,7 +21,7 @@ from assistant.citations import (
     sentence_spans,
     unmatched_question_facts,
 )
-from assistant.events import Event, Final, Token
+from assistant.events import Event, Final, Progress, Quote, Token
 from assistant.extractive import ExtractiveAnswerer
 from assistant.generation import ModelCrashed, choice_probs
 from assistant.prompts import (
@@ -36,8 +37,9 @@ from assistant.prompts import (
     refusal_text,
 )
 from assistant.rewrite import rewrite
+from assistant.turns import Ticket, TurnLine
 from core.config import Settings
-from core.types import Answer, Hit
+from core.types import Answer, Citation, Hit, Quotation
 from corpus.timeexpr import TimeScope, parse_question_time, rewrite_question
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,7 @@ _REPORT_LAG_MIN_DAYS, _REPORT_LAG_MAX_DAYS = 3, 92
 # The confirmation after the answer counts half as much as the judgement before it (log-odds): on the dev sample
 # (30 + 30, bench/judgements.py) the sum with weight 0.5 had AUC 0.977, 0.25 gave 0.972, 1.0 0.952, none 0.967.
 CONFIRM_WEIGHT = 0.5
+_QUEUE_REPORT_S = 0.25  # how often a waiting question looks at its place in the line
 
 
 class SearcherLike(Protocol):
@@ -97,6 +100,26 @@ def trim_passage(text: str, query: str, max_chars: int) -> str:
         _, _, lo, hi = max(options)
     start, end = spans[lo][0], min(spans[hi][1], spans[lo][0] + max_chars)
     return ("…" if start > 0 else "") + text[start:end] + ("…" if end < len(text) else "")
+
+
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+def renumbered(
+    text: str, citations: Sequence[Citation], numbers: dict[int, int]
+) -> tuple[str, tuple[Citation, ...], dict[int, int]]:
+    """`text` and `citations` with sources numbered 1, 2, … in the order the reader meets them, each once.
+
+    `numbers` maps source numbers already shown (by the quotation above the answer) to their shown number; the
+    returned map extends it. A marker for a source without a citation keeps a number of its own.
+    """
+    numbers = dict(numbers)
+    for match in _MARKER.finditer(text):
+        numbers.setdefault(int(match[1]), len(numbers) + 1)
+    for c in citations:
+        numbers.setdefault(c.n, len(numbers) + 1)
+    shown = _MARKER.sub(lambda m: f"[{numbers[int(m[1])]}]", text)
+    return shown, tuple(dataclasses.replace(c, n=numbers[c.n]) for c in citations), numbers
 
 
 def combined_judgement(before: float, after: float) -> float:
@@ -163,6 +186,8 @@ class _Turn:
     answerable_p: float | None = None
     confirmed_p: float | None = None
     reply: str = ""
+    quotation: Quotation | None = None
+    numbers: dict[int, int] = field(default_factory=dict)  # source number in the prompt -> number shown
     generator: str = ""
     notice: str = ""
     timings: dict[str, float] = field(default_factory=dict)
@@ -194,6 +219,7 @@ class Assistant:
         self.generator = generator
         self.extractive = extractive or ExtractiveAnswerer()
         self.annotate = annotate
+        self.line = TurnLine(settings.generator.parallel)
         self.generator_error = ""  # why the generator was given up on, when it was
 
     def ask(
@@ -224,14 +250,32 @@ class Assistant:
         if not question or not question.strip():
             raise ValueError("the question is empty")
         turn = _Turn(question, history, _as_date(question_date), context)
+        yield Progress("searching")
         self._rewrite(turn)
         self._retrieve(turn)
         reason = self._gate(turn)
         attribution = None
         if not reason:
-            yield from self._generate(turn)
-            attribution = self._verify(turn)
-            reason = self._decide(turn, attribution)
+            turn.quotation = self._quote(turn)
+            if turn.quotation is not None:
+                turn.lap("quote", turn.start)
+                yield Quote(turn.quotation)
+            # the model reads one question at a time: from the judgement to the last token, this one holds it
+            ticket = self.line.join() if self.generator is not None else None
+            try:
+                if ticket is not None:
+                    yield from self._wait(ticket)
+                    yield Progress("reading", sources=len(turn.evidence))
+                    reason = self._judge(turn)
+                if not reason:
+                    if ticket is not None and not turn.notice:
+                        yield Progress("writing")
+                    yield from self._generate(turn)
+                    attribution = self._verify(turn)
+                    reason = self._decide(turn, attribution)
+            finally:
+                if ticket is not None:
+                    ticket.release()
         yield Final(self._answer(turn, attribution, reason))
 
     # -- the steps ---------------------------------------------------------------------------------------------
@@ -241,7 +285,13 @@ class Assistant:
         opts = self.settings.answer
         query = turn.question.strip()
         if turn.history and opts.rewrite_followups and turn.context is None:
-            query = rewrite(turn.question, turn.history, self.generator)
+            # a busy model would keep a follow-up from even being searched: the rules rewrite it then
+            model = self.generator if self.line.length == 0 else None
+            if model is None:
+                query = rewrite(turn.question, turn.history, None)
+            else:
+                with self.line.turn():
+                    query = rewrite(turn.question, turn.history, model)
         turn.standalone = turn.asked = query  # the model reads the question as asked, with today's date beside it
         if opts.resolve_dates:
             turn.today = turn.today or date.today()
@@ -268,7 +318,7 @@ class Assistant:
 
     def _gate(self, turn: _Turn) -> str:
         """3. Why the question is refused before any answer is written ("" to go on): nothing found, nothing close
-        enough, a name or number of the question that no passage mentions, or the generator's own judgement."""
+        enough, or a name or number of the question that no passage mentions. `_judge` asks the model next."""
         opts = self.settings.answer
         if not turn.hits:
             return "no_hits"
@@ -285,8 +335,31 @@ class Assistant:
             )
         ):
             return "question_facts"
-        if self.generator is None:
-            return ""
+        return ""
+
+    def _quote(self, turn: _Turn) -> Quotation | None:
+        """The best sentence of the passages for the question, with its verified citation, or None."""
+        text = self.extractive.answer(turn.query, [fence_text(e.shown) for e in turn.evidence])
+        if not text:
+            return None
+        attribution = self._verify(turn, text)
+        if not attribution.verified or attribution.unverified:
+            return None
+        quoted, citations, turn.numbers = renumbered(attribution.text, attribution.citations, {})
+        return Quotation(quoted, citations)
+
+    def _wait(self, ticket: Ticket) -> Iterator[Progress]:
+        """Report the place in the line until this question has the model."""
+        shown = None
+        while not ticket.wait(_QUEUE_REPORT_S):
+            position = ticket.position
+            if position != shown:
+                yield Progress("queued", position=position)
+                shown = position
+
+    def _judge(self, turn: _Turn) -> str:
+        """3b. The generator's own judgement whether the sources answer the question: "judge" when they do not."""
+        opts = self.settings.answer
         sources = [Source(e.n, e.hit.title, e.hit.date, e.shown) for e in turn.evidence]
         turn.messages = answer_messages(turn.asked, sources, today=turn.today)
         if opts.min_answerable <= 0:
@@ -334,9 +407,10 @@ class Assistant:
         turn.reply = "".join(pieces).strip()
         turn.lap("generate", mark)
 
-    def _verify(self, turn: _Turn) -> Attribution:
+    def _verify(self, turn: _Turn, text: str | None = None) -> Attribution:
         """5. Each sentence of the reply is matched to a quoted span of a cited passage that supports it."""
-        return Attributor(turn.evidence, min_overlap=self.settings.answer.min_support_overlap).attribute(turn.reply)
+        attributor = Attributor(turn.evidence, min_overlap=self.settings.answer.min_support_overlap)
+        return attributor.attribute(turn.reply if text is None else text)
 
     def _decide(self, turn: _Turn, attribution: Attribution) -> str:
         """6. Why the reply is replaced by a refusal ("" to keep it): empty, declined, unverified, or not confirmed
@@ -366,16 +440,15 @@ class Assistant:
             "answerable_p": turn.answerable_p,
             "confirmed_p": turn.confirmed_p,
             "period_fallback": turn.period_fallback,
+            "quotation": turn.quotation,
         }
         if reason or attribution is None:
             return Answer(text=refusal_text(refusal_topic(turn.query)), refused=True, refusal_reason=reason, **common)
-        return Answer(
-            text=attribution.text,
-            citations=attribution.citations,
-            unverified=attribution.unverified,
-            refused=False,
-            **common,
-        )
+        # the answer's sources continue the quotation's numbering, in the order the reader meets them
+        text, citations, _ = renumbered(attribution.text, attribution.citations, turn.numbers)
+        if turn.quotation is not None and text == turn.quotation.text:
+            common["quotation"] = None  # answered by the quotation itself: shown once
+        return Answer(text=text, citations=citations, unverified=attribution.unverified, refused=False, **common)
 
     def _gave_up(self, turn: _Turn, exc: Exception) -> None:
         """The generator failed: the question is answered without it, and the reader is told why."""

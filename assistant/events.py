@@ -1,10 +1,29 @@
-"""What `Assistant.stream` yields: pieces of the reply as the model writes them, then the checked answer."""
+"""What `Assistant.stream` yields, in order: progress, the quotation from the sources, the reply as the model
+writes it, then the checked answer."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
-from core.types import Answer
+from core.types import Answer, Quotation
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What the assistant is doing: searching, waiting for the model (`position` questions ahead), reading the
+    `sources` it found, or writing."""
+
+    stage: Literal["searching", "queued", "reading", "writing"]
+    position: int = 0
+    sources: int = 0
+
+
+@dataclass(frozen=True)
+class Quote:
+    """The best evidence, verified and quoted from the sources before the model has read them (原文摘录)."""
+
+    quotation: Quotation
 
 
 @dataclass(frozen=True)
@@ -21,4 +40,4 @@ class Final:
     answer: Answer
 
 
-Event = Token | Final
+Event = Progress | Quote | Token | Final

@@ -72,7 +72,7 @@ class ExtractiveAnswerer:
     name = "extractive"
 
     def __init__(
-        self, *, max_sentences: int = 3, min_overlap: float = 0.3, min_shared: int = 2, number_bonus: float = 0.25
+        self, *, max_sentences: int = 1, min_overlap: float = 0.3, min_shared: int = 2, number_bonus: float = 0.25
     ) -> None:
         self.max_sentences = max_sentences
         self.min_overlap = min_overlap  # share of the question's bigrams a sentence must contain

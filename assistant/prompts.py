@@ -16,7 +16,7 @@ SOURCE_CLOSE = "</资料>"
 REFUSAL_TEMPLATE = "资料中没有找到关于{topic}的相关信息。"
 # shown above an answer the model could not write: what the reader gets instead, and whether it lasts
 MODEL_CRASHED_NOTE = "本地模型意外退出，已自动重启，下一个问题会照常由模型回答；这次的回答直接摘自原文。"
-MODEL_FAILED_NOTE = "本地模型这次没能作答，下面的回答直接摘自原文。"
+MODEL_FAILED_NOTE = "本地模型这次没能作答，回答直接摘自原文。"
 
 ANSWER_SYSTEM = (
     "你是新闻资料问答助手，只根据用户提供的编号资料回答问题。\n"

@@ -389,11 +389,12 @@ class WorkerGenerator:
             return self._clients[url]
 
     def _crashed(self, exc: GeneratorError) -> GeneratorError:
+        """ModelCrashed when the server died under this request; `exc` as it is for any other failure."""
         time.sleep(0.05)  # the connection can drop a moment before the exit is reaped
-        if self.worker.alive():
-            return exc
         status = self.worker.status()
-        return ModelCrashed(f"the local model server {status.last_exit or 'stopped'} while answering: {exc}")
+        if self.worker.alive() or status.state not in ("restarting", "starting") or not status.last_exit:
+            return exc
+        return ModelCrashed(f"the local model server {status.last_exit} while answering: {exc}")
 
     def stream(
         self, messages: Messages, *, max_tokens: int, temperature: float = 0.0, stop: list[str] | None = None

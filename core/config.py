@@ -105,6 +105,9 @@ class GeneratorSettings(_Group):
     cpu_variant: str = "auto"
     extra_buffers: bool = True  # with a fixed cpu_variant: llama.cpp's weight repacking (and AMX) buffers
     start_timeout_s: float = 600.0  # a local model server that is not answering by then is given up
+    # questions the model works on at once; the others wait in line (and see their place). The local model server
+    # reads one prompt at a time; a remote engine with parallel slots can take more.
+    parallel: int = 1
 
 
 @dataclass(frozen=True)
@@ -150,7 +153,9 @@ class AppSettings(_Group):
     name: ClassVar[str] = "app"
     host: str = "127.0.0.1"
     port: int = 7860
-    concurrency: int = 1  # answers generated at once; the local model is one per process
+    # questions handled at once: each is searched and quoted at once, and waits in line only for the model
+    # (generator.parallel); beyond this number a question waits in Gradio's queue
+    concurrency: int = 16
     queue_size: int = 32
     max_upload_mb: int = 20
     max_upload_files: int = 20

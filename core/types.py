@@ -121,6 +121,14 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Quotation:
+    """Sentences quoted word for word from the sources, each with its verified citation: evidence, not an answer."""
+
+    text: str
+    citations: tuple[Citation, ...] = ()
+
+
+@dataclass(frozen=True)
 class Answer:
     """What the assistant says to a question, with everything needed to check it."""
 
@@ -130,8 +138,8 @@ class Answer:
     hits: tuple[Hit, ...] = ()
     refused: bool = False
     rewritten_query: str = ""
-    # seconds spent in each step: rewrite, retrieve, judge, ttft (to the first piece of the reply), generate,
-    # confirm, total
+    # seconds spent in each step: rewrite, retrieve, judge, generate, confirm; and since the question was asked:
+    # quote (the quotation was ready), ttft (the first piece of the reply), total
     timings: dict[str, float] = field(default_factory=dict, compare=False)
     unverified: tuple[str, ...] = ()  # answer sentences no cited passage supports
     generator: str = ""
@@ -142,3 +150,4 @@ class Answer:
     answerable_p: float | None = None  # the generator's probability, before answering, that the sources answer
     confirmed_p: float | None = None  # that judgement combined with its second look at its own reply
     period_fallback: bool = False  # the period the question names held nothing relevant, so it was searched without
+    quotation: Quotation | None = None  # the evidence shown before the answer, which stays when the answer is refused

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -13,6 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from assistant.events import Final, Quote
 from core.config import Settings, load_settings
 
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -218,6 +220,28 @@ def _read_history(path: Path) -> list[tuple[str, str]]:
     return turns
 
 
+def _citation_record(c: Any) -> dict[str, Any]:
+    return {
+        "n": c.n,
+        "chunk_id": c.chunk_id,
+        "article_id": c.article_id,
+        "title": c.title,
+        "date": c.date,
+        "paragraph": c.paragraph,
+        "quote": c.quote,
+        "start": c.start,
+        "end": c.end,
+        "verified": c.verified,
+        "sentence": c.sentence,
+    }
+
+
+def _quotation_record(quotation: Any) -> dict[str, Any] | None:
+    if quotation is None:
+        return None
+    return {"text": quotation.text, "citations": [_citation_record(c) for c in quotation.citations]}
+
+
 def answer_record(answer) -> dict[str, Any]:
     """The JSON shape of an Answer that `newsqa ask --json` prints."""
     return {
@@ -227,22 +251,8 @@ def answer_record(answer) -> dict[str, Any]:
         "rewritten_query": answer.rewritten_query,
         "generator": answer.generator,
         "notice": answer.notice,
-        "citations": [
-            {
-                "n": c.n,
-                "chunk_id": c.chunk_id,
-                "article_id": c.article_id,
-                "title": c.title,
-                "date": c.date,
-                "paragraph": c.paragraph,
-                "quote": c.quote,
-                "start": c.start,
-                "end": c.end,
-                "verified": c.verified,
-                "sentence": c.sentence,
-            }
-            for c in answer.citations
-        ],
+        "quotation": _quotation_record(answer.quotation),
+        "citations": [_citation_record(c) for c in answer.citations],
         "unverified": list(answer.unverified),
         "hits": [
             {
@@ -265,23 +275,32 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
     history = _read_history(args.history) if args.history else []
     runtime = open_runtime(with_generator(settings, args.generator), progress=not args.json)
+    answer = None
     try:
-        answer = runtime.assistant.ask(args.question, history, question_date=args.date)
+        for event in runtime.assistant.stream(args.question, history, question_date=args.date):
+            if isinstance(event, Quote) and not args.json:  # the evidence first, while the model reads
+                print(f"原文摘录：{event.quotation.text}", flush=True)
+            elif isinstance(event, Final):
+                answer = event.answer
     finally:
         runtime.close()
+    assert answer is not None  # a stream always ends with its answer
     if args.json:
         _print_json(answer_record(answer))
         return 0
     if answer.notice:
-        print(f"（{answer.notice}）\n")
-    print(answer.text)
+        print(f"\n（{answer.notice}）")
+    if answer.quotation is not None or answer.generator != "extractive":  # else the quotation was the answer
+        print(f"\n回答：{answer.text}")
     if answer.rewritten_query and answer.rewritten_query != answer.question.strip():
         print(f"\n（检索用的问题：{answer.rewritten_query}）")
-    if answer.citations:
+    cited = [*(answer.quotation.citations if answer.quotation else ()), *answer.citations]
+    if cited:
         print("\n来源：")
-        for c in answer.citations:
-            mark = "" if c.verified else "（未能核实）"
-            print(f"[{c.n}] {c.title}（{c.date or '日期不详'}）{mark}：{_shown_quote(c, runtime.settings)}")
+        for n, group in itertools.groupby(sorted(cited, key=lambda c: c.n), key=lambda c: c.n):
+            first = next(group)  # one line a source, with the span it was first cited for
+            mark = "" if first.verified else "（未能核实）"
+            print(f"[{n}] {first.title}（{first.date or '日期不详'}）{mark}：{_shown_quote(first, runtime.settings)}")
     elif answer.refused and answer.hits:
         print("\n最接近的文章：")
         for h in dict.fromkeys((h.title, h.date) for h in answer.hits):

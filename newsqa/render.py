@@ -17,7 +17,7 @@ from html.parser import HTMLParser
 import nh3
 
 from assistant.citations import MARKERS, cited_numbers
-from core.types import Answer, Article, Citation, Hit
+from core.types import Answer, Article, Citation, Hit, Quotation
 from corpus.timeexpr import AnnotatedText, annotate_with_offsets
 
 ArticleLookup = Callable[[str], Article | None] | Mapping[str, Article]
@@ -57,6 +57,10 @@ details.nq-cite[open] > .nq-pop { display: block; }
 .nq-sources ul { list-style: none; margin-left: 0; }
 .nq-sources summary { cursor: pointer; }
 .nq-refusal { color: #92400e; }
+.nq-quote { margin-bottom: 0.6em; padding: 0.4em 0.7em; border-left: 3px solid #9ca3af;
+  background: rgba(156, 163, 175, 0.1); border-radius: 4px; }
+.nq-quote-h { font-size: 0.8em; color: #6b7280; letter-spacing: 0.05em; }
+.nq-status { margin-top: 0.3em; color: #6b7280; font-size: 0.88em; }
 .nq-notice { margin-bottom: 0.4em; padding: 0.3em 0.6em; border-radius: 4px; background: rgba(217, 119, 6, 0.1);
   color: #92400e; font-size: 0.9em; }
 .nq-streaming { opacity: 0.85; }
@@ -201,9 +205,9 @@ def _citation_for(n: int, at: int, text: str, citations: Sequence[Citation]) -> 
     return same[0] if same else None
 
 
-def _body_html(answer: Answer, lookup: Callable[[str], Article | None]) -> str:
+def _body_html(answer: Answer | Quotation, lookup: Callable[[str], Article | None]) -> str:
     text = answer.text.strip()
-    unverified = _unverified_spans(text, answer.unverified)
+    unverified = _unverified_spans(text, getattr(answer, "unverified", ()))
     markers = _markers(text)
     out: list[str] = []
     pos = 0
@@ -282,21 +286,57 @@ def _nearby_html(hits: Sequence[Hit], lookup: Callable[[str], Article | None], l
     return f'<div class="nq-sources"><div class="nq-sources-h">可能相关的文章</div><ol>{"".join(items)}</ol></div>'
 
 
+def _quotation_html(quotation: Quotation | None, lookup: Callable[[str], Article | None]) -> str:
+    """The quotation above the answer, labelled as the sources' own words (its text is not read back as the answer)."""
+    if quotation is None:
+        return ""
+    return (
+        f'<div class="nq-quote"><div class="nq-quote-h">原文摘录</div>'
+        f'<div class="nq-quote-body">{_body_html(quotation, lookup)}</div></div>'
+    )
+
+
+# what the reader sees while the assistant works (assistant.events.Progress)
+_STAGES = {
+    "searching": "正在查找相关报道……",
+    "queued": "模型正在回答别人的问题，您排在第 {position} 位，请稍候……",
+    "reading": "正在阅读找到的 {sources} 段报道……",
+    "writing": "正在撰写回答……",
+}
+
+
+def render_progress(
+    stage: str,
+    quotation: Quotation | None,
+    articles: ArticleLookup,
+    *,
+    position: int = 0,
+    sources: int = 0,
+    partial: str = "",
+) -> str:
+    """A message still being worked on: the quotation (already verified), what is happening, the reply so far."""
+    lookup = _lookup(articles)
+    status = _STAGES[stage].format(position=position, sources=sources)
+    reply = f'<div class="nq-body">{_text_html(partial.strip())}</div>' if partial.strip() else ""
+    return _clean(
+        f'<div class="nq-answer nq-streaming">{_quotation_html(quotation, lookup)}{reply}'
+        f'<div class="nq-status">{_e(status)}</div></div>'
+    )
+
+
 def render_answer(answer: Answer, articles: ArticleLookup) -> str:
-    """The final chat message: answer text with [n] citations that open their source, then the sources panel."""
+    """The final chat message: the quotation, the answer with [n] citations that open their source, the sources."""
     lookup = _lookup(articles)
     notice = f'<div class="nq-notice">ⓘ {_e(answer.notice)}</div>' if answer.notice else ""
+    quote = _quotation_html(answer.quotation, lookup)
     if answer.refused:
         text = answer.text.strip() or "抱歉，资料中没有找到答案。"
         body = f'<div class="nq-body nq-refusal">{_text_html(text)}</div>'
-        return _clean(f'<div class="nq-answer">{notice}{body}{_nearby_html(answer.hits, lookup)}</div>')
+        nearby = "" if answer.quotation else _nearby_html(answer.hits, lookup)
+        return _clean(f'<div class="nq-answer">{notice}{quote}{body}{nearby}</div>')
     body = f'<div class="nq-body">{_body_html(answer, lookup)}</div>'
-    return _clean(f'<div class="nq-answer">{notice}{body}{_sources_html(answer.citations, lookup)}</div>')
-
-
-def render_partial(text: str) -> str:
-    """A reply still being generated: escaped text only (citations are resolved once it is complete)."""
-    return _clean(f'<div class="nq-answer nq-streaming"><div class="nq-body">{_text_html(text.strip())}</div></div>')
+    cited = [*(answer.quotation.citations if answer.quotation else ()), *answer.citations]
+    return _clean(f'<div class="nq-answer">{notice}{quote}{body}{_sources_html(cited, lookup)}</div>')
 
 
 def render_error(message: str) -> str:

@@ -18,10 +18,10 @@ from typing import Any
 
 import gradio as gr
 
-from assistant.events import Final, Token
+from assistant.events import Final, Progress, Quote, Token
 from assistant.feedback import FeedbackLog
 from core.config import Settings
-from newsqa.render import byline, is_error, read_rendered, render_answer, render_error, render_partial
+from newsqa.render import byline, is_error, read_rendered, render_answer, render_error, render_progress
 from newsqa.staff import StaffCredentials, StaffRefused
 from newsqa.uploads import UploadError, _original_name, check_inside, check_uploads, store_upload
 
@@ -168,20 +168,36 @@ class NewsApp:
             ]
             return
         yield [*shown, {"role": "assistant", "content": THINKING}]
-        pieces: list[str] = []
+        progress, quotation, pieces = Progress("searching"), None, []
+
+        def working() -> Messages:
+            html = render_progress(
+                progress.stage,
+                quotation,
+                self._article,
+                position=progress.position,
+                sources=progress.sources,
+                partial="".join(pieces),
+            )
+            return [*shown, {"role": "assistant", "content": html}]
+
         try:
             events = self.runtime.assistant.stream(question, plain_history(history))
-            # retrieval happens before the first event; the lock is not held while the model keeps writing, so
-            # an abandoned stream can never leave the index locked
+            # search and the quotation come before the model is asked; the lock is not held while the model
+            # works, so an abandoned stream can never leave the index locked
             with self.index_lock.reading():
-                first = next(events, None)
-            for event in itertools.chain([first] if first else [], events):
-                if isinstance(event, Token):
-                    pieces.append(event.text)
-                    yield [*shown, {"role": "assistant", "content": render_partial("".join(pieces))}]
-                elif isinstance(event, Final):
+                head = list(itertools.islice(events, 2))  # "searching", then whatever follows the search
+            for event in itertools.chain(head, events):
+                if isinstance(event, Final):
                     yield [*shown, {"role": "assistant", "content": render_answer(event.answer, self._article)}]
                     return
+                if isinstance(event, Progress):
+                    progress = event
+                elif isinstance(event, Quote):
+                    quotation = event.quotation
+                elif isinstance(event, Token):
+                    pieces.append(event.text)
+                yield working()
         except Exception:  # the reader gets a short message; the details go to the log
             log.exception("answering %r failed", question)
             yield [*shown, {"role": "assistant", "content": render_error("抱歉，回答时出错了，请稍后再试。")}]

@@ -7,7 +7,7 @@ from fake_searcher import FakeSearcher, FakeStore, hit_for, sample_corpus
 from fakes import FakeGenerator
 
 from assistant.chat import Assistant, trim_passage
-from assistant.events import Final, Token
+from assistant.events import Progress, Token
 from assistant.prompts import ANSWER_SYSTEM, ANSWER_TASK
 from core.config import Settings
 from core.types import Article, Chunk
@@ -120,14 +120,21 @@ def test_injection_in_an_article_is_fenced_and_fake_markers_neutralised() -> Non
     assert "【2】" not in body
 
 
-def test_streaming_yields_tokens_before_the_final_answer(corpus) -> None:
+def test_stream_shows_progress_and_the_quotation_before_the_reply(corpus) -> None:
     generator = FakeGenerator(["该条例将于2024年9月1日起施行[1]。"], piece_chars=4)
     assistant, _ = _assistant(corpus, generator)
     events = list(assistant.stream(LAW_Q))
-    assert isinstance(events[-1], Final) and sum(isinstance(e, Final) for e in events) == 1
-    assert all(isinstance(e, Token) for e in events[:-1]) and len(events) > 3
-    assert "".join(e.text for e in events[:-1]) == "该条例将于2024年9月1日起施行[1]。"
-    assert events[-1].answer.citations[0].verified
+    kinds = [type(e).__name__ for e in events]
+    tokens = kinds.count("Token")
+    assert kinds == ["Progress", "Quote", "Progress", "Progress", *["Token"] * tokens, "Final"] and tokens > 2
+    assert [e.stage for e in events if isinstance(e, Progress)] == ["searching", "reading", "writing"]
+    quote = events[1].quotation
+    assert "2024年9月1日" in quote.text and quote.text.endswith("[1]。")  # quoted word for word, numbered first
+    assert [c.n for c in quote.citations] == [1] and all(c.verified for c in quote.citations)
+    assert "".join(e.text for e in events if isinstance(e, Token)) == "该条例将于2024年9月1日起施行[1]。"
+    answer = events[-1].answer
+    assert answer.quotation == quote and answer.citations[0].verified
+    assert answer.citations[0].n == 1 and answer.text.endswith("[1]。")  # the quoted source keeps its number
 
 
 def test_given_context_skips_retrieval(corpus) -> None:

@@ -20,7 +20,7 @@ from fake_searcher import FakeSearcher, FakeStore, sample_corpus
 from assistant import worker as worker_module
 from assistant.backends.openai import OpenAIGenerator
 from assistant.chat import Assistant
-from assistant.events import Final, Token
+from assistant.events import Final, Progress, Quote, Token
 from assistant.generation import GeneratorError, ModelCrashed, choice_probs, complete, usage_of
 from assistant.kernels import KernelPlan
 from assistant.model_server import ModelServer
@@ -247,7 +247,7 @@ def test_assistant_answers_without_the_model_when_it_dies_mid_answer(tmp_path: P
         gen = WorkerGenerator(worker, "scripted")
         assistant = Assistant(settings, FakeStore(articles), FakeSearcher(articles, chunks), gen)
         events = assistant.stream("《常州市生活垃圾分类管理条例》什么时候施行？")
-        assert isinstance(next(events), Token)  # the model has started to answer
+        assert isinstance(next(e for e in events if not isinstance(e, Progress | Quote)), Token)  # it has started
         os.kill(worker.status().pid, signal.SIGSEGV)
         answer = next(e.answer for e in events if isinstance(e, Final))
         assert answer.generator == "extractive" and answer.notice == MODEL_CRASHED_NOTE

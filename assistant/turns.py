@@ -1,0 +1,95 @@
+"""Turns at the model: questions wait in order for one of its slots, and each knows its place in the line.
+
+The local model reads one prompt at a time, and a question's judgement and answer share their prompt, so a
+question keeps the model from its judgement to its last token. Everything else (search, the quotation from the
+sources) runs outside the line, so residents who wait for the model already see the evidence.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class Ticket:
+    """One question's place in the line; `position` is how many are ahead of it (0: it has the model)."""
+
+    def __init__(self, line: TurnLine, number: int) -> None:
+        self._line = line
+        self.number = number
+
+    @property
+    def position(self) -> int:
+        return self._line.position(self)
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Wait up to `timeout_s` for this ticket's turn; True once it has the model."""
+        return self._line.wait(self, timeout_s)
+
+    def release(self) -> None:
+        """Leave the line or give the model back; safe to call twice and from another thread."""
+        self._line.release(self)
+
+
+class TurnLine:
+    """A first-come, first-served line for `slots` users of the model at a time."""
+
+    def __init__(self, slots: int = 1) -> None:
+        if slots < 1:
+            raise ValueError("a line needs at least one slot")
+        self.slots = slots
+        self._cond = threading.Condition()
+        self._waiting: deque[Ticket] = deque()
+        self._serving: set[int] = set()
+        self._numbers = itertools.count(1)
+
+    def join(self) -> Ticket:
+        with self._cond:
+            ticket = Ticket(self, next(self._numbers))
+            self._waiting.append(ticket)
+            self._admit()
+            return ticket
+
+    def position(self, ticket: Ticket) -> int:
+        with self._cond:
+            if ticket.number in self._serving:
+                return 0
+            try:
+                return self._waiting.index(ticket) + 1
+            except ValueError:
+                return 0  # released
+
+    def wait(self, ticket: Ticket, timeout_s: float | None) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: ticket.number in self._serving, timeout_s)
+
+    def release(self, ticket: Ticket) -> None:
+        with self._cond:
+            self._serving.discard(ticket.number)
+            if ticket in self._waiting:
+                self._waiting.remove(ticket)
+            self._admit()
+
+    @property
+    def length(self) -> int:
+        """Questions waiting now (not counting those being served)."""
+        with self._cond:
+            return len(self._waiting)
+
+    def _admit(self) -> None:
+        while self._waiting and len(self._serving) < self.slots:
+            self._serving.add(self._waiting.popleft().number)
+        self._cond.notify_all()
+
+    @contextmanager
+    def turn(self) -> Iterator[Ticket]:
+        """Wait for a slot (without reporting the wait) and hold it for the block."""
+        ticket = self.join()
+        try:
+            ticket.wait()
+            yield ticket
+        finally:
+            ticket.release()
