@@ -23,7 +23,7 @@ from assistant.citations import (
 )
 from assistant.events import Event, Final, Progress, Quote, Token
 from assistant.extractive import ExtractiveAnswerer
-from assistant.generation import ModelCrashed, choice_probs
+from assistant.generation import ModelCrashed, choice_probs, usage_of
 from assistant.prompts import (
     CONFIRM_TASK,
     JUDGE_OPTIONS,
@@ -187,6 +187,7 @@ class _Turn:
     confirmed_p: float | None = None
     reply: str = ""
     quotation: Quotation | None = None
+    usage: dict[str, Any] = field(default_factory=dict)
     numbers: dict[int, int] = field(default_factory=dict)  # source number in the prompt -> number shown
     generator: str = ""
     notice: str = ""
@@ -386,13 +387,15 @@ class Assistant:
         if self.generator is not None and not turn.notice:
             try:
                 max_tokens = min(self.settings.generator.max_tokens, self.settings.answer.max_answer_tokens)
-                for piece in self.generator.stream(
+                reply = self.generator.stream(
                     turn.messages, max_tokens=max_tokens, temperature=self.settings.generator.temperature
-                ):
+                )
+                for piece in reply:
                     if not pieces:
                         turn.lap("ttft", turn.start)
                     pieces.append(piece)
                     yield Token(piece)
+                turn.usage = usage_of(reply)
                 turn.generator = getattr(self.generator, "name", type(self.generator).__name__)
             except Exception as exc:  # a model that fails to load or dies mid-reply: answer extractively instead
                 self._gave_up(turn, exc)
@@ -441,6 +444,7 @@ class Assistant:
             "confirmed_p": turn.confirmed_p,
             "period_fallback": turn.period_fallback,
             "quotation": turn.quotation,
+            "usage": turn.usage,
         }
         if reason or attribution is None:
             return Answer(text=refusal_text(refusal_topic(turn.query)), refused=True, refusal_reason=reason, **common)

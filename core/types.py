@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -151,3 +152,6 @@ class Answer:
     confirmed_p: float | None = None  # that judgement combined with its second look at its own reply
     period_fallback: bool = False  # the period the question names held nothing relevant, so it was searched without
     quotation: Quotation | None = None  # the evidence shown before the answer, which stays when the answer is refused
+    # the model's token counts for the answer: prompt_tokens, completion_tokens, and prompt_tokens_details
+    # .cached_tokens, the prompt prefix it did not read again (OpenAI's shape; {} when the backend reports none)
+    usage: dict[str, Any] = field(default_factory=dict, compare=False)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from assistant.events import Final, Token
+from assistant.events import Final, Quote, Token
 from assistant.factory import build_assistant, open_generator
 from core.config import Settings
 from core.types import Answer, Hit
@@ -104,7 +104,9 @@ def _empty_record(q: Question, retrieval_only: bool) -> dict[str, Any]:
         "rewritten_query": "",
         "generator": "",
         "notice": "",
-        "timing": {"total_ms": None, "ttft_ms": None, "retrieval_ms": None},
+        "quotation": "",
+        "prompt_tokens": None,
+        "timing": {"total_ms": None, "ttft_ms": None, "quote_ms": None, "first_content_ms": None, "retrieval_ms": None},
         "error": "",
         "retrieval_error": "",
     }
@@ -146,26 +148,32 @@ def _follow_up_query(q: Question) -> str:
 
 def _ask(
     assistant: Any, q: Question, context: list[Hit] | None, clock: Callable[[], float]
-) -> tuple[Answer, float | None, str]:
-    """Ask through `stream` when the assistant has it, to measure the time to the first token.
+) -> tuple[Answer, dict[str, float | None], str]:
+    """Ask through `stream` when the assistant has it, to time the quotation, the first token and the answer.
 
     Also returns the reply as the generator streamed it, before citation checks (and any refusal) replaced it.
     """
     kwargs = {"question_date": q.question_date or None, "context": context}
     history = list(q.history)
+    timing: dict[str, float | None] = {"ttft_ms": None, "quote_ms": None, "first_content_ms": None}
     if not hasattr(assistant, "stream"):
-        return assistant.ask(q.question, history, **kwargs), None, ""
-    start, ttft, answer, pieces = clock(), None, None, []
+        return assistant.ask(q.question, history, **kwargs), timing, ""
+    start, answer, pieces = clock(), None, []
     for event in assistant.stream(q.question, history, **kwargs):
         if isinstance(event, Token):
-            if ttft is None:
-                ttft = (clock() - start) * 1000
+            if timing["ttft_ms"] is None:
+                timing["ttft_ms"] = (clock() - start) * 1000
             pieces.append(event.text)
+        elif isinstance(event, Quote):
+            timing["quote_ms"] = (clock() - start) * 1000
         elif isinstance(event, Final):
             answer = event.answer
+            done = (clock() - start) * 1000
     if answer is None:
         raise RuntimeError("the assistant's stream ended without an answer")
-    return answer, ttft, "".join(pieces)
+    # the first thing a reader can rely on: the verified quotation, else the checked answer (or refusal)
+    timing["first_content_ms"] = timing["quote_ms"] if timing["quote_ms"] is not None else done
+    return answer, timing, "".join(pieces)
 
 
 def run_question(
@@ -194,9 +202,9 @@ def run_question(
             if assistant is None:
                 raise EvalError("no assistant to answer with (use --retrieval-only to score search alone)")
             start = clock()
-            answer, ttft, record["reply"] = _ask(assistant, q, context, clock)
+            answer, timing, record["reply"] = _ask(assistant, q, context, clock)
             record["timing"]["total_ms"] = (clock() - start) * 1000
-            record["timing"]["ttft_ms"] = ttft
+            record["timing"].update(timing)
             record["answer"] = answer.text
             record["refused"] = bool(answer.refused) or metrics.looks_like_refusal(answer.text)
             record["citations"] = [citation_record(c, answer.hits) for c in answer.citations]
@@ -209,6 +217,8 @@ def run_question(
             record["rewritten_query"] = answer.rewritten_query
             record["generator"] = answer.generator
             record["notice"] = answer.notice  # e.g. the model died and this answer came without it
+            record["quotation"] = answer.quotation.text if answer.quotation else ""
+            record["prompt_tokens"] = answer.usage.get("prompt_tokens")
             record["context"] = [{k: v for k, v in hit_record(h).items() if k != "text"} for h in answer.hits]
     except Exception as exc:  # one failing question must not end a run of hundreds
         record["error"] = f"{type(exc).__name__}: {exc}"

@@ -7,7 +7,8 @@ import math
 import pytest
 from eval_fakes import ManualClock, ScriptedAssistant, ScriptedSearcher, citation, make_hit
 
-from core.types import Answer
+from assistant.events import Final, Progress, Quote, Token
+from core.types import Answer, Quotation
 from eval.questions import Question
 from eval.runner import public_summary, run, run_question, summarize
 
@@ -67,6 +68,8 @@ def test_full_run_summary_by_hand() -> None:
     assert by_id["q1"]["timing"] == {
         "total_ms": pytest.approx(500),
         "ttft_ms": pytest.approx(100),
+        "quote_ms": None,  # this assistant quotes nothing: the first content is the checked answer
+        "first_content_ms": pytest.approx(500),
         "retrieval_ms": pytest.approx(20),
     }
     assert searcher.queries == ["条例何时施行？", "公园多大？", "谁是记者？"]  # no search without gold
@@ -217,3 +220,26 @@ def test_a_refusal_after_generation_keeps_the_withheld_reply() -> None:
     record = run_question(Q3, searcher=ScriptedSearcher({}), assistant=assistant)
     assert record["refused"] is True and record["refusal_reason"] == "unverified"
     assert record["reply"] == "地铁2031年开通[1]。" and record["answer"] == refusal.text
+
+
+def test_the_quotation_is_timed_as_the_first_content() -> None:
+    clock = ManualClock()
+    answer = Answer(
+        question=Q1.question, text="条例于9月1日起施行[1]。", quotation=Quotation("该条例将于9月1日起施行[1]。")
+    )
+
+    class Quoting:
+        def stream(self, question, history=(), **options):
+            yield Progress("searching")
+            clock.advance(0.3)
+            yield Quote(answer.quotation)
+            clock.advance(2.0)
+            yield Token("条例")
+            clock.advance(1.0)
+            yield Final(answer)
+
+    record = run_question(Q1, searcher=ScriptedSearcher({}), assistant=Quoting(), clock=clock)
+    timing = record["timing"]
+    assert timing["quote_ms"] == pytest.approx(300) and timing["first_content_ms"] == pytest.approx(300)
+    assert timing["ttft_ms"] == pytest.approx(2300) and timing["total_ms"] == pytest.approx(3300)
+    assert record["quotation"] == "该条例将于9月1日起施行[1]。"
