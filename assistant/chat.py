@@ -17,6 +17,7 @@ from assistant.citations import (
     Attributor,
     Evidence,
     bigrams,
+    evidence_facts,
     normalise,
     sentence_spans,
     unmatched_question_facts,
@@ -78,18 +79,19 @@ class ExtractiveLike(Protocol):
     def answer(self, question: str, passages: list[str]) -> str: ...
 
 
-def trim_passage(text: str, query: str, max_chars: int) -> str:
-    """The contiguous run of sentences of `text` around those sharing most words with `query`, ≤ max_chars."""
-    if len(text) <= max_chars:
-        return text
+def trim_passage(text: str, query: str, max_chars: int, max_sentences: int = 0) -> str:
+    """The contiguous run of sentences of `text` around those sharing most words with `query`: at most
+    `max_chars` characters and, unless 0, `max_sentences` sentences."""
     spans = sentence_spans(text)
+    if len(text) <= max_chars and not 0 < max_sentences < len(spans):
+        return text
     if not spans:
         return text[:max_chars]
     grams = bigrams(normalise(query))
     scores = [len(grams & bigrams(normalise(text[s:e]))) for s, e in spans]
     best = max(range(len(spans)), key=lambda i: (scores[i], -i))
     lo = hi = best
-    while True:
+    while not 0 < max_sentences <= hi - lo + 1:
         options = []
         if lo > 0 and spans[hi][1] - spans[lo - 1][0] <= max_chars:
             options.append((scores[lo - 1], 0, lo - 1, hi))
@@ -120,6 +122,14 @@ def renumbered(
         numbers.setdefault(c.n, len(numbers) + 1)
     shown = _MARKER.sub(lambda m: f"[{numbers[int(m[1])]}]", text)
     return shown, tuple(dataclasses.replace(c, n=numbers[c.n]) for c in citations), numbers
+
+
+def _near_copy(text: str, other: str, min_overlap: float) -> bool:
+    """Does `text` say what `other` says: the same numbers, and `min_overlap` of the shorter one's bigrams?"""
+    a, b = bigrams(normalise(text)), bigrams(normalise(other))
+    if not a or not b or len(a & b) / min(len(a), len(b)) < min_overlap:
+        return False
+    return evidence_facts(text).numbers == evidence_facts(other).numbers
 
 
 def combined_judgement(before: float, after: float) -> float:
@@ -182,6 +192,7 @@ class _Turn:
     period_fallback: bool = False  # the question names a period that held nothing relevant: searched without it
     period_note: bool = False  # and the model was told so
     evidence: list[Evidence] = field(default_factory=list)
+    annotated: dict[int, str] = field(default_factory=dict)  # chunk id -> text with relative dates spelled out
     messages: list[dict[str, str]] = field(default_factory=list)
     answerable_p: float | None = None
     confirmed_p: float | None = None
@@ -326,13 +337,15 @@ class Assistant:
         dense = [h.scores["dense"] for h in turn.hits if "dense" in h.scores]
         if turn.context is None and dense and max(dense) < opts.min_dense_score:
             return "retrieval"
-        turn.evidence = [Evidence(n, hit, self._shown(hit, turn.query)) for n, hit in enumerate(turn.hits, 1)]
+        turn.evidence = self._context(turn)
         # after a period note the model knows the period found nothing and may say what other dates hold
         if (
             opts.question_facts != "off"
             and not turn.period_note
             and unmatched_question_facts(
-                turn.standalone, [(e.shown, e.hit.date) for e in turn.evidence], names=opts.question_facts == "names"
+                turn.standalone,
+                [(self._annotated(h, turn), h.date) for h in turn.hits],
+                names=opts.question_facts == "names",
             )
         ):
             return "question_facts"
@@ -508,17 +521,39 @@ class Assistant:
             return list(self.searcher.search(query, k=opts.max_passages, prefer_recent=recent)), True
         return list(self.searcher.search(query, k=opts.max_passages, prefer_recent=recent)), False
 
-    def _shown(self, hit: Hit, query: str) -> str:
-        """The passage as the model sees it: relative dates spelled out over the whole chunk, then trimmed."""
-        max_chars = self.settings.answer.max_passage_chars
+    def _context(self, turn: _Turn) -> list[Evidence]:
+        """The sources the model reads, numbered from 1: each hit's window around what the question asks, without
+        windows that repeat one above, within the prompt's character budget."""
+        opts = self.settings.answer
+        kept: list[Evidence] = []
+        used = 0
+        for hit in turn.hits:
+            shown = self._shown(hit, turn)
+            if any(_near_copy(shown, e.shown, opts.duplicate_overlap) and e.hit.date == hit.date for e in kept):
+                continue  # a copy from the same day adds tokens, not facts; one from another day dates them
+            if kept and opts.context_chars and used + len(shown) > opts.context_chars:
+                break
+            kept.append(Evidence(len(kept) + 1, hit, shown))
+            used += len(shown)
+        return kept
+
+    def _annotated(self, hit: Hit, turn: _Turn) -> str:
+        """The chunk with its relative dates spelled out against its publication date (when annotating)."""
         if self.annotate is None:
-            return trim_passage(hit.chunk.text, query, max_chars)
-        try:
-            published = _as_date(hit.date or None)
-        except ValueError:
-            published = None
-        # the whole chunk, so that 当天 still finds the day named sentences before the trimmed part
-        return trim_passage(self.annotate(hit.chunk.text, published), query, max_chars)
+            return hit.chunk.text
+        if hit.chunk.id not in turn.annotated:
+            try:
+                published = _as_date(hit.date or None)
+            except ValueError:
+                published = None
+            turn.annotated[hit.chunk.id] = self.annotate(hit.chunk.text, published)
+        return turn.annotated[hit.chunk.id]
+
+    def _shown(self, hit: Hit, turn: _Turn) -> str:
+        """The passage as the model sees it: relative dates spelled out over the whole chunk (so that 当天 still
+        finds the day named sentences before), then the window around what the question asks."""
+        opts = self.settings.answer
+        return trim_passage(self._annotated(hit, turn), turn.query, opts.max_passage_chars, opts.window_sentences)
 
     def _refusal_reason(self, reply: str, attribution: Attribution) -> str:
         """Why this reply should be replaced by a refusal, or "" to keep it."""

@@ -117,6 +117,12 @@ class AnswerSettings(_Group):
     # the wait on a CPU, and hybrid Recall@4 is within 0.015 of Recall@5
     max_passages: int = 4
     max_passage_chars: int = 250
+    # sentences of a passage around the one closest to the question (0: as many as max_passage_chars holds)
+    window_sentences: int = 0
+    # characters of all passages together (0: no budget); the passages beyond it are left out, best first kept
+    context_chars: int = 0
+    # a passage that shares this share of its character bigrams with one above it is left out as a near copy
+    duplicate_overlap: float = 0.8
     # refuse without asking the generator when the best hit's dense cosine is below this: it turns away clearly
     # off-topic questions and no answerable one of the calibration sets. Other embedders have other cosine
     # scales: recalibrate, or 0 to turn it off.

@@ -1,0 +1,185 @@
+"""How long residents wait, side by side with the quality of the same run: the sample set and rgb_zh's first 60.
+
+    .venv/bin/python bench/latency.py [--sets sample rgb] [--rgb-limit 60] [--ask 5] [--out /tmp/latency.json]
+
+For each set it runs every question through the assistant as `newsqa eval` does (the model server started and
+warmed before the first question, as `newsqa serve` does), and prints:
+- first content: the verified quotation (原文摘录), or the checked answer when there is none;
+- first model token, and the whole answer (p50 / p95);
+- prompt tokens per question (the answer prompt as the model counts it);
+- accuracy, refusal rate on unanswerable questions, false refusals, and the share of answer sentences verified.
+`--ask N` also times `newsqa ask` N times from process start to the quotation on screen and to the answer,
+against a data directory holding the sample page. Every figure is printed with the CPU and kernels it ran on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from assistant import kernels  # noqa: E402
+from core.config import Settings, load_settings  # noqa: E402
+from eval.metrics import percentile  # noqa: E402
+from eval.questions import load_questions  # noqa: E402
+from eval.runner import open_target, run, summarize  # noqa: E402
+
+EVALDATA = ROOT.parent / "shared" / "evaldata"
+SAMPLE = ROOT / "corpus" / "sample"
+SETS = {
+    "sample": (SAMPLE / "questions.jsonl", SAMPLE / "wujin_daily_page.txt", "2024-02-02", "武进日报"),
+    "rgb": (EVALDATA / "rgb_zh" / "questions.jsonl", EVALDATA / "rgb_zh" / "corpus.jsonl", "", ""),
+}
+
+
+def _ms(values: list[float | None], p: int) -> float | None:
+    kept = [v for v in values if v is not None]
+    return round(percentile(kept, p)) if kept else None
+
+
+def latency_row(records: list[dict[str, Any]], summary: dict[str, Any]) -> dict[str, Any]:
+    ok = [r for r in records if not r.get("error")]
+    timing = [r["timing"] for r in ok]
+    tokens = [r.get("prompt_tokens") for r in ok if r.get("prompt_tokens")]
+    return {
+        "questions": len(records),
+        "errors": len(records) - len(ok),
+        "first_content_ms": (
+            _ms([t.get("first_content_ms") for t in timing], 50),
+            _ms([t.get("first_content_ms") for t in timing], 95),
+        ),
+        "first_token_ms": (_ms([t.get("ttft_ms") for t in timing], 50), _ms([t.get("ttft_ms") for t in timing], 95)),
+        "answer_ms": (_ms([t.get("total_ms") for t in timing], 50), _ms([t.get("total_ms") for t in timing], 95)),
+        "prompt_tokens": (round(sum(tokens) / len(tokens)) if tokens else None, _ms(tokens, 50)),
+        "quoted": sum(1 for r in ok if r.get("quotation")),
+        "accuracy": summary["answer"]["accuracy"],
+        "refusal_rate": summary["refusal"]["refusal_rate"],
+        "false_refusal_rate": summary["refusal"]["false_refusal_rate"],
+        "verified_sentences": summary["citation"]["verified_sentences"],
+    }
+
+
+def run_set(name: str, settings: Settings, limit: int | None) -> dict[str, Any]:
+    questions_path, corpus, corpus_date, source = SETS[name]
+    if not questions_path.is_file():
+        return {"skipped": f"{questions_path} is missing (external evaluation data, see docs/BENCHMARKS.md)"}
+    questions = load_questions(questions_path)[:limit] if limit else load_questions(questions_path)
+    target = open_target(settings, corpus=corpus, corpus_date=corpus_date, corpus_source=source)
+    try:
+        worker = getattr(target.assistant.generator, "worker", None)
+        if worker is not None:
+            worker.url()  # loaded and warmed, as `newsqa serve` has it before the first resident asks
+        records, wall_s = run(questions, searcher=target.searcher, assistant=target.assistant, progress=True)
+    finally:
+        target.close()
+    summary = summarize(records, wall_s, {"set": name})
+    return {"row": latency_row(records, summary), "records": records}
+
+
+def time_ask(home: Path, n: int, question: str = "垃圾分类条例什么时候施行？") -> dict[str, Any]:
+    """Seconds from `newsqa ask` starting to the quotation's line, and to the process's end, over n runs."""
+    env = {**os.environ, "NEWSQA_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+    quote_s, answer_s = [], []
+    for _ in range(n):
+        start = time.perf_counter()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "newsqa.cli", "ask", question],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.startswith("原文摘录") and len(quote_s) < len(answer_s) + 1:
+                quote_s.append(time.perf_counter() - start)
+        process.wait()
+        answer_s.append(time.perf_counter() - start)
+    return {
+        "runs": n,
+        "quote_s": (round(percentile(quote_s, 50), 2), round(percentile(quote_s, 95), 2)) if quote_s else None,
+        "answer_s": (round(percentile(answer_s, 50), 2), round(percentile(answer_s, 95), 2)),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sets", nargs="*", default=["sample", "rgb"], choices=sorted(SETS))
+    parser.add_argument("--rgb-limit", type=int, default=60)
+    parser.add_argument("--ask", type=int, default=0, help="time `newsqa ask` this many times")
+    parser.add_argument("--home", type=Path, help="data directory (default: a temporary one; models from settings)")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+
+    base = load_settings()
+    home = args.home or Path(tempfile.mkdtemp(prefix="newsqa-latency-"))
+    model = (
+        Path(base.generator.model_path)
+        if base.generator.model_path
+        else base.models_dir / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+    )
+    settings = base.override({"home": str(home), "generator": {"model_path": str(model)}})
+    cpu = kernels.cpu_report()
+    result: dict[str, Any] = {
+        "cpu": cpu.model,
+        "flags": cpu.shown_flags(),
+        "settings": {
+            "max_passages": settings.answer.max_passages,
+            "max_passage_chars": settings.answer.max_passage_chars,
+        },
+    }
+    for name in args.sets:
+        result[name] = run_set(name, settings, args.rgb_limit if name == "rgb" else None)
+        print(json.dumps({name: result[name].get("row") or result[name]}, ensure_ascii=False), file=sys.stderr)
+    choice = (
+        json.loads((home / "run" / "kernels.json").read_text()) if (home / "run" / "kernels.json").is_file() else {}
+    )
+    result["kernels"] = [entry["plan"] for entry in choice.values()]
+    if args.ask:
+        ask_home = home / "ask"
+        env = {**os.environ, "NEWSQA_HOME": str(ask_home), "NEWSQA_GENERATOR__MODEL_PATH": str(model)}
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "newsqa.cli",
+                "ingest",
+                str(SETS["sample"][1]),
+                "--date",
+                "2024-02-02",
+                "--source",
+                "武进日报",
+            ],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        os.environ["NEWSQA_GENERATOR__MODEL_PATH"] = str(model)
+        result["ask"] = time_ask(ask_home, args.ask)
+    rows = {k: v["row"] for k, v in result.items() if isinstance(v, dict) and "row" in v}
+    print(
+        json.dumps(
+            {"cpu": result["cpu"], "kernels": result["kernels"], **rows, "ask": result.get("ask")},
+            ensure_ascii=False,
+            indent=1,
+        )
+    )
+    if args.out:
+        args.out.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
