@@ -14,6 +14,7 @@ import gradio as gr
 
 from core.config import Settings, load_settings
 from newsqa.render import CSS
+from newsqa.runtime import open_runtime
 from newsqa.staff import StaffCredentials, StaffRefused
 from newsqa.uploads import UPLOAD_SUFFIXES, UploadError
 from newsqa.webapp import BUNDLED_QUESTIONS, MAX_QUESTION_CHARS, Messages, NewsApp
@@ -54,10 +55,10 @@ def build_demo(app: NewsApp) -> gr.Blocks:
                 _staff_tab(app)
             with gr.Tab("评测", id="eval"):
                 _eval_tab(app)
-    # Generating an answer keeps the CPU busy and the local model is loaded once per process, so answers are
-    # generated `app.concurrency` at a time (1 by default) in the "answer" group; everyone else waits in a
-    # bounded queue (`queue_size`) and sees their position. Cheap events (clear, feedback, article list) are
-    # outside that group with no limit, so the page stays responsive while an answer streams.
+    # Up to `app.concurrency` questions are worked on at once in the "answer" group: each is searched and quoted
+    # at once and waits, with its place shown, only for the model (assistant.turns). Beyond that a question waits
+    # in Gradio's bounded queue (`queue_size`). Cheap events (clear, feedback, article list) are outside the group
+    # with no limit, so the page stays responsive while answers stream.
     demo.queue(default_concurrency_limit=settings.app.concurrency, max_size=settings.app.queue_size)
     return demo
 
@@ -84,19 +85,25 @@ def _chat_tab(app: NewsApp) -> None:
         clear = gr.Button("清空对话", scale=1, elem_id="clear")
     gr.Examples(examples=[[q] for q in EXAMPLE_QUESTIONS], inputs=[box], label="示例问题")
     pending = gr.State("")
+    busy = gr.State(False)  # this browser's question is being answered: a second one waits in the box
 
-    def take(message: str) -> tuple[str, str]:
-        return "", message
+    def take(message: str, answering: bool) -> tuple[Any, ...]:
+        if answering:  # raising stops the chain: the question stays in the box, nothing is lost
+            raise gr.Error("上一个问题还在回答，请稍候再发送；您的问题还在输入框里。", duration=4)
+        return "", message, True, gr.update(interactive=False)
+
+    def done() -> tuple[Any, ...]:
+        return False, gr.update(interactive=True)
 
     for trigger in (box.submit, send.click):
-        trigger(take, [box], [box, pending], queue=False, api_visibility="private").then(
+        trigger(take, [box, busy], [box, pending, busy, send], queue=False, api_visibility="private").success(
             app.respond,
             [pending, chatbot],
             [chatbot],
             concurrency_id="answer",
             concurrency_limit=app.settings.app.concurrency,
             api_visibility="private",
-        )
+        ).then(done, None, [busy, send], queue=False, api_visibility="private")
     clear.click(lambda: [], None, [chatbot], queue=False, api_visibility="private")
 
     def on_like(history: Messages, data: gr.LikeData) -> None:
@@ -247,29 +254,86 @@ def _eval_tab(app: NewsApp) -> None:
 # -- entry point -------------------------------------------------------------------------------------------------
 
 
+def listen_address(settings: Settings, environ: dict[str, str] | None = None) -> tuple[str, int]:
+    """newsqa's own host and port where set, else Gradio's GRADIO_SERVER_NAME / GRADIO_SERVER_PORT, else the
+    defaults (127.0.0.1:7860)."""
+    environ = os.environ if environ is None else environ
+    host = settings.app.host or environ.get("GRADIO_SERVER_NAME") or "127.0.0.1"
+    try:
+        port = settings.app.port or int(environ.get("GRADIO_SERVER_PORT") or 7860)
+    except ValueError:
+        raise ValueError(f"GRADIO_SERVER_PORT is not a port number: {environ['GRADIO_SERVER_PORT']!r}") from None
+    return host, port
+
+
 def main(settings: Settings | None = None) -> None:
     """Open the runtime for the data directory and serve the app until interrupted (`newsqa serve`)."""
-    from newsqa.runtime import open_runtime
-
     settings = settings or load_settings()
+    host, port = listen_address(settings)
     # keep Gradio's upload folder inside the data directory, so uploads never land elsewhere on the server
     gradio_tmp = settings.home / "tmp" / "gradio"
     gradio_tmp.mkdir(parents=True, exist_ok=True)
     os.environ["GRADIO_TEMP_DIR"] = str(gradio_tmp)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own start-up probes, one line per request
+    # our own progress at INFO; libraries only when something is wrong (FAISS logs which CPU build it loads)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in ("newsqa", "assistant", "index", "corpus", "eval"):
+        logging.getLogger(name).setLevel(logging.INFO)
     runtime = open_runtime(settings, progress=True)
+    runtime.warm()
     app = NewsApp(settings, runtime, staff=StaffCredentials.from_env(), upload_roots=[gradio_tmp])
     demo = build_demo(app)
     demo.launch(
-        server_name=settings.app.host,
-        server_port=settings.app.port,
+        server_name=host,
+        server_port=port,
         css=CSS,
         max_file_size=f"{settings.app.max_upload_mb}mb",
         footer_links=[],
         show_error=False,
+        quiet=True,  # Gradio's own lines include a hint about share=True that does not apply here
+        prevent_thread_lock=True,
     )
+    print(startup_summary(runtime, f"http://{host}:{port}"), flush=True)
+    worker = getattr(runtime.assistant.generator, "worker", None)
+    if worker is not None:
+        print(model_status_line(runtime, wait_s=None), flush=True)
+    try:
+        demo.block_thread()
+    finally:
+        runtime.close()
+
+
+def startup_summary(runtime: Any, url: str) -> str:
+    """What a user needs on start: where to go, what the corpus holds, which models answer, how to stop."""
+    store = runtime.store
+    dates = sorted(a.date for a in store.articles() if a.date)
+    covered = f"，{dates[0]}～{dates[-1]}" if dates else ""
+    generator = runtime.assistant.generator
+    model = getattr(generator, "name", "") or "不用模型（直接摘录原文）"
+    lines = [
+        f"新闻问答已启动：{url}",
+        f"  资料：{store.count()} 篇文章，{sum(store.chunk_counts().values())} 个片段{covered}",
+        f"  检索模型：{runtime.searcher.embedder.name}（已加载）",
+        f"  生成模型：{model}",
+        "  停止服务：按 Ctrl+C",
+    ]
+    return "\n".join(lines)
+
+
+def model_status_line(runtime: Any, *, wait_s: float | None) -> str:
+    """The local model's state once it is loaded (or why it is not)."""
+    worker = runtime.assistant.generator.worker
+    try:
+        worker.url(timeout_s=wait_s)
+    except Exception as exc:  # the line says why; the app still answers with quotations
+        return f"  生成模型不可用，回答将直接摘自原文：{exc}"
+    status = worker.status()
+    warm = status.warmup
+    speed = (
+        f"，读提示 {warm['prompt_tps']:.0f} 词元/秒，生成 {warm['gen_tps']:.0f} 词元/秒" if "prompt_tps" in warm else ""
+    )
+    kernels = f"，CPU 内核 {status.plan.label}" if status.plan else ""
+    return f"  生成模型已就绪（已预热{speed}{kernels}）"
 
 
 if __name__ == "__main__":

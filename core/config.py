@@ -157,8 +157,10 @@ class AnswerSettings(_Group):
 @dataclass(frozen=True)
 class AppSettings(_Group):
     name: ClassVar[str] = "app"
-    host: str = "127.0.0.1"
-    port: int = 7860
+    # where to listen; unset ("" and 0), Gradio's own GRADIO_SERVER_NAME / GRADIO_SERVER_PORT decide, as for any
+    # Gradio app, else 127.0.0.1:7860
+    host: str = ""
+    port: int = 0
     # questions handled at once: each is searched and quoted at once, and waits in line only for the model
     # (generator.parallel); beyond this number a question waits in Gradio's queue
     concurrency: int = 16

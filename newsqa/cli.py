@@ -447,8 +447,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_eval_compare)
 
     p = sub.add_parser("serve", help="start the web app (chat, staff desk, evaluation)")
-    p.add_argument("--host", help="address to listen on (default: app.host, 127.0.0.1)")
-    p.add_argument("--port", type=_positive_int, help="port (default: app.port, 7860)")
+    p.add_argument("--host", help="address to listen on (default: app.host, else GRADIO_SERVER_NAME, else 127.0.0.1)")
+    p.add_argument("--port", type=_positive_int, help="port (default: app.port, else GRADIO_SERVER_PORT, else 7860)")
     p.add_argument("--generator", help="generator backend: llama, transformers, openai, extractive")
     p.set_defaults(func=cmd_serve)
 

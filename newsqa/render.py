@@ -57,6 +57,8 @@ details.nq-cite[open] > .nq-pop { display: block; }
 .nq-sources ul { list-style: none; margin-left: 0; }
 .nq-sources summary { cursor: pointer; }
 .nq-refusal { color: #92400e; }
+.nq-added { color: #1d4ed8; background: rgba(37, 99, 235, 0.08); border-radius: 3px; font-size: 0.92em;
+  cursor: help; }
 .nq-quote { margin-bottom: 0.6em; padding: 0.4em 0.7em; border-left: 3px solid #9ca3af;
   background: rgba(156, 163, 175, 0.1); border-radius: 4px; }
 .nq-quote-h { font-size: 0.8em; color: #6b7280; letter-spacing: 0.05em; }
@@ -84,6 +86,38 @@ def _clean(fragment: str) -> str:
 def _text_html(text: str) -> str:
     """Escaped text with its line breaks kept (one line of HTML, so Markdown never re-reads it)."""
     return "<br>".join(_e(line) for line in text.split("\n"))
+
+
+# the notes corpus.timeexpr.annotate adds ("昨天上午（即2024年2月1日上午）"): shown apart from the article's words
+_NOTE = re.compile(r"（即[^（）\n]{1,40}）")
+_NOTE_TITLE = "newsqa 按发布日期推算补充，原文没有这几个字"
+
+
+def _note_html(note: str) -> str:
+    return f'<span class="nq-added" title="{_NOTE_TITLE}">{_e(note)}</span>'
+
+
+def _quoted_text_html(text: str) -> str:
+    """Text quoted from an annotated passage, its added notes styled as ours."""
+    out, pos = [], 0
+    for m in _NOTE.finditer(text):
+        out += [_text_html(text[pos : m.start()]), _note_html(m.group())]
+        pos = m.end()
+    return "".join([*out, _text_html(text[pos:])])
+
+
+def _annotated_html(shown: AnnotatedText, start: int, end: int) -> str:
+    """shown.text[start:end] with the inserted notes (known exactly by their offsets) styled as ours."""
+    out, pos, shift = [], start, 0
+    for at, length in shown.notes:
+        a, b = at + shift, at + shift + length
+        shift += length
+        if b <= start or a >= end:
+            continue
+        a, b = max(a, start), min(b, end)
+        out += [_text_html(shown.text[pos:a]), _note_html(shown.text[a:b])]
+        pos = b
+    return "".join([*out, _text_html(shown.text[pos:end])])
 
 
 # -- the source of one citation ----------------------------------------------------------------------------------
@@ -119,17 +153,21 @@ def quoted_paragraph(article: Article | None, citation: Citation, *, resolve_dat
     text = article.text
     shown = _annotated(text, article.date or citation.date) if resolve_dates else None
     if shown is None:
-        before, quote, after = text[lo : citation.start], text[citation.start : citation.end], text[citation.end : hi]
+        before, quote, after = (
+            _text_html(text[a:b]) for a, b in ((lo, citation.start), (citation.start, citation.end), (citation.end, hi))
+        )
     else:  # a note belongs to the expression before it: one right after the quote's last word stays in the mark
         a_lo, a_start, a_end, a_hi = (shown.to_annotated(i) for i in (lo, citation.start, citation.end, hi))
-        before, quote, after = shown.text[a_lo:a_start], shown.text[a_start:a_end], shown.text[a_end:a_hi]
+        before, quote, after = (
+            _annotated_html(shown, a, b) for a, b in ((a_lo, a_start), (a_start, a_end), (a_end, a_hi))
+        )
     return (
         ("…" if lo > 0 and text[lo - 1] != "\n" else "")
-        + _text_html(before)
+        + before
         + "<mark>"
-        + _text_html(quote)
+        + quote
         + "</mark>"
-        + _text_html(after)
+        + after
         + ("…" if hi < len(text) and text[hi] != "\n" else "")
     )
 
@@ -217,7 +255,7 @@ def _body_html(answer: Answer | Quotation, lookup: Callable[[str], Article | Non
     for at, kind, item in events:
         if at < pos:
             continue
-        out.append(_text_html(text[pos:at]))
+        out.append(_quoted_text_html(text[pos:at]))
         pos = at
         if kind == "open":
             out.append(
@@ -227,15 +265,22 @@ def _body_html(answer: Answer | Quotation, lookup: Callable[[str], Article | Non
             out.append("</span>")
         else:
             assert isinstance(item, _Piece)
+            # the sentence's closing mark goes before its markers: an opened source then follows the sentence
+            closing = _CLOSING.match(text, item.end)
+            if closing:
+                out.append(_e(closing.group()))
             for n in item.numbers:
                 citation = _citation_for(n, item.start, text, answer.citations)
                 if citation is None:
                     out.append(_e(f"[{n}]"))
                 else:
                     out.append(_marker(n, citation, lookup(citation.article_id)))
-            pos = item.end
-    out.append(_text_html(text[pos:]))
+            pos = closing.end() if closing else item.end
+    out.append(_quoted_text_html(text[pos:]))
     return "".join(out)
+
+
+_CLOSING = re.compile(r"[。！？!?；;]+[”’」』\"]?")
 
 
 def _sources_html(citations: Sequence[Citation], lookup: Callable[[str], Article | None]) -> str:
@@ -419,4 +464,9 @@ def read_rendered(fragment: str) -> tuple[str, list[CitedSource]]:
     reader = _Reader()
     reader.feed(fragment)
     reader.close()
-    return "".join(reader.text).strip(), reader.sources
+    # markers were shown after their sentence's closing mark (see _body_html): put them back before it
+    text = _MOVED_CLOSING.sub(r"\2\1", "".join(reader.text).strip())
+    return text, reader.sources
+
+
+_MOVED_CLOSING = re.compile(r"([。！？!?；;]+[”’」』\"]?)((?:\[\d+\])+)")

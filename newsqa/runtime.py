@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from assistant.chat import Assistant
+from assistant.citations import named_entities
 from assistant.factory import build_assistant, open_generator
 from core.config import Settings
 from corpus.ingest import ingest_sample
@@ -19,6 +20,11 @@ class Runtime:
     store: Store
     searcher: Searcher
     assistant: Assistant
+
+    def warm(self) -> None:
+        """Load what the first question would otherwise wait for: the embedder and jieba's dictionary."""
+        self.searcher.query_vector("预热")
+        named_entities("预热")
 
     def close(self) -> None:
         """Stop the model server, if one runs, and close the store."""

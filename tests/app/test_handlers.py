@@ -178,6 +178,8 @@ def test_feedback_log_keeps_lines_whole_under_concurrent_writers(tmp_path):
 
 def test_rendered_answer_reads_back_to_text_and_sources():
     html = render_answer(cited_answer(), {GARBAGE.id: GARBAGE})
+    # the sentence's full stop comes before its marker, so an opened source follows the whole sentence
+    assert '起施行。<details class="nq-cite" data-n="1"' in html
     text, sources = read_rendered(html)
     assert text == "条例自2024年9月1日起施行[1]。违者最高罚款五千元。"
     assert [(s.n, s.article_id) for s in sources] == [(1, "garbage")]
@@ -440,3 +442,29 @@ def test_bad_question_set_is_reported_under_its_own_name(runtime, upload_root):
     with pytest.raises(UploadError, match="my-questions.jsonl"):
         make_app(runtime, upload_root).run_eval(False, str(bad))
     assert runtime.assistant.calls == []
+
+
+@pytest.mark.parametrize(
+    ("own", "environ", "expected"),
+    [
+        ({}, {}, ("127.0.0.1", 7860)),
+        ({}, {"GRADIO_SERVER_NAME": "0.0.0.0", "GRADIO_SERVER_PORT": "8080"}, ("0.0.0.0", 8080)),
+        (
+            {"host": "10.0.0.5", "port": 9000},
+            {"GRADIO_SERVER_NAME": "0.0.0.0", "GRADIO_SERVER_PORT": "8080"},
+            ("10.0.0.5", 9000),
+        ),
+        ({"port": 9000}, {"GRADIO_SERVER_NAME": "0.0.0.0"}, ("0.0.0.0", 9000)),
+    ],
+)
+def test_the_app_listens_where_gradio_deployments_say_unless_newsqa_is_told(own, environ, expected):
+    from app import listen_address
+
+    assert listen_address(Settings().override({"app": own}), environ) == expected
+
+
+def test_a_bad_gradio_port_is_named():
+    from app import listen_address
+
+    with pytest.raises(ValueError, match="GRADIO_SERVER_PORT is not a port number: 'eighty'"):
+        listen_address(Settings(), {"GRADIO_SERVER_PORT": "eighty"})

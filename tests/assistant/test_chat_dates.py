@@ -16,6 +16,9 @@ from newsqa.render import quoted_paragraph
 
 MEETING = "昨天上午，武进区召开安全生产工作会议，部署春节期间安全生产工作。会议要求压实责任。"
 
+# a note newsqa added to a quoted paragraph, as the web page shows it: apart from the article's own words
+ADDED = '<span class="nq-added" title="newsqa 按发布日期推算补充，原文没有这几个字">（即2024年2月1日上午）</span>'
+
 
 def _article(aid: str, title: str, text: str, day: str) -> tuple[Article, Chunk]:
     article = Article(id=aid, title=title, text=text, date=day, source="武进日报")
@@ -273,7 +276,7 @@ def test_shown_citation_spells_out_dates_and_keeps_original_offsets() -> None:
     article, _ = _article("m", "武进区召开安全生产工作会议", MEETING, "2024-02-02")
     citation = _citation(article, "昨天上午，武进区召开安全生产工作会议")
     shown = quoted_paragraph(article, citation)
-    assert "<mark>昨天上午（即2024年2月1日上午），武进区召开安全生产工作会议</mark>" in shown
+    assert f"<mark>昨天上午{ADDED}，武进区召开安全生产工作会议</mark>" in shown  # styled as newsqa's words
     assert article.text[citation.start : citation.end] == citation.quote
     plain = quoted_paragraph(article, citation, resolve_dates=False)
     assert "<mark>昨天上午，武进区召开安全生产工作会议</mark>" in plain
@@ -282,7 +285,7 @@ def test_shown_citation_spells_out_dates_and_keeps_original_offsets() -> None:
 def test_note_before_the_quote_stays_outside_the_mark() -> None:
     article, _ = _article("m", "武进区召开安全生产工作会议", MEETING, "2024-02-02")
     shown = quoted_paragraph(article, _citation(article, "武进区召开安全生产工作会议"))
-    assert "昨天上午（即2024年2月1日上午），<mark>武进区召开安全生产工作会议</mark>" in shown
+    assert f"昨天上午{ADDED}，<mark>武进区召开安全生产工作会议</mark>" in shown
 
 
 def test_shown_citation_of_an_undated_article_is_untouched() -> None:
