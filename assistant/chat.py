@@ -35,6 +35,7 @@ from assistant.prompts import (
     Source,
     answer_messages,
     fence_text,
+    format_date,
     refusal_text,
 )
 from assistant.rewrite import rewrite
@@ -168,11 +169,16 @@ def period_filter(scope: TimeScope) -> tuple[str, str]:
     return date_from, date_to
 
 
-def refusal_topic(query: str, *, max_chars: int = 60) -> str:
-    topic = re.sub(r"^(请问|想问一下|我想知道|问一下)[，,：:\s]*", "", query.strip())
-    topic = re.sub(r"[？?。！!\s]+$", "", topic)
-    topic = re.sub(r"(吗|呢|(?<![什怎多])么)$", "", topic)  # "是什么" keeps its 么
-    return topic[:max_chars] + ("…" if len(topic) > max_chars else "") or "这个问题"
+def covered_dates(hits: Sequence[Hit], limit: int = 3) -> list[str]:
+    """The publication dates of `hits`, newest first, written out ("2024年2月2日"): what the corpus covers."""
+    days = sorted({h.date[:10] for h in hits if h.date}, reverse=True)
+    out = []
+    for day in days[:limit]:
+        try:
+            out.append(format_date(date.fromisoformat(day)))
+        except ValueError:
+            continue
+    return out
 
 
 @dataclass
@@ -192,6 +198,7 @@ class _Turn:
     period_fallback: bool = False  # the question names a period that held nothing relevant: searched without it
     period_note: bool = False  # and the model was told so
     evidence: list[Evidence] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # the question's names and numbers no passage mentions
     annotated: dict[int, str] = field(default_factory=dict)  # chunk id -> text with relative dates spelled out
     messages: list[dict[str, str]] = field(default_factory=list)
     answerable_p: float | None = None
@@ -339,16 +346,14 @@ class Assistant:
             return "retrieval"
         turn.evidence = self._context(turn)
         # after a period note the model knows the period found nothing and may say what other dates hold
-        if (
-            opts.question_facts != "off"
-            and not turn.period_note
-            and unmatched_question_facts(
+        if opts.question_facts != "off" and not turn.period_note:
+            turn.missing = unmatched_question_facts(
                 turn.standalone,
                 [(self._annotated(h, turn), h.date) for h in turn.hits],
                 names=opts.question_facts == "names",
             )
-        ):
-            return "question_facts"
+            if turn.missing:
+                return "question_facts"
         return ""
 
     def _quote(self, turn: _Turn) -> Quotation | None:
@@ -460,7 +465,10 @@ class Assistant:
             "usage": turn.usage,
         }
         if reason or attribution is None:
-            return Answer(text=refusal_text(refusal_topic(turn.query)), refused=True, refusal_reason=reason, **common)
+            # a question about another period than the corpus covers is told what the corpus does cover
+            covered = covered_dates(turn.hits) if turn.period_fallback else []
+            text = refusal_text(reason, missing=turn.missing, covered=covered, quoted=turn.quotation is not None)
+            return Answer(text=text, refused=True, refusal_reason=reason, **common)
         # the answer's sources continue the quotation's numbering, in the order the reader meets them
         text, citations, _ = renumbered(attribution.text, attribution.citations, turn.numbers)
         if turn.quotation is not None and text == turn.quotation.text:

@@ -13,7 +13,21 @@ Messages = list[dict[str, str]]
 SOURCE_OPEN = "<资料 编号={n}>"
 SOURCE_CLOSE = "</资料>"
 
-REFUSAL_TEMPLATE = "资料中没有找到关于{topic}的相关信息。"
+# Why a question is not answered, said so that it reads naturally whatever the question was (no question is
+# pasted into a sentence), by the check that turned it away (Answer.refusal_reason).
+REFUSALS = {
+    "no_hits": "资料库里还没有与这个问题相关的报道。",
+    "retrieval": "资料库里没有与这个问题相关的报道。",
+    "question_facts": "找到的报道里没有提到“{missing}”，无法回答这个问题。",
+    "judge": "找到的报道回答不了这个问题。",
+    "generator": "找到的报道中没有这个问题的答案。",
+    "empty": "找到的报道中没有这个问题的答案。",
+    "unverified": "模型写出的回答在原文中找不到依据，所以没有显示。",
+    "confirmation": "模型核对后认为原文不足以支持它的回答，所以没有显示。",
+}
+# added to a refusal: what the corpus covers when the question asks about another period, and the evidence above
+REFUSAL_COVERED = "资料中只有{dates}的相关报道。"
+REFUSAL_QUOTED = "上面是原文中与问题最接近的句子。"
 # shown above an answer the model could not write: what the reader gets instead, and whether it lasts
 MODEL_CRASHED_NOTE = "本地模型意外退出，已自动重启，下一个问题会照常由模型回答；这次的回答直接摘自原文。"
 MODEL_FAILED_NOTE = "本地模型这次没能作答，回答直接摘自原文。"
@@ -147,8 +161,14 @@ def rewrite_messages(
     return [{"role": "system", "content": REWRITE_SYSTEM}, {"role": "user", "content": user}]
 
 
-def refusal_text(topic: str) -> str:
-    return REFUSAL_TEMPLATE.format(topic=topic)
+def refusal_text(reason: str, *, missing: Sequence[str] = (), covered: Sequence[str] = (), quoted: bool = False) -> str:
+    """The refusal a reader sees: why, then what the corpus does hold (`covered` dates, a quotation above)."""
+    text = REFUSALS.get(reason, REFUSALS["generator"]).format(missing="”“".join(missing[:3]))
+    if covered:
+        text += REFUSAL_COVERED.format(dates="、".join(covered))
+    if quoted:
+        text += REFUSAL_QUOTED
+    return text
 
 
 # Phrases by which a model (ours, or RGB's reference "文档信息不足，因此我无法基于提供的文档回答该问题。") declines.

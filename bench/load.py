@@ -49,8 +49,9 @@ RSS_EVERY_S = 2.0
 class ChatEndpoints:
     """fn indices of the chat's two steps, found in the app's config the way the page finds them."""
 
-    take: int  # puts the question into the session's pending state (not queued)
+    take: int  # puts the question into the session's pending state and marks it busy (not queued)
     respond: int  # streams the answer (queued, in the "answer" concurrency group)
+    done: int  # clears the busy mark, so the session can ask again
 
 
 def find_endpoints(config: dict[str, Any]) -> ChatEndpoints:
@@ -59,7 +60,7 @@ def find_endpoints(config: dict[str, Any]) -> ChatEndpoints:
     if "question" not in ids or "chat" not in ids:
         raise SystemExit("load: the app has no #question box or #chat chatbot; is this the newsqa app?")
     deps = config["dependencies"]
-    take = next((d for d in deps if d.get("inputs") == [ids["question"]] and not d.get("queue", True)), None)
+    take = next((d for d in deps if d.get("inputs", [None])[0] == ids["question"] and not d.get("queue", True)), None)
     if take is None:
         raise SystemExit("load: cannot find the chat's submit step in the app config")
     respond = next(
@@ -67,7 +68,10 @@ def find_endpoints(config: dict[str, Any]) -> ChatEndpoints:
     )
     if respond is None:
         raise SystemExit("load: cannot find the chat's answer step in the app config")
-    return ChatEndpoints(take=take["id"], respond=respond["id"])
+    done = next((d for d in deps if d.get("trigger_after") == respond["id"]), None)
+    if done is None:
+        raise SystemExit("load: cannot find the step that ends the chat's answer in the app config")
+    return ChatEndpoints(take=take["id"], respond=respond["id"], done=done["id"])
 
 
 # -- server memory ---------------------------------------------------------------------------------------------
@@ -136,6 +140,7 @@ class Record:
     started: float  # seconds since the run began
     latency: float | None = None
     first_update: float | None = None
+    first_verified: float | None = None  # the verified quotation on screen (or the final answer, if none)
     outcome: str = ""  # "answer", "refusal", or an error kind
 
 
@@ -181,9 +186,9 @@ def ask(
     """One question as the page sends it; returns the chat history after the final answer."""
     base = run.url.rstrip("/") + "/gradio_api"
     start = time.monotonic()
-    r = client.post(
+    r = client.post(  # the question and the session's busy flag (a State: the server keeps its value)
         f"{base}/run/predict",
-        json={"data": [question], "fn_index": run.endpoints.take, "session_hash": session, "event_data": None},
+        json={"data": [question, None], "fn_index": run.endpoints.take, "session_hash": session, "event_data": None},
     )
     r.raise_for_status()
     r = client.post(
@@ -213,6 +218,8 @@ def ask(
             if message.get("event_id") not in (None, event_id):
                 continue
             kind = message.get("msg")
+            if record.first_verified is None and ("nq-quote" in line or kind == "process_completed"):
+                record.first_verified = time.monotonic() - start  # the quotation, or else the checked answer
             if kind == "process_generating" and record.first_update is None:
                 record.first_update = time.monotonic() - start
             elif kind == "process_completed":
@@ -223,6 +230,11 @@ def ask(
             elif kind == "close_stream":
                 break
     record.latency = time.monotonic() - start
+    r = client.post(  # as the page does once the answer is in: the session may ask again
+        f"{base}/run/predict",
+        json={"data": [], "fn_index": run.endpoints.done, "session_hash": session, "event_data": None},
+    )
+    r.raise_for_status()
     if final is None:
         raise AppError("stream ended without an answer")
     return final
@@ -281,6 +293,7 @@ def summarise(run: Run, elapsed: float, residents: int, rss: RssSampler | None, 
     done = [r for r in run.records if r.outcome in ("answer", "refusal")]
     latencies = [r.latency for r in done if r.latency is not None]
     firsts = [r.first_update for r in done if r.first_update is not None]
+    verified = [r.first_verified for r in done if r.first_verified is not None]
     samples = rss.samples if rss else []
     return {
         "url": run.url,
@@ -297,6 +310,7 @@ def summarise(run: Run, elapsed: float, residents: int, rss: RssSampler | None, 
             "mean": round(statistics.fmean(latencies), 3) if latencies else None,
         },
         "first_update_s": {"p50": percentile(firsts, 0.5), "p95": percentile(firsts, 0.95)},
+        "first_verified_s": {"p50": percentile(verified, 0.5), "p95": percentile(verified, 0.95)},
         "errors": dict(Counter(r.outcome for r in run.records if r.outcome.startswith("error"))),
         "server_pid": pid,
         "server_rss_mb": {

@@ -20,7 +20,8 @@ def _bigrams(text: str) -> set[str]:
 
 
 class FakeSearcher:
-    """`search` scores each chunk (with its title) by the share of the query's bigrams it contains.
+    """`search` scores each chunk (with its title) by the share of the query's bigrams it contains, within the
+    publication dates `date_from` / `date_to` asked for.
 
     That share is reported as the "dense" score so refusal thresholds can be exercised; calls are recorded.
     """
@@ -40,6 +41,18 @@ class FakeSearcher:
             score = shared / len(wanted) if wanted else 0.0
             scored.append((score, chunk.id, chunk, article))
         scored.sort(key=lambda t: (-t[0], t[1]))
+        lo, hi = options.get("date_from", ""), options.get("date_to", "")
+        if lo or hi:  # like index.hybrid.Searcher: publication dates in the span (undated ones when asked)
+            undated = options.get("undated", False)
+            scored = [
+                t
+                for t in scored
+                if t[0] > 0
+                and (
+                    (t[3].date and (not lo or t[3].date >= lo) and (not hi or t[3].date <= hi + "~"))
+                    or (undated and not t[3].date)
+                )
+            ]
         return [
             Hit(
                 chunk=c,

@@ -72,7 +72,9 @@ def test_generator_refusal_becomes_a_refusal_answer_with_closest_articles(corpus
     assistant, _ = _assistant(corpus, generator)
     answer = assistant.ask("常州市垃圾分类条例对乱扔垃圾罚款多少？")
     assert answer.refused and not answer.citations
-    assert answer.text == "资料中没有找到关于常州市垃圾分类条例对乱扔垃圾罚款多少的相关信息。"
+    # the refusal says why in a sentence of its own, and points at the quotation shown above it
+    assert answer.text == "找到的报道中没有这个问题的答案。上面是原文中与问题最接近的句子。"
+    assert answer.refusal_reason == "generator" and answer.quotation is not None
     assert answer.hits and "生活垃圾分类管理条例" in answer.hits[0].title
 
 
@@ -80,7 +82,7 @@ def test_low_retrieval_score_refuses_without_asking_the_generator(corpus) -> Non
     generator = FakeGenerator()  # would fail loudly if called
     assistant, _ = _assistant(corpus, generator, _settings(0.5))
     answer = assistant.ask("巴黎奥运会中国队获得多少枚金牌？")
-    assert answer.refused and answer.text.startswith("资料中没有找到关于巴黎奥运会")
+    assert answer.refused and answer.text == "资料库里没有与这个问题相关的报道。"
     assert generator.calls == []
     assert answer.hits  # the closest articles are still shown
 
@@ -225,3 +227,20 @@ def test_answer_length_is_capped_by_the_answer_settings(corpus) -> None:
     assistant, _ = _assistant(corpus, generator, settings)
     assistant.ask(LAW_Q)
     assert generator.calls[-1]["max_tokens"] == 77 and generator.calls[-1]["temperature"] == 0.0
+
+
+def test_a_refusal_reads_naturally_and_says_what_the_corpus_covers(corpus) -> None:
+    generator = FakeGenerator(["资料中没有相关信息。"])
+    assistant, _ = _assistant(corpus, generator)
+    # asked in 2026 about this year's festival, of a corpus from 2024: searched without the period, then declined
+    answer = assistant.ask("武进区今年春节期间烟花爆竹燃放怎么管控？", question_date="2026-12-02")
+    assert answer.refused and answer.period_fallback
+    assert "资料中只有2024年2月2日的相关报道。" in answer.text
+    assert "今年春节期间烟花爆竹燃放怎么管控" not in answer.text  # the question is not pasted into a sentence
+
+
+def test_a_refusal_for_a_name_no_source_mentions_names_it(corpus) -> None:
+    assistant, _ = _assistant(corpus, FakeGenerator())
+    answer = assistant.ask("王建国在生活垃圾分类新闻发布会上说了什么？")
+    assert answer.refused and answer.refusal_reason == "question_facts"
+    assert answer.text == "找到的报道里没有提到“王建国”，无法回答这个问题。"

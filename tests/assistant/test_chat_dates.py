@@ -27,19 +27,10 @@ def _article(aid: str, title: str, text: str, day: str) -> tuple[Article, Chunk]
 
 
 class DatedSearcher(FakeSearcher):
-    """The bigram fake, honouring date_from/date_to on publication dates like index.hybrid.Searcher."""
+    """The bigram fake without the chunks that share nothing with the question."""
 
     def search(self, query: str, *, k: int, **options: Any) -> list[Hit]:
-        hits = super().search(query, k=len(self.chunks), **options)
-        lo, hi = options.get("date_from", ""), options.get("date_to", "")
-        if lo or hi:
-            undated = options.get("undated", False)
-            hits = [
-                h
-                for h in hits
-                if (h.date and (not lo or h.date >= lo) and (not hi or h.date <= hi + "~")) or (undated and not h.date)
-            ]
-        return [h for h in hits if h.score > 0][:k]
+        return [h for h in super().search(query, k=len(self.chunks), **options) if h.score > 0][:k]
 
 
 def _settings(**answer: Any) -> Settings:
