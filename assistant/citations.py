@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 from assistant.prompts import REFUSAL_PHRASES
+from core.text import CN_NUMERAL, SENTENCE, SENTENCE_ENDS, bigrams, normalise, numeral_value, sentence_spans
 from core.types import Citation, Hit
 
 # -- markers -----------------------------------------------------------------------------------------------------
@@ -31,7 +32,8 @@ _ONE_MARKER = (
 )
 MARKERS = re.compile(rf"(?:{_ONE_MARKER}\s*)+")
 _ONE = re.compile(_ONE_MARKER)
-_SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]*[”’」』\"]?|[。！？!?；;]+|\n+")
+# stray end marks and line breaks are pieces too, so that the reply can be rebuilt from its pieces
+_SENTENCE = re.compile(rf"{SENTENCE.pattern}|[{SENTENCE_ENDS}]+|\n+")
 _LEADING_MARKERS = re.compile(rf"^\s*(?:{_ONE_MARKER}\s*)+")
 # a marker followed by a measure word or unit, where a small model wrote the citation instead of the count
 _MARKER_AS_NUMBER = re.compile(rf"{_ONE_MARKER}(?=[起个人名次件万亿元条岁届项家所辆架只%％])")
@@ -161,24 +163,7 @@ def join_sentences(parts: Sequence[tuple[AnswerSentence, Sequence[int]]]) -> str
 
 # -- facts -------------------------------------------------------------------------------------------------------
 
-_CN_DIGITS = {
-    "零": 0,
-    "〇": 0,
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
-_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
-_CN_NUMERAL = re.compile("[零〇一二两三四五六七八九十百千]+")
 _ARABIC = re.compile(r"\d+(?:\.\d+)?")
-_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _DATE_PATTERNS = (
     re.compile(r"(\d{4})\s*[-/.]\s*(\d{1,2})\s*[-/.]\s*(\d{1,2})"),
     re.compile(r"(?:(\d{4})年)?(\d{1,2})月(\d{1,2})[日号]"),
@@ -188,32 +173,6 @@ _QUOTED = re.compile(r"《([^》]{1,40})》|“([^”]{2,40})”|\"([^\"]{2,40})
 _RELATIVE_DAYS = {"今天": 0, "今日": 0, "当天": 0, "昨天": -1, "昨日": -1, "前天": -2, "明天": 1, "明日": 1}
 _NAME_FLAGS = {"nr", "ns", "nt", "nz", "nrt", "nrfg"}
 _PLACE_SUFFIX = "省市区县镇乡村街"
-
-
-def normalise(text: str) -> str:
-    """NFKC (full-width digits and punctuation to ASCII), thousands separators and spaces removed."""
-    text = unicodedata.normalize("NFKC", text)
-    text = _THOUSANDS.sub("", text)
-    # a space between two digits separates numbers: "14:37 3月10日" must not become "…373月10日", where the
-    # date regex then reads month 73 and loses 3月10日
-    text = re.sub(r"(?<=\d)\s+(?=\d)", "|", text)
-    return re.sub(r"\s+", "", text)
-
-
-def cn_to_int(numeral: str) -> int | None:
-    """ "一千三百" -> 1300, "五十八" -> 58, "二〇二四" -> 2024; 万/亿 are left to the caller as units."""
-    if not numeral:
-        return None
-    if not any(c in _CN_UNITS for c in numeral):
-        return int("".join(str(_CN_DIGITS[c]) for c in numeral))
-    total, digit = 0, None
-    for c in numeral:
-        if c in _CN_DIGITS:
-            digit = _CN_DIGITS[c]
-        else:
-            total += (1 if digit is None else digit) * _CN_UNITS[c]
-            digit = None
-    return total + (digit or 0)
 
 
 def _canonical(number: str) -> str:
@@ -265,13 +224,14 @@ def _dates_and_rest(text: str) -> tuple[list[tuple[int | None, int, int | None]]
 
 def _numbers(text: str, *, single_cn: bool) -> set[str]:
     numbers = {_canonical(m.group(0)) for m in _ARABIC.finditer(text)}
-    for m in _CN_NUMERAL.finditer(text):
+    for m in CN_NUMERAL.finditer(text):
         numeral = m.group(0)
-        if len(numeral) == 1 and not single_cn and numeral not in _CN_UNITS:
+        if len(numeral) == 1 and not single_cn and numeral not in "十百千":
             continue  # "一项", "三大任务": too common in prose to demand
         if numeral in {"千", "百"} and not single_cn:
             continue
-        value = cn_to_int(numeral)
+        # not strict: "两三" still reads the same in a sentence and in the passage it is checked against
+        value = numeral_value(numeral, strict=False)
         if value is not None:
             numbers.add(str(value))
     return numbers
@@ -378,14 +338,6 @@ def evidence_facts(text: str, published: str = "") -> EvidenceFacts:
         bigrams(norm),
         (pub.year, pub.month, pub.day) if pub else None,
     )
-
-
-def bigrams(text: str) -> frozenset[str]:
-    """Character bigrams of the CJK, letter and digit runs of `text`."""
-    grams = set()
-    for run in re.findall(r"[\u3400-\u9fff\w]+", text):
-        grams.update(run[i : i + 2] for i in range(len(run) - 1))
-    return frozenset(grams)
 
 
 def _date_supported(want: tuple[int | None, int, int | None], evidence: EvidenceFacts) -> bool:
@@ -622,23 +574,6 @@ def _join(parts: Sequence[EvidenceFacts]) -> EvidenceFacts:
         frozenset().union(*(p.bigrams for p in parts)),
         next((p.published for p in parts if p.published is not None), None),
     )
-
-
-_CHUNK_SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]*[”’」』\"]?")
-
-
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of the sentences of `text`, surrounding whitespace excluded."""
-    spans = []
-    for m in _CHUNK_SENTENCE.finditer(text):
-        start, end = m.start(), m.end()
-        while start < end and text[start].isspace():
-            start += 1
-        while end > start and text[end - 1].isspace():
-            end -= 1
-        if end > start:
-            spans.append((start, end))
-    return spans
 
 
 def best_span(sentence: str, facts: Facts, passage: str, *, max_window: int = 3) -> tuple[int, int]:

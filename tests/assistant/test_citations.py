@@ -11,7 +11,6 @@ from assistant.citations import (
     Attributor,
     Evidence,
     cited_numbers,
-    cn_to_int,
     evidence_facts,
     facts_of,
     is_refusal,
@@ -207,10 +206,6 @@ def test_name_not_in_the_source_fails_verification(attributor: Attributor) -> No
 )
 def test_fact_normalisation(sentence: str, passage: str, published: str, ok: bool) -> None:
     assert (not missing_facts(facts_of(sentence), evidence_facts(passage, published))) is ok
-
-
-def test_chinese_numerals() -> None:
-    assert [cn_to_int(s) for s in ("一千三百", "五十八", "二〇二四", "十二", "九")] == [1300, 58, 2024, 12, 9]
 
 
 def test_refusal_phrases() -> None:
