@@ -11,17 +11,10 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Protocol
 
-from assistant.citations import (
-    Attribution,
-    Attributor,
-    Evidence,
-    bigrams,
-    normalise,
-    sentence_spans,
-    unmatched_question_facts,
-)
+from assistant.attribution import Attribution, Attributor, Evidence
 from assistant.events import Event, Final, Token
 from assistant.extractive import ExtractiveAnswerer
+from assistant.facts import unmatched_question_facts
 from assistant.generation import ModelCrashed, choice_probs
 from assistant.prompts import (
     CONFIRM_TASK,
@@ -37,6 +30,7 @@ from assistant.prompts import (
 )
 from assistant.rewrite import rewrite
 from core.config import Settings
+from core.text import bigrams, normalise, sentence_spans
 from core.types import Answer, Hit
 from corpus.timeexpr import TimeScope, parse_question_time, rewrite_question
 

@@ -6,7 +6,8 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
-from assistant.citations import named_entities, strip_markers
+from assistant.facts import named_entities
+from assistant.markers import strip_markers
 from assistant.prompts import rewrite_messages
 from core.text import FOLLOW_UP_QUESTION_WORDS, is_question
 
