@@ -43,8 +43,8 @@ def normalise(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
-# A bigram never spans punctuation or a space. A run is \w ("_" included) plus the CJK blocks' few symbols;
-# letters_only runs are letters and digits alone.
+# A bigram never spans punctuation or a space. Runs are \w (so "_" too) and the CJK range, which adds the Yijing
+# hexagram symbols; letters_only runs hold letters and digits alone.
 _RUN = re.compile(r"[\u3400-\u9fff\w]+")
 _LETTERS_RUN = re.compile(r"[^\W_]+")
 
