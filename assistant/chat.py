@@ -12,18 +12,10 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Protocol
 
-from assistant.citations import (
-    Attribution,
-    Attributor,
-    Evidence,
-    bigrams,
-    evidence_facts,
-    normalise,
-    sentence_spans,
-    unmatched_question_facts,
-)
+from assistant.attribution import Attribution, Attributor, Evidence
 from assistant.events import Event, Final, Progress, Quote, Token
 from assistant.extractive import ExtractiveAnswerer
+from assistant.facts import evidence_facts, unmatched_question_facts
 from assistant.generation import ModelCrashed, choice_probs, usage_of
 from assistant.prompts import (
     CONFIRM_TASK,
@@ -41,6 +33,7 @@ from assistant.prompts import (
 from assistant.rewrite import rewrite
 from assistant.turns import Ticket, TurnLine
 from core.config import Settings
+from core.text import bigrams, normalise, sentence_spans
 from core.types import Answer, Citation, Hit, Quotation
 from corpus.timeexpr import TimeScope, parse_question_time, rewrite_question
 

@@ -5,52 +5,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]*")
-_ENDINGS = "。！？!?；;"
+from core.text import ASKS_FOR_NUMBER, QUESTION_WORDS, SENTENCE_ENDS, bigrams
+
+# a closing quote after the end marks is left to the next piece, so that _cite finds the end mark last
+_SENTENCE = re.compile(rf"[^{SENTENCE_ENDS}\n]+[{SENTENCE_ENDS}]*")
 _BYLINE = re.compile(r"^\s*本报讯\s*[（(][^）)]{0,30}[）)]\s*")
-# question words carry no content; they are cut out before comparing (longest first)
-_QUESTION_WORDS = (
-    "什么时候",
-    "什么时间",
-    "哪一年",
-    "哪一天",
-    "为什么",
-    "怎么样",
-    "多少",
-    "什么",
-    "哪些",
-    "哪里",
-    "哪儿",
-    "哪天",
-    "哪年",
-    "哪个",
-    "何时",
-    "怎么",
-    "如何",
-    "是否",
-    "是不是",
-    "有没有",
-    "请问",
-    "吗",
-    "呢",
-    "几",
-)
-_WANTS_NUMBER = re.compile(
-    r"多少|几|什么时候|什么时间|哪天|哪年|哪一年|哪一天|何时|多久|多长|多大|多高|多远|日期|时间|"
-    r"数量|金额|比例|第几"
-)
 _NUMBER = re.compile(
     r"[0-9０-９]|[一二两三四五六七八九十百千万亿]+[年月日号个项家名人户元吨亿万%％]|"
     r"今年|明年|去年|昨天|今天"
 )
 _NOT_TEXT = re.compile(r"[\W_]+")
-
-
-def _bigrams(text: str) -> set[str]:
-    grams: set[str] = set()
-    for segment in _NOT_TEXT.split(text):
-        grams.update(segment[i : i + 2] for i in range(len(segment) - 1))
-    return grams
 
 
 @dataclass(frozen=True)
@@ -87,12 +51,12 @@ class ExtractiveAnswerer:
     def rank(self, question: str, passages: list[str]) -> list[ScoredSentence]:
         """Sentences that pass the thresholds, best first (ties: earlier passage, earlier sentence)."""
         content = question
-        for word in _QUESTION_WORDS:
+        for word in QUESTION_WORDS:
             content = content.replace(word, " ")
-        wanted = _bigrams(content)
+        wanted = bigrams(content, letters_only=True)
         if not wanted:
             return []
-        wants_number = bool(_WANTS_NUMBER.search(question))
+        wants_number = bool(ASKS_FOR_NUMBER.search(question))
         scored: list[ScoredSentence] = []
         seen: set[str] = set()
         for n, passage in enumerate(passages, start=1):
@@ -102,7 +66,7 @@ class ExtractiveAnswerer:
                 if len(key) < 4 or key in seen:
                     continue
                 seen.add(key)
-                shared = len(wanted & _bigrams(sentence))
+                shared = len(wanted & bigrams(sentence, letters_only=True))
                 overlap = shared / len(wanted)
                 if shared < self.min_shared or overlap < self.min_overlap:
                     continue
@@ -116,7 +80,7 @@ class ExtractiveAnswerer:
 
     @staticmethod
     def _cite(sentence: str, n: int) -> str:
-        body = sentence.rstrip(_ENDINGS + " ")
+        body = sentence.rstrip(SENTENCE_ENDS + " ")
         end = sentence[len(body) :].strip()[-1:] if sentence[len(body) :].strip() else ""
         if end not in ("。", "！", "？", "!", "?"):
             end = "。"

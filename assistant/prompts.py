@@ -202,3 +202,8 @@ REFUSAL_PHRASES = (
     "未说明",
     "没有关于",
 )
+
+
+def is_refusal(text: str) -> bool:
+    """Does this text decline to answer (ours or RGB's wording)?"""
+    return any(p in text for p in REFUSAL_PHRASES)

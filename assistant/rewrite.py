@@ -6,8 +6,10 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
-from assistant.citations import named_entities, strip_markers
+from assistant.facts import named_entities
+from assistant.markers import strip_markers
 from assistant.prompts import rewrite_messages
+from core.text import FOLLOW_UP_QUESTION_WORDS, is_question
 
 History = Sequence[tuple[str, str]]
 
@@ -37,10 +39,7 @@ _DETERMINERS = ("这个", "那个", "这项", "这部", "这次", "这些", "那
 _NOT_PRONOUNS = re.compile(
     "其他|其它|其中|其实|其余|其次|尤其|极其|与其|因此|此外|如此|彼此|从此|为此|此前|此后|此次|他人|吉他"
 )
-_QUESTION_WORDS = re.compile(
-    r"(是什么时候|什么时候|是什么|有哪些|有多少|多少|哪些|哪里|哪儿|怎么样|怎样|如何|为什么|"
-    r"是谁|谁|几|吗|呢|么|[？?。！!，,\s])"
-)
+_QUESTION_WORDS = re.compile("(" + "|".join(FOLLOW_UP_QUESTION_WORDS) + r"|[？?。！!，,\s])")
 _QUOTED = re.compile(r"《[^》]{1,40}》|“[^”]{2,40}”|「[^」]{2,40}」")
 _NOUN_HEADS = (
     "条例",
@@ -194,4 +193,4 @@ def _unresolved(question: str, candidate: str) -> bool:
     if _pronouns_in(question) & _pronouns_in(candidate):
         return True
     asks = re.search(r"[？?]", question) is not None
-    return asks and not re.search(r"[？?]|什么|哪|谁|多少|几|吗|呢|如何|怎|为什么", candidate)
+    return asks and not is_question(candidate)

@@ -39,7 +39,7 @@ def _whole(article) -> None:
 
 def fuzz_evidence() -> list:
     """Two numbered passages for fuzzing the citation checker (also used by tests/reliability/test_fuzz.py)."""
-    from assistant.citations import Evidence
+    from assistant.attribution import Evidence
     from core.types import Chunk, Hit, chunk_id
 
     texts = ["3月5日，武进区召开安全生产工作会议，部署全年安全生产重点任务。", "湖塘镇举办迎春文艺演出，吸引市民观看。"]
@@ -63,7 +63,7 @@ def make_target(name: str, scratch: Path):
     import atheris
 
     with atheris.instrument_imports():
-        from assistant.citations import Attributor
+        from assistant.attribution import Attributor
         from corpus.page import parse_page
         from corpus.readers import InputError, decode_bytes, iter_jsonl
 

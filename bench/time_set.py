@@ -26,10 +26,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from core.text import FULL_STOPS  # noqa: E402
 from corpus.timeexpr import TimeMention, resolve_expressions  # noqa: E402
 
 DEFAULT_CRUD = ROOT.parent / "shared" / "evaldata" / "crud"
-_SENTENCE = re.compile(r"[^。！？!?]+[。！？!?]?")
+_SENTENCE = re.compile(rf"[^{FULL_STOPS}]+[{FULL_STOPS}]?")  # one end mark; a semicolon or line break is inside
 _LEAD_PUNCT = "，,、：:；;（）() "
 _MIN_EVENT_CHARS = 14
 _MAX_EVENT_CHARS = 48

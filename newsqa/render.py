@@ -16,7 +16,7 @@ from html.parser import HTMLParser
 
 import nh3
 
-from assistant.citations import MARKERS, cited_numbers
+from assistant.markers import MARKERS, cited_numbers
 from core.types import Answer, Article, Citation, Hit, Quotation
 from corpus.timeexpr import AnnotatedText, annotate_with_offsets
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from assistant.chat import Assistant
-from assistant.citations import named_entities
 from assistant.factory import build_assistant, open_generator
+from assistant.facts import named_entities
 from core.config import Settings
 from corpus.ingest import ingest_sample
 from corpus.store import Store

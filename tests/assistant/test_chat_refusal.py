@@ -9,8 +9,8 @@ from fake_searcher import FakeSearcher, FakeStore, sample_corpus
 from fakes import FakeGenerator, FakeJudgingGenerator
 
 from assistant.chat import Assistant
-from assistant.citations import unmatched_question_facts
 from assistant.events import Final, Token
+from assistant.facts import unmatched_question_facts
 from assistant.generation import GeneratorError
 from assistant.prompts import ANSWER_TASK, CONFIRM_TASK, JUDGE_TASK
 from core.config import Settings

@@ -18,15 +18,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from reliability_helpers import ROOT
 
-from assistant.citations import (
-    Attributor,
-    cited_numbers,
-    facts_of,
-    sentence_spans,
-    split_answer,
-    strip_markers,
-)
+from assistant.attribution import Attributor
+from assistant.facts import facts_of
+from assistant.markers import cited_numbers, split_answer, strip_markers
 from bench.fuzz import fuzz_evidence
+from core.text import sentence_spans
 from core.types import Article
 from corpus.chunker import chunk_article
 from corpus.page import looks_like_page, parse_page

@@ -1,0 +1,195 @@
+"""Attribution: each sentence of a reply checked against the sources it cites, re-attributed, and quoted.
+
+A sentence counts as supported by a passage when every checkable fact in it (numbers, dates, quoted titles,
+person/place/organisation names) appears in the passage and enough of its wording does too. A citation that
+fails is moved to another numbered passage that passes; when none does, it stays but is marked unverified.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from assistant.facts import EvidenceFacts, Facts, evidence_facts, facts_of, joint_evidence, missing_facts
+from assistant.markers import AnswerSentence, cited_numbers, join_sentences, merge_repeats, split_answer, strip_markers
+from assistant.prompts import is_refusal
+from core.text import bigrams, normalise, sentence_spans
+from core.types import Citation, Hit
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Source [n] as given to the model: the hit, plus the text it was shown (trimmed, maybe annotated)."""
+
+    n: int
+    hit: Hit
+    shown: str = ""
+
+    @property
+    def full_text(self) -> str:
+        return "\n".join(t for t in (self.hit.title, self.hit.chunk.text, self.shown) if t)
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """A reply with its markers checked: cleaned text, one citation per (sentence, source), what failed."""
+
+    text: str
+    citations: tuple[Citation, ...] = ()
+    unverified: tuple[str, ...] = ()
+    factual: int = 0  # sentences with checkable content (refusal sentences excluded)
+    verified: int = 0  # of those, sentences whose citations all verify
+    refusal_sentences: int = 0
+    opens_with_refusal: bool = False  # the first sentence declines ("资料中没有找到……")
+    reattributed: int = 0
+    dropped: tuple[int, ...] = field(default=())  # marker numbers that named no source
+
+
+@dataclass(frozen=True)
+class _Check:
+    ok: bool
+    score: float
+
+
+class Attributor:
+    """Checks the sentences of a reply against numbered evidence; build once per answer."""
+
+    def __init__(self, evidence: Sequence[Evidence], *, min_overlap: float = 0.3) -> None:
+        self.evidence = {e.n: e for e in evidence}
+        self.min_overlap = min_overlap
+        self._facts = {e.n: evidence_facts(e.full_text, e.hit.date) for e in evidence}
+
+    def check(self, sentence: str, facts: Facts, numbers: Sequence[int]) -> _Check:
+        """Do the sources `numbers` together support `sentence`?"""
+        if not numbers:
+            return _Check(False, 0.0)
+        parts = [self._facts[n] for n in numbers]
+        joined = parts[0] if len(parts) == 1 else joint_evidence(parts)
+        score = overlap(sentence, joined)
+        return _Check(not missing_facts(facts, joined) and score >= self.min_overlap, score)
+
+    def supporting(self, sentence: str, facts: Facts, cited: Sequence[int]) -> tuple[Sequence[int], bool]:
+        """The cited sources that back `sentence`, and whether they do.
+
+        A source that supports the sentence alone is enough, and co-cited sources that add nothing are dropped,
+        so a bystander is never shown as verified. Otherwise the cited sources may support it together; then only
+        those holding some of its facts or wording stay. When neither works, all cited sources are kept, unverified.
+        """
+        alone = [n for n in cited if self.check(sentence, facts, [n]).ok]
+        if alone:
+            return alone, True
+        if len(cited) > 1 and self.check(sentence, facts, cited).ok:
+            contributing = [n for n in cited if self._contributes(sentence, facts, n)]
+            if contributing and self.check(sentence, facts, contributing).ok:
+                return contributing, True
+        return cited, False
+
+    def _contributes(self, sentence: str, facts: Facts, n: int) -> bool:
+        evidence = self._facts[n]
+        return len(missing_facts(facts, evidence)) < facts.count or overlap(sentence, evidence) >= self.min_overlap
+
+    def best_source(self, sentence: str, facts: Facts) -> int | None:
+        best, best_score = None, -1.0
+        for n in self.evidence:
+            check = self.check(sentence, facts, [n])
+            if check.ok and check.score > best_score:
+                best, best_score = n, check.score
+        return best
+
+    def attribute(self, reply: str) -> Attribution:
+        raw_numbers = cited_numbers(reply)
+        dropped = tuple(n for n in raw_numbers if n not in self.evidence)
+        sentences = merge_repeats(split_answer(reply, valid=list(self.evidence)))
+        parts: list[tuple[AnswerSentence, Sequence[int]]] = []
+        citations: list[Citation] = []
+        unverified: list[str] = []
+        factual = verified = refusals = moved = 0
+        opening = False
+        for s in sentences:
+            if s.separator:
+                parts.append((s, ()))
+                continue
+            if is_refusal(s.text) and not s.cited:
+                opening = opening if refusals or factual else True
+                refusals += 1
+                parts.append((s, ()))
+                continue
+            facts = facts_of(s.text)
+            if not s.cited:
+                if not facts.empty:
+                    factual += 1
+                    unverified.append(s.text)
+                parts.append((s, ()))
+                continue
+            factual += 1
+            if s.marker_as_number:  # the sentence lost the very number it is about: nothing could back it
+                numbers, ok = s.cited, False
+            else:
+                numbers, ok = self.supporting(s.text, facts, s.cited)
+                better = None if ok else self.best_source(s.text, facts)
+                if better is not None:
+                    numbers, ok = (better,), True
+                    moved += 1
+            if ok:
+                verified += 1
+            else:
+                unverified.append(s.text)
+            parts.append((s, numbers))
+            citations.extend(self._citation(n, s.text, facts, ok) for n in numbers)
+        return Attribution(
+            join_sentences(parts),
+            tuple(citations),
+            tuple(unverified),
+            factual,
+            verified,
+            refusals,
+            opening,
+            moved,
+            dropped,
+        )
+
+    def _citation(self, n: int, sentence: str, facts: Facts, verified: bool) -> Citation:
+        hit = self.evidence[n].hit
+        start, end = best_span(sentence, facts, hit.chunk.text)
+        chunk = hit.chunk
+        return Citation(
+            n=n,
+            chunk_id=chunk.id,
+            article_id=chunk.article_id,
+            title=hit.title,
+            date=hit.date,
+            paragraph=chunk.paragraph,
+            quote=chunk.text[start:end],
+            start=chunk.start + start,
+            end=chunk.start + end,
+            verified=verified,
+            sentence=sentence,
+        )
+
+
+def overlap(sentence: str, evidence: EvidenceFacts) -> float:
+    """Share of the sentence's bigrams that occur in the evidence."""
+    grams = bigrams(normalise(strip_markers(sentence)))
+    return len(grams & evidence.bigrams) / len(grams) if grams else 0.0
+
+
+def best_span(sentence: str, facts: Facts, passage: str, *, max_window: int = 3) -> tuple[int, int]:
+    """The run of 1..max_window passage sentences that covers most of the sentence's facts, then overlaps most.
+
+    Offsets are into `passage`; the whole passage when it has no sentences.
+    """
+    spans = sentence_spans(passage)
+    if not spans:
+        return 0, len(passage)
+    grams = bigrams(normalise(sentence))
+    best_key, best = None, spans[0]
+    for size in range(1, min(max_window, len(spans)) + 1):
+        for i in range(len(spans) - size + 1):
+            start, end = spans[i][0], spans[i + size - 1][1]
+            window = evidence_facts(passage[start:end])
+            covered = facts.count - len(missing_facts(facts, window))
+            shared = len(grams & window.bigrams)
+            key = (covered, shared if size == 1 else shared - 2 * (size - 1), -size)
+            if best_key is None or key > best_key:
+                best_key, best = key, (start, end)
+    return best

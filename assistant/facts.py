@@ -1,0 +1,266 @@
+"""The checkable facts of a sentence (numbers, dates, quoted titles, names) and what a passage can vouch for.
+
+A fact is supported when the passage states it too: the same number (Chinese numerals, full-width digits and
+thousands separators aside), the same date (a relative day resolved against the publication date), the same name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+
+from assistant.markers import strip_markers
+from core.text import CN_NUMERAL, bigrams, normalise, numeral_value
+
+_ARABIC = re.compile(r"\d+(?:\.\d+)?")
+_DATE_PATTERNS = (
+    re.compile(r"(\d{4})\s*[-/.]\s*(\d{1,2})\s*[-/.]\s*(\d{1,2})"),
+    re.compile(r"(?:(\d{4})年)?(\d{1,2})月(\d{1,2})[日号]"),
+    re.compile(r"(\d{4})年(\d{1,2})月"),
+)
+_QUOTED = re.compile(r"《([^》]{1,40})》|“([^”]{2,40})”|\"([^\"]{2,40})\"|「([^」]{2,40})」|『([^』]{2,40})』")
+_RELATIVE_DAYS = {"今天": 0, "今日": 0, "当天": 0, "昨天": -1, "昨日": -1, "前天": -2, "明天": 1, "明日": 1}
+_NAME_FLAGS = {"nr", "ns", "nt", "nz", "nrt", "nrfg"}
+_PLACE_SUFFIX = "省市区县镇乡村街"
+
+
+def _canonical(number: str) -> str:
+    try:
+        value = Decimal(number)
+    except InvalidOperation:
+        return number
+    text = format(value.normalize(), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+@dataclass(frozen=True)
+class Facts:
+    """The checkable facts of a sentence."""
+
+    numbers: frozenset[str] = frozenset()
+    dates: tuple[tuple[int | None, int, int | None], ...] = ()  # (year, month, day); None where not given
+    names: tuple[str, ...] = ()
+    reported: bool = False  # the sentence dates a report ("据2024年1月20日的报道"), not an event
+
+    @property
+    def empty(self) -> bool:
+        return not (self.numbers or self.dates or self.names)
+
+    @property
+    def count(self) -> int:
+        return len(self.numbers) + len(self.dates) + len(self.names)
+
+
+def _dates_and_rest(text: str) -> tuple[list[tuple[int | None, int, int | None]], str]:
+    found = []
+
+    def take(m: re.Match[str]) -> str:
+        groups = m.groups()
+        if len(groups) == 2:  # year and month only
+            year, month, day = int(groups[0]), int(groups[1]), None
+        else:
+            year = int(groups[0]) if groups[0] else None
+            month, day = int(groups[1]), int(groups[2])
+        if 1 <= month <= 12 and (day is None or 1 <= day <= 31):
+            found.append((year, month, day))
+            return " "
+        return m.group(0)
+
+    for pattern in _DATE_PATTERNS:
+        text = pattern.sub(take, text)
+    return found, text
+
+
+def _numbers(text: str, *, single_cn: bool) -> set[str]:
+    numbers = {_canonical(m.group(0)) for m in _ARABIC.finditer(text)}
+    for m in CN_NUMERAL.finditer(text):
+        numeral = m.group(0)
+        if len(numeral) == 1 and not single_cn and numeral not in "十百千":
+            continue  # "一项", "三大任务": too common in prose to demand
+        if numeral in {"千", "百"} and not single_cn:
+            continue
+        # not strict: "两三" still reads the same in a sentence and in the passage it is checked against
+        value = numeral_value(numeral, strict=False)
+        if value is not None:
+            numbers.add(str(value))
+    return numbers
+
+
+@lru_cache(maxsize=1)
+def _posseg():  # jieba builds its dictionary on first use (~1 s), so only when names are first needed
+    import logging
+
+    import jieba
+    import jieba.posseg
+
+    jieba.setLogLevel(logging.WARNING)
+    return jieba.posseg
+
+
+_NAME_GLUE = {"zg", "ng", "nr", "n", "nrfg", "j"}  # one-character pieces jieba splits off names ("乔"+"俊杰")
+
+
+@lru_cache(maxsize=4096)
+def named_entities(text: str, *, people_only: bool = False) -> tuple[str, ...]:
+    """Person, place and organisation names (jieba nr/ns/nt/nz) of ≥ 2 characters, split surnames re-attached."""
+    pairs = [(w, f) for w, f in _posseg().cut(text)]
+    names: list[str] = []
+    for i, (word, flag) in enumerate(pairs):
+        if flag not in _NAME_FLAGS or (people_only and not flag.startswith("nr")):
+            continue
+        if flag.startswith("nr"):
+            if i > 0 and len(pairs[i - 1][0]) == 1 and pairs[i - 1][1] in _NAME_GLUE and _is_cjk(pairs[i - 1][0]):
+                word = pairs[i - 1][0] + word
+            if (
+                i + 1 < len(pairs)
+                and len(pairs[i + 1][0]) == 1
+                and pairs[i + 1][1] in {"ng", "zg"}
+                and _is_cjk(pairs[i + 1][0])
+            ):
+                word += pairs[i + 1][0]
+        if len(word) >= 2 and not re.fullmatch(r"[\w.]+", word, re.ASCII) and word not in names:
+            names.append(word)
+    return tuple(names)
+
+
+def _is_cjk(text: str) -> bool:
+    return all("\u3400" <= c <= "\u9fff" for c in text)
+
+
+_ENUMERATOR = re.compile(r"^\s*(?:\d{1,2}[.、)）]|[（(]\d{1,2}[)）]|[-*•·])\s*")
+
+
+def facts_of(sentence: str) -> Facts:
+    text = normalise(_ENUMERATOR.sub("", strip_markers(sentence)))
+    quoted = []
+    for m in _QUOTED.finditer(text):
+        term = next(g for g in m.groups() if g)
+        if term not in quoted:
+            quoted.append(term)
+    dates, rest = _dates_and_rest(text)
+    numbers = _numbers(rest, single_cn=False)
+    names = list(quoted)
+    names += [n for n in named_entities(_QUOTED.sub(" ", rest)) if not any(n in q for q in quoted)]
+    return Facts(frozenset(numbers), tuple(dates), tuple(names), bool(_REPORTED.search(text)))
+
+
+def _parse_iso(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+_REPORTED = re.compile(r"报道|发布|刊发|刊登|发稿|消息|报讯|见报")
+
+
+@dataclass(frozen=True)
+class EvidenceFacts:
+    text: str
+    numbers: frozenset[str]
+    dates: tuple[tuple[int | None, int, int | None], ...]
+    year: int | None
+    bigrams: frozenset[str]
+    published: tuple[int, int, int] | None = None  # vouches only for a sentence that dates the report
+
+
+def evidence_facts(text: str, published: str = "") -> EvidenceFacts:
+    """What a passage can vouch for: its normalised text, numbers and dates (relative days resolved)."""
+    norm = normalise(text)
+    dates, rest = _dates_and_rest(norm)
+    numbers = _numbers(rest, single_cn=True)
+    pub = _parse_iso(published)
+    if pub is not None:
+        # the publication date itself is not evidence: "会议于发稿当天召开" must be backed by the text
+        # (今天 / 昨天 … in it), else a model that dates every event by the paper would always verify
+        for word, offset in _RELATIVE_DAYS.items():
+            if word in norm:
+                d = pub + timedelta(days=offset)
+                dates.append((d.year, d.month, d.day))
+    for y, m, d in dates:  # a date's parts may be cited as plain numbers ("9月", "2024年")
+        numbers.update(str(x) for x in (y, m, d) if x is not None)
+    return EvidenceFacts(
+        norm,
+        frozenset(numbers),
+        tuple(dates),
+        pub.year if pub else None,
+        bigrams(norm),
+        (pub.year, pub.month, pub.day) if pub else None,
+    )
+
+
+def joint_evidence(parts: Sequence[EvidenceFacts]) -> EvidenceFacts:
+    """What several passages vouch for together."""
+    return EvidenceFacts(
+        "\n".join(p.text for p in parts),
+        frozenset().union(*(p.numbers for p in parts)),
+        tuple(d for p in parts for d in p.dates),
+        next((p.year for p in parts if p.year is not None), None),
+        frozenset().union(*(p.bigrams for p in parts)),
+        next((p.published for p in parts if p.published is not None), None),
+    )
+
+
+def _date_supported(want: tuple[int | None, int, int | None], evidence: EvidenceFacts) -> bool:
+    year, month, day = want
+    for ey, em, ed in evidence.dates:
+        if em != month or (day is not None and ed is not None and ed != day):
+            continue
+        if day is not None and ed is None:
+            continue
+        if year is None or ey == year:
+            return True
+        if ey is None and (evidence.year is None or abs(evidence.year - year) <= 1):
+            return True
+    return False
+
+
+def _is_report_date(want: tuple[int | None, int, int | None], facts: Facts, evidence: EvidenceFacts) -> bool:
+    """The passage's publication date supports a date only where the sentence says it is the report's date."""
+    if not facts.reported or evidence.published is None:
+        return False
+    year, month, day = want
+    py, pm, pd = evidence.published
+    return month == pm and (year is None or year == py) and (day is None or day == pd)
+
+
+def _name_supported(name: str, evidence: EvidenceFacts) -> bool:
+    if name in evidence.text:
+        return True
+    # "常州市" is supported by "常州"
+    return len(name) >= 3 and name[-1] in _PLACE_SUFFIX and name[:-1] in evidence.text
+
+
+def missing_facts(facts: Facts, evidence: EvidenceFacts) -> list[str]:
+    missing = [n for n in sorted(facts.numbers) if n not in evidence.numbers]
+    missing += [
+        f"{y or ''}-{m}-{d or ''}"
+        for y, m, d in facts.dates
+        if not _date_supported((y, m, d), evidence) and not _is_report_date((y, m, d), facts, evidence)
+    ]
+    missing += [n for n in facts.names if not _name_supported(n, evidence)]
+    return missing
+
+
+def unmatched_question_facts(question: str, passages: Sequence[tuple[str, str]], *, names: bool = False) -> list[str]:
+    """The numbers (dates as their parts) and, with `names`, the names of a question that no passage mentions.
+
+    `passages` are (text, publication date) pairs; a publication date counts here ("2024年的…" asked of a
+    passage published in 2024). A question about 2022 put to passages that never mention 2022 cannot be answered
+    from them, however close they are in topic.
+    """
+    facts = facts_of(question)
+    if facts.empty:
+        return []
+    parts = [evidence_facts(text, published) for text, published in passages]
+    evidence = joint_evidence(parts)
+    known = set(evidence.numbers) | {str(x) for p in parts if p.published for x in p.published}
+    wanted = set(facts.numbers) | {str(x) for ymd in facts.dates for x in ymd if x is not None}
+    missing = sorted(n for n in wanted if n not in known)
+    if names:
+        missing += [n for n in facts.names if not _name_supported(n, evidence)]
+    return missing

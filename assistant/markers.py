@@ -1,0 +1,149 @@
+"""Citation markers in a reply: "[1]", "【1】", "[资料1]" and the rest parsed, stripped, and put back after checking."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from core.text import CLOSING_QUOTES, SENTENCE, SENTENCE_ENDS, normalise
+
+_NUM = r"[0-9０-９]{1,3}"
+_NUM_LIST = rf"(?:{_NUM}(?:\s*[,，、;；\-–－~]\s*(?:资料|来源)?\s*{_NUM})*)"
+_SOURCE_WORD = r"(?:资料|来源|文档|编号|参考)"
+# "[1]", "【1】", "［1］", "[1,2]", "[资料1]", "[编号=3]" (copied from the fence tag); in round brackets only
+# with a source word ("（资料1）"), since "(1)" is as likely to be an enumeration
+_ONE_MARKER = (
+    rf"(?:[\[【［]\s*(?:{_SOURCE_WORD}\s*[=:：]?)?\s*{_NUM_LIST}\s*[\]】］]"
+    rf"|[（(]\s*{_SOURCE_WORD}\s*[=:：]?\s*{_NUM_LIST}\s*[)）])"
+)
+MARKERS = re.compile(rf"(?:{_ONE_MARKER}\s*)+")
+_ONE = re.compile(_ONE_MARKER)
+# stray end marks and line breaks are pieces too, so that the reply can be rebuilt from its pieces
+_PIECE = re.compile(rf"{SENTENCE.pattern}|[{SENTENCE_ENDS}]+|\n+")
+_LEADING_MARKERS = re.compile(rf"^\s*(?:{_ONE_MARKER}\s*)+")
+# a marker followed by a measure word or unit, where a small model wrote the citation instead of the count
+_MARKER_AS_NUMBER = re.compile(rf"{_ONE_MARKER}(?=[起个人名次件万亿元条岁届项家所辆架只%％])")
+_TRAILING_PUNCT = re.compile(rf"[{SENTENCE_ENDS}，,：:]*[{CLOSING_QUOTES}]?\s*$")
+# A sentence that opens by naming its sources ("根据资料编号为2的资料，", "资料3显示：", "根据资料[1]和[2]，") cites
+# them; left in the text, a bare number would be checked as a fact of the article, and stripping the markers alone
+# would leave "根据资料和，"
+_REFERENCE = rf"(?:编号)?\s*(?:为|是)?\s*(?:{_ONE_MARKER}|{_NUM})"
+_LEADING_REFERENCE = re.compile(
+    rf"^\s*(?:根据|据)?\s*(?:资料|来源|文档)\s*{_REFERENCE}"
+    rf"(?:\s*(?:和|、|及|与|以及)\s*(?:资料|来源|文档)?\s*{_REFERENCE})*"
+    r"\s*(?:号)?\s*(?:的)?\s*(?:资料|文档|内容|信息)?\s*(?:中|里)?"
+    r"\s*(?:(?:提到|显示|指出|所述|称|记载)\s*[，,：:]?|[，,：:])\s*"
+)
+
+
+@dataclass(frozen=True)
+class AnswerSentence:
+    """One sentence of a reply: its text without markers and the source numbers it cites, in order."""
+
+    text: str
+    cited: tuple[int, ...] = ()
+    separator: bool = False  # a bare line break kept to rebuild the text
+    marker_as_number: bool = False  # a marker stands where the number should be ("共发生[1]起")
+
+
+def _ints(group: str) -> list[int]:
+    group = unicodedata.normalize("NFKC", group)
+    numbers: list[int] = []
+    for m in re.finditer(r"(\d+)(?:\s*[-–~]\s*(\d+))?", group):
+        lo = int(m.group(1))
+        hi = int(m.group(2)) if m.group(2) else lo
+        numbers.extend(range(lo, hi + 1) if 0 <= hi - lo <= 10 else (lo, hi))
+    return numbers
+
+
+def cited_numbers(text: str) -> list[int]:
+    """Every source number in `text`'s markers, in order of appearance, repeated ones once."""
+    found: list[int] = []
+    for m in _ONE.finditer(text):
+        found.extend(n for n in _ints(m.group(0)) if n not in found)
+    return found
+
+
+def strip_markers(text: str) -> str:
+    return MARKERS.sub("", text)
+
+
+def split_answer(text: str, valid: Sequence[int] | None = None) -> list[AnswerSentence]:
+    """Split a reply into sentences, attaching each marker to the sentence it follows.
+
+    Markers written after the full stop ("…施行。[1]") belong to the sentence before them. Numbers not in
+    `valid` (sources that do not exist) are dropped.
+    """
+    pieces = [m.group(0) for m in _PIECE.finditer(text)]
+    # a reply that opens with a marker ("[1]据报道…。[2]…") puts each marker before the sentence it cites
+    prefixed = _LEADING_MARKERS.match(text) is not None
+    merged: list[str] = []
+    for piece in pieces:
+        lead = _LEADING_MARKERS.match(piece)
+        rest = piece[lead.end() :] if lead else piece
+        if lead and merged and not merged[-1].startswith("\n") and not (prefixed and rest.strip()):
+            merged[-1] += lead.group(0).strip()
+            piece = rest
+        if piece:
+            merged.append(piece)
+    sentences = []
+    for piece in merged:
+        if not piece.strip():
+            sentences.append(AnswerSentence("\n" if "\n" in piece else piece, separator=True))
+            continue
+        numbers = cited_numbers(piece)
+        lead = _LEADING_MARKERS.match(piece)
+        body = piece[lead.end() :] if lead else piece
+        named = _LEADING_REFERENCE.match(body)
+        if named and MARKERS.sub("", body[named.end() :]).strip():
+            numbers += [n for n in _ints(named.group(0)) if n not in numbers]
+            body = body[named.end() :]
+        numbers = [n for n in numbers if valid is None or n in valid]
+        clean = MARKERS.sub("", body).strip()
+        if clean:
+            sentences.append(
+                AnswerSentence(clean, tuple(numbers), marker_as_number=bool(_MARKER_AS_NUMBER.search(body)))
+            )
+    return sentences
+
+
+def merge_repeats(sentences: Sequence[AnswerSentence]) -> list[AnswerSentence]:
+    """One sentence for each text said more than once, citing every source its copies cited.
+
+    A small model sometimes writes the same sentence once per source ("…1.4万名师生志愿者[1]。…[2]。…[3]。"); a
+    reader needs it once, and each citation is then checked as a co-citation of that one sentence.
+    """
+    first: dict[str, int] = {}
+    out: list[AnswerSentence] = []
+    for s in sentences:
+        key = normalise(s.text) if not s.separator else ""
+        if key and key in first:
+            i = first[key]
+            cited = (*out[i].cited, *(n for n in s.cited if n not in out[i].cited))
+            out[i] = replace(out[i], cited=cited, marker_as_number=out[i].marker_as_number or s.marker_as_number)
+            if out and out[-1].separator:
+                out.pop()  # the line break that led to the copy
+            continue
+        if key:
+            first[key] = len(out)
+        out.append(s)
+    return out
+
+
+def with_markers(sentence: str, numbers: Sequence[int]) -> str:
+    """`sentence` with "[n]" markers placed before its closing punctuation."""
+    if not numbers:
+        return sentence
+    marks = "".join(f"[{n}]" for n in numbers)
+    tail = _TRAILING_PUNCT.search(sentence)
+    cut = tail.start() if tail else len(sentence)
+    return sentence[:cut] + marks + sentence[cut:]
+
+
+def join_sentences(parts: Sequence[tuple[AnswerSentence, Sequence[int]]]) -> str:
+    out = []
+    for sentence, numbers in parts:
+        out.append(sentence.text if sentence.separator else with_markers(sentence.text, numbers))
+    return "".join(out).strip()

@@ -1,0 +1,37 @@
+"""The facts of a sentence and what a passage vouches for: numbers, dates and names read alike in both."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.facts import evidence_facts, facts_of, missing_facts
+
+
+@pytest.mark.parametrize(
+    ("sentence", "passage", "published", "ok"),
+    [
+        # a time of day before the date, separated by a space only (as in web copy)
+        ("硅谷银行于2023年3月10日倒闭。", "发表时间： 20/03/2023 - 14:37 3月10日，硅谷银行倒闭。", "", True),
+        ("硅谷银行于2023年3月7日倒闭。", "发表时间： 20/03/2023 - 14:37 3月10日，硅谷银行倒闭。", "", False),
+        ("条例将于2024年9月1日起施行。", "条例将于2024-09-01起施行。", "", True),
+        ("条例将于2024年9月1日起施行。", "条例将于9月1日起施行。", "2024-02-02", True),
+        ("条例将于2024年9月2日起施行。", "条例将于9月1日起施行。", "2024-02-02", False),
+        ("发布会于2024年2月1日召开。", "昨天上午召开发布会。", "2024-02-02", True),
+        ("产值近1300亿元。", "产值近1,300亿元。", "", True),
+        ("产值近1300亿元。", "产值近一千三百亿元。", "", True),
+        ("占比达68%。", "占比达到百分之六十八。", "", True),
+        ("共58条。", "共五十八条。", "", True),
+        ("共57条。", "共五十八条。", "", False),
+    ],
+)
+def test_fact_normalisation(sentence: str, passage: str, published: str, ok: bool) -> None:
+    assert (not missing_facts(facts_of(sentence), evidence_facts(passage, published))) is ok
+
+
+def test_publication_date_vouches_for_the_report_date_only() -> None:
+    evidence = evidence_facts("昨天上午，市人大常委会召开新闻发布会。", "2024-02-02")
+    # the event was the day before publication: the paper's own date does not back "the meeting was on 2月2日"
+    assert missing_facts(facts_of("会议于2024年2月2日召开[1]。"), evidence)
+    assert not missing_facts(facts_of("会议于2024年2月1日召开[1]。"), evidence)
+    # but a sentence that dates the report itself may cite the publication date
+    assert not missing_facts(facts_of("据2024年2月2日的报道，会议已经召开[1]。"), evidence)

@@ -1,0 +1,43 @@
+"""Citation markers: the forms a model writes, and the sentence each belongs to."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.markers import cited_numbers, split_answer
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("条例将于9月1日起施行[1]。", [(1,)]),
+        ("条例将于9月1日起施行【2】。", [(2,)]),
+        ("条例将于9月1日起施行［3］。", [(3,)]),
+        ("条例将于9月1日起施行［１］。", [(1,)]),
+        ("条例将于9月1日起施行[1,2]。", [(1, 2)]),
+        ("条例将于9月1日起施行[1、3]。", [(1, 3)]),
+        ("条例将于9月1日起施行[1][2]。", [(1, 2)]),
+        ("条例将于9月1日起施行。[2]条例共五十八条。【1】", [(2,), (1,)]),
+        ("条例将于9月1日起施行[资料1]。", [(1,)]),
+        ("条例将于9月1日起施行（资料2）。", [(2,)]),
+        ("条例将于9月1日起施行。[编号=3]", [(3,)]),
+        ("条例分为四类(1)可回收物。", [()]),
+        ("条例将于9月1日起施行。", [()]),
+        # a reply that opens with a marker writes each marker before its sentence
+        ("[1]条例将于9月1日起施行。[2]条例共五十八条。", [(1,), (2,)]),
+        ("[1]条例将于9月1日起施行。\n[2]条例共五十八条。[3]", [(1,), (2, 3)]),
+        # the source named in words at the head of a sentence is its citation, not a fact to check
+        ("根据资料编号为2的资料，条例共五十八条。", [(2,)]),
+        ("资料3显示，条例共五十八条[1]。", [(1, 3)]),
+        ("资料3和资料1都说条例共五十八条。", [()]),
+        ("根据资料[1]和[2]，条例共五十八条。", [(1, 2)]),
+    ],
+)
+def test_marker_forms_are_parsed_and_attached_to_their_sentence(reply: str, expected: list[tuple[int, ...]]) -> None:
+    sentences = [s for s in split_answer(reply) if not s.separator]
+    assert [s.cited for s in sentences] == expected
+    assert all("[" not in s.text and "【" not in s.text and "［" not in s.text for s in sentences)
+
+
+def test_cited_numbers_order_and_ranges() -> None:
+    assert cited_numbers("甲[2]乙[1,2]丙【3】丁[4-5]") == [2, 1, 3, 4, 5]
