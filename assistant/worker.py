@@ -113,6 +113,7 @@ class ModelWorker:
         self._running: _Running | None = None
         self._status = WorkerStatus()
         self._deaths: list[float] = []
+        self._served: dict[str, subprocess.Popen] = {}  # base URL -> the server process that answered there
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._choice_key = ""
@@ -144,6 +145,18 @@ class ModelWorker:
                 if left <= 0:
                     raise GeneratorError(f"the local model server did not start within {self.start_timeout_s:g} s")
                 self._cond.wait(min(left, 1.0))
+
+    def exit_of(self, url: str, wait_s: float = 1.0) -> str:
+        """How the server that answered at `url` ended ("died: SIGSEGV"), or "" while it runs. Waits a moment: a
+        client sees the connection drop just before the process is reaped."""
+        with self._cond:
+            process = self._served.get(url)
+        if process is None:
+            return ""
+        try:
+            return kernels.describe_exit(process.wait(wait_s))
+        except subprocess.TimeoutExpired:
+            return ""
 
     def alive(self) -> bool:
         with self._cond:
@@ -187,6 +200,7 @@ class ModelWorker:
                 _terminate(running.process)
                 return
             self._running = running
+            self._served[f"http://127.0.0.1:{running.port}/v1"] = running.process
             self._status.state = "ready"
             self._status.pid = running.process.pid
             self._status.plan = running.plan
@@ -388,31 +402,30 @@ class WorkerGenerator:
                 }
             return self._clients[url]
 
-    def _crashed(self, exc: GeneratorError) -> GeneratorError:
-        """ModelCrashed when the server died under this request; `exc` as it is for any other failure."""
-        time.sleep(0.05)  # the connection can drop a moment before the exit is reaped
-        status = self.worker.status()
-        if self.worker.alive() or status.state not in ("restarting", "starting") or not status.last_exit:
-            return exc
-        return ModelCrashed(f"the local model server {status.last_exit} while answering: {exc}")
+    def _crashed(self, exc: GeneratorError, url: str) -> GeneratorError:
+        """ModelCrashed when the server at `url` died under this request; `exc` as it is for any other failure."""
+        ended = self.worker.exit_of(url)
+        return ModelCrashed(f"the local model server {ended} while answering: {exc}") if ended else exc
 
     def stream(
         self, messages: Messages, *, max_tokens: int, temperature: float = 0.0, stop: list[str] | None = None
     ) -> Reply:
-        reply = self._client().stream(messages, max_tokens=max_tokens, temperature=temperature, stop=stop)
-        return Reply(self._guard(reply), reply.usage)
+        client = self._client()
+        reply = client.stream(messages, max_tokens=max_tokens, temperature=temperature, stop=stop)
+        return Reply(self._guard(reply, client.base_url), reply.usage)
 
-    def _guard(self, pieces: Iterator[str]) -> Iterator[str]:
+    def _guard(self, pieces: Iterator[str], url: str) -> Iterator[str]:
         try:
             yield from pieces
         except GeneratorError as exc:
-            raise self._crashed(exc) from exc
+            raise self._crashed(exc, url) from exc
 
     def choose(self, messages: Messages, options: Sequence[str]) -> dict[str, float]:
+        client = self._client()
         try:
-            return self._client().choose(messages, options)
+            return client.choose(messages, options)
         except GeneratorError as exc:
-            raise self._crashed(exc) from exc
+            raise self._crashed(exc, client.base_url) from exc
 
     def warm(self) -> None:
         """Start the model server now (in the background) instead of on the first question."""
