@@ -165,8 +165,8 @@ def _read_text(path: Path, max_file_mb: int) -> str:
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
     text = decode_bytes(data, str(path))
-    if not text.strip():
-        raise InputError(f"{path}: empty file (only whitespace)")
+    if not normalize_text(text).strip():  # zero-width spaces and the like are nothing to read either
+        raise InputError(f"{path}: empty file (only whitespace or invisible characters)")
     return text
 
 

@@ -394,3 +394,10 @@ def test_jsonl_without_a_date_takes_the_day_its_url_names(tmp_path: Path) -> Non
     assert (a.date, a.date_source) == ("2023-11-05", "url")
     assert (b.date, b.date_source) == ("2023-11-04", "metadata")
     assert (c.date, c.date_source) == ("2024-02-02", "option")
+
+
+def test_a_file_of_invisible_characters_is_an_empty_file(tmp_path):
+    path = tmp_path / "blank.txt"
+    path.write_bytes("\u200b\u200b \n\ufeff".encode())  # zero-width spaces, a stray BOM: nothing to read
+    with pytest.raises(InputError, match=r"blank\.txt: empty file \(only whitespace or invisible characters\)"):
+        read_path(path, date="2024-02-02")

@@ -120,6 +120,8 @@ def test_text_in_any_encoding_decodes_or_is_refused_clearly(text, encoding):
         data = text.encode(encoding)
     except UnicodeEncodeError:
         assume(False)
+    # UTF-8 text that opens with U+FEFF is, byte for byte, a file with a BOM: the mark is read as one and dropped
+    assume(not (encoding == "utf-8" and text.startswith("\ufeff")))
     try:
         decoded = decode_bytes(data, "in.txt")
     except InputError as exc:
