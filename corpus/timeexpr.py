@@ -18,6 +18,8 @@ from datetime import date, timedelta
 
 from lunardate import LunarDate
 
+from core.text import CN_NUMERAL_CHARS, FULLWIDTH_DIGITS, SENTENCE_ENDS, numeral_value
+
 __all__ = [
     "AnnotatedText",
     "TimeMention",
@@ -85,38 +87,9 @@ class AnnotatedText:
 
 # --- small helpers -------------------------------------------------------------------------------------------
 
-_NUM = r"[0-9０-９]+|[零〇一二两三四五六七八九十百千]+"
-_NUM_CHARS = frozenset("0123456789０１２３４５６７８９零〇一二两三四五六七八九十百千")
-_CN_DIGITS = dict(zip("零〇一二两三四五六七八九", (0, 0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9), strict=True))
-_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
-_FULLWIDTH = str.maketrans("０１２３４５６７８９", "0123456789")
+_NUM = rf"[0-9０-９]+|[{CN_NUMERAL_CHARS}]+"
+_NUM_CHARS = frozenset("0123456789０１２３４５６７８９" + CN_NUMERAL_CHARS)
 _DAYPART = "凌晨|清晨|早晨|早上|早间|上午|中午|午间|下午|午后|傍晚|晚上|晚间|夜间|夜里|深夜|白天"
-
-
-def _number(raw: str) -> int | None:
-    """Value of an Arabic or Chinese numeral (3, 三, 十二, 二十, 一百零五, 二〇二三); None when malformed."""
-    raw = raw.translate(_FULLWIDTH)
-    if raw.isdigit():
-        return int(raw)
-    if not any(ch in _CN_UNITS for ch in raw):
-        if "两" in raw and len(raw) > 1:
-            return None
-        return int("".join(str(_CN_DIGITS[ch]) for ch in raw))
-    total, digit, last_unit = 0, None, 10_000
-    for ch in raw:
-        if ch in _CN_UNITS:
-            unit = _CN_UNITS[ch]
-            if unit >= last_unit:
-                return None
-            total += (digit if digit is not None else 1) * unit
-            digit, last_unit = None, unit
-        elif ch in ("零", "〇"):
-            digit = None
-        elif digit is not None:
-            return None  # two digits without a unit between them: "三三十"
-        else:
-            digit = _CN_DIGITS[ch]
-    return total + (digit or 0)
 
 
 def _day(d: date) -> str:
@@ -376,7 +349,7 @@ def _day_in_month(text: str, pos: int, year: int, month: int, ref: date) -> tupl
     if m is None:
         return None
     last = calendar.monthrange(year, month)[1]
-    day = min(ref.day, last) if m["same"] else _number(m["day"])
+    day = min(ref.day, last) if m["same"] else numeral_value(m["day"])
     if day is None or not 1 <= day <= last:
         return None
     return m.end(), date(year, month, day)
@@ -437,10 +410,10 @@ def _year_tail(text: str, pos: int, year: int, ref: date | None) -> tuple[int, s
         if m["ysub"] in ("初", "底", "末") and (m["de"] or not _sub_ok(text, m, "ysub")):
             return None  # "去年的底子", "今年末伏"
         return (m.end("ysub"), *_year_sub_range(year, m["ysub"]))
-    month = _number(m["mon"])
+    month = numeral_value(m["mon"])
     if month is None or not 1 <= month <= 12:
         return None
-    day = _number(m["mday"]) if m["mday"] else None
+    day = numeral_value(m["mday"]) if m["mday"] else None
     if day is not None and 1 <= day <= calendar.monthrange(year, month)[1]:
         d = date(year, month, day)
         return m.end("mday") + 1, _day(d), d, d
@@ -461,7 +434,7 @@ def _year_mention(text: str, start: int, head_end: int, year: int, ref: date | N
     return _mention(text, start, *tail)
 
 
-_SENTENCE_END_RE = re.compile(r"[。！？!?；;\n]")
+_SENTENCE_END_RE = re.compile(rf"[{SENTENCE_ENDS}\n]")
 _ABSOLUTE_YEAR_RE = re.compile(r"(?<![0-9０-９])([0-9０-９]{4})年")
 
 
@@ -470,7 +443,8 @@ def _other_year_before(text: str, start: int, ref: date) -> bool:
     so a word counted from the reference date would be wrong; such words are left alone."""
     sentence_start = max((m.end() for m in _SENTENCE_END_RE.finditer(text, 0, start)), default=0)
     return any(
-        int(m[1].translate(_FULLWIDTH)) != ref.year for m in _ABSOLUTE_YEAR_RE.finditer(text, sentence_start, start)
+        int(m[1].translate(FULLWIDTH_DIGITS)) != ref.year
+        for m in _ABSOLUTE_YEAR_RE.finditer(text, sentence_start, start)
     )
 
 
@@ -500,7 +474,7 @@ def _resolve_ago(text: str, m: re.Match[str], ref: date, question: bool) -> Time
     """三年前, 5天前, 两个月前, counted back from the reference date, with what they lead: 三年前5月, 三年前的今天,
     两个月前的5日, 两周前的周五, 三天前上午."""
     start, end, unit = m.start(), m.end(), m["unit"]
-    n = _number(m["n"])
+    n = numeral_value(m["n"])
     if n is None or not 1 <= n <= _AGO_LIMITS[unit] or not _number_starts(text, start) or m["n"] in ("百", "千"):
         return None
     if start and text[start - 1] in "几数":
@@ -629,7 +603,7 @@ def _resolve_festival(text: str, m: re.Match[str], ref: date, question: bool) ->
             return None
         year: int | None = ref.year + _YEAR_OFFSETS[m["fyw"]]
     elif m["fago"]:
-        ago = _number(m["fago"])
+        ago = numeral_value(m["fago"])
         if ago is None or not 1 <= ago <= _AGO_LIMITS["年"] or not _number_starts(text, start):
             return None
         if start and text[start - 1] in "几数":
@@ -639,7 +613,7 @@ def _resolve_festival(text: str, m: re.Match[str], ref: date, question: bool) ->
         # "2024年春节期间" in an article is absolute and stays as written; a question gets its dates for searching
         if not question or not _number_starts(text, start):
             return None
-        year = int(m["fy"].translate(_FULLWIDTH))
+        year = int(m["fy"].translate(FULLWIDTH_DIGITS))
     else:
         if start and (text[start - 1] in "年日" or text[start - 1].isdigit()):
             return None  # "2024年春节", "2月10日春节", "2022春节档" already carry their date
@@ -711,8 +685,8 @@ _RI_COMPOUNDS = "常期益趋渐夜子用记报程志历均本元韩军方式语
 
 def _absolute_day(m: re.Match[str], ref: date) -> date | None:
     """The date an absolute "2月1日" names; without a year, the one not far after publication."""
-    month, day = int(m["m"].translate(_FULLWIDTH)), int(m["d"].translate(_FULLWIDTH))
-    year = int(m["y"].translate(_FULLWIDTH)) if m["y"] else ref.year
+    month, day = int(m["m"].translate(FULLWIDTH_DIGITS)), int(m["d"].translate(FULLWIDTH_DIGITS))
+    year = int(m["y"].translate(FULLWIDTH_DIGITS)) if m["y"] else ref.year
     try:
         found = date(year, month, day)
     except ValueError:
@@ -804,7 +778,7 @@ _SENTENCE_OPENING = '“"‘『「（( \t'
 
 def _years_in(text: str, lo: int, hi: int, mentions: list[TimeMention]) -> list[tuple[int, int, int]]:
     """(start, end, year) of every whole year named in text[lo:hi]: "2023年", or a resolved 今年/去年/三年前."""
-    found = [(m.start(), m.end(), _number(m["y"]) or 0) for m in _WHOLE_YEAR_RE.finditer(text, lo, hi)]
+    found = [(m.start(), m.end(), numeral_value(m["y"]) or 0) for m in _WHOLE_YEAR_RE.finditer(text, lo, hi)]
     found += [
         (mn.start, mn.end, mn.first.year)
         for mn in mentions
@@ -822,7 +796,7 @@ def _count(m: re.Match[str], text: str) -> int | None:
     start = m.start("n")
     if (start and text[start - 1] in "数几多余" + "".join(_NUM_CHARS)) or m["n"] in ("百", "千"):
         return None  # 数十年来 and 几十年来 are vague
-    n = _number(m["n"])
+    n = numeral_value(m["n"])
     return n if n is not None and 2 <= n <= 100 else None
 
 
@@ -860,7 +834,7 @@ def _counting_in_sentence(
         # "2023年第十届…，每两年举办一届": only a stated year of this edition and a stated period give the first
         named = [y for y in years if y[1] == m.start() or (y[1] + 1 == m.start() and text[y[1]] == "的")]
         n = _count(m, text)
-        every = _number(period["every"] or period["per"] or "一")
+        every = numeral_value(period["every"] or period["per"] or "一")
         if n and named and every and 1 <= every <= 10:
             first = named[-1][2] - (n - 1) * every
             if _valid_year(first):
@@ -922,7 +896,7 @@ _RECENT_RE = re.compile(r"最近一次|最近一期|最新|最近|近期|近日|
 
 
 def _resolve_abs_year(text: str, m: re.Match[str], ref: date, question: bool) -> TimeMention | None:
-    year = _number(m["y"])
+    year = numeral_value(m["y"])
     if year is None or not _valid_year(year) or not _number_starts(text, m.start()):
         return None
     return _year_mention(text, m.start(), m.end(), year, None)
@@ -933,11 +907,11 @@ def _resolve_bare_month(text: str, m: re.Match[str], ref: date, question: bool) 
     start = m.start()
     if not _number_starts(text, start) or (start and text[start - 1] in "年个每-－~～至到、和及"):
         return None  # "2023年1-6月" is a range inside a stated year
-    month = _number(m["mon"])
+    month = numeral_value(m["mon"])
     if month is None or not 1 <= month <= 12:
         return None
     year = ref.year if month <= ref.month else ref.year - 1
-    day = _number(m["mday"]) if m["mday"] else None
+    day = numeral_value(m["mday"]) if m["mday"] else None
     if day is not None and 1 <= day <= calendar.monthrange(year, month)[1]:
         d = date(year, month, day)
         return _mention(text, start, m.end(), _day(d), d, d)
@@ -947,7 +921,7 @@ def _resolve_bare_month(text: str, m: re.Match[str], ref: date, question: bool) 
 
 def _resolve_recent_n(text: str, m: re.Match[str], ref: date, question: bool) -> TimeMention | None:
     """近三年, 最近一个月, 过去7天: a window ending today."""
-    n, unit = _number(m["n"]), m["unit"]
+    n, unit = numeral_value(m["n"]), m["unit"]
     if n is None or not 1 <= n <= _AGO_LIMITS[unit] or (m["lead"] == "近" and not _starts_word(text, m.start(), True)):
         return None
     if _follows(text, m.end(), "级"):
