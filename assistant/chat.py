@@ -46,8 +46,8 @@ _RECENT_WORDS = ("最近", "最新", "近期", "目前", "现在", "如今", "�
 # A question about a period is searched among articles published in it and for a while after it (news reports
 # on a day, a month or a year later): the span's quarter, at least 3 days, at most 92.
 _REPORT_LAG_MIN_DAYS, _REPORT_LAG_MAX_DAYS = 3, 92
-# The confirmation after the answer counts half as much as the judgement before it (log-odds): on the dev sample
-# (30 + 30, bench/judgements.py) the sum with weight 0.5 had AUC 0.977, 0.25 gave 0.972, 1.0 0.952, none 0.967.
+# The confirmation after the answer counts half as much as the judgement before it (in log-odds): the weight that
+# separated answerable from unanswerable questions best (bench/judgements.py; the AUCs are in docs/BENCHMARKS.md).
 CONFIRM_WEIGHT = 0.5
 _QUEUE_REPORT_S = 0.25  # how often a waiting question looks at its place in the line
 
@@ -505,7 +505,7 @@ class Assistant:
         if scope is not None and (scope.first or scope.last):
             date_from, date_to = period_filter(scope)
             # an article without a date may well be about the period: the filter drops only what is dated elsewhere
-            # (excluding undated ones cut rgb_zh's answer-path recall@4 from 0.967 to 0.887: 80% of it is undated)
+            # (search snippets and files without dates are most of some corpora; docs/BENCHMARKS.md, Dates)
             hits = list(
                 self.searcher.search(
                     query,
