@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import math
-import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any, Protocol
 
 from assistant.attribution import Attribution, Attributor, Evidence
+from assistant.context import select_passages, trim_passage
 from assistant.events import Event, Final, Progress, Quote, Token
 from assistant.extractive import ExtractiveAnswerer
-from assistant.facts import evidence_facts, unmatched_question_facts
+from assistant.facts import unmatched_question_facts
 from assistant.generation import ModelCrashed, choice_probs, usage_of
+from assistant.judgements import combined_judgement, confirmation_turns
+from assistant.markers import renumbered
+from assistant.periods import covered_dates, search_period
 from assistant.prompts import (
-    CONFIRM_TASK,
     JUDGE_OPTIONS,
     JUDGE_TASK,
     MODEL_CRASHED_NOTE,
@@ -27,14 +27,12 @@ from assistant.prompts import (
     Source,
     answer_messages,
     fence_text,
-    format_date,
     refusal_text,
 )
 from assistant.rewrite import rewrite
 from assistant.turns import Ticket, TurnLine
 from core.config import Settings
-from core.text import bigrams, normalise, sentence_spans
-from core.types import Answer, Citation, Hit, Quotation
+from core.types import Answer, Hit, Quotation
 from corpus.timeexpr import TimeScope, parse_question_time, rewrite_question
 
 log = logging.getLogger(__name__)
@@ -42,13 +40,6 @@ log = logging.getLogger(__name__)
 # (passage text, publication date) -> the text with relative dates spelled out, e.g. corpus.timeexpr.annotate
 Annotator = Callable[[str, date | None], str]
 
-_RECENT_WORDS = ("最近", "最新", "近期", "目前", "现在", "如今", "眼下")
-# A question about a period is searched among articles published in it and for a while after it (news reports
-# on a day, a month or a year later): the span's quarter, at least 3 days, at most 92.
-_REPORT_LAG_MIN_DAYS, _REPORT_LAG_MAX_DAYS = 3, 92
-# The confirmation after the answer counts half as much as the judgement before it (in log-odds): the weight that
-# separated answerable from unanswerable questions best (bench/judgements.py; the AUCs are in docs/BENCHMARKS.md).
-CONFIRM_WEIGHT = 0.5
 _QUEUE_REPORT_S = 0.25  # how often a waiting question looks at its place in the line
 
 
@@ -73,75 +64,6 @@ class ExtractiveLike(Protocol):
     def answer(self, question: str, passages: list[str]) -> str: ...
 
 
-def trim_passage(text: str, query: str, max_chars: int, max_sentences: int = 0) -> str:
-    """The contiguous run of sentences of `text` around those sharing most words with `query`: at most
-    `max_chars` characters and, unless 0, `max_sentences` sentences."""
-    spans = sentence_spans(text)
-    if len(text) <= max_chars and not 0 < max_sentences < len(spans):
-        return text
-    if not spans:
-        return text[:max_chars]
-    grams = bigrams(normalise(query))
-    scores = [len(grams & bigrams(normalise(text[s:e]))) for s, e in spans]
-    best = max(range(len(spans)), key=lambda i: (scores[i], -i))
-    lo = hi = best
-    while not 0 < max_sentences <= hi - lo + 1:
-        options = []
-        if lo > 0 and spans[hi][1] - spans[lo - 1][0] <= max_chars:
-            options.append((scores[lo - 1], 0, lo - 1, hi))
-        if hi + 1 < len(spans) and spans[hi + 1][1] - spans[lo][0] <= max_chars:
-            options.append((scores[hi + 1], 1, lo, hi + 1))  # ties grow forwards: news leads with the facts
-        if not options:
-            break
-        _, _, lo, hi = max(options)
-    start, end = spans[lo][0], min(spans[hi][1], spans[lo][0] + max_chars)
-    return ("…" if start > 0 else "") + text[start:end] + ("…" if end < len(text) else "")
-
-
-_MARKER = re.compile(r"\[(\d+)\]")
-
-
-def renumbered(
-    text: str, citations: Sequence[Citation], numbers: dict[int, int]
-) -> tuple[str, tuple[Citation, ...], dict[int, int]]:
-    """`text` and `citations` with sources numbered 1, 2, … in the order the reader meets them, each once.
-
-    `numbers` maps source numbers already shown (by the quotation above the answer) to their shown number; the
-    returned map extends it. A marker for a source without a citation keeps a number of its own.
-    """
-    numbers = dict(numbers)
-    for match in _MARKER.finditer(text):
-        numbers.setdefault(int(match[1]), len(numbers) + 1)
-    for c in citations:
-        numbers.setdefault(c.n, len(numbers) + 1)
-    shown = _MARKER.sub(lambda m: f"[{numbers[int(m[1])]}]", text)
-    return shown, tuple(dataclasses.replace(c, n=numbers[c.n]) for c in citations), numbers
-
-
-def _near_copy(text: str, other: str, min_overlap: float) -> bool:
-    """Does `text` say what `other` says: the same numbers, and `min_overlap` of the shorter one's bigrams?"""
-    a, b = bigrams(normalise(text)), bigrams(normalise(other))
-    if not a or not b or len(a & b) / min(len(a), len(b)) < min_overlap:
-        return False
-    return evidence_facts(text).numbers == evidence_facts(other).numbers
-
-
-def combined_judgement(before: float, after: float) -> float:
-    """sigmoid(logit(before) + CONFIRM_WEIGHT * logit(after)): the judgement before the answer, with the
-    generator's confirmation of its own reply counting at CONFIRM_WEIGHT."""
-
-    def logit(p: float) -> float:
-        p = min(max(p, 1e-9), 1 - 1e-9)
-        return math.log(p / (1 - p))
-
-    return 1 / (1 + math.exp(-(logit(before) + CONFIRM_WEIGHT * logit(after))))
-
-
-def _confirmation(reply: str) -> list[dict[str, str]]:
-    """The turns that follow the answer prompt to ask the generator whether the sources back its reply."""
-    return [{"role": "assistant", "content": reply}, {"role": "user", "content": CONFIRM_TASK}]
-
-
 def _as_date(value: date | str | None) -> date | None:
     if value is None or isinstance(value, date):
         return value
@@ -149,29 +71,6 @@ def _as_date(value: date | str | None) -> date | None:
         return date.fromisoformat(value[:10])
     except ValueError:
         raise ValueError(f"question date {value!r} is not a date in the form YYYY-MM-DD") from None
-
-
-def period_filter(scope: TimeScope) -> tuple[str, str]:
-    """(date_from, date_to) ISO bounds on publication dates for a question about `scope`'s period."""
-    date_from = scope.first.isoformat() if scope.first else ""
-    date_to = ""
-    if scope.last:
-        span = (scope.last - scope.first).days + 1 if scope.first else 0
-        lag = min(max(span // 4, _REPORT_LAG_MIN_DAYS), _REPORT_LAG_MAX_DAYS)
-        date_to = (scope.last + timedelta(days=lag)).isoformat()
-    return date_from, date_to
-
-
-def covered_dates(hits: Sequence[Hit], limit: int = 3) -> list[str]:
-    """The publication dates of `hits`, newest first, written out ("2024年2月2日"): what the corpus covers."""
-    days = sorted({h.date[:10] for h in hits if h.date}, reverse=True)
-    out = []
-    for day in days[:limit]:
-        try:
-            out.append(format_date(date.fromisoformat(day)))
-        except ValueError:
-            continue
-    return out
 
 
 @dataclass
@@ -320,7 +219,10 @@ class Assistant:
         else:
             if self.searcher is None:
                 raise ValueError("no searcher: pass `context` passages or build the Assistant with a searcher")
-            turn.hits, turn.period_fallback = self._search(turn.query, turn.scope)
+            opts = self.settings.answer
+            turn.hits, turn.period_fallback = search_period(
+                self.searcher, turn.query, turn.scope, k=opts.max_passages, min_dense_score=opts.min_dense_score
+            )
             # the note says the sources were published at other dates: untrue of undated ones (search snippets,
             # files without dates), and read as "the sources cannot answer" by a small model
             if turn.period_fallback and turn.scope is not None and all(h.date for h in turn.hits):
@@ -434,7 +336,7 @@ class Assistant:
         if reason or turn.generator == "extractive" or opts.min_confirmed <= 0 or turn.answerable_p is None:
             return reason
         mark = time.perf_counter()
-        turn.confirmed_p = self._confirmed(turn.answerable_p, [*turn.messages, *_confirmation(turn.reply)])
+        turn.confirmed_p = self._confirmed(turn.answerable_p, [*turn.messages, *confirmation_turns(turn.reply)])
         if turn.confirmed_p is None:
             return ""
         turn.lap("confirm", mark)
@@ -494,49 +396,15 @@ class Assistant:
         after = self._answerable(messages)
         return None if after is None else combined_judgement(answerable, after)
 
-    def _search(self, query: str, scope: TimeScope | None) -> tuple[list[Hit], bool]:
-        """Search, within the period the question names when that period holds a relevant passage.
-
-        Also says whether the question named a period but the hits come from outside it (the unfiltered fallback).
-        """
-        assert self.searcher is not None
-        opts = self.settings.answer
-        recent = scope.prefer_recent if scope is not None else any(w in query for w in _RECENT_WORDS)
-        if scope is not None and (scope.first or scope.last):
-            date_from, date_to = period_filter(scope)
-            # an article without a date may well be about the period: the filter drops only what is dated elsewhere
-            # (search snippets and files without dates are most of some corpora; docs/BENCHMARKS.md, Dates)
-            hits = list(
-                self.searcher.search(
-                    query,
-                    k=opts.max_passages,
-                    date_from=date_from,
-                    date_to=date_to,
-                    prefer_recent=recent,
-                    undated=True,
-                )
-            )
-            dense = [h.scores["dense"] for h in hits if "dense" in h.scores]
-            if hits and (not dense or max(dense) >= opts.min_dense_score):
-                return hits, False
-            return list(self.searcher.search(query, k=opts.max_passages, prefer_recent=recent)), True
-        return list(self.searcher.search(query, k=opts.max_passages, prefer_recent=recent)), False
-
     def _context(self, turn: _Turn) -> list[Evidence]:
-        """The sources the model reads, numbered from 1: each hit's window around what the question asks, without
-        windows that repeat one above, within the prompt's character budget."""
+        """The sources the model reads, numbered from 1 (see assistant.context.select_passages)."""
         opts = self.settings.answer
-        kept: list[Evidence] = []
-        used = 0
-        for hit in turn.hits:
-            shown = self._shown(hit, turn)
-            if any(_near_copy(shown, e.shown, opts.duplicate_overlap) and e.hit.date == hit.date for e in kept):
-                continue  # a copy from the same day adds tokens, not facts; one from another day dates them
-            if kept and opts.context_chars and used + len(shown) > opts.context_chars:
-                break
-            kept.append(Evidence(len(kept) + 1, hit, shown))
-            used += len(shown)
-        return kept
+        return select_passages(
+            turn.hits,
+            [self._shown(hit, turn) for hit in turn.hits],
+            budget_chars=opts.context_chars,
+            duplicate_overlap=opts.duplicate_overlap,
+        )
 
     def _annotated(self, hit: Hit, turn: _Turn) -> str:
         """The chunk with its relative dates spelled out against its publication date (when annotating)."""

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from core.text import CLOSING_QUOTES, SENTENCE, SENTENCE_ENDS, normalise
+from core.types import Citation
 
 _NUM = r"[0-9０-９]{1,3}"
 _NUM_LIST = rf"(?:{_NUM}(?:\s*[,，、;；\-–－~]\s*(?:资料|来源)?\s*{_NUM})*)"
@@ -147,3 +148,23 @@ def join_sentences(parts: Sequence[tuple[AnswerSentence, Sequence[int]]]) -> str
     for sentence, numbers in parts:
         out.append(sentence.text if sentence.separator else with_markers(sentence.text, numbers))
     return "".join(out).strip()
+
+
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+def renumbered(
+    text: str, citations: Sequence[Citation], numbers: dict[int, int]
+) -> tuple[str, tuple[Citation, ...], dict[int, int]]:
+    """`text` and `citations` with sources numbered 1, 2, … in the order the reader meets them, each once.
+
+    `numbers` maps source numbers already shown (by the quotation above the answer) to their shown number; the
+    returned map extends it. A marker for a source without a citation keeps a number of its own.
+    """
+    numbers = dict(numbers)
+    for match in _MARKER.finditer(text):
+        numbers.setdefault(int(match[1]), len(numbers) + 1)
+    for c in citations:
+        numbers.setdefault(c.n, len(numbers) + 1)
+    shown = _MARKER.sub(lambda m: f"[{numbers[int(m[1])]}]", text)
+    return shown, tuple(replace(c, n=numbers[c.n]) for c in citations), numbers

@@ -23,8 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from assistant.chat import combined_judgement, trim_passage  # noqa: E402
+from assistant.context import trim_passage  # noqa: E402
 from assistant.generation import choice_probs, complete  # noqa: E402
+from assistant.judgements import combined_judgement  # noqa: E402
 from assistant.prompts import CONFIRM_TASK, JUDGE_OPTIONS, JUDGE_TASK, Messages, Source, answer_messages  # noqa: E402
 from bench.answering import EVALDATA, context_ids, correct, make_generator, read_jsonl, spaced, write_json  # noqa: E402
 from core.config import load_settings  # noqa: E402

@@ -6,7 +6,7 @@ import pytest
 from fake_searcher import FakeSearcher, FakeStore, hit_for, sample_corpus
 from fakes import FakeGenerator
 
-from assistant.chat import Assistant, trim_passage
+from assistant.chat import Assistant
 from assistant.events import Progress, Token
 from assistant.prompts import ANSWER_SYSTEM, ANSWER_TASK
 from core.config import Settings
@@ -180,13 +180,6 @@ def test_empty_question_is_an_error(corpus) -> None:
     assistant, _ = _assistant(corpus, FakeGenerator())
     with pytest.raises(ValueError, match="empty"):
         assistant.ask("  ")
-
-
-def test_trim_passage_keeps_the_best_matching_sentences() -> None:
-    text = "甲" * 50 + "。" + "该条例将于2024年9月1日起施行。" + "乙" * 50 + "。" + "丙" * 60 + "。"
-    trimmed = trim_passage(text, "条例什么时候施行", 70)
-    assert "该条例将于2024年9月1日起施行。" in trimmed and len(trimmed) <= 72
-    assert trim_passage("短文本。", "条例", 70) == "短文本。"
 
 
 def test_annotate_hook_spells_out_relative_dates_for_the_model_and_the_checker(corpus) -> None:

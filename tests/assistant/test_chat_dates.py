@@ -8,7 +8,8 @@ from typing import Any
 from fake_searcher import FakeSearcher, FakeStore
 from fakes import FakeGenerator
 
-from assistant.chat import Assistant, period_filter
+from assistant.chat import Assistant
+from assistant.periods import period_filter
 from core.config import Settings
 from core.types import Article, Chunk, Citation, Hit
 from corpus.timeexpr import TimeScope, annotate

@@ -1,0 +1,46 @@
+"""What the model reads of each passage: windows around the question, near copies left out, a budget."""
+
+from __future__ import annotations
+
+from assistant.context import select_passages, trim_passage
+from core.types import Chunk, Hit
+
+LAW = "该条例将于2024年9月1日起施行。"
+
+
+def _hit(n: int, text: str, date: str = "2024-02-02") -> Hit:
+    return Hit(Chunk(n, f"a{n}", 0, 0, 0, len(text), text), 1.0 / n, title=f"t{n}", date=date)
+
+
+def test_trim_passage_keeps_the_best_matching_sentences() -> None:
+    text = "甲" * 50 + "。" + LAW + "乙" * 50 + "。" + "丙" * 60 + "。"
+    trimmed = trim_passage(text, "条例什么时候施行", 70)
+    assert LAW in trimmed and len(trimmed) <= 72
+    assert trim_passage("短文本。", "条例", 70) == "短文本。"
+
+
+def test_a_sentence_window_keeps_only_the_sentences_around_the_best_one() -> None:
+    text = "市人大召开新闻发布会。" + LAW + "条例共九章五十八条。" + "会议还通报了其他事项。"
+    assert trim_passage(text, "条例什么时候施行", 300, max_sentences=1) == "…" + LAW + "…"
+    window = trim_passage(text, "条例什么时候施行", 300, max_sentences=2)
+    assert window.count("。") == 2 and LAW in window  # the best sentence and its better neighbour
+    assert trim_passage(text, "条例什么时候施行", 300) == text  # no window: as much as fits
+
+
+def test_near_copies_from_the_same_day_are_left_out_and_the_rest_numbered_in_order() -> None:
+    hits = [
+        _hit(1, "2023年武进区规上工业产值增长8%，创新高。"),
+        _hit(2, "2023年武进区规上工业产值增长8%，创历史新高。"),  # a reprint the same day: nothing new
+        _hit(3, "2023年武进区规上工业产值增长6%，创新高。"),  # the same words, another figure: kept
+        _hit(4, "2023年武进区规上工业产值增长8%，创新高。", date="2024-03-01"),  # another day: it dates the figure
+    ]
+    kept = select_passages(hits, [h.chunk.text for h in hits], duplicate_overlap=0.8)
+    assert [(e.n, e.hit.chunk.id) for e in kept] == [(1, 1), (2, 3), (3, 4)]
+
+
+def test_the_budget_keeps_the_best_passages_that_fit() -> None:
+    hits = [_hit(n, "字" * 100 + f"第{n}段。") for n in range(1, 5)]
+    kept = select_passages(hits, [h.chunk.text for h in hits], budget_chars=250)
+    assert [e.hit.chunk.id for e in kept] == [1, 2]
+    only = select_passages(hits[:1], ["字" * 400], budget_chars=250)
+    assert len(only) == 1  # the best passage is kept whatever its length
