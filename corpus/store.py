@@ -239,6 +239,36 @@ class Store:
             yield from (_chunk(r) for r in rows)
             last = (rows[-1]["article_id"], rows[-1]["idx"])
 
+    def chunk_ids_where(
+        self, *, date_from: str = "", date_to: str = "", sources: Sequence[str] = (), undated: bool = False
+    ) -> set[int]:
+        """Ids of the chunks whose article is dated from `date_from` to `date_to` and comes from one of `sources`.
+
+        Dates are yyyy, yyyy-mm or yyyy-mm-dd, both ends included; an empty bound or `sources` does not filter.
+        Undated articles fail a date bound, unless `undated`: then their date counts as unknown, not as outside.
+        """
+        sql = "SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE 1"
+        params: list[str] = []
+        dated = "a.date = '' OR " if undated else "a.date != '' AND "
+        if date_from:
+            sql += f" AND ({dated}a.date >= ?)"
+            params.append(date_from)
+        if date_to:
+            sql += f" AND ({dated}a.date <= ?)"
+            params.append(date_to + "~")  # "~" sorts after digits and "-": "2024-05" includes all of May
+        if sources:
+            sql += f" AND a.source IN ({','.join('?' * len(sources))})"
+            params.extend(sources)
+        return {r[0] for r in self._db.execute(sql, params)}
+
+    def article_dates(self, ids: Iterable[str]) -> dict[str, str]:
+        """Publication dates ("" when unknown) by article id; ids not in the store are left out."""
+        dates: dict[str, str] = {}
+        for marks, part in in_batches(ids):
+            for row in self._db.execute(f"SELECT id, date FROM articles WHERE id IN ({marks})", part):
+                dates[row["id"]] = row["date"]
+        return dates
+
     def articles_by_id(self, ids: Iterable[str]) -> dict[str, Article]:
         found: dict[str, Article] = {}
         for marks, part in in_batches(dict.fromkeys(ids)):
