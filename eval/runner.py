@@ -9,9 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from typing import Any, Protocol
 from assistant.events import Final, Quote, Token
 from assistant.factory import build_assistant, open_generator
 from core.config import Settings
+from core.files import write_atomic
 from core.types import Answer, Hit
 from eval import metrics
 from eval.questions import Question
@@ -349,18 +348,6 @@ def corpus_cache_key(corpus: Path, settings: Settings, *, date: str = "", source
     return digest.hexdigest()[:20]
 
 
-def _write_json_atomic(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, ensure_ascii=False, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 @dataclass
 class EvalTarget:
     """What the questions run against: the settings (home = the data directory), store, searcher, assistant."""
@@ -458,18 +445,16 @@ def open_target(
                 from corpus.ingest import ingest_paths
 
                 ingest_paths(target_settings, store, [corpus], date=corpus_date, source=corpus_source)
-                _write_json_atomic(
-                    ready,
-                    {
-                        "corpus": str(corpus.resolve()),
-                        "articles": store.count(),
-                        "embedder": settings.embedder.backend,
-                        "model": settings.embedder.model,
-                        "chunk_size": settings.corpus.chunk_size,
-                        "date": corpus_date,
-                        "source": corpus_source,
-                    },
-                )
+                done = {
+                    "corpus": str(corpus.resolve()),
+                    "articles": store.count(),
+                    "embedder": settings.embedder.backend,
+                    "model": settings.embedder.model,
+                    "chunk_size": settings.corpus.chunk_size,
+                    "date": corpus_date,
+                    "source": corpus_source,
+                }
+                write_atomic(ready, json.dumps(done, ensure_ascii=False, indent=2))
         except BaseException:
             lock.release()
             raise

@@ -8,9 +8,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from core.files import write_atomic
 from core.sqlite import connect, in_batches, transaction
 from core.types import Article, Chunk
-from index.dense import write_atomic
 
 # Question words and particles: in a question they carry no topic, and on a large corpus they match nearly every
 # chunk, which makes an OR query slow.
