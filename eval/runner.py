@@ -20,7 +20,7 @@ from assistant.events import Final, Quote, Token
 from assistant.factory import build_assistant, open_generator
 from core.config import Settings
 from core.files import write_atomic
-from core.types import Answer, Hit
+from core.types import Answer, Hit, hit_json
 from eval import metrics
 from eval.questions import Question
 
@@ -53,15 +53,9 @@ ContextLoader = Callable[[Sequence[str]], list[Hit]]
 
 
 def hit_record(hit: Hit) -> dict[str, Any]:
-    return {
-        "id": hit.chunk.id,
-        "article_id": hit.chunk.article_id,
-        "title": hit.title,
-        "date": hit.date,
-        "source": hit.source,
-        "score": round(float(hit.score), 6),
-        "text": hit.chunk.text,
-    }
+    """A hit as results.jsonl keeps it: the chunk id under "id" (what metrics and older runs read), and the source."""
+    record = hit_json(hit)
+    return {"id": record.pop("chunk_id"), **record, "source": hit.source}
 
 
 def citation_record(citation: Any, hits: Sequence[Hit]) -> dict[str, Any]:

@@ -243,3 +243,13 @@ def test_the_quotation_is_timed_as_the_first_content() -> None:
     assert timing["quote_ms"] == pytest.approx(300) and timing["first_content_ms"] == pytest.approx(300)
     assert timing["ttft_ms"] == pytest.approx(2300) and timing["total_ms"] == pytest.approx(3300)
     assert record["quotation"] == "该条例将于9月1日起施行[1]。"
+
+
+def test_record_keeps_hits_in_the_shape_results_files_have() -> None:
+    """results.jsonl written by earlier runs are re-scored and compared: the hit keys must stay as they are."""
+    searcher, assistant = scripted(ManualClock())
+    record = run_question(Q1, searcher=searcher, assistant=assistant)
+    hit = record["hits"][0]
+    assert set(hit) == {"id", "article_id", "title", "date", "source", "score", "text", "relevant"}
+    assert (hit["id"], hit["source"], hit["text"]) == (TIAO.chunk.id, "武进日报", TIAO.chunk.text)
+    assert set(record["context"][0]) == {"id", "article_id", "title", "date", "source", "score"}
