@@ -10,7 +10,8 @@ from eval_fakes import ManualClock, ScriptedAssistant, ScriptedSearcher, citatio
 from assistant.events import Final, Progress, Quote, Token
 from core.types import Answer, Quotation
 from eval.questions import Question
-from eval.runner import public_summary, run, run_question, summarize
+from eval.runner import run, run_question
+from eval.summary import public_summary, summarize
 
 TIAO = make_hit("a-tiao", "《常州市生活垃圾分类管理条例》9月1日起施行", "该条例将于2024年9月1日起施行。")
 YANHUA = make_hit("a-yanhua", "烟花爆竹燃放管控工作动员部署", "2024年是我区实施燃放管控政策的第六年。")
