@@ -14,7 +14,10 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from tqdm import tqdm
+
 from assistant.events import Final, Quote, Token
+from assistant.rewrite import rule_rewrite
 from core.config import Settings
 from core.types import Answer, Hit, hit_json
 from eval import metrics
@@ -27,17 +30,6 @@ RETRIEVAL_K = 10  # hits scored per question: enough for recall@10 and nDCG@10
 
 class SearcherLike(Protocol):
     def search(self, query: str, *, k: int) -> list[Hit]: ...
-
-
-class AssistantLike(Protocol):
-    def ask(
-        self,
-        question: str,
-        history: Sequence[tuple[str, str]] = (),
-        *,
-        question_date: str | None = None,
-        context: list[Hit] | None = None,
-    ) -> Answer: ...
 
 
 ContextLoader = Callable[[Sequence[str]], list[Hit]]
@@ -126,10 +118,6 @@ def score_retrieval(record: dict[str, Any], q: Question) -> None:
 
 def _follow_up_query(q: Question) -> str:
     """Search text for a follow-up when no answer was generated: the assistant's rule-based rewrite."""
-    try:
-        from assistant.rewrite import rule_rewrite
-    except ImportError:  # without the assistant package: earlier questions give the topic
-        return " ".join([*(turn[0] for turn in q.history[-2:]), q.question])
     return rule_rewrite(q.question, list(q.history))
 
 
@@ -238,8 +226,6 @@ def run(
     clock: Callable[[], float] = time.perf_counter,
 ) -> tuple[list[dict[str, Any]], float]:
     """Run every question in order; returns the records and the wall time in seconds."""
-    from tqdm import tqdm
-
     records = []
     start = clock()
     bar = tqdm(questions, desc="eval", unit="q", file=sys.stderr, disable=not progress, dynamic_ncols=True)
