@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
-import tempfile
 import time
 import zlib
 from pathlib import Path
@@ -32,6 +30,7 @@ if str(ROOT) not in sys.path:
 from assistant.chat import Assistant  # noqa: E402
 from assistant.events import Final, Token  # noqa: E402
 from core.config import Settings, load_settings  # noqa: E402
+from core.files import write_atomic  # noqa: E402
 from core.types import Chunk, Hit  # noqa: E402
 
 EVALDATA = ROOT.parent / "shared" / "evaldata" / "rgb_zh"
@@ -257,11 +256,7 @@ def calibrate(settings: Settings, answerable: list[dict], passages: dict[str, di
 
 
 def write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(data, f, ensure_ascii=False, indent=2)
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(data, ensure_ascii=False, indent=2))
 
 
 def main(argv: list[str] | None = None) -> int:

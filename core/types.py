@@ -104,6 +104,18 @@ class Hit:
     scores: dict[str, float] = field(default_factory=dict, compare=False)
 
 
+def hit_json(hit: Hit) -> dict[str, Any]:
+    """A hit as JSON, the part every printed or saved hit shares; callers add their own keys (rank, scores)."""
+    return {
+        "chunk_id": hit.chunk.id,
+        "article_id": hit.chunk.article_id,
+        "title": hit.title,
+        "date": hit.date,
+        "score": round(float(hit.score), 6),
+        "text": hit.chunk.text,
+    }
+
+
 @dataclass(frozen=True)
 class Citation:
     """Source [n] of an answer, resolved to the quoted span of a dated article that supports a sentence."""

@@ -6,9 +6,11 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.sqlite import connect, connect_read_only, in_batches, transaction
 from core.types import Article, Chunk
 
 SCHEMA = """
@@ -96,25 +98,17 @@ class Store:
         self.read_only = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=timeout_s, check_same_thread=False, isolation_level=None)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA foreign_keys = ON")
-            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db = connect(self.path, timeout_s=timeout_s)
+            self._db.execute("PRAGMA foreign_keys = ON")  # deleting an article deletes its chunks
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.executescript(SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             if not (self.path.is_file() and _is_read_only_error(exc)):
                 raise StoreError(f"cannot open the article store {self.path}: {exc}") from exc
-            # WAL mode needs to create a -shm file beside the database, which a read-only folder forbids;
-            # an immutable read-only connection can still serve reads (writes get a clear read-only error)
-            self._db = sqlite3.connect(
-                f"{self.path.resolve().as_uri()}?mode=ro&immutable=1",
-                uri=True,
-                check_same_thread=False,
-                isolation_level=None,
-            )
-            self._db.row_factory = sqlite3.Row
+            # a read-only data directory still serves reads; writes get a clear read-only error
+            self._db = connect_read_only(self.path)
             self.read_only = True
+        self._db.row_factory = sqlite3.Row
 
     def close(self) -> None:
         self._db.close()
@@ -127,10 +121,16 @@ class Store:
 
     # -- writing -----------------------------------------------------------------------------------------------
 
-    def _write(self) -> _Transaction:
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One transaction, with SQLite's errors (busy, read-only, disk full) said as a StoreError."""
         if self.read_only:
             raise StoreError(f"the article store {self.path} is read-only; nothing was changed")
-        return _Transaction(self._db, self.path)
+        try:
+            with transaction(self._db) as db:
+                yield db
+        except sqlite3.Error as exc:
+            raise StoreError(_explain(exc, self.path)) from exc
 
     def put(self, items: Iterable[tuple[Article, Sequence[Chunk]]]) -> IngestResult:
         """Add or replace articles with their chunks, all in one transaction; unchanged articles are skipped."""
@@ -222,10 +222,7 @@ class Store:
     def chunks_by_id(self, ids: Iterable[int]) -> dict[int, Chunk]:
         """Chunks by id; ids not in the store are left out."""
         found: dict[int, Chunk] = {}
-        ids = list(ids)
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            marks = ",".join("?" * len(part))
+        for marks, part in in_batches(ids):
             for row in self._db.execute(f"SELECT * FROM chunks WHERE id IN ({marks})", part):
                 found[row["id"]] = _chunk(row)
         return found
@@ -242,12 +239,39 @@ class Store:
             yield from (_chunk(r) for r in rows)
             last = (rows[-1]["article_id"], rows[-1]["idx"])
 
+    def chunk_ids_where(
+        self, *, date_from: str = "", date_to: str = "", sources: Sequence[str] = (), undated: bool = False
+    ) -> set[int]:
+        """Ids of the chunks whose article is dated from `date_from` to `date_to` and comes from one of `sources`.
+
+        Dates are yyyy, yyyy-mm or yyyy-mm-dd, both ends included; an empty bound or `sources` does not filter.
+        Undated articles fail a date bound, unless `undated`: then their date counts as unknown, not as outside.
+        """
+        sql = "SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE 1"
+        params: list[str] = []
+        dated = "a.date = '' OR " if undated else "a.date != '' AND "
+        if date_from:
+            sql += f" AND ({dated}a.date >= ?)"
+            params.append(date_from)
+        if date_to:
+            sql += f" AND ({dated}a.date <= ?)"
+            params.append(date_to + "~")  # "~" sorts after digits and "-": "2024-05" includes all of May
+        if sources:
+            sql += f" AND a.source IN ({','.join('?' * len(sources))})"
+            params.extend(sources)
+        return {r[0] for r in self._db.execute(sql, params)}
+
+    def article_dates(self, ids: Iterable[str]) -> dict[str, str]:
+        """Publication dates ("" when unknown) by article id; ids not in the store are left out."""
+        dates: dict[str, str] = {}
+        for marks, part in in_batches(ids):
+            for row in self._db.execute(f"SELECT id, date FROM articles WHERE id IN ({marks})", part):
+                dates[row["id"]] = row["date"]
+        return dates
+
     def articles_by_id(self, ids: Iterable[str]) -> dict[str, Article]:
         found: dict[str, Article] = {}
-        ids = list(dict.fromkeys(ids))
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            marks = ",".join("?" * len(part))
+        for marks, part in in_batches(dict.fromkeys(ids)):
             for row in self._db.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id IN ({marks})", part):
                 found[row["id"]] = _article(row)
         return found
@@ -263,38 +287,6 @@ def _bump_version(db: sqlite3.Connection) -> None:
         "INSERT INTO meta (key, value) VALUES ('version', '1') "
         "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
     )
-
-
-class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error, with SQLite errors turned into StoreError."""
-
-    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
-        self.db, self.path = db, path
-
-    def __enter__(self) -> sqlite3.Connection:
-        try:
-            self.db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise StoreError(_explain(exc, self.path)) from exc
-        return self.db
-
-    def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: object) -> None:
-        if exc_type is None:
-            try:
-                self.db.execute("COMMIT")
-                return
-            except sqlite3.Error as commit_exc:
-                self._rollback()
-                raise StoreError(_explain(commit_exc, self.path)) from commit_exc
-        self._rollback()
-        if isinstance(exc, sqlite3.Error):
-            raise StoreError(_explain(exc, self.path)) from exc
-
-    def _rollback(self) -> None:
-        # after a full disk or an I/O error SQLite has already rolled back; a second ROLLBACK would raise and hide
-        # the real error
-        if self.db.in_transaction:
-            self.db.execute("ROLLBACK")
 
 
 def _explain(exc: sqlite3.Error, path: Path) -> str:

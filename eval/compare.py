@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from eval.report import RESULTS_FILE, SUMMARY_FILE, fmt
-from eval.runner import EvalError, read_records
+from eval.runner import read_records
+from eval.target import EvalError
 
 METRICS = [
     ("retrieval", "recall@1"),

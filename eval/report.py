@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
+
+from core.files import write_atomic
 
 SUMMARY_FILE = "summary.json"
 RESULTS_FILE = "results.jsonl"
@@ -31,21 +31,10 @@ def write_run(out_dir: Path, summary: dict[str, Any], records: Sequence[dict[str
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"summary": out_dir / SUMMARY_FILE, "results": out_dir / RESULTS_FILE, "report": out_dir / REPORT_FILE}
-    _write_atomic(paths["summary"], json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
-    _write_atomic(paths["results"], "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
-    _write_atomic(paths["report"], render_html(summary, records))
+    write_atomic(paths["summary"], json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
+    write_atomic(paths["results"], "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    write_atomic(paths["report"], render_html(summary, records))
     return paths
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def fmt(value: Any, kind: str = "ratio") -> str:

@@ -5,11 +5,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import sqlite3
 import sys
-import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,8 @@ from typing import Any
 import numpy as np
 
 from core.config import IndexSettings
+from core.files import write_atomic
+from core.sqlite import connect, in_batches, transaction
 from core.types import Article, Chunk
 from index.embedders import Embedder
 
@@ -35,11 +35,6 @@ def document_text(chunk: Chunk, article: Article | None) -> str:
     return f"{title}\n{chunk.text}" if title else chunk.text
 
 
-def _batches(items: list, size: int) -> Iterator[list]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
@@ -52,21 +47,6 @@ def id_set_checksum(ids: Iterable[int]) -> str:
     return h.hexdigest()[:16]
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same directory, fsync, then rename over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class EmbeddingCache:
     """Vectors by (model, chunk id) in the store's SQLite database, committed every batch so builds resume.
 
@@ -75,8 +55,7 @@ class EmbeddingCache:
 
     def __init__(self, db_path: Path, *, timeout_s: float = 30.0) -> None:
         self.path = Path(db_path)
-        self._db = sqlite3.connect(self.path, timeout=timeout_s, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db = connect(self.path, timeout_s=timeout_s)
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS embeddings (model TEXT NOT NULL, chunk_id INTEGER NOT NULL, "
             "digest TEXT NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (model, chunk_id)) WITHOUT ROWID"
@@ -96,8 +75,7 @@ class EmbeddingCache:
         """
         found: dict[int, np.ndarray] = {}
         ids = list(digests)
-        for part in _batches(ids, 500):
-            marks = ",".join("?" * len(part))
+        for marks, part in in_batches(ids):
             rows = self._db.execute(
                 f"SELECT chunk_id, digest, vector FROM embeddings WHERE model = ? AND chunk_id IN ({marks})",
                 [model, *part],
@@ -110,8 +88,7 @@ class EmbeddingCache:
             if cid not in found:
                 wanted.setdefault(digests[cid], []).append(cid)
         adopted: dict[int, np.ndarray] = {}
-        for part in _batches(list(wanted), 500):
-            marks = ",".join("?" * len(part))
+        for marks, part in in_batches(list(wanted)):  # a copy: the loop pops from `wanted`
             rows = self._db.execute(
                 f"SELECT digest, vector FROM embeddings WHERE model = ? AND digest IN ({marks})", [model, *part]
             )
@@ -129,16 +106,10 @@ class EmbeddingCache:
             (model, int(i), d, np.ascontiguousarray(v, dtype=np.float32).tobytes())
             for i, d, v in zip(ids, digests, vectors, strict=True)
         ]
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            self._db.executemany(
+        with transaction(self._db) as db:
+            db.executemany(
                 "INSERT OR REPLACE INTO embeddings (model, chunk_id, digest, vector) VALUES (?, ?, ?, ?)", rows
             )
-            self._db.execute("COMMIT")
-        except BaseException:
-            if self._db.in_transaction:  # SQLite has already rolled back after a full disk or an I/O error
-                self._db.execute("ROLLBACK")
-            raise
 
     def count(self, model: str) -> int:
         return self._db.execute("SELECT COUNT(*) FROM embeddings WHERE model = ?", (model,)).fetchone()[0]
@@ -148,16 +119,9 @@ class EmbeddingCache:
         stale = [r[0] for r in self._db.execute("SELECT DISTINCT chunk_id FROM embeddings") if r[0] not in keep]
         if not stale:
             return 0
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            for i in range(0, len(stale), 500):
-                part = stale[i : i + 500]
-                self._db.execute(f"DELETE FROM embeddings WHERE chunk_id IN ({','.join('?' * len(part))})", part)
-            self._db.execute("COMMIT")
-        except BaseException:
-            if self._db.in_transaction:  # SQLite has already rolled back after a full disk or an I/O error
-                self._db.execute("ROLLBACK")
-            raise
+        with transaction(self._db) as db:
+            for marks, part in in_batches(stale):
+                db.execute(f"DELETE FROM embeddings WHERE chunk_id IN ({marks})", part)
         return len(stale)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -15,6 +14,7 @@ import numpy as np
 
 from core.config import RetrievalSettings, Settings
 from core.types import Hit
+from corpus.store import Store
 from index.dense import DenseIndex, EmbeddingCache
 from index.embedders import Embedder, make_embedder
 from index.keyword import KeywordIndex
@@ -112,7 +112,7 @@ class Searcher:
     """Keeps the dense and keyword indexes in step with the store and answers searches over both."""
 
     def __init__(
-        self, settings: Settings, store: Any, embedder: Embedder | None = None, reranker: Reranker | None = None
+        self, settings: Settings, store: Store, embedder: Embedder | None = None, reranker: Reranker | None = None
     ) -> None:
         self.settings = settings
         self.store = store
@@ -120,7 +120,6 @@ class Searcher:
         self.reranker = reranker  # off unless given (see index.rerank.make_reranker)
         self.dense = DenseIndex(settings.index_dir, self.embedder, EmbeddingCache(store.path), settings.index)
         self.keyword = KeywordIndex(store.path, settings.index_dir / "userdict.txt")
-        self._db = sqlite3.connect(store.path, check_same_thread=False)
         self._loaded = False
         self._lock = threading.RLock()  # the web app may search from several threads; connections are shared
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # recent queries (retries, evals)
@@ -128,7 +127,6 @@ class Searcher:
     def close(self) -> None:
         self.keyword.close()
         self.dense.cache.close()
-        self._db.close()
 
     def sync(self, progress: bool = True) -> dict[str, Any]:
         """Bring both indexes in step with the store; cheap when the store has not changed since the last sync."""
@@ -163,19 +161,7 @@ class Searcher:
         for label, value in (("date_from", date_from), ("date_to", date_to)):
             if value and not re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", value):
                 raise SearchError(f"{label} must be yyyy, yyyy-mm or yyyy-mm-dd, got {value!r}")
-        sql = "SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE 1"
-        params: list[Any] = []
-        dated = "a.date = '' OR " if undated else "a.date != '' AND "
-        if date_from:
-            sql += f" AND ({dated}a.date >= ?)"
-            params.append(date_from)
-        if date_to:
-            sql += f" AND ({dated}a.date <= ?)"
-            params.append(date_to + "~")  # "~" sorts after digits and "-": "2024-05" includes all of May
-        if sources:
-            sql += f" AND a.source IN ({','.join('?' * len(sources))})"
-            params.extend(sources)
-        return {r[0] for r in self._db.execute(sql, params)}
+        return self.store.chunk_ids_where(date_from=date_from, date_to=date_to, sources=sources, undated=undated)
 
     def search(
         self,
@@ -246,7 +232,7 @@ class Searcher:
         chunks = self.store.chunks_by_id(fused)
         final = {i: s for i, s in fused.items() if i in chunks}
         if prefer_recent and final:
-            dates = self._dates({c.article_id for c in chunks.values()})
+            dates = self.store.article_dates({c.article_id for c in chunks.values()})
             final = self._recency(final, {i: dates.get(c.article_id, "") for i, c in chunks.items()})
         per_article: dict[str, int] = {}
         chosen: list[int] = []
@@ -280,15 +266,6 @@ class Searcher:
                 )
             )
         return hits
-
-    def _dates(self, article_ids: set[str]) -> dict[str, str]:
-        ids = list(article_ids)
-        dates: dict[str, str] = {}
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            rows = self._db.execute(f"SELECT id, date FROM articles WHERE id IN ({','.join('?' * len(part))})", part)
-            dates.update(rows)
-        return dates
 
     def _recency(self, scores: dict[int, float], dates: dict[int, str]) -> dict[int, float]:
         """A mild boost for newer articles: up to `recency_weight` of the score range, halving every year back."""

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 import sys
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from core.files import write_atomic
+from core.sqlite import connect, in_batches, transaction
 from core.types import Article, Chunk
-from index.dense import write_atomic
 
 # Question words and particles: in a question they carry no topic, and on a large corpus they match nearly every
 # chunk, which makes an OR query slow.
@@ -118,8 +117,7 @@ class KeywordIndex:
     def __init__(self, db_path: Path, user_dict: Path | None = None, *, timeout_s: float = 30.0) -> None:
         self.path = Path(db_path)
         self.segmenter = Segmenter(user_dict)
-        self._db = sqlite3.connect(self.path, timeout=timeout_s, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db = connect(self.path, timeout_s=timeout_s)
         self._db.execute(
             "CREATE VIRTUAL TABLE IF NOT EXISTS keyword_fts USING fts5(tokens, "
             "tokenize = 'unicode61 remove_diacritics 0')"
@@ -140,19 +138,9 @@ class KeywordIndex:
     def __len__(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM keyword_fts").fetchone()[0]
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
-
     def reset(self) -> None:
         """Empty the index; the next sync segments every chunk again (with the current user dictionary)."""
-        with self._transaction() as db:
+        with transaction(self._db) as db:
             db.execute("DELETE FROM keyword_fts")
             db.execute("DELETE FROM keyword_meta")
 
@@ -173,10 +161,9 @@ class KeywordIndex:
         try:
             # one transaction per batch, so `newsqa ingest` is never locked out for long; an interrupted sync
             # resumes from the id diff, and the store version is recorded only once everything is in
-            with self._transaction() as db:
-                for i in range(0, len(gone), 500):
-                    part = gone[i : i + 500]
-                    db.execute(f"DELETE FROM keyword_fts WHERE rowid IN ({','.join('?' * len(part))})", part)
+            with transaction(self._db) as db:
+                for marks, part in in_batches(gone):
+                    db.execute(f"DELETE FROM keyword_fts WHERE rowid IN ({marks})", part)
             for i in range(0, len(missing), SYNC_BATCH):
                 chunks = store.chunks_by_id(missing[i : i + SYNC_BATCH])
                 articles = store.articles_by_id({c.article_id for c in chunks.values()})
@@ -188,12 +175,12 @@ class KeywordIndex:
                     (cid, " ".join(self.segmenter.tokens(indexed_text(c, articles.get(c.article_id)))))
                     for cid, c in chunks.items()
                 ]
-                with self._transaction() as db:
+                with transaction(self._db) as db:
                     # OR REPLACE: a concurrent sync (two `newsqa ingest` at once) may have indexed the same chunk
                     db.executemany("INSERT OR REPLACE INTO keyword_fts (rowid, tokens) VALUES (?, ?)", rows)
                 if bar is not None:
                     bar.update(len(chunks))
-            with self._transaction() as db:
+            with transaction(self._db) as db:
                 db.execute(
                     "INSERT OR REPLACE INTO keyword_meta (key, value) VALUES ('store_version', ?)", (str(version),)
                 )

@@ -16,6 +16,7 @@ from typing import Any
 
 from assistant.events import Final, Quote
 from core.config import Settings, load_settings
+from core.types import hit_json
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -135,18 +136,7 @@ def search_record(query: str, hits) -> dict[str, Any]:
     """The JSON shape `newsqa search --json` prints."""
     return {
         "query": query,
-        "hits": [
-            {
-                "rank": n,
-                "score": round(float(h.score), 6),
-                "chunk_id": h.chunk.id,
-                "article_id": h.chunk.article_id,
-                "title": h.title,
-                "date": h.date,
-                "text": h.chunk.text,
-            }
-            for n, h in enumerate(hits, 1)
-        ],
+        "hits": [{"rank": n, **hit_json(h)} for n, h in enumerate(hits, 1)],
     }
 
 
@@ -254,18 +244,7 @@ def answer_record(answer) -> dict[str, Any]:
         "quotation": _quotation_record(answer.quotation),
         "citations": [_citation_record(c) for c in answer.citations],
         "unverified": list(answer.unverified),
-        "hits": [
-            {
-                "chunk_id": h.chunk.id,
-                "article_id": h.chunk.article_id,
-                "title": h.title,
-                "date": h.date,
-                "score": round(float(h.score), 6),
-                "scores": {k: round(float(v), 6) for k, v in h.scores.items()},
-                "text": h.chunk.text,
-            }
-            for h in answer.hits
-        ],
+        "hits": [{**hit_json(h), "scores": {k: round(float(v), 6) for k, v in h.scores.items()}} for h in answer.hits],
         "timings": {k: round(v, 4) for k, v in answer.timings.items()},
     }
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+
+from core.files import atomic_file
 
 UPLOAD_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl")  # what `newsqa ingest` reads
 
@@ -57,7 +58,6 @@ def store_upload(src: str | Path, uploads_dir: Path, *, allowed_roots: Sequence[
         raise UploadError(f"不支持的文件类型“{_original_name(src)}”。")
     uploads_dir.mkdir(parents=True, exist_ok=True)
     target = uploads_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:12]}{suffix}"
-    tmp = target.with_name(target.name + ".part")
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
+    with source.open("rb") as f, atomic_file(target) as out:
+        shutil.copyfileobj(f, out)
     return target

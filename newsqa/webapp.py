@@ -339,6 +339,8 @@ class NewsApp:
         """Run a question set against the app's own store and assistant; returns summary rows and report path."""
         from eval import report, runner
         from eval.questions import QuestionError, load_questions
+        from eval.summary import summarize
+        from eval.target import EvalTarget
 
         if upload:
             path = store_upload(getattr(upload, "name", upload), self.uploads_dir, allowed_roots=self.upload_roots)
@@ -355,7 +357,7 @@ class NewsApp:
             raise UploadError("问题集是空的。")
         rt = self.runtime
         # the app's own store and assistant; the target only lends its loader for closed-context questions
-        target = runner.EvalTarget(settings=self.settings, store=rt.store, searcher=rt.searcher, assistant=rt.assistant)
+        target = EvalTarget(settings=self.settings, store=rt.store, searcher=rt.searcher, assistant=rt.assistant)
         step = progress if progress is not None else (lambda *a, **k: None)
         records = []
         start = time.perf_counter()
@@ -368,7 +370,7 @@ class NewsApp:
                     )
                 )
         wall = time.perf_counter() - start
-        summary = runner.summarize(
+        summary = summarize(
             records,
             wall,
             {

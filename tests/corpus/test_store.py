@@ -86,3 +86,27 @@ def test_second_writer_gets_clear_busy_error(tmp_path):
         store.put([(a, ca)])
     other.execute("ROLLBACK")
     assert store.put([(a, ca)]).added == [a.id]
+
+
+def test_chunk_ids_where_filters_by_date_and_source(tmp_path):
+    store = Store(tmp_path / "db.sqlite")
+    may, cmay = make("五月", "五月底举行了会议。会议开了一天。", date="2024-05-31")
+    june, cjune = make("六月", "六月初公园开放。游客很多。", date="2024-06-01")
+    undated, cundated = make("无日期", "这篇文章没有日期。它有两个句子。", date="")
+    store.put([(may, cmay), (june, cjune), (undated, cundated)])
+    ids = {a.id: {c.id for c in cs} for a, cs in ((may, cmay), (june, cjune), (undated, cundated))}
+
+    assert store.chunk_ids_where() == ids[may.id] | ids[june.id] | ids[undated.id]
+    assert store.chunk_ids_where(date_to="2024-05") == ids[may.id]  # a month bound includes the whole month
+    assert store.chunk_ids_where(date_from="2024-06-01", date_to="2024-06-01") == ids[june.id]
+    assert store.chunk_ids_where(date_from="2024-06", undated=True) == ids[june.id] | ids[undated.id]
+    assert store.chunk_ids_where(sources=["武进日报"], date_from="2025") == set()
+    assert store.chunk_ids_where(sources=["人民日报"]) == set()
+
+
+def test_article_dates_by_id(tmp_path):
+    store = Store(tmp_path / "db.sqlite")
+    a, ca = make("会议", "昨天上午，我区召开会议。", date="2024-02-02")
+    b, cb = make("无日期", "这篇文章没有日期。", date="")
+    store.put([(a, ca), (b, cb)])
+    assert store.article_dates([a.id, b.id, "nope"]) == {a.id: "2024-02-02", b.id: ""}

@@ -10,7 +10,8 @@ from test_report import record
 
 from eval.compare import compare, compare_dirs, format_comparison
 from eval.report import write_run
-from eval.runner import EvalError, summarize
+from eval.summary import summarize
+from eval.target import EvalError
 
 
 def test_compare_finds_flips_and_deltas(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from eval_fakes import ScriptedAssistant, ScriptedSearcher, make_hit
 import eval.runner
 from core.config import Settings
 from core.types import Answer
-from eval.runner import EvalTarget
+from eval.target import EvalTarget
 from newsqa.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]

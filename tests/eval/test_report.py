@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from eval.report import first_relevant_rank, histogram_svg, recall_curve_svg, render_html, write_run
-from eval.runner import summarize
+from eval.summary import summarize
 
 EVIL = '<script>alert("x")</script>&'
 

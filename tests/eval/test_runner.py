@@ -10,7 +10,8 @@ from eval_fakes import ManualClock, ScriptedAssistant, ScriptedSearcher, citatio
 from assistant.events import Final, Progress, Quote, Token
 from core.types import Answer, Quotation
 from eval.questions import Question
-from eval.runner import public_summary, run, run_question, summarize
+from eval.runner import run, run_question
+from eval.summary import public_summary, summarize
 
 TIAO = make_hit("a-tiao", "《常州市生活垃圾分类管理条例》9月1日起施行", "该条例将于2024年9月1日起施行。")
 YANHUA = make_hit("a-yanhua", "烟花爆竹燃放管控工作动员部署", "2024年是我区实施燃放管控政策的第六年。")
@@ -243,3 +244,13 @@ def test_the_quotation_is_timed_as_the_first_content() -> None:
     assert timing["quote_ms"] == pytest.approx(300) and timing["first_content_ms"] == pytest.approx(300)
     assert timing["ttft_ms"] == pytest.approx(2300) and timing["total_ms"] == pytest.approx(3300)
     assert record["quotation"] == "该条例将于9月1日起施行[1]。"
+
+
+def test_record_keeps_hits_in_the_shape_results_files_have() -> None:
+    """results.jsonl written by earlier runs are re-scored and compared: the hit keys must stay as they are."""
+    searcher, assistant = scripted(ManualClock())
+    record = run_question(Q1, searcher=searcher, assistant=assistant)
+    hit = record["hits"][0]
+    assert set(hit) == {"id", "article_id", "title", "date", "source", "score", "text", "relevant"}
+    assert (hit["id"], hit["source"], hit["text"]) == (TIAO.chunk.id, "武进日报", TIAO.chunk.text)
+    assert set(record["context"][0]) == {"id", "article_id", "title", "date", "source", "score"}

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from newsqa.cli import main
+from core.types import Answer, Chunk, Hit
+from newsqa.cli import answer_record, main
 
 SAMPLE = "corpus/sample/wujin_daily_page.txt"
 
@@ -70,3 +71,27 @@ def test_bad_input_is_one_clear_error_and_changes_nothing(home, tmp_path, capsys
 def test_bad_date_option_is_rejected(home, capsys):
     assert main(["ingest", SAMPLE, "--date", "2024-13-45", "--no-index"]) == 2
     assert "2024-13-45" in capsys.readouterr().err
+
+
+def test_answer_json_keeps_each_hit_with_its_retriever_scores():
+    chunk = Chunk(id=7, article_id="a1", index=0, paragraph=0, start=0, end=4, text="公园开放")
+    hit = Hit(
+        chunk=chunk,
+        score=0.1234567,
+        title="口袋公园",
+        date="2024-02-02",
+        source="武进日报",
+        scores={"bm25": 1.23456789},
+    )
+    record = answer_record(Answer(question="公园开放了吗？", text="开放了。", hits=(hit,)))
+    assert record["hits"] == [
+        {
+            "chunk_id": 7,
+            "article_id": "a1",
+            "title": "口袋公园",
+            "date": "2024-02-02",
+            "score": 0.123457,
+            "scores": {"bm25": 1.234568},
+            "text": "公园开放",
+        }
+    ]
