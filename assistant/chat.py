@@ -27,9 +27,11 @@ from assistant.prompts import (
     Source,
     answer_messages,
     fence_text,
+    format_date,
     refusal_text,
 )
 from assistant.rewrite import rewrite
+from assistant.timeline import Anchored, Comparison, EventDay, analyse, compare_text, event_day
 from assistant.turns import Ticket, TurnLine
 from core.config import Settings
 from core.types import Answer, Hit, Quotation
@@ -91,6 +93,7 @@ class _Turn:
     period_note: bool = False  # and the model was told so
     evidence: list[Evidence] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # the question's names and numbers no passage mentions
+    anchor: EventDay | None = None  # the event whose day an anchored question asks about
     annotated: dict[int, str] = field(default_factory=dict)  # chunk id -> text with relative dates spelled out
     messages: list[dict[str, str]] = field(default_factory=list)
     answerable_p: float | None = None
@@ -163,6 +166,12 @@ class Assistant:
         turn = _Turn(question, history, _as_date(question_date), context)
         yield Progress("searching")
         self._rewrite(turn)
+        plan = analyse(turn.standalone) if turn.context is None and self.settings.answer.resolve_dates else None
+        if isinstance(plan, Comparison):  # two events' days, compared in code: no model needed
+            yield Final(self._compare(turn, plan))
+            return
+        if isinstance(plan, Anchored):
+            self._anchor(turn, plan)
         self._retrieve(turn)
         reason = self._gate(turn)
         attribution = None
@@ -210,6 +219,39 @@ class Assistant:
             query = rewrite_question(query, turn.today)  # "去年的产值" is searched as "2025年的产值"
         turn.query = query
         turn.lap("rewrite", turn.start)
+
+    def _event(self, description: str) -> tuple[EventDay | None, list[Hit]]:
+        """The day of the event `description` names, from the passages a search for it finds."""
+        assert self.searcher is not None
+        hits = list(self.searcher.search(description, k=self.settings.answer.max_passages))
+        return event_day(description, hits), hits
+
+    def _anchor(self, turn: _Turn, plan: Anchored) -> None:
+        """1b. "A发生当天，B？": find A's day; then B is searched within that day and is all that is checked."""
+        anchor, _ = self._event(plan.anchor)
+        if anchor is None:
+            return  # A is not in the corpus: the question is searched as asked, and refused if nothing fits
+        turn.anchor = anchor
+        day = format_date(anchor.day)
+        turn.scope = TimeScope(anchor.day, anchor.day, False, plan.anchor + "当天", day)
+        turn.standalone = plan.asked  # the anchor's own names need not be in B's passages
+        turn.query = plan.asked
+        turn.asked = f"{day}（{plan.anchor}当天），{plan.asked}"
+
+    def _compare(self, turn: _Turn, plan: Comparison) -> Answer:
+        """1c. The answer to "A和B哪个更早/相隔多少天": both days found and compared in code, each cited."""
+        mark = time.perf_counter()
+        (first, first_hits), (second, second_hits) = self._event(plan.first), self._event(plan.second)
+        turn.hits = first_hits[:2] + second_hits[:2]
+        turn.lap("retrieve", mark)
+        turn.generator = "timeline"
+        turn.missing = [d for d, e in ((plan.first, first), (plan.second, second)) if e is None]
+        if first is None or second is None:
+            return self._answer(turn, None, "event_missing")
+        text = compare_text(plan, first.day, second.day)
+        citations = (first.citation(1), second.citation(2))
+        attribution = Attribution(text=text, citations=citations, unverified=(), factual=1, verified=1)
+        return self._answer(turn, attribution, "")
 
     def _retrieve(self, turn: _Turn) -> None:
         """2. The passages: the given context, or a search within the period the question names."""
