@@ -51,14 +51,11 @@ def search_period(
         date_from, date_to = period_filter(scope)
         # an article without a date may well be about the period: the filter drops only what is dated elsewhere
         # (search snippets and files without dates are most of some corpora; docs/BENCHMARKS.md, Dates)
+        # and an article that speaks about the period counts for it, whenever it was published (announcements)
+        about = (scope.first.isoformat(), scope.last.isoformat()) if scope.first and scope.last else None
         hits = list(
             searcher.search(
-                query,
-                k=k,
-                date_from=date_from,
-                date_to=date_to,
-                prefer_recent=recent,
-                undated=True,
+                query, k=k, date_from=date_from, date_to=date_to, prefer_recent=recent, undated=True, about=about
             )
         )
         dense = [h.scores["dense"] for h in hits if "dense" in h.scores]

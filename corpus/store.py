@@ -8,10 +8,12 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from core.sqlite import connect, connect_read_only, in_batches, transaction
 from core.types import Article, Chunk
+from corpus.timeexpr import spoken_periods
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -40,6 +42,13 @@ CREATE TABLE IF NOT EXISTS chunks (
     text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks(article_id, idx);
+-- the days and periods an article speaks about (corpus.timeexpr.spoken_periods), upcoming ones included
+CREATE TABLE IF NOT EXISTS periods (
+    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    first TEXT NOT NULL,
+    last TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS periods_by_span ON periods(first, last);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -102,6 +111,8 @@ class Store:
             self._db.execute("PRAGMA foreign_keys = ON")  # deleting an article deletes its chunks
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.executescript(SCHEMA)
+            self._db.row_factory = sqlite3.Row
+            self._fill_periods()
         except (OSError, sqlite3.Error) as exc:
             if not (self.path.is_file() and _is_read_only_error(exc)):
                 raise StoreError(f"cannot open the article store {self.path}: {exc}") from exc
@@ -109,6 +120,10 @@ class Store:
             self._db = connect_read_only(self.path)
             self.read_only = True
         self._db.row_factory = sqlite3.Row
+        # a read-only store written before articles had periods has no table for them
+        self._has_periods = bool(
+            self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'periods'").fetchone()
+        )
 
     def close(self) -> None:
         self._db.close()
@@ -171,6 +186,7 @@ class Store:
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [(c.id, c.article_id, c.index, c.paragraph, c.start, c.end, c.text) for c in chunks],
                 )
+                _put_periods(db, article)
             if result.changed:
                 _bump_version(db)
         return result
@@ -240,26 +256,54 @@ class Store:
             last = (rows[-1]["article_id"], rows[-1]["idx"])
 
     def chunk_ids_where(
-        self, *, date_from: str = "", date_to: str = "", sources: Sequence[str] = (), undated: bool = False
+        self,
+        *,
+        date_from: str = "",
+        date_to: str = "",
+        sources: Sequence[str] = (),
+        undated: bool = False,
+        about: tuple[str, str] | None = None,
     ) -> set[int]:
         """Ids of the chunks whose article is dated from `date_from` to `date_to` and comes from one of `sources`.
 
         Dates are yyyy, yyyy-mm or yyyy-mm-dd, both ends included; an empty bound or `sources` does not filter.
         Undated articles fail a date bound, unless `undated`: then their date counts as unknown, not as outside.
+        With `about` (first, last day), an article that speaks about a day or period overlapping it passes the date
+        bounds whenever it was published: news announces what is to come.
         """
         sql = "SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE 1"
         params: list[str] = []
         dated = "a.date = '' OR " if undated else "a.date != '' AND "
+        bounds, bound_params = "1", []
         if date_from:
-            sql += f" AND ({dated}a.date >= ?)"
-            params.append(date_from)
+            bounds += f" AND ({dated}a.date >= ?)"
+            bound_params.append(date_from)
         if date_to:
-            sql += f" AND ({dated}a.date <= ?)"
-            params.append(date_to + "~")  # "~" sorts after digits and "-": "2024-05" includes all of May
+            bounds += f" AND ({dated}a.date <= ?)"
+            bound_params.append(date_to + "~")  # "~" sorts after digits and "-": "2024-05" includes all of May
+        if about is not None and self._has_periods:
+            bounds = f"(({bounds}) OR a.id IN (SELECT article_id FROM periods WHERE first <= ? AND last >= ?))"
+            bound_params += [about[1], about[0]]
+        sql += f" AND {bounds}"
+        params += bound_params
         if sources:
             sql += f" AND a.source IN ({','.join('?' * len(sources))})"
             params.extend(sources)
         return {r[0] for r in self._db.execute(sql, params)}
+
+    def _fill_periods(self) -> None:
+        """Work out the periods of a store written before articles had them (once: a mark in meta says so)."""
+        if self._db.execute("SELECT 1 FROM meta WHERE key = 'periods'").fetchone():
+            return
+        with transaction(self._db) as db:
+            db.execute("DELETE FROM periods")
+            for row in db.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles").fetchall():
+                _put_periods(db, _article(row))
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('periods', '1')")
+
+    def article_periods(self, article_id: str) -> list[tuple[str, str]]:
+        rows = self._db.execute("SELECT first, last FROM periods WHERE article_id = ? ORDER BY first", (article_id,))
+        return [(r["first"], r["last"]) for r in rows]
 
     def article_dates(self, ids: Iterable[str]) -> dict[str, str]:
         """Publication dates ("" when unknown) by article id; ids not in the store are left out."""
@@ -280,6 +324,18 @@ class Store:
 def _is_read_only_error(exc: BaseException) -> bool:
     text = str(exc).lower()
     return isinstance(exc, PermissionError) or "readonly" in text or "read-only" in text or "unable to open" in text
+
+
+def _put_periods(db: sqlite3.Connection, article: Article) -> None:
+    try:
+        published = date.fromisoformat(article.date[:10])
+    except ValueError:
+        return  # an undated article's relative words cannot be resolved
+    spans = spoken_periods(f"{article.title}\n{article.text}", published)
+    db.executemany(
+        "INSERT INTO periods (article_id, first, last) VALUES (?, ?, ?)",
+        [(article.id, first.isoformat(), last.isoformat()) for first, last in spans],
+    )
 
 
 def _bump_version(db: sqlite3.Connection) -> None:

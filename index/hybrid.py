@@ -150,18 +150,27 @@ class Searcher:
             self.sync(progress=False)
 
     def allowed_ids(
-        self, date_from: str = "", date_to: str = "", sources: Sequence[str] = (), *, undated: bool = False
+        self,
+        date_from: str = "",
+        date_to: str = "",
+        sources: Sequence[str] = (),
+        *,
+        undated: bool = False,
+        about: tuple[str, str] | None = None,
     ) -> set[int] | None:
         """Chunk ids passing the filters, or None when there is no filter.
 
         Undated articles fail a date filter, unless `undated`: then their date counts as unknown, not as outside.
+        `about` (first, last day) also lets through articles that speak about that span (Store.chunk_ids_where).
         """
         if not (date_from or date_to or sources):
             return None
         for label, value in (("date_from", date_from), ("date_to", date_to)):
             if value and not re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", value):
                 raise SearchError(f"{label} must be yyyy, yyyy-mm or yyyy-mm-dd, got {value!r}")
-        return self.store.chunk_ids_where(date_from=date_from, date_to=date_to, sources=sources, undated=undated)
+        return self.store.chunk_ids_where(
+            date_from=date_from, date_to=date_to, sources=sources, undated=undated, about=about
+        )
 
     def search(
         self,
@@ -174,6 +183,7 @@ class Searcher:
         sources: Sequence[str] = (),
         prefer_recent: bool = False,
         undated: bool = False,
+        about: tuple[str, str] | None = None,
     ) -> list[Hit]:
         """The best chunks for `query`, at most `max_chunks_per_article` per article, best first.
 
@@ -190,7 +200,7 @@ class Searcher:
             return []
         with self._lock:
             self._ensure_loaded()
-            allowed = self.allowed_ids(date_from, date_to, sources, undated=undated)
+            allowed = self.allowed_ids(date_from, date_to, sources, undated=undated, about=about)
             dense, bm25 = self.candidates(query, max(cfg.candidates, k), mode=mode, allowed=allowed)
             fused = FUSIONS[cfg.fusion](query, dense, bm25, cfg) if mode == "hybrid" else dict(dense or bm25)
             hits = self._hits(fused, dense, bm25, k, prefer_recent)

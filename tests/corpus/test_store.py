@@ -110,3 +110,33 @@ def test_article_dates_by_id(tmp_path):
     b, cb = make("无日期", "这篇文章没有日期。", date="")
     store.put([(a, ca), (b, cb)])
     assert store.article_dates([a.id, b.id, "nope"]) == {a.id: "2024-02-02", b.id: ""}
+
+
+def test_an_article_counts_for_the_periods_it_speaks_about(tmp_path):
+    store = Store(tmp_path / "db.sqlite")
+    hours, ch = make("图书馆春节开放时间", "武进区图书馆春节期间每天9点开门，2月14日起恢复正常。", date="2024-02-03")
+    rules, cr = make("条例施行", "该条例将于9月1日起施行。", date="2024-02-02")
+    other, co = make("口袋公园", "公园面积约7200平方米。", date="2024-02-05")
+    store.put([(hours, ch), (rules, cr), (other, co)])
+    assert ("2024-02-09", "2024-02-16") in store.article_periods(hours.id)  # 春节期间 of 2024
+    assert store.article_periods(rules.id) == [("2024-09-01", "2024-09-01")]  # announced, so ahead
+    # a question about the holiday: published during it, or speaking about it
+    during = store.chunk_ids_where(date_from="2024-02-09", date_to="2024-02-19", about=("2024-02-09", "2024-02-16"))
+    assert during == {c.id for c in ch}
+    assert store.chunk_ids_where(date_from="2024-02-09", date_to="2024-02-19") == set()  # by publication alone
+    september = store.chunk_ids_where(date_from="2024-09", date_to="2024-09", about=("2024-09-01", "2024-09-30"))
+    assert september == {c.id for c in cr}
+    store.remove([hours.id])
+    assert store.article_periods(hours.id) == []
+
+
+def test_a_store_written_before_periods_gets_them_once(tmp_path):
+    path = tmp_path / "db.sqlite"
+    hours, ch = make("图书馆春节开放时间", "武进区图书馆春节期间每天9点开门。", date="2024-02-03")
+    with Store(path) as store:
+        store.put([(hours, ch)])
+    with sqlite3.connect(path) as db:  # as an older newsqa left it: no periods, no mark
+        db.execute("DROP TABLE periods")
+        db.execute("DELETE FROM meta WHERE key = 'periods'")
+    with Store(path) as store:
+        assert ("2024-02-09", "2024-02-16") in store.article_periods(hours.id)

@@ -583,3 +583,18 @@ def test_sample_page_fireworks_policy_year_gets_its_start():
     annotated = annotate(page.read_text(encoding="utf-8"), D(2024, 2, 2))
     assert "2024年是我区实施燃放管控政策的第六年（即自2019年起）" in annotated
     assert "多年来（" not in annotated  # vague: no note
+
+
+def test_dated_mentions_read_written_days_and_announcements():
+    from corpus.timeexpr import dated_mentions, spoken_periods
+
+    text = "该条例将于9月1日起施行。日本防卫省28日发布白皮书。2023年9月1日起施行的规定作废。昨天开会。"
+    found = [(m.text, m.first.isoformat()) for m in dated_mentions(text, date(2024, 2, 3))]
+    assert found == [
+        ("9月1日", "2024-09-01"),  # announced: ahead of publication, not last September
+        ("28日", "2024-01-28"),  # a bare day well after the 3rd: last month
+        ("2023年9月1日", "2023-09-01"),  # a year written out is kept
+        ("昨天", "2024-02-02"),
+    ]
+    assert (date(2024, 9, 1), date(2024, 9, 1)) in spoken_periods(text, date(2024, 2, 3))
+    assert spoken_periods("今年以来，全区经济运行平稳。", date(2024, 8, 1)) == []  # longer than a quarter: no period

@@ -139,3 +139,13 @@ def test_a_repeated_query_is_embedded_once(searcher, embedder):
     searcher.search("西太湖马拉松", mode="hybrid")
     searcher.search("幼儿园", mode="hybrid")
     assert embedder.queries_embedded == ["西太湖马拉松", "幼儿园"]
+
+
+def test_an_article_announcing_a_period_is_found_for_it(settings, store, embedder):
+    store.put([make_article("lib", "图书馆春节开放时间", ["武进区图书馆春节期间每天9点开门，闭馆时间提前。"], date="2024-02-03")])
+    searcher = Searcher(settings, store, embedder)
+    searcher.sync(progress=False)
+    during = {"date_from": "2024-02-09", "date_to": "2024-02-19"}
+    assert not any(h.chunk.article_id == "lib" for h in searcher.search("图书馆 开门", k=10, **during))
+    hits = searcher.search("图书馆 开门", k=10, about=("2024-02-09", "2024-02-16"), **during)
+    assert [h.chunk.article_id for h in hits] == ["lib"]  # published before the holiday, speaks about it
