@@ -165,7 +165,8 @@ class EvidenceFacts:
     dates: tuple[tuple[int | None, int, int | None], ...]
     year: int | None
     bigrams: frozenset[str]
-    published: tuple[int, int, int] | None = None  # vouches only for a sentence that dates the report
+    published: tuple[int, int, int] | None = None  # vouches only for a sentence that dates the report...
+    names_no_day: bool = False  # ...or for any event of a passage that gives no day of its own (reported that day)
 
 
 def evidence_facts(text: str, published: str = "") -> EvidenceFacts:
@@ -190,6 +191,7 @@ def evidence_facts(text: str, published: str = "") -> EvidenceFacts:
         pub.year if pub else None,
         bigrams(norm),
         (pub.year, pub.month, pub.day) if pub else None,
+        all(d is None for _, _, d in dates),
     )
 
 
@@ -202,6 +204,7 @@ def joint_evidence(parts: Sequence[EvidenceFacts]) -> EvidenceFacts:
         next((p.year for p in parts if p.year is not None), None),
         frozenset().union(*(p.bigrams for p in parts)),
         next((p.published for p in parts if p.published is not None), None),
+        all(p.names_no_day for p in parts),
     )
 
 
@@ -220,8 +223,10 @@ def _date_supported(want: tuple[int | None, int, int | None], evidence: Evidence
 
 
 def _is_report_date(want: tuple[int | None, int, int | None], facts: Facts, evidence: EvidenceFacts) -> bool:
-    """The passage's publication date supports a date only where the sentence says it is the report's date."""
-    if not facts.reported or evidence.published is None:
+    """The passage's publication date supports a date where the sentence says it is the report's date, or where
+    the passage gives no day of its own for what it reports (news of the day). A passage that says 昨天 gives its
+    event a day, and then the publication date is not that day."""
+    if evidence.published is None or not (facts.reported or evidence.names_no_day):
         return False
     year, month, day = want
     py, pm, pd = evidence.published

@@ -174,3 +174,14 @@ def test_a_co_cited_source_that_supports_nothing_is_dropped(attributor: Attribut
 def test_sources_that_support_a_sentence_only_together_are_all_kept(attributor: Attributor) -> None:
     result = attributor.attribute("条例共五十八条，新能源产业产值近1300亿元[1][3]。")
     assert [(c.n, c.verified) for c in result.citations] == [(1, True), (3, True)]
+
+
+def test_the_publication_date_stands_for_an_event_only_when_the_passage_gives_it_no_day() -> None:
+    white_paper = _hit("wp", "日本政府发布2023版防卫白皮书，炒作所谓中国军事威胁。", "防卫白皮书", date="2023-07-28")
+    meeting = _hit("mt", "昨天上午，武进区召开安全生产工作会议。", "安全生产会议", date="2024-02-02")
+    attributor = Attributor([Evidence(1, white_paper), Evidence(2, meeting)])
+    # news of the day: the paper's date is the white paper's day
+    assert attributor.attribute("2023年7月28日，日本政府发布了2023版防卫白皮书[1]。").verified == 1
+    # the passage says 昨天: the meeting was on 2月1日, and the paper's date is not the meeting's
+    assert attributor.attribute("武进区于2024年2月1日召开安全生产工作会议[2]。").verified == 1
+    assert attributor.attribute("武进区于2024年2月2日召开安全生产工作会议[2]。").verified == 0
