@@ -19,6 +19,7 @@ from assistant.judgements import combined_judgement, confirmation_turns
 from assistant.markers import renumbered
 from assistant.periods import covered_dates, search_period
 from assistant.prompts import (
+    EVENT_DAY_NOTE,
     JUDGE_OPTIONS,
     JUDGE_TASK,
     MODEL_CRASHED_NOTE,
@@ -31,7 +32,7 @@ from assistant.prompts import (
     refusal_text,
 )
 from assistant.rewrite import rewrite
-from assistant.timeline import Anchored, Comparison, EventDay, analyse, compare_text, event_day
+from assistant.timeline import Anchored, Comparison, EventDay, analyse, asked_event, compare_text, event_day
 from assistant.turns import Ticket, TurnLine
 from core.config import Settings
 from core.types import Answer, Hit, Quotation
@@ -291,7 +292,17 @@ class Assistant:
             )
             if turn.missing:
                 return "question_facts"
+        self._note_event_day(turn)
         return ""
+
+    def _note_event_day(self, turn: _Turn) -> None:
+        """A question for an event's day is told the day a source's sentence establishes, when one does."""
+        event = asked_event(turn.standalone)
+        found = event_day(event, [e.hit for e in turn.evidence]) if event else None
+        if found is None or found.by_publication:
+            return  # no sentence names the day: the model reads the publication dates as given
+        n = next(e.n for e in turn.evidence if e.hit is found.hit)
+        turn.asked += EVENT_DAY_NOTE.format(n=f"[{n}]", day=format_date(found.day))
 
     def _quote(self, turn: _Turn) -> Quotation | None:
         """The best sentence of the passages for the question, with its verified citation, or None."""

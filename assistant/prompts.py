@@ -70,6 +70,9 @@ CONFIRM_TASK = (
     "请核对：资料原文是否明确支持你的回答？如果资料说的是别的时间、别的对象或别的事件，应回答“否”。只回答“是”或“否”。"
 )
 
+# After a question that asks which day, when a source's sentence about the event establishes its day: small models
+# otherwise answer the paper's date for an event the paper reports as 昨天.
+EVENT_DAY_NOTE = "\n（提示：资料{n}中，这件事的日期是{day}。）"
 # After the question when it names a period in which nothing relevant was published and other passages are given.
 PERIOD_FALLBACK_NOTE = (
     "\n（提示：没有找到{period}期间发布的相关资料，以上资料发布于其他日期，请按各资料的发布日期判断它们能否回答问题。）"

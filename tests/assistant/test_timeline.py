@@ -9,7 +9,7 @@ from fake_searcher import FakeSearcher, FakeStore
 from fakes import FakeGenerator
 
 from assistant.chat import Assistant
-from assistant.timeline import Anchored, Comparison, analyse, compare_text, days_in, event_day
+from assistant.timeline import Anchored, Comparison, analyse, asked_event, compare_text, days_in, event_day
 from core.config import Settings
 from core.types import Article, Chunk, Hit
 
@@ -122,3 +122,32 @@ def test_an_anchored_question_is_asked_of_the_anchors_day() -> None:
     user = generator.last_messages[1]["content"]
     assert "2024年2月1日（武进区召开安全生产工作会议当天），什么场馆正式对外开放？" in user
     assert {c.article_id for c in answer.citations} == {"o"}  # the asked part's source, found within that day
+
+
+@pytest.mark.parametrize(
+    ("question", "event"),
+    [
+        ("武进区图书馆新馆是哪天正式对外开放的？", "武进区图书馆新馆正式对外开放的"),
+        ("安全生产工作会议什么时候召开？", "安全生产工作会议召开"),
+        ("图书馆馆藏图书有多少册？", None),  # not a question for a day
+        ("哪天？", None),  # no event left to look for
+    ],
+)
+def test_the_event_whose_day_is_asked(question, event) -> None:
+    assert asked_event(question) == event
+
+
+def test_a_question_for_a_day_is_told_the_day_a_sentence_establishes() -> None:
+    # OPENING reports the opening as 昨天 in the paper of 2 February: the day the sentence establishes is 1 February
+    generator = FakeGenerator(["武进区图书馆新馆于2024年2月1日正式对外开放[1]。"])
+    answer = _assistant(generator).ask("武进区图书馆新馆是哪天正式对外开放的？", question_date="2024-02-10")
+    assert not answer.refused, answer.text
+    user = generator.last_messages[1]["content"]
+    assert "（提示：资料[1]中，这件事的日期是2024年2月1日。）" in user
+
+
+def test_no_day_note_when_only_the_publication_date_stands_for_the_day() -> None:
+    # MARATHON names no day: the model reads the publication date that every passage already shows
+    generator = FakeGenerator(["西太湖马拉松于2024年3月10日鸣枪开跑[1]。"])
+    _assistant(generator).ask("西太湖马拉松是哪天鸣枪开跑的？", question_date="2024-03-20")
+    assert "提示：" not in generator.last_messages[1]["content"]
