@@ -388,6 +388,14 @@ def test_page_stays_responsive_while_an_answer_streams(slow_server, browser):
     driver.get(slow_server.url)
     ask("条例明确了什么？")
     load_and_ask_s = time.monotonic() - start
+    # the second visitor does not queue behind the first: their answer starts while the first is still written
+    _until(
+        driver,
+        wait,
+        ec.presence_of_element_located((By.CSS_SELECTOR, "#chat .nq-streaming")),
+        "the second answer to start streaming",
+        "slow-failure.png",
+    )
     driver.switch_to.window(first)
     assert driver.find_elements(By.CSS_SELECTOR, "#chat .nq-streaming"), "the first answer finished too early"
     print(f"second visitor loaded the page and asked in {load_and_ask_s:.2f} s while the first answer streamed")
@@ -415,7 +423,7 @@ def test_page_stays_responsive_while_an_answer_streams(slow_server, browser):
     unverified = driver.find_element(By.CSS_SELECTOR, "#chat .nq-unverified")
     assert unverified.is_displayed() and unverified.text.startswith("⚠") and "五千元" in unverified.text
     _screenshot(driver, "chat-unverified.png")
-    # one answer at a time (concurrency 1): the second is written after the first, each ~30 pieces x 0.4 s
-    assert second_done - first_done > 5
+    # both were written at once (app.concurrency > 1), so the second did not wait a whole answer (~30 pieces x 0.4 s)
+    assert second_done - first_done < 10
     driver.close()
     driver.switch_to.window(first)
