@@ -35,7 +35,7 @@ $(VENV)/.installed: pyproject.toml $(LLAMA_WHEELS)/.built | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(BIN)/pip install -e '.[llm,test]'
+	$(BIN)/pip install -e '.[llm,hf,test]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -167,7 +167,9 @@ class SentenceTransformerEmbedder(BaseEmbedder):
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
-            raise EmbedderError(f"sentence-transformers is not installed: {exc}") from exc
+            raise EmbedderError(
+                f"sentence-transformers is not installed ({exc}); install it with: pip install -e '.[hf]'"
+            ) from exc
         if self._threads:
             import torch
 

@@ -34,7 +34,10 @@ class TransformersGenerator:
         try:
             from transformers import AutoModelForCausalLM, AutoTokenizer
         except ImportError as exc:
-            raise GeneratorError(f"the transformers backend needs transformers and torch ({exc})") from exc
+            raise GeneratorError(
+                f"the transformers backend needs transformers and torch ({exc}); "
+                "install them with: pip install -e '.[hf]'"
+            ) from exc
         try:
             tokenizer = AutoTokenizer.from_pretrained(self.model_path, local_files_only=True)
             model = AutoModelForCausalLM.from_pretrained(self.model_path, local_files_only=True)

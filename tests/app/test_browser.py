@@ -34,7 +34,8 @@ pytestmark = pytest.mark.browser
 
 if not (CHROMIUM.exists() and CHROMEDRIVER.exists()) and not os.environ.get("CI"):
     pytest.skip(
-        "Chromium is not installed (run .ci/install-browser.sh as root); in CI this test must run",
+        "browser tests skipped: Chromium is not installed; to run them: sudo .ci/install-browser.sh "
+        "(in CI they must run)",
         allow_module_level=True,
     )
 
