@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from app_fakes import GARBAGE, FakeAssistant, FakeRuntime, FakeSearcher, chunk_of, cited_answer
 
 from app import build_demo
 from assistant.feedback import FeedbackLog
@@ -21,6 +20,9 @@ from newsqa.render import read_rendered, render_answer
 from newsqa.staff import StaffCredentials, StaffRefused
 from newsqa.uploads import UploadError
 from newsqa.webapp import MAX_QUESTION_CHARS, THINKING, NewsApp, ReadWriteLock, _content_text
+from tests.support.assistants import FakeAssistant, cited_answer
+from tests.support.news import GARBAGE, chunk_of
+from tests.support.runtime import FakeRuntime, FakeSearcher
 
 STAFF = StaffCredentials("editor", "s3cret-pass")
 

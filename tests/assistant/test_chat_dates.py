@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from fake_searcher import FakeSearcher, FakeStore
-from fakes import FakeGenerator
-
 from assistant.chat import Assistant
 from assistant.periods import period_filter
 from core.config import Settings
 from core.types import Article, Chunk, Citation, Hit
 from corpus.timeexpr import TimeScope, annotate
 from newsqa.render import quoted_paragraph
+from tests.support.generators import FakeGenerator
+from tests.support.news import FakeStore
+from tests.support.searchers import FakeSearcher
 
 MEETING = "昨天上午，武进区召开安全生产工作会议，部署春节期间安全生产工作。会议要求压实责任。"
 

@@ -6,13 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
-from eval_fakes import ScriptedAssistant, ScriptedSearcher, make_hit
 
 import eval.runner
 from core.config import Settings
 from core.types import Answer
 from eval.target import EvalTarget
 from newsqa.cli import main
+from tests.support.assistants import ScriptedAssistant
+from tests.support.searchers import ScriptedSearcher, make_hit
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_PAGE = ROOT / "corpus" / "sample" / "wujin_daily_page.txt"

@@ -5,13 +5,15 @@ from __future__ import annotations
 import math
 
 import pytest
-from eval_fakes import ManualClock, ScriptedAssistant, ScriptedSearcher, citation, make_hit
 
 from assistant.events import Final, Progress, Quote, Token
 from core.types import Answer, Quotation
 from eval.questions import Question
 from eval.runner import run, run_question
 from eval.summary import public_summary, summarize
+from tests.support.assistants import ScriptedAssistant, citation
+from tests.support.clock import ManualClock
+from tests.support.searchers import ScriptedSearcher, make_hit
 
 TIAO = make_hit("a-tiao", "《常州市生活垃圾分类管理条例》9月1日起施行", "该条例将于2024年9月1日起施行。")
 YANHUA = make_hit("a-yanhua", "烟花爆竹燃放管控工作动员部署", "2024年是我区实施燃放管控政策的第六年。")

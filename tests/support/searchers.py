@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from core.types import Article, Chunk, Hit
-
-SAMPLE_PAGE = Path(__file__).resolve().parents[2] / "corpus" / "sample" / "wujin_daily_page.txt"
+from core.types import Article, Chunk, Hit, chunk_id
+from tests.support.clock import ManualClock
 
 
 def _bigrams(text: str) -> set[str]:
@@ -66,29 +64,6 @@ class FakeSearcher:
         ]
 
 
-class FakeStore:
-    """The two read methods the assistant may use."""
-
-    def __init__(self, articles: Sequence[Article]) -> None:
-        self._articles = {a.id: a for a in articles}
-
-    def get(self, article_id: str) -> Article | None:
-        return self._articles.get(article_id)
-
-    def articles_by_id(self, ids: Sequence[str]) -> dict[str, Article]:
-        return {i: self._articles[i] for i in ids if i in self._articles}
-
-
-def sample_corpus() -> tuple[list[Article], list[Chunk]]:
-    """The bundled 武进日报 page, split and chunked by the corpus package."""
-    from corpus.chunker import chunk_article
-    from corpus.page import parse_page
-
-    articles = parse_page(SAMPLE_PAGE.read_text(encoding="utf-8"), date="2024-02-02", source="武进日报")
-    chunks = [c for a in articles for c in chunk_article(a, size=300, min_size=60)]
-    return articles, chunks
-
-
 def hit_for(article: Article, chunk: Chunk, score: float = 0.9) -> Hit:
     return Hit(
         chunk=chunk,
@@ -98,3 +73,35 @@ def hit_for(article: Article, chunk: Chunk, score: float = 0.9) -> Hit:
         source=article.source,
         scores={"dense": score, "bm25": 10 * score, "fused": score},
     )
+
+
+def make_hit(article_id: str, title: str, text: str = "正文", score: float = 1.0, index: int = 0) -> Hit:
+    chunk = Chunk(
+        id=chunk_id(article_id, index, index + len(text), text),
+        article_id=article_id,
+        index=index,
+        paragraph=0,
+        start=0,
+        end=len(text),
+        text=text,
+    )
+    return Hit(chunk=chunk, score=score, title=title, date="2024-02-02", source="武进日报")
+
+
+class ScriptedSearcher:
+    """Returns the hits scripted for a query (all queries it saw are kept in `queries`)."""
+
+    def __init__(
+        self, results: dict[str, Sequence[Hit]] | None = None, *, clock: ManualClock | None = None, seconds: float = 0.0
+    ) -> None:
+        self.results = dict(results or {})
+        self.queries: list[str] = []
+        self.clock, self.seconds = clock, seconds
+
+    def search(self, query: str, *, k: int) -> list[Hit]:
+        self.queries.append(query)
+        if self.clock:
+            self.clock.advance(self.seconds)
+        if query not in self.results:
+            raise KeyError(f"no hits scripted for {query!r}")
+        return list(self.results[query])[:k]
