@@ -22,7 +22,8 @@ from newsqa.uploads import UploadError
 from newsqa.webapp import MAX_QUESTION_CHARS, THINKING, NewsApp, ReadWriteLock, _content_text
 from tests.support.assistants import FakeAssistant, cited_answer
 from tests.support.news import GARBAGE, chunk_of
-from tests.support.runtime import FakeRuntime, FakeSearcher
+from tests.support.runtime import FakeRuntime
+from tests.support.searchers import FakeSearcher
 
 STAFF = StaffCredentials("editor", "s3cret-pass")
 
@@ -36,7 +37,7 @@ def settings(tmp_path: Path) -> Settings:
 def runtime(settings: Settings) -> Iterator[FakeRuntime]:
     store = Store(settings.db_path)
     store.put([(GARBAGE, [chunk_of(GARBAGE)])])
-    yield FakeRuntime(settings, store, FakeSearcher(), FakeAssistant())
+    yield FakeRuntime(settings, store, FakeSearcher([GARBAGE], [chunk_of(GARBAGE)]), FakeAssistant())
     store.close()
 
 

@@ -1,12 +1,14 @@
-"""A deterministic stand-in for index.hybrid.Searcher: ranks chunks by character bigrams shared with the query."""
+"""The one fake searcher, a deterministic stand-in for index.hybrid.Searcher, and the hits it returns."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from core.types import Article, Chunk, Hit, chunk_id
+from corpus.timeexpr import spoken_periods
 from tests.support.clock import ManualClock
 
 
@@ -18,19 +20,50 @@ def _bigrams(text: str) -> set[str]:
 
 
 class FakeSearcher:
-    """`search` scores each chunk (with its title) by the share of the query's bigrams it contains, within the
-    publication dates `date_from` / `date_to` asked for.
+    """Ranks chunks (with their title) by the share of the query's character bigrams they contain; no index.
 
-    That share is reported as the "dense" score so refusal thresholds can be exercised; calls are recorded.
+    That share is reported as the "dense" score so refusal thresholds can be exercised. The filters of
+    `Searcher.search` (publication dates, `undated`, `sources`, the period an article speaks `about`) work as in the
+    store; a filtered search, and every search with `related_only`, leaves out chunks sharing no bigram with the query.
+    `scripted` replaces the ranking by fixed hits per query, and a query with none raises KeyError like a broken index.
+    Searches are recorded in `calls` with the options as passed, syncs counted in `syncs`; each search advances
+    `clock` by `seconds`.
     """
 
-    def __init__(self, articles: Sequence[Article], chunks: Sequence[Chunk]) -> None:
+    def __init__(
+        self,
+        articles: Sequence[Article] = (),
+        chunks: Sequence[Chunk] = (),
+        *,
+        scripted: dict[str, Sequence[Hit]] | None = None,
+        related_only: bool = False,
+        clock: ManualClock | None = None,
+        seconds: float = 0.0,
+    ) -> None:
         self.articles = {a.id: a for a in articles}
         self.chunks = list(chunks)
+        self.scripted = dict(scripted) if scripted is not None else None
+        self.related_only = related_only
+        self.clock, self.seconds = clock, seconds
         self.calls: list[dict[str, Any]] = []
+        self.syncs = 0
 
-    def search(self, query: str, *, k: int, **options: Any) -> list[Hit]:
+    @property
+    def queries(self) -> list[str]:
+        return [c["query"] for c in self.calls]
+
+    def sync(self, progress: bool = True) -> dict[str, Any]:
+        self.syncs += 1
+        return {}
+
+    def search(self, query: str, *, k: int | None = None, **options: Any) -> list[Hit]:
         self.calls.append({"query": query, "k": k, **options})
+        if self.clock:
+            self.clock.advance(self.seconds)
+        if self.scripted is not None:
+            if query not in self.scripted:
+                raise KeyError(f"no hits scripted for {query!r}")
+            return list(self.scripted[query])[:k]
         wanted = _bigrams(query)
         scored = []
         for chunk in self.chunks:
@@ -39,18 +72,9 @@ class FakeSearcher:
             score = shared / len(wanted) if wanted else 0.0
             scored.append((score, chunk.id, chunk, article))
         scored.sort(key=lambda t: (-t[0], t[1]))
-        lo, hi = options.get("date_from", ""), options.get("date_to", "")
-        if lo or hi:  # like index.hybrid.Searcher: publication dates in the span (undated ones when asked)
-            undated = options.get("undated", False)
-            scored = [
-                t
-                for t in scored
-                if t[0] > 0
-                and (
-                    (t[3].date and (not lo or t[3].date >= lo) and (not hi or t[3].date <= hi + "~"))
-                    or (undated and not t[3].date)
-                )
-            ]
+        filtered = any(options.get(f) for f in ("date_from", "date_to", "sources"))
+        if filtered or self.related_only:
+            scored = [t for t in scored if t[0] > 0 and (not filtered or self._allowed(t[3], **options))]
         return [
             Hit(
                 chunk=c,
@@ -62,6 +86,33 @@ class FakeSearcher:
             )
             for s, _, c, a in scored[:k]
         ]
+
+    @staticmethod
+    def _allowed(
+        article: Article,
+        *,
+        date_from: str = "",
+        date_to: str = "",
+        sources: Sequence[str] = (),
+        undated: bool = False,
+        about: tuple[str, str] | None = None,
+        **_: Any,
+    ) -> bool:
+        """Store.chunk_ids_where's rule for one article."""
+        if sources and article.source not in sources:
+            return False
+        if not article.date:
+            in_span = undated
+        else:  # "~" sorts after digits and "-": a date_to of "2024-05" includes all of May
+            in_span = (not date_from or article.date >= date_from) and (not date_to or article.date <= date_to + "~")
+        if in_span or about is None:
+            return in_span
+        try:
+            published = date.fromisoformat(article.date[:10])
+        except ValueError:
+            return False  # an undated article's relative words cannot be resolved
+        spoken = spoken_periods(f"{article.title}\n{article.text}", published)
+        return any(first.isoformat() <= about[1] and last.isoformat() >= about[0] for first, last in spoken)
 
 
 def hit_for(article: Article, chunk: Chunk, score: float = 0.9) -> Hit:
@@ -76,6 +127,7 @@ def hit_for(article: Article, chunk: Chunk, score: float = 0.9) -> Hit:
 
 
 def make_hit(article_id: str, title: str, text: str = "正文", score: float = 1.0, index: int = 0) -> Hit:
+    """A hit on a one-chunk article of 2024-02-02 (the scores a real search adds left out)."""
     chunk = Chunk(
         id=chunk_id(article_id, index, index + len(text), text),
         article_id=article_id,
@@ -86,22 +138,3 @@ def make_hit(article_id: str, title: str, text: str = "正文", score: float = 1
         text=text,
     )
     return Hit(chunk=chunk, score=score, title=title, date="2024-02-02", source="武进日报")
-
-
-class ScriptedSearcher:
-    """Returns the hits scripted for a query (all queries it saw are kept in `queries`)."""
-
-    def __init__(
-        self, results: dict[str, Sequence[Hit]] | None = None, *, clock: ManualClock | None = None, seconds: float = 0.0
-    ) -> None:
-        self.results = dict(results or {})
-        self.queries: list[str] = []
-        self.clock, self.seconds = clock, seconds
-
-    def search(self, query: str, *, k: int) -> list[Hit]:
-        self.queries.append(query)
-        if self.clock:
-            self.clock.advance(self.seconds)
-        if query not in self.results:
-            raise KeyError(f"no hits scripted for {query!r}")
-        return list(self.results[query])[:k]

@@ -18,7 +18,8 @@ from newsqa.render import CSS
 from newsqa.webapp import NewsApp
 from tests.support.assistants import FakeAssistant
 from tests.support.news import GARBAGE, chunk_of
-from tests.support.runtime import FakeRuntime, FakeSearcher
+from tests.support.runtime import FakeRuntime
+from tests.support.searchers import FakeSearcher
 
 
 class SlowAssistant(FakeAssistant):
@@ -38,7 +39,7 @@ def main() -> None:
     settings = Settings(home=home)
     store = Store(settings.db_path)
     store.put([(GARBAGE, [chunk_of(GARBAGE)])])
-    runtime = FakeRuntime(settings, store, FakeSearcher(), SlowAssistant(delay_s))
+    runtime = FakeRuntime(settings, store, FakeSearcher([GARBAGE], [chunk_of(GARBAGE)]), SlowAssistant(delay_s))
     demo = build_demo(NewsApp(settings, runtime))
     demo.launch(server_name="127.0.0.1", server_port=port, css=CSS, footer_links=[])
 
