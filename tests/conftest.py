@@ -7,7 +7,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from fakes import FakeGenerator
+
+from tests.support.generators import FakeGenerator
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -2,7 +2,7 @@
 
 The app answers extractively (no LLM) over the bundled sample page so that the test stays fast and its answer
 is deterministic; NEWSQA_BROWSER_GENERATOR=llama runs it with the local model instead. The responsiveness test
-serves the app over a slow fake assistant (tests/app/slow_server.py) so that an answer is still streaming while a
+serves the app over a slow fake assistant (tests/support/slow_app.py) so that an answer is still streaming while a
 second visitor arrives.
 """
 
@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from app_server import free_port, wait_for_http
+
+from tests.support.servers import free_port, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -335,10 +336,11 @@ def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSQA_")}
     env["GRADIO_ANALYTICS_ENABLED"] = "False"
+    env["PYTHONPATH"] = str(ROOT)  # the child imports the fakes as tests.support.*
     log = home / "app.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).parent / "slow_server.py"), str(port), str(home), "0.4"],
+            [sys.executable, "-m", "tests.support.slow_app", str(port), str(home), "0.4"],
             cwd=ROOT,
             env=env,
             stdout=out,

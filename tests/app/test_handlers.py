@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from app_fakes import GARBAGE, FakeAssistant, FakeRuntime, FakeSearcher, chunk_of, cited_answer
 
 from app import build_demo
 from assistant.feedback import FeedbackLog
@@ -21,6 +20,10 @@ from newsqa.render import read_rendered, render_answer
 from newsqa.staff import StaffCredentials, StaffRefused
 from newsqa.uploads import UploadError
 from newsqa.webapp import MAX_QUESTION_CHARS, THINKING, NewsApp, ReadWriteLock, _content_text
+from tests.support.assistants import FakeAssistant, cited_answer
+from tests.support.news import GARBAGE, chunk_of
+from tests.support.runtime import FakeRuntime
+from tests.support.searchers import FakeSearcher
 
 STAFF = StaffCredentials("editor", "s3cret-pass")
 
@@ -34,7 +37,7 @@ def settings(tmp_path: Path) -> Settings:
 def runtime(settings: Settings) -> Iterator[FakeRuntime]:
     store = Store(settings.db_path)
     store.put([(GARBAGE, [chunk_of(GARBAGE)])])
-    yield FakeRuntime(settings, store, FakeSearcher(), FakeAssistant())
+    yield FakeRuntime(settings, store, FakeSearcher([GARBAGE], [chunk_of(GARBAGE)]), FakeAssistant())
     store.close()
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from app_server import free_port, wait_for_http
 
 from corpus.store import Store
+from tests.support.servers import free_port, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.browser  # starts the real app in a subprocess, like the browser tests

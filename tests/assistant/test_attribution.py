@@ -5,11 +5,12 @@ from __future__ import annotations
 import zlib
 
 import pytest
-from fake_searcher import hit_for, sample_corpus
 
 from assistant.attribution import Attributor, Evidence
 from assistant.prompts import is_refusal
 from core.types import Article, Chunk, Hit
+from tests.support.news import sample_corpus
+from tests.support.searchers import hit_for
 
 LAW = (
     "本报讯 (记者 黄雅婷) 昨天上午, 市人大常委会召开《常州市生活垃圾分类管理条例》新闻发布会, "

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from fake_searcher import FakeSearcher, FakeStore, hit_for, sample_corpus
-from fakes import FakeGenerator
 
 from assistant.chat import Assistant
 from assistant.events import Progress, Token
 from assistant.prompts import ANSWER_SYSTEM, ANSWER_TASK
 from core.config import Settings
 from core.types import Article, Chunk
+from tests.support.generators import FakeGenerator
+from tests.support.news import FakeStore, sample_corpus
+from tests.support.searchers import FakeSearcher, hit_for
 
 LAW_Q = "《常州市生活垃圾分类管理条例》什么时候施行？"
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from fake_searcher import FakeSearcher, FakeStore
-from fakes import FakeGenerator
-
 from assistant.chat import Assistant
 from assistant.periods import period_filter
 from core.config import Settings
-from core.types import Article, Chunk, Citation, Hit
+from core.types import Article, Chunk, Citation
 from corpus.timeexpr import TimeScope, annotate
 from newsqa.render import quoted_paragraph
+from tests.support.generators import FakeGenerator
+from tests.support.news import FakeStore
+from tests.support.searchers import FakeSearcher
 
 MEETING = "昨天上午，武进区召开安全生产工作会议，部署春节期间安全生产工作。会议要求压实责任。"
 
@@ -27,20 +27,13 @@ def _article(aid: str, title: str, text: str, day: str) -> tuple[Article, Chunk]
     return article, chunk
 
 
-class DatedSearcher(FakeSearcher):
-    """The bigram fake without the chunks that share nothing with the question."""
-
-    def search(self, query: str, *, k: int, **options: Any) -> list[Hit]:
-        return [h for h in super().search(query, k=len(self.chunks), **options) if h.score > 0][:k]
-
-
 def _settings(**answer: Any) -> Settings:
     return Settings().override({"answer": {"min_dense_score": 0.0, **answer}})
 
 
-def _assistant(pairs, generator=None, settings=None, hook=annotate) -> tuple[Assistant, DatedSearcher]:
+def _assistant(pairs, generator=None, settings=None, hook=annotate) -> tuple[Assistant, FakeSearcher]:
     articles = [a for a, _ in pairs]
-    searcher = DatedSearcher(articles, [c for _, c in pairs])
+    searcher = FakeSearcher(articles, [c for _, c in pairs], related_only=True)
     return Assistant(settings or _settings(), FakeStore(articles), searcher, generator, annotate=hook), searcher
 
 
@@ -178,6 +171,15 @@ def test_a_period_of_weak_hits_falls_back_to_unfiltered_search() -> None:
     answer = assistant.ask("2022年武进区规上工业产值增长多少？", question_date="2024-02-02")
     assert len(searcher.calls) == 2  # 2022 holds only the weakly matching show
     assert {"y23", "y24"} <= {h.chunk.article_id for h in answer.hits}
+
+
+def test_an_announcement_published_before_the_period_is_searched_within_it() -> None:
+    hours = _article("lib", "图书馆春节开放时间", "图书馆春节期间每天9点开门。", "2024-02-03")
+    assistant, searcher = _assistant([hours], FakeGenerator(["春节期间图书馆每天9点开门[1]。"]))
+    answer = assistant.ask("今年春节期间图书馆几点开门？", question_date="2024-02-20")
+    [call] = searcher.calls  # no fallback: the period's search found it
+    assert call["about"] == ("2024-02-09", "2024-02-16") and call["date_from"] == "2024-02-09"
+    assert [h.chunk.article_id for h in answer.hits] == ["lib"] and not answer.period_fallback
 
 
 def test_recent_questions_prefer_recent_news_without_a_filter() -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 
 import pytest
-from fake_searcher import FakeSearcher, FakeStore, sample_corpus
-from fakes import FakeGenerator, FakeJudgingGenerator
 
 from assistant.chat import Assistant
 from assistant.events import Final, Token
@@ -14,6 +12,9 @@ from assistant.facts import unmatched_question_facts
 from assistant.generation import GeneratorError
 from assistant.prompts import ANSWER_TASK, CONFIRM_TASK, JUDGE_TASK
 from core.config import Settings
+from tests.support.generators import FakeGenerator, FakeJudgingGenerator
+from tests.support.news import FakeStore, sample_corpus
+from tests.support.searchers import FakeSearcher
 
 LAW_Q = "《常州市生活垃圾分类管理条例》什么时候施行？"
 LAW_REPLY = "《常州市生活垃圾分类管理条例》将于2024年9月1日起施行[1]。"

@@ -10,8 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-from fakes import FakeGenerator
-from openai_stub import OpenAIStub
 
 from assistant.backends.llama import LlamaGenerator, _prompt_cache
 from assistant.backends.openai import API_KEY_ENV, OpenAIGenerator
@@ -31,6 +29,8 @@ from assistant.kernels import KernelPlan
 from assistant.models import DEFAULT_MODEL
 from assistant.worker import WorkerGenerator
 from core.config import ConfigError, GeneratorSettings
+from tests.support.generators import FakeGenerator
+from tests.support.openai_stub import OpenAIStub
 
 SEED_PAGE = Path("/work/shared/seed/000_989b286bc898d7e2.txt")
 MESSAGES = [{"role": "system", "content": "你是新闻助手。"}, {"role": "user", "content": "你好"}]

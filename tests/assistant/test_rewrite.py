@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fake_searcher import FakeSearcher, sample_corpus
-from fakes import FakeGenerator
-
 from assistant.rewrite import needs_rewrite, rewrite, rule_rewrite, salient_phrase
+from tests.support.generators import FakeGenerator
+from tests.support.news import sample_corpus
+from tests.support.searchers import FakeSearcher
 
 LAW_Q = "《常州市生活垃圾分类管理条例》什么时候施行？"
 LAW_A = "该条例将于2024年9月1日起施行[1]。"

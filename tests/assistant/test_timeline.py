@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from fake_searcher import FakeSearcher, FakeStore
-from fakes import FakeGenerator
 
 from assistant.chat import Assistant
 from assistant.timeline import Anchored, Comparison, analyse, asked_event, compare_text, days_in, event_day
 from core.config import Settings
 from core.types import Article, Chunk, Hit
+from tests.support.generators import FakeGenerator
+from tests.support.news import FakeStore
+from tests.support.searchers import FakeSearcher
 
 
 def _pair(aid: str, title: str, text: str, published: str) -> tuple[Article, Chunk]:

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fake_searcher import FakeSearcher, FakeStore, sample_corpus
 
 from assistant import worker as worker_module
 from assistant.backends.openai import OpenAIGenerator
@@ -28,6 +27,8 @@ from assistant.prompts import MODEL_CRASHED_NOTE
 from assistant.worker import ModelWorker, WorkerGenerator, WorkerSpec
 from core.config import Settings
 from tests.support.engines import ScriptedEngine
+from tests.support.news import FakeStore, sample_corpus
+from tests.support.searchers import FakeSearcher
 
 ENGINE = "tests.support.engines:scripted"
 REPO = Path(__file__).resolve().parents[2]
@@ -214,7 +215,6 @@ def test_server_exits_when_its_app_is_gone(tmp_path: Path) -> None:
     script = _script(tmp_path)
     code = f"""
 import os, sys
-sys.path.insert(0, {str(REPO)!r})
 from assistant.worker import ModelWorker, WorkerSpec
 from assistant.kernels import KernelPlan
 w = ModelWorker(WorkerSpec({ENGINE!r}, {str(script)!r}, plan=KernelPlan("zen4")), log_path={str(tmp_path / "log")!r})

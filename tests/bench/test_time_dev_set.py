@@ -21,6 +21,7 @@ from bench.time_dev_set import (
     similarity,
 )
 from corpus.timeexpr import parse_question_time
+from tests.support.evaldata import missing_reason
 
 D = date
 
@@ -161,7 +162,7 @@ def test_similarity_tells_one_story_told_twice_from_two_stories():
 
 @pytest.mark.skipif(
     not (DEFAULT_CRUD / "corpus.jsonl").is_file(),
-    reason=f"needs the CRUD evaluation set at {DEFAULT_CRUD}; docs/BENCHMARKS.md explains how to get it",
+    reason=missing_reason("crud/corpus.jsonl"),
 )
 def test_built_set_is_deterministic_dated_and_answerable():
     corpus, questions = build(DEFAULT_CRUD, 0, 10)

@@ -21,9 +21,9 @@ from corpus.readers import (
     read_paths,
     validate_date,
 )
+from tests.support.evaldata import EVALDATA, missing_reason
 
 SAMPLE = Path(__file__).resolve().parents[2] / "corpus" / "sample" / "wujin_daily_page.txt"
-EVALDATA = Path(__file__).resolve().parents[3] / "shared" / "evaldata"
 
 ARTICLE = (
     "武进区召开安全生产会议\n\n本次会议部署了春节期间的安全生产工作, 要求各地\n\n压实责任。\n\n"
@@ -304,7 +304,7 @@ def test_bundled_sample_page(tmp_path: Path) -> None:
 def test_rgb_passages_load_with_their_ids(tmp_path: Path) -> None:
     corpus = EVALDATA / "rgb_zh" / "corpus.jsonl"
     if not corpus.is_file():
-        pytest.skip(f"{corpus} not present")
+        pytest.skip(missing_reason("rgb_zh/corpus.jsonl"))
     head = tmp_path / "rgb_head.jsonl"
     with corpus.open(encoding="utf-8") as src:
         head.write_text("".join(islice(src, 100)), encoding="utf-8")

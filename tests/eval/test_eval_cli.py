@@ -6,13 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
-from eval_fakes import ScriptedAssistant, ScriptedSearcher, make_hit
 
 import eval.runner
 from core.config import Settings
 from core.types import Answer
 from eval.target import EvalTarget
 from newsqa.cli import main
+from tests.support.assistants import ScriptedAssistant
+from tests.support.searchers import FakeSearcher, make_hit
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_PAGE = ROOT / "corpus" / "sample" / "wujin_daily_page.txt"
@@ -53,7 +54,7 @@ def test_eval_json_keys_and_out_dir(
     home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     park = make_hit("p", "果蔬艺术空间口袋公园位于武南路凤栖路西北角", "公园面积约7200平方米。")
-    searcher = ScriptedSearcher({"公园多大？": [park]})
+    searcher = FakeSearcher(scripted={"公园多大？": [park]})
     assistant = ScriptedAssistant(
         {
             "公园多大？": Answer(question="公园多大？", text="约7200平方米。", hits=(park,)),

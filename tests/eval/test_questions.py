@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from eval.questions import Question, QuestionError, load_questions
+from tests.support.evaldata import EVALDATA, missing_reason
 
-EVALDATA = Path(__file__).resolve().parents[3] / "shared" / "evaldata"
 SAMPLE_QUESTIONS = Path(__file__).resolve().parents[2] / "corpus" / "sample" / "questions.jsonl"
 
 
@@ -174,7 +174,7 @@ def test_csv_error_names_line(tmp_path: Path) -> None:
 def test_shared_evaldata_files_load_as_they_are(name: str) -> None:
     path = EVALDATA / name
     if not path.is_file():
-        pytest.skip(f"{path} not present")
+        pytest.skip(missing_reason(name))
     questions = load_questions(path)
     assert len(questions) >= 100
     if "rejection" in name:

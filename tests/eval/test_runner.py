@@ -5,13 +5,15 @@ from __future__ import annotations
 import math
 
 import pytest
-from eval_fakes import ManualClock, ScriptedAssistant, ScriptedSearcher, citation, make_hit
 
 from assistant.events import Final, Progress, Quote, Token
 from core.types import Answer, Quotation
 from eval.questions import Question
 from eval.runner import run, run_question
 from eval.summary import public_summary, summarize
+from tests.support.assistants import ScriptedAssistant, citation
+from tests.support.clock import ManualClock
+from tests.support.searchers import FakeSearcher, make_hit
 
 TIAO = make_hit("a-tiao", "《常州市生活垃圾分类管理条例》9月1日起施行", "该条例将于2024年9月1日起施行。")
 YANHUA = make_hit("a-yanhua", "烟花爆竹燃放管控工作动员部署", "2024年是我区实施燃放管控政策的第六年。")
@@ -24,9 +26,9 @@ Q3 = Question(id="q3", question="地铁何时开通？", answerable=False, categ
 Q4 = Question(id="q4", question="谁是记者？", answers=("朱梦琪",), gold_titles=("乔俊杰",), category="name")
 
 
-def scripted(clock: ManualClock) -> tuple[ScriptedSearcher, ScriptedAssistant]:
-    searcher = ScriptedSearcher(
-        {"条例何时施行？": [TIAO, YANHUA], "公园多大？": [YANHUA, PARK], "谁是记者？": [QIAO]},
+def scripted(clock: ManualClock) -> tuple[FakeSearcher, ScriptedAssistant]:
+    searcher = FakeSearcher(
+        scripted={"条例何时施行？": [TIAO, YANHUA], "公园多大？": [YANHUA, PARK], "谁是记者？": [QIAO]},
         clock=clock,
         seconds=0.02,
     )
@@ -109,7 +111,7 @@ def test_full_run_summary_by_hand() -> None:
 def test_retrieval_only_run() -> None:
     clock = ManualClock()
     searcher, _ = scripted(clock)
-    searcher.results["地铁何时开通？"] = [YANHUA]
+    searcher.scripted["地铁何时开通？"] = [YANHUA]
     records, wall_s = run([Q1, Q2, Q3], searcher=searcher, retrieval_only=True, clock=clock)
     assert wall_s == pytest.approx(0.06)
     assert all(r["correct"] is None and r["f1"] is None for r in records)
@@ -123,7 +125,7 @@ def test_retrieval_only_run() -> None:
 
 
 def test_search_failure_is_recorded_not_raised() -> None:
-    searcher = ScriptedSearcher({})  # every query raises KeyError
+    searcher = FakeSearcher(scripted={})  # every query raises KeyError
     record = run_question(Q1, searcher=searcher, retrieval_only=True)
     assert record["error"].startswith("KeyError") and record["relevant"] == []
     s = summarize([record], 1.0)
@@ -140,7 +142,7 @@ def test_followup_searches_with_the_rewritten_query() -> None:
         question_date="2024-02-02",
     )
     rewritten = "《常州市生活垃圾分类管理条例》一共有多少条？"
-    searcher = ScriptedSearcher({rewritten: [TIAO]})
+    searcher = FakeSearcher(scripted={rewritten: [TIAO]})
     assistant = ScriptedAssistant(
         {q.question: Answer(question=q.question, text="共五十八条。", rewritten_query=rewritten)}
     )
@@ -158,7 +160,7 @@ def test_followup_without_assistant_uses_the_rule_rewrite() -> None:
         gold_titles=("垃圾分类",),
         history=(("《常州市生活垃圾分类管理条例》什么时候施行？", "2024年9月1日。"),),
     )
-    searcher = ScriptedSearcher({})
+    searcher = FakeSearcher(scripted={})
     run_question(q, searcher=searcher, retrieval_only=True)
     assert len(searcher.queries) == 1 and "垃圾分类管理条例" in searcher.queries[0]
 
@@ -167,7 +169,7 @@ def test_closed_context_gives_exactly_those_passages() -> None:
     q = Question(
         id="r", question="印控克什米尔地区寺庙踩踏事故死亡人数", answerable=False, context_passage_ids=("p6", "p7")
     )
-    searcher = ScriptedSearcher({})
+    searcher = FakeSearcher(scripted={})
     assistant = ScriptedAssistant({q.question: Answer(question=q.question, text="死亡12人。")})
     loaded = []
 
@@ -184,14 +186,14 @@ def test_closed_context_gives_exactly_those_passages() -> None:
 
 def test_refusal_in_words_counts_as_refusal() -> None:
     assistant = ScriptedAssistant({Q3.question: Answer(question=Q3.question, text="抱歉，文档信息不足。")})
-    record = run_question(Q3, searcher=ScriptedSearcher({}), assistant=assistant)
+    record = run_question(Q3, searcher=FakeSearcher(scripted={}), assistant=assistant)
     assert record["refused"] is True and record["correct"] is True
 
 
 def test_refusal_that_repeats_the_answer_is_still_wrong() -> None:
     q = Question(id="n", question="李皓和孙益锋参加了吗？", answers=("李皓",))
     reply = Answer(question=q.question, text="资料中没有找到关于李皓和孙益锋参加了吗的相关信息。", refused=True)
-    record = run_question(q, searcher=ScriptedSearcher({}), assistant=ScriptedAssistant({q.question: reply}))
+    record = run_question(q, searcher=FakeSearcher(scripted={}), assistant=ScriptedAssistant({q.question: reply}))
     assert record["correct"] is False and record["f1"] == 0.0
 
 
@@ -203,10 +205,10 @@ def test_a_refusal_records_which_check_refused_and_the_judgement() -> None:
         refusal_reason="judge",
         answerable_p=0.42,
     )
-    record = run_question(Q3, searcher=ScriptedSearcher({}), assistant=ScriptedAssistant({Q3.question: reply}))
+    record = run_question(Q3, searcher=FakeSearcher(scripted={}), assistant=ScriptedAssistant({Q3.question: reply}))
     assert record["refusal_reason"] == "judge" and record["answerable_p"] == 0.42
     answered = Answer(question=Q3.question, text="地铁2025年开通[1]。")
-    record = run_question(Q3, searcher=ScriptedSearcher({}), assistant=ScriptedAssistant({Q3.question: answered}))
+    record = run_question(Q3, searcher=FakeSearcher(scripted={}), assistant=ScriptedAssistant({Q3.question: answered}))
     assert record["refusal_reason"] == "" and record["answerable_p"] is None
 
 
@@ -218,7 +220,7 @@ def test_a_refusal_after_generation_keeps_the_withheld_reply() -> None:
         refusal_reason="unverified",
     )
     assistant = ScriptedAssistant({Q3.question: refusal}, streamed={Q3.question: ["地铁", "2031年开通[1]。"]})
-    record = run_question(Q3, searcher=ScriptedSearcher({}), assistant=assistant)
+    record = run_question(Q3, searcher=FakeSearcher(scripted={}), assistant=assistant)
     assert record["refused"] is True and record["refusal_reason"] == "unverified"
     assert record["reply"] == "地铁2031年开通[1]。" and record["answer"] == refusal.text
 
@@ -239,7 +241,7 @@ def test_the_quotation_is_timed_as_the_first_content() -> None:
             clock.advance(1.0)
             yield Final(answer)
 
-    record = run_question(Q1, searcher=ScriptedSearcher({}), assistant=Quoting(), clock=clock)
+    record = run_question(Q1, searcher=FakeSearcher(scripted={}), assistant=Quoting(), clock=clock)
     timing = record["timing"]
     assert timing["quote_ms"] == pytest.approx(300) and timing["first_content_ms"] == pytest.approx(300)
     assert timing["ttft_ms"] == pytest.approx(2300) and timing["total_ms"] == pytest.approx(3300)

@@ -6,10 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from index_fakes import NEWS, HashEmbedder
 
 from core.config import Settings
 from corpus.store import Store
+from tests.support.embedders import HashEmbedder
+from tests.support.news import NEWS
 
 
 @pytest.fixture

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from index_fakes import NEWS, HashEmbedder
 
 from corpus.store import Store
 from index.embedders import EMBEDDERS
 from newsqa.cli import main
+from tests.support.embedders import HashEmbedder
+from tests.support.news import NEWS
 
 
 @pytest.fixture

@@ -6,9 +6,10 @@ import json
 
 import numpy as np
 import pytest
-from index_fakes import NEWS, HashEmbedder, make_article
 
 from index.dense import MANIFEST_FILE, DenseIndex, EmbeddingCache, _digest, document_text
+from tests.support.embedders import HashEmbedder
+from tests.support.news import NEWS, make_article
 
 
 def _index(settings, embedder, store) -> DenseIndex:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from index_fakes import make_article
 
 from core.config import RetrievalSettings
 from index.hybrid import Searcher, SearchError, fuse_convex, fuse_rrf, fuse_zscore
+from tests.support.news import make_article
 
 
 @pytest.fixture

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from index_fakes import make_article
 
 from index.keyword import KeywordIndex, Segmenter, fts_query, salient_terms
+from tests.support.news import make_article
 
 
 def _index(settings, store) -> KeywordIndex:

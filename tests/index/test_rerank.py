@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from index_fakes import NEWS
 
 from core.types import Hit
 from index.rerank import LLMReranker, make_reranker
+from tests.support.news import NEWS
 
 
 def _hits() -> list[Hit]:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-from reliability_helpers import (
+from core.config import Settings
+from corpus.store import Store
+from index.hybrid import Searcher
+from tests.support.embedders import HashEmbedder
+from tests.support.reliability import (
     ROOT,
     article_records,
     check_articles,
@@ -19,13 +22,6 @@ from reliability_helpers import (
     stored_state,
     write_jsonl,
 )
-
-from core.config import Settings
-from corpus.store import Store
-from index.hybrid import Searcher
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "index"))
-from index_fakes import HashEmbedder  # noqa: E402
 
 
 def start(home: Path, *args: str) -> subprocess.Popen[str]:

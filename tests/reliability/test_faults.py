@@ -13,7 +13,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from reliability_helpers import (
+
+from tests.support.reliability import (
     ROOT,
     article_records,
     changed,

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from reliability_helpers import ROOT
 
 from assistant.attribution import Attributor
 from assistant.facts import facts_of
@@ -27,6 +26,7 @@ from core.types import Article
 from corpus.chunker import chunk_article
 from corpus.page import looks_like_page, parse_page
 from corpus.readers import MAX_LINE_BYTES, InputError, decode_bytes, iter_jsonl, read_path
+from tests.support.reliability import ROOT
 
 DEADLINE_MS = 3000  # generous: the machine is shared; a hang or quadratic blow-up still exceeds it
 FUZZ = settings(deadline=DEADLINE_MS, max_examples=150, suppress_health_check=[HealthCheck.too_slow])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from core.config import Settings
@@ -10,10 +9,8 @@ from core.types import Article
 from corpus.chunker import chunk_article
 from corpus.store import Store
 from index.hybrid import Searcher
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "index"))
-from index_fakes import HashEmbedder  # noqa: E402
-from reliability_helpers import index_report  # noqa: E402
+from tests.support.embedders import HashEmbedder
+from tests.support.reliability import index_report
 
 
 def article(title: str, text: str) -> Article:

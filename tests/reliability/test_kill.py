@@ -12,7 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from reliability_helpers import (
+
+from corpus.store import Store
+from tests.support.reliability import (
     ROOT,
     article_records,
     changed,
@@ -25,8 +27,6 @@ from reliability_helpers import (
     stored_state,
     write_jsonl,
 )
-
-from corpus.store import Store
 
 KILLS_PER_PHASE = 10
 RERUN_EVERY = 3  # re-running to completion costs a whole ingest, so after every third kill (and the last)

@@ -3,27 +3,22 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
 
 import httpx
 import pytest
-from reliability_helpers import ROOT, child_env
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.reliability import ROOT, child_env
+from tests.support.servers import free_port
 
 
 @pytest.fixture
 def served_app(tmp_path):
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "app" / "slow_server.py"), str(port), str(tmp_path / "home"), "0.01"],
+        [sys.executable, "-m", "tests.support.slow_app", str(port), str(tmp_path / "home"), "0.01"],
         cwd=ROOT,
         env=child_env(tmp_path / "home"),
         stdout=subprocess.DEVNULL,

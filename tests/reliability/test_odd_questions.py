@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
-from fakes import FakeGenerator
-from reliability_helpers import run_newsqa
 
 from assistant.chat import Assistant
 from assistant.prompts import ANSWER_SYSTEM, SOURCE_CLOSE
 from core.config import Settings
 from core.types import Article, article_id
 from corpus.chunker import chunk_article
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "assistant"))
-from fake_searcher import FakeSearcher, FakeStore, sample_corpus  # noqa: E402
+from tests.support.generators import FakeGenerator
+from tests.support.news import FakeStore, sample_corpus
+from tests.support.reliability import run_newsqa
+from tests.support.searchers import FakeSearcher
 
 LONG = ("武进区今年计划新建多少个口袋公园？" * 600)[:10_000]
 ODD_QUESTIONS = {

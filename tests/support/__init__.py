@@ -1,1 +1,1 @@
-"""Test doubles shared by the test packages."""
+"""Test doubles and helpers shared by the test packages; import them as `tests.support.<module>`."""

@@ -1,39 +1,17 @@
-"""Index test fakes: a deterministic hash-based embedder that counts what it embeds, and a small news corpus."""
+"""Small news corpora for tests, and a read-only store over them.
+
+`NEWS`: four dated articles whose chunks are their paragraphs; `sample_corpus()`: the bundled 武进日报 page as the
+corpus package splits it; `GARBAGE`: one article with markup in its title and text, for escaping.
+"""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
-
-import numpy as np
+from pathlib import Path
 
 from core.types import Article, Chunk, chunk_id
 
-
-class HashEmbedder:
-    """Bag of hashed character bigrams: texts sharing words get similar vectors, with no model and no randomness."""
-
-    def __init__(self, dim: int = 64, name: str = "hash-bigrams") -> None:
-        self.name = name
-        self.dim = dim
-        self.documents_embedded: list[str] = []
-        self.queries_embedded: list[str] = []
-
-    def _vector(self, text: str) -> np.ndarray:
-        v = np.zeros(self.dim, dtype=np.float32)
-        for a, b in zip(text, text[1:] + " ", strict=True):
-            h = int.from_bytes(hashlib.sha256((a + b).encode()).digest()[:4], "big")
-            v[h % self.dim] += 1.0 if h & (1 << 31) else -1.0
-        n = np.linalg.norm(v)
-        return v / n if n else v
-
-    def encode_queries(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
-        self.queries_embedded.extend(texts)
-        return np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
-
-    def encode_documents(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
-        self.documents_embedded.extend(texts)
-        return np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+SAMPLE_PAGE = Path(__file__).resolve().parents[2] / "corpus" / "sample" / "wujin_daily_page.txt"
 
 
 def make_article(
@@ -102,3 +80,54 @@ NEWS = [
         reporters=("李娜",),
     ),
 ]
+
+
+GARBAGE_TEXT = (
+    "本报讯（记者 王晓）《常州市生活垃圾分类管理条例》将于2024年9月1日起正式施行。\n"
+    "条例明确了居民分类投放的责任。<script>alert('xss')</script>"
+)
+GARBAGE = Article(
+    id="garbage",
+    title="《常州市生活垃圾分类管理条例》9月1日起施行<img src=x onerror=alert(1)>",
+    text=GARBAGE_TEXT,
+    date="2024-02-02",
+    source="武进日报",
+    reporters=("王晓",),
+)
+
+
+def chunk_of(article: Article, start: int = 0, end: int | None = None) -> Chunk:
+    end = len(article.text) if end is None else end
+    text = article.text[start:end]
+    return Chunk(
+        id=chunk_id(article.id, start, end, text),
+        article_id=article.id,
+        index=0,
+        paragraph=0,
+        start=start,
+        end=end,
+        text=text,
+    )
+
+
+class FakeStore:
+    """The two read methods the assistant may use."""
+
+    def __init__(self, articles: Sequence[Article]) -> None:
+        self._articles = {a.id: a for a in articles}
+
+    def get(self, article_id: str) -> Article | None:
+        return self._articles.get(article_id)
+
+    def articles_by_id(self, ids: Sequence[str]) -> dict[str, Article]:
+        return {i: self._articles[i] for i in ids if i in self._articles}
+
+
+def sample_corpus() -> tuple[list[Article], list[Chunk]]:
+    """The bundled 武进日报 page, split and chunked by the corpus package."""
+    from corpus.chunker import chunk_article
+    from corpus.page import parse_page
+
+    articles = parse_page(SAMPLE_PAGE.read_text(encoding="utf-8"), date="2024-02-02", source="武进日报")
+    chunks = [c for a in articles for c in chunk_article(a, size=300, min_size=60)]
+    return articles, chunks

@@ -1,56 +1,43 @@
-"""Deterministic fakes for the eval tests: a scripted searcher, a scripted streaming assistant, a manual clock."""
+"""Fake assistants: one streams a cited answer to any question (web app tests), one is scripted per question (eval)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 
 from assistant.events import Event, Final, Token
-from core.types import Answer, Chunk, Citation, Hit, chunk_id
+from core.types import Answer, Citation, Hit
+from tests.support.clock import ManualClock
+from tests.support.news import GARBAGE, chunk_of
 
 
-class ManualClock:
-    """A clock that only moves when told to, so latencies are exact."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-def make_hit(article_id: str, title: str, text: str = "正文", score: float = 1.0, index: int = 0) -> Hit:
-    chunk = Chunk(
-        id=chunk_id(article_id, index, index + len(text), text),
-        article_id=article_id,
-        index=index,
+def cited_answer(question: str = "垃圾分类条例什么时候施行？") -> Answer:
+    """An answer citing GARBAGE for its first sentence, with an unverified second sentence."""
+    chunk = chunk_of(GARBAGE)
+    quote = "将于2024年9月1日起正式施行"
+    start = GARBAGE.text.index(quote)
+    citation = Citation(
+        n=1,
+        chunk_id=chunk.id,
+        article_id=GARBAGE.id,
+        title=GARBAGE.title,
+        date=GARBAGE.date,
         paragraph=0,
-        start=0,
-        end=len(text),
-        text=text,
+        quote=quote,
+        start=start,
+        end=start + len(quote),
+        verified=True,
+        sentence="条例自2024年9月1日起施行。",
     )
-    return Hit(chunk=chunk, score=score, title=title, date="2024-02-02", source="武进日报")
-
-
-class ScriptedSearcher:
-    """Returns the hits scripted for a query (all queries it saw are kept in `queries`)."""
-
-    def __init__(
-        self, results: dict[str, Sequence[Hit]] | None = None, *, clock: ManualClock | None = None, seconds: float = 0.0
-    ) -> None:
-        self.results = dict(results or {})
-        self.queries: list[str] = []
-        self.clock, self.seconds = clock, seconds
-
-    def search(self, query: str, *, k: int) -> list[Hit]:
-        self.queries.append(query)
-        if self.clock:
-            self.clock.advance(self.seconds)
-        if query not in self.results:
-            raise KeyError(f"no hits scripted for {query!r}")
-        return list(self.results[query])[:k]
+    hit = Hit(chunk=chunk, score=1.0, title=GARBAGE.title, date=GARBAGE.date, source=GARBAGE.source)
+    return Answer(
+        question=question,
+        text="条例自2024年9月1日起施行[1]。违者最高罚款五千元。",
+        citations=(citation,),
+        hits=(hit,),
+        unverified=("违者最高罚款五千元。",),
+        generator="fake",
+    )
 
 
 def citation(n: int, hit: Hit, *, verified: bool = True, sentence: str = "") -> Citation:
@@ -121,5 +108,29 @@ class ScriptedAssistant:
         context: list[Hit] | None = None,
     ) -> Answer:
         final = list(self.stream(question, history, question_date=question_date, context=context))[-1]
+        assert isinstance(final, Final)
+        return final.answer
+
+
+@dataclass
+class FakeAssistant:
+    """Streams the scripted answer's text in pieces, then the answer; records every question and history."""
+
+    answers: list[Answer] = field(default_factory=list)
+    piece_chars: int = 4
+    calls: list[tuple[str, list[tuple[str, str]]]] = field(default_factory=list)
+    fail: Exception | None = None
+
+    def stream(self, question: str, history: Sequence[tuple[str, str]] = (), **_: object) -> Iterator[Event]:
+        self.calls.append((question, list(history)))
+        if self.fail is not None:
+            raise self.fail
+        answer = self.answers.pop(0) if self.answers else cited_answer(question)
+        for i in range(0, len(answer.text), self.piece_chars):
+            yield Token(answer.text[i : i + self.piece_chars])
+        yield Final(answer)
+
+    def ask(self, question: str, history: Sequence[tuple[str, str]] = (), **options: object) -> Answer:
+        final = list(self.stream(question, history, **options))[-1]
         assert isinstance(final, Final)
         return final.answer

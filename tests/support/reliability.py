@@ -92,8 +92,10 @@ def child_env(home: Path, **extra: str) -> dict[str, str]:
 
 
 def newsqa_argv(*args: str) -> list[str]:
-    """The newsqa CLI with the test fakes registered (the hash embedder in place of the default one)."""
-    return [PYTHON, str(Path(__file__).with_name("newsqa_fakes.py")), *args]
+    """The newsqa CLI with the test fakes registered (the hash embedder in place of the default one).
+
+    Run it with cwd=ROOT or child_env's PYTHONPATH, so the child finds the `tests` package."""
+    return [PYTHON, "-m", "tests.support.newsqa_cli", *args]
 
 
 def run_newsqa(
@@ -171,13 +173,11 @@ def index_report(home: Path) -> dict[str, object]:
     """
     import numpy as np
 
-    sys.path.insert(0, str(ROOT / "tests" / "index"))
-    from index_fakes import HashEmbedder
-
     from core.config import IndexSettings
     from corpus.store import Store
     from index.dense import DenseIndex, EmbeddingCache, document_text
     from index.keyword import KeywordIndex
+    from tests.support.embedders import HashEmbedder
 
     embedder = HashEmbedder()
     with Store(home / "newsqa.db") as store:

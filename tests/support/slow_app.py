@@ -1,6 +1,6 @@
 """Serve the web app over a fake assistant that streams slowly, to test what other visitors see meanwhile.
 
-Usage: python tests/app/slow_server.py PORT HOME SECONDS_PER_PIECE
+Usage, from the repository root (or with it on PYTHONPATH): python -m tests.support.slow_app PORT HOME SECONDS_PER_PIECE
 """
 
 from __future__ import annotations
@@ -10,16 +10,16 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-sys.path[:0] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).resolve().parent)]
-
-from app_fakes import GARBAGE, FakeAssistant, FakeRuntime, FakeSearcher, chunk_of  # noqa: E402
-
-from app import build_demo  # noqa: E402
-from assistant.events import Event, Token  # noqa: E402
-from core.config import Settings  # noqa: E402
-from corpus.store import Store  # noqa: E402
-from newsqa.render import CSS  # noqa: E402
-from newsqa.webapp import NewsApp  # noqa: E402
+from app import build_demo
+from assistant.events import Event, Token
+from core.config import Settings
+from corpus.store import Store
+from newsqa.render import CSS
+from newsqa.webapp import NewsApp
+from tests.support.assistants import FakeAssistant
+from tests.support.news import GARBAGE, chunk_of
+from tests.support.runtime import FakeRuntime
+from tests.support.searchers import FakeSearcher
 
 
 class SlowAssistant(FakeAssistant):
@@ -39,7 +39,7 @@ def main() -> None:
     settings = Settings(home=home)
     store = Store(settings.db_path)
     store.put([(GARBAGE, [chunk_of(GARBAGE)])])
-    runtime = FakeRuntime(settings, store, FakeSearcher(), SlowAssistant(delay_s))
+    runtime = FakeRuntime(settings, store, FakeSearcher([GARBAGE], [chunk_of(GARBAGE)]), SlowAssistant(delay_s))
     demo = build_demo(NewsApp(settings, runtime))
     demo.launch(server_name="127.0.0.1", server_port=port, css=CSS, footer_links=[])
 

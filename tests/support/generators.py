@@ -1,4 +1,4 @@
-"""Scripted fakes shared by the test packages (import as `from fakes import FakeGenerator`)."""
+"""Scripted generators: tests enqueue the replies (and the answerability judgements) a model would give."""
 
 from __future__ import annotations
 
