@@ -10,13 +10,12 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from assistant.events import Final, Quote
 from core.config import Settings, load_settings
-from core.types import hit_json
+from core.types import hit_json, parse_day
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -27,10 +26,8 @@ def _shown_quote(citation: Any, settings: Settings) -> str:
         return citation.quote
     from corpus.timeexpr import annotate
 
-    try:
-        return annotate(citation.quote, date.fromisoformat(citation.date[:10]))
-    except ValueError:
-        return citation.quote
+    published = parse_day(citation.date)
+    return citation.quote if published is None else annotate(citation.quote, published)
 
 
 def _print_json(data: Any) -> None:
