@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 from assistant.markers import strip_markers
 from core.text import CN_NUMERAL, bigrams, normalise, numeral_value
+from core.types import parse_day
 
 _ARABIC = re.compile(r"\d+(?:\.\d+)?")
 _DATE_PATTERNS = (
@@ -148,13 +149,6 @@ def facts_of(sentence: str) -> Facts:
     return Facts(frozenset(numbers), tuple(dates), tuple(names), bool(_REPORTED.search(text)))
 
 
-def _parse_iso(value: str) -> date | None:
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        return None
-
-
 _REPORTED = re.compile(r"报道|发布|刊发|刊登|发稿|消息|报讯|见报")
 
 
@@ -174,7 +168,7 @@ def evidence_facts(text: str, published: str = "") -> EvidenceFacts:
     norm = normalise(text)
     dates, rest = _dates_and_rest(norm)
     numbers = _numbers(rest, single_cn=True)
-    pub = _parse_iso(published)
+    pub = parse_day(published)
     if pub is not None:
         # the publication date itself is not evidence: "会议于发稿当天召开" must be backed by the text
         # (今天 / 昨天 … in it), else a model that dates every event by the paper would always verify

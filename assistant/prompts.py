@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from core.types import parse_day
+
 Messages = list[dict[str, str]]
 
 # The sources are fenced with these tags; the same strings inside an article are defused (see `fence_text`).
@@ -135,10 +137,8 @@ def format_date(d: date) -> str:
 
 def _source_date(value: str) -> str:
     """ "2024-02-02" as 2024年2月2日, the form the answer should write; anything else as given."""
-    try:
-        return format_date(date.fromisoformat(value[:10]))
-    except ValueError:
-        return value
+    day = parse_day(value)
+    return value if day is None else format_date(day)
 
 
 def answer_messages(

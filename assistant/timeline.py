@@ -16,7 +16,7 @@ from typing import Literal
 
 from assistant.prompts import format_date
 from core.text import bigrams, normalise, sentence_spans
-from core.types import Citation, Hit
+from core.types import Citation, Hit, parse_day
 from corpus.timeexpr import resolve_expressions
 
 _ANCHOR_DAY = r"(?:当天|当日|那天|那一天|同一天|同日)"
@@ -121,13 +121,6 @@ def asked_event(question: str) -> str | None:
     return event if len(event) >= 4 else None
 
 
-def _published(hit: Hit) -> date | None:
-    try:
-        return date.fromisoformat(hit.date[:10])
-    except ValueError:
-        return None
-
-
 def days_in(text: str, published: date, offset: int = 0) -> list[tuple[int, date]]:
     """(position, day) of the single days `text` names or establishes, in text order: written dates ("7月28日",
     "28日") and resolved relative ones ("昨天"). `offset` is added to the positions."""
@@ -165,7 +158,7 @@ def event_day(description: str, hits: Sequence[Hit], *, min_overlap: float = 0.3
     if best is None:
         return None
     _, _, hit, start, end = best
-    published = _published(hit)
+    published = parse_day(hit.date)
     if published is None:
         return None
     # relative words are resolved over the whole chunk (当天 refers back), then kept if inside the sentence

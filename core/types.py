@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +52,14 @@ class Article:
             self.kind,
         ]
         return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
+
+
+def parse_day(value: str) -> dt.date | None:
+    """The day a stored date names ("2024-02-02", also with a time after it); None when it is empty or partial."""
+    try:
+        return dt.date.fromisoformat(value[:10])
+    except ValueError:
+        return None
 
 
 def article_id(

@@ -8,11 +8,10 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
 from core.sqlite import connect, connect_read_only, in_batches, transaction
-from core.types import Article, Chunk
+from core.types import Article, Chunk, parse_day
 from corpus.timeexpr import spoken_periods
 
 SCHEMA = """
@@ -327,9 +326,8 @@ def _is_read_only_error(exc: BaseException) -> bool:
 
 
 def _put_periods(db: sqlite3.Connection, article: Article) -> None:
-    try:
-        published = date.fromisoformat(article.date[:10])
-    except ValueError:
+    published = parse_day(article.date)
+    if published is None:
         return  # an undated article's relative words cannot be resolved
     spans = spoken_periods(f"{article.title}\n{article.text}", published)
     db.executemany(

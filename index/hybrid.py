@@ -7,13 +7,12 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from datetime import date as Date
 from typing import Any
 
 import numpy as np
 
 from core.config import RetrievalSettings, Settings
-from core.types import Hit
+from core.types import Hit, parse_day
 from corpus.store import Store
 from index.dense import DenseIndex, EmbeddingCache
 from index.embedders import Embedder, make_embedder
@@ -99,13 +98,6 @@ FUSIONS: dict[str, Callable[[str, dict[int, float], dict[int, float], RetrievalS
     "zscore": fuse_zscore,
     "rrf": fuse_rrf,
 }
-
-
-def _day(iso: str) -> Date | None:
-    try:
-        return Date.fromisoformat(iso[:10])
-    except ValueError:
-        return None
 
 
 class Searcher:
@@ -279,7 +271,7 @@ class Searcher:
 
     def _recency(self, scores: dict[int, float], dates: dict[int, str]) -> dict[int, float]:
         """A mild boost for newer articles: up to `recency_weight` of the score range, halving every year back."""
-        days = {i: d for i, s in dates.items() if (d := _day(s)) is not None}
+        days = {i: d for i, s in dates.items() if (d := parse_day(s)) is not None}
         if not days:
             return scores
         newest = max(days.values())

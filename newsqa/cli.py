@@ -10,13 +10,12 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from assistant.events import Final, Quote
 from core.config import Settings, load_settings
-from core.types import hit_json
+from core.types import hit_json, parse_day
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -27,10 +26,8 @@ def _shown_quote(citation: Any, settings: Settings) -> str:
         return citation.quote
     from corpus.timeexpr import annotate
 
-    try:
-        return annotate(citation.quote, date.fromisoformat(citation.date[:10]))
-    except ValueError:
-        return citation.quote
+    published = parse_day(citation.date)
+    return citation.quote if published is None else annotate(citation.quote, published)
 
 
 def _print_json(data: Any) -> None:
@@ -210,26 +207,10 @@ def _read_history(path: Path) -> list[tuple[str, str]]:
     return turns
 
 
-def _citation_record(c: Any) -> dict[str, Any]:
-    return {
-        "n": c.n,
-        "chunk_id": c.chunk_id,
-        "article_id": c.article_id,
-        "title": c.title,
-        "date": c.date,
-        "paragraph": c.paragraph,
-        "quote": c.quote,
-        "start": c.start,
-        "end": c.end,
-        "verified": c.verified,
-        "sentence": c.sentence,
-    }
-
-
 def _quotation_record(quotation: Any) -> dict[str, Any] | None:
     if quotation is None:
         return None
-    return {"text": quotation.text, "citations": [_citation_record(c) for c in quotation.citations]}
+    return {"text": quotation.text, "citations": [asdict(c) for c in quotation.citations]}
 
 
 def answer_record(answer) -> dict[str, Any]:
@@ -242,7 +223,7 @@ def answer_record(answer) -> dict[str, Any]:
         "generator": answer.generator,
         "notice": answer.notice,
         "quotation": _quotation_record(answer.quotation),
-        "citations": [_citation_record(c) for c in answer.citations],
+        "citations": [asdict(c) for c in answer.citations],
         "unverified": list(answer.unverified),
         "hits": [{**hit_json(h), "scores": {k: round(float(v), 6) for k, v in h.scores.items()}} for h in answer.hits],
         "timings": {k: round(v, 4) for k, v in answer.timings.items()},

@@ -11,13 +11,12 @@ import html
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
 from html.parser import HTMLParser
 
 import nh3
 
 from assistant.markers import MARKERS, cited_numbers
-from core.types import Answer, Article, Citation, Hit, Quotation
+from core.types import Answer, Article, Citation, Hit, Quotation, parse_day
 from corpus.timeexpr import AnnotatedText, annotate_with_offsets
 
 ArticleLookup = Callable[[str], Article | None] | Mapping[str, Article]
@@ -173,11 +172,8 @@ def quoted_paragraph(article: Article | None, citation: Citation, *, resolve_dat
 
 
 def _annotated(text: str, published: str) -> AnnotatedText | None:
-    try:
-        day = date.fromisoformat(published[:10])
-    except ValueError:
-        return None
-    return annotate_with_offsets(text, day)
+    day = parse_day(published)
+    return None if day is None else annotate_with_offsets(text, day)
 
 
 def _source_card(citation: Citation, article: Article | None) -> str:

@@ -1,0 +1,146 @@
+"""The period a question names ("去年的产值", "近三年", "1月份", "最新") and the question with it spelled out."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from core.text import numeral_value
+from corpus.timeexpr.relative import RELATIVE_RULES
+from corpus.timeexpr.spans import (
+    NUM,
+    Resolver,
+    TimeMention,
+    end_of_month,
+    follows,
+    make_mention,
+    non_overlapping,
+    number_starts,
+    render_day,
+    render_range,
+    scan,
+    shift_month,
+    starts_word,
+    valid_year,
+)
+from corpus.timeexpr.years import AGO_LIMITS, year_mention
+
+
+@dataclass(frozen=True)
+class TimeScope:
+    """The time a question asks about: a date range, a wish for the newest news, or both."""
+
+    first: date | None
+    last: date | None
+    prefer_recent: bool
+    text: str  # the question's own wording, several expressions joined by "、"
+    resolved: str
+
+
+_ABS_YEAR_RE = re.compile(r"(?P<y>[0-9０-９]{4}|[零〇一二三四五六七八九]{4})年度?")
+_BARE_MONTH_RE = re.compile(rf"(?P<mon>{NUM})月份?(?:(?P<mday>{NUM})[日号])?")
+_RECENT_N_RE = re.compile(rf"(?P<lead>最近|近|过去)(?P<n>{NUM})(?P<unit>年|个月|个星期|星期|周|天)")
+_RECENT_RE = re.compile(r"最近一次|最近一期|最新|最近|近期|近日|近来|目前|当前|现在|如今|眼下|日前|前不久|不久前")
+
+
+def _resolve_abs_year(text: str, m: re.Match[str], ref: date, question: bool) -> TimeMention | None:
+    year = numeral_value(m["y"])
+    if year is None or not valid_year(year) or not number_starts(text, m.start()):
+        return None
+    return year_mention(text, m.start(), m.end(), year, None)
+
+
+def _resolve_bare_month(text: str, m: re.Match[str], ref: date, question: bool) -> TimeMention | None:
+    """ "1月份" in a question: that month of this year, or of last year when it is still to come."""
+    start = m.start()
+    if not number_starts(text, start) or (start and text[start - 1] in "年个每-－~～至到、和及"):
+        return None  # "2023年1-6月" is a range inside a stated year
+    month = numeral_value(m["mon"])
+    if month is None or not 1 <= month <= 12:
+        return None
+    year = ref.year if month <= ref.month else ref.year - 1
+    day = numeral_value(m["mday"]) if m["mday"] else None
+    if day is not None and 1 <= day <= calendar.monthrange(year, month)[1]:
+        d = date(year, month, day)
+        return make_mention(text, start, m.end(), render_day(d), d, d)
+    end = m.end("mon") + 1 + (1 if text.startswith("份", m.end("mon") + 1) else 0)
+    return make_mention(text, start, end, f"{year}年{month}月", date(year, month, 1), end_of_month(year, month))
+
+
+def _resolve_recent_n(text: str, m: re.Match[str], ref: date, question: bool) -> TimeMention | None:
+    """近三年, 最近一个月, 过去7天: a window ending today."""
+    n, unit = numeral_value(m["n"]), m["unit"]
+    if n is None or not 1 <= n <= AGO_LIMITS[unit] or (m["lead"] == "近" and not starts_word(text, m.start(), True)):
+        return None
+    if follows(text, m.end(), "级"):
+        return None
+    if unit == "年":
+        first = date(ref.year - n + 1, 1, 1)
+        return make_mention(text, m.start(), m.end(), f"{first.year}年至{ref.year}年", first, ref)
+    if unit == "个月":
+        year, month = shift_month(ref.year, ref.month, -n)
+        first = date(year, month, min(ref.day, calendar.monthrange(year, month)[1])) + timedelta(days=1)
+    elif unit == "天":
+        first = ref - timedelta(days=n - 1)
+    else:
+        first = ref - timedelta(weeks=n) + timedelta(days=1)
+    return make_mention(text, m.start(), m.end(), render_range(first, ref), first, ref)
+
+
+_RECENT_GLUES = {
+    "现在": "体实出表发展呈显再重",
+    "当前": "相应正适担恰",
+    "近期": "接靠临附逼",
+    "近日": "接靠临附逼",
+    "近来": "接靠临附逼走",
+}
+
+
+def _resolve_recent(text: str, m: re.Match[str], ref: date, question: bool) -> TimeMention | None:
+    if m.start() and text[m.start() - 1] in _RECENT_GLUES.get(m[0], ""):
+        return None  # 体现在 is not 现在
+    return make_mention(text, m.start(), m.end(), m[0], ref, ref)
+
+
+# kinds: "relative" is rewritten to an absolute date, "absolute" is kept, "recent" only asks for the newest news
+_QUESTION_RULES: tuple[tuple[re.Pattern[str], Resolver], ...] = (
+    *RELATIVE_RULES,
+    (_RECENT_N_RE, _resolve_recent_n),
+    (_BARE_MONTH_RE, _resolve_bare_month),
+    (_ABS_YEAR_RE, _resolve_abs_year),
+    (_RECENT_RE, _resolve_recent),
+)
+_QUESTION_KINDS = ("relative",) * (len(RELATIVE_RULES) + 2) + ("absolute", "recent")
+
+
+def _question_mentions(question: str, today: date) -> list[tuple[TimeMention, str]]:
+    found = non_overlapping(scan(question, _QUESTION_RULES, today, question=True))
+    return [(mention, _QUESTION_KINDS[index]) for mention, index in found]
+
+
+def parse_question_time(question: str, today: date) -> TimeScope | None:
+    """The time a question asks about, or None when it names none. Several expressions give their union."""
+    found = _question_mentions(question, today)
+    if not found:
+        return None
+    ranged = [mn for mn, kind in found if kind != "recent"]
+    return TimeScope(
+        first=min((mn.first for mn in ranged), default=None),
+        last=max((mn.last for mn in ranged), default=None),
+        prefer_recent=any(kind == "recent" for _, kind in found),
+        text="、".join(mn.text for mn, _ in found),
+        resolved="、".join(mn.resolved for mn, _ in found),
+    )
+
+
+def rewrite_question(question: str, today: date) -> str:
+    """The question with relative time words replaced by absolute ones ("去年的产值" -> "2025年的产值")."""
+    parts, pos = [], 0
+    for mention, kind in _question_mentions(question, today):
+        if kind == "relative":
+            parts += [question[pos : mention.start], mention.resolved]
+            pos = mention.end
+    parts.append(question[pos:])
+    return "".join(parts)
