@@ -137,6 +137,8 @@ def main() -> int:
         "settings": {
             "max_passages": settings.answer.max_passages,
             "max_passage_chars": settings.answer.max_passage_chars,
+            "window_sentences": settings.answer.window_sentences,
+            "context_chars": settings.answer.context_chars,
         },
     }
     for name in args.sets:
