@@ -285,8 +285,9 @@ class Assistant:
         turn.evidence = self._context(turn)
         # after a period note the model knows the period found nothing and may say what other dates hold
         if opts.question_facts != "off" and not turn.period_note:
+            # the question with its time words resolved: "上周四" is no name to find, its date "2月1日" is a fact
             turn.missing = unmatched_question_facts(
-                turn.standalone,
+                turn.query,
                 [(self._annotated(h, turn), h.date) for h in turn.hits],
                 names=opts.question_facts == "names",
             )

@@ -297,3 +297,13 @@ def test_cli_quote_spells_out_dates_unless_switched_off() -> None:
     assert _shown_quote(citation, settings) == "昨天上午（即2024年2月1日上午），武进区召开安全生产工作会议"
     settings = settings.override({"answer": {"resolve_dates": False}})
     assert _shown_quote(citation, settings) == citation.quote
+
+
+def test_a_relative_day_is_checked_as_its_date_not_as_a_name() -> None:
+    # "上周四" asked on 2024-02-06 is 2024-02-01, the day the article of 2 February reports as 昨天
+    pair = _article("m", "武进区召开安全生产工作会议", MEETING, "2024-02-02")
+    generator = FakeGenerator(["会议部署春节期间安全生产工作[1]。"])
+    assistant, _ = _assistant([pair], generator)
+    answer = assistant.ask("上周四，武进区召开的安全生产工作会议部署了什么？", question_date="2024-02-06")
+    assert not answer.refused, (answer.refusal_reason, answer.text)
+    assert answer.rewritten_query.startswith("2024年2月1日")
