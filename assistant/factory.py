@@ -29,7 +29,9 @@ def _worker_generator(settings: GeneratorSettings, engine: str, model: Path, run
                 raise GeneratorError(f"generator.cpu_variant {settings.cpu_variant!r} is not in this build ({known})")
             library = str(found[settings.cpu_variant])
         plan = KernelPlan(settings.cpu_variant, library, settings.extra_buffers)
-    spec = WorkerSpec(engine, str(model), n_ctx=settings.n_ctx, threads=settings.n_threads, plan=plan)
+    spec = WorkerSpec(
+        engine, str(model), n_ctx=settings.n_ctx, threads=settings.n_threads, plan=plan, nice=settings.server_nice
+    )
     worker = ModelWorker(
         spec,
         log_path=run_dir / "model-server.log",

@@ -299,12 +299,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-extra-buffers", dest="extra_buffers", action="store_false")
     parser.add_argument("--no-warmup", dest="warmup", action="store_false")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--nice", type=int, default=0, help="lower this process's CPU priority by this much")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     faulthandler.enable()  # a native crash leaves a Python traceback in the server's log
+    if args.nice:
+        os.nice(args.nice)  # before llama.cpp starts its threads, which inherit it
     threading.Thread(target=_watch_parent, args=(os.getppid(),), name="watch-parent", daemon=True).start()
     engine = _make_engine(args)
     info: dict[str, Any] = {"engine": engine.name, "pid": os.getpid()}

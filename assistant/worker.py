@@ -47,6 +47,7 @@ class WorkerSpec:
     threads: int = 0
     warmup: bool = True
     plan: KernelPlan | None = None
+    nice: int = 0
 
     def command(self, plan: KernelPlan | None) -> list[str]:
         cmd = [sys.executable, "-m", "assistant.model_server", "--engine", self.engine, "--model", self.model]
@@ -57,6 +58,8 @@ class WorkerSpec:
                 cmd.append("--no-extra-buffers")
         if not self.warmup:
             cmd.append("--no-warmup")
+        if self.nice:
+            cmd += ["--nice", str(self.nice)]
         return cmd
 
 

@@ -108,6 +108,14 @@ class GeneratorSettings(_Group):
     # questions the model works on at once; the others wait in line (and see their place). The local model server
     # reads one prompt at a time; a remote engine with parallel slots can take more.
     parallel: int = 1
+    # CPU priority the local model server gives up (Unix niceness, 0-19): when both want the cores, searching and
+    # quoting for other questions (or `newsqa ask` starting up) go first; alone, the model still gets every core
+    server_nice: int = 10
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0 <= self.server_nice <= 19:
+            raise ConfigError(f"generator.server_nice: expected 0 to 19, got {self.server_nice}")
 
 
 @dataclass(frozen=True)

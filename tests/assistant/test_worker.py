@@ -49,7 +49,7 @@ def _script(tmp_path: Path, **script: object) -> Path:
 def _worker(tmp_path: Path, script: Path, **options: object) -> ModelWorker:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     worker = ModelWorker(
-        WorkerSpec(ENGINE, str(script), warmup=True, plan=options.pop("plan", None)),
+        WorkerSpec(ENGINE, str(script), warmup=True, plan=options.pop("plan", None), nice=options.pop("nice", 0)),
         log_path=tmp_path / "run" / "model-server.log",
         choice_path=tmp_path / "run" / "kernels.json",
         start_timeout_s=60,
@@ -135,6 +135,16 @@ def test_worker_answers_through_the_openai_protocol(tmp_path: Path) -> None:
     finally:
         worker.stop()
     assert worker.status().state == "stopped"
+
+
+def test_the_server_gives_up_cpu_priority_to_the_app(tmp_path: Path) -> None:
+    worker = _worker(tmp_path, _script(tmp_path), plan=ZEN4, nice=5)
+    try:
+        assert "".join(WorkerGenerator(worker, "scripted").stream(MESSAGES, max_tokens=8)) == LAW_REPLY
+        ours = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, worker.status().pid) == min(ours + 5, 19)
+    finally:
+        worker.stop()
 
 
 def test_probe_that_dies_falls_back_and_the_choice_is_cached(tmp_path: Path) -> None:

@@ -31,6 +31,8 @@ def test_unknown_keys_and_bad_types_are_errors(tmp_path):
         load_settings(bad, environ={"NEWSQA_HOME": str(tmp_path)})
     with pytest.raises(ConfigError, match="retrieval.k"):
         load_settings(environ={"NEWSQA_HOME": str(tmp_path), "NEWSQA_RETRIEVAL__K": "many"})
+    with pytest.raises(ConfigError, match="server_nice: expected 0 to 19"):
+        load_settings(environ={"NEWSQA_HOME": str(tmp_path), "NEWSQA_GENERATOR__SERVER_NICE": "-5"})
     with pytest.raises(ConfigError, match="unknown setting 'nope'"):
         load_settings(environ={"NEWSQA_HOME": str(tmp_path), "NEWSQA_NOPE__X": "1"})
     broken = tmp_path / "broken.toml"
