@@ -44,19 +44,22 @@ _BASE_DICT: dict[str, Any] = {}  # jieba's main dictionary, read once per proces
 
 
 def _new_tokenizer() -> Any:
-    """A fresh `jieba.Tokenizer` without re-reading the 350k-word main dictionary (about a second) every time."""
+    """A fresh `jieba.Tokenizer` without re-reading the 350k-word main dictionary (about half a second) every time.
+
+    The dictionary is read once, by jieba's global tokenizer, which the part-of-speech tagger of question facts
+    (`assistant/facts.py`) uses too; nothing adds words to that one, so a copy of it is the plain main dictionary.
+    """
     import logging
 
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
-    tokenizer = jieba.Tokenizer()
     if not _BASE_DICT:
-        tokenizer.initialize()
-        _BASE_DICT.update(freq=dict(tokenizer.FREQ), total=tokenizer.total)
-    else:
-        tokenizer.FREQ, tokenizer.total = dict(_BASE_DICT["freq"]), _BASE_DICT["total"]
-        tokenizer.initialized = True
+        jieba.dt.check_initialized()
+        _BASE_DICT.update(freq=dict(jieba.dt.FREQ), total=jieba.dt.total)
+    tokenizer = jieba.Tokenizer()
+    tokenizer.FREQ, tokenizer.total = dict(_BASE_DICT["freq"]), _BASE_DICT["total"]
+    tokenizer.initialized = True
     return tokenizer
 
 
