@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -32,7 +33,16 @@ from assistant.prompts import (
     refusal_text,
 )
 from assistant.rewrite import rewrite
-from assistant.timeline import Anchored, Comparison, EventDay, analyse, asked_event, compare_text, event_day
+from assistant.timeline import (
+    Anchored,
+    Comparison,
+    EventDay,
+    analyse,
+    asked_event,
+    compare_text,
+    event_day,
+    without_anchor,
+)
 from assistant.turns import Ticket, TurnLine
 from core.config import Settings
 from core.types import Answer, Hit, Quotation
@@ -95,6 +105,7 @@ class _Turn:
     evidence: list[Evidence] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # the question's names and numbers no passage mentions
     anchor: EventDay | None = None  # the event whose day an anchored question asks about
+    anchor_text: str = ""  # that event as the question names it
     annotated: dict[int, str] = field(default_factory=dict)  # chunk id -> text with relative dates spelled out
     messages: list[dict[str, str]] = field(default_factory=list)
     answerable_p: float | None = None
@@ -109,6 +120,14 @@ class _Turn:
 
     def lap(self, name: str, since: float) -> None:
         self.timings[name] = time.perf_counter() - since
+
+
+def without_resolved(asked: str, resolved: str) -> str:
+    """`asked` without the time words its resolution replaced ("上周四，谁…" -> "，谁…"). The question-facts gate
+    reads this: "上周四" is no name a passage must mention, and the period it means was searched already (the
+    period search), so neither the words nor their resolved days are facts to find; dates written as such stay."""
+    matcher = difflib.SequenceMatcher(None, asked, resolved, autojunk=False)
+    return "".join(asked[i1:i2] for tag, i1, i2, _, _ in matcher.get_opcodes() if tag == "equal")
 
 
 class Assistant:
@@ -232,7 +251,7 @@ class Assistant:
         anchor, _ = self._event(plan.anchor)
         if anchor is None:
             return  # A is not in the corpus: the question is searched as asked, and refused if nothing fits
-        turn.anchor = anchor
+        turn.anchor, turn.anchor_text = anchor, plan.anchor
         day = format_date(anchor.day)
         turn.scope = TimeScope(anchor.day, anchor.day, False, plan.anchor + "当天", day)
         turn.standalone = plan.asked  # the anchor's own names need not be in B's passages
@@ -285,9 +304,8 @@ class Assistant:
         turn.evidence = self._context(turn)
         # after a period note the model knows the period found nothing and may say what other dates hold
         if opts.question_facts != "off" and not turn.period_note:
-            # the question with its time words resolved: "上周四" is no name to find, its date "2月1日" is a fact
             turn.missing = unmatched_question_facts(
-                turn.query,
+                without_resolved(turn.standalone, turn.query),
                 [(self._annotated(h, turn), h.date) for h in turn.hits],
                 names=opts.question_facts == "names",
             )
@@ -380,7 +398,10 @@ class Assistant:
     def _verify(self, turn: _Turn, text: str | None = None) -> Attribution:
         """5. Each sentence of the reply is matched to a quoted span of a cited passage that supports it."""
         attributor = Attributor(turn.evidence, min_overlap=self.settings.answer.min_support_overlap)
-        return attributor.attribute(turn.reply if text is None else text)
+        text = turn.reply if text is None else text
+        if turn.anchor_text:  # the passages are about the asked part; the anchor's names are the question's
+            text = without_anchor(text, turn.anchor_text)
+        return attributor.attribute(text)
 
     def _decide(self, turn: _Turn, attribution: Attribution) -> str:
         """6. Why the reply is replaced by a refusal ("" to keep it): empty, declined, unverified, or not confirmed

@@ -113,6 +113,13 @@ def analyse(question: str) -> Anchored | Comparison | None:
     return None
 
 
+def without_anchor(reply: str, anchor: str) -> str:
+    """`reply` without its echo of the anchor ("（A当天）", "A当天，"): the asked part is what its sources check;
+    the anchor's day stays where the reply gives it."""
+    echo = re.compile(rf"[（(]?{re.escape(anchor)}(?:的)?(?:那天|当天|当日)[）)]?[，,]?")
+    return echo.sub("", reply)
+
+
 def asked_event(question: str) -> str | None:
     """The event whose day `question` asks for ("乔俊杰是哪天调研的？" -> "乔俊杰调研的"), or None."""
     if not ASKS_FOR_DAY.search(question):

@@ -152,3 +152,14 @@ def test_no_day_note_when_only_the_publication_date_stands_for_the_day() -> None
     generator = FakeGenerator(["西太湖马拉松于2024年3月10日鸣枪开跑[1]。"])
     _assistant(generator).ask("西太湖马拉松是哪天鸣枪开跑的？", question_date="2024-03-20")
     assert "提示：" not in generator.last_messages[1]["content"]
+
+
+def test_an_anchored_reply_that_echoes_the_anchor_is_checked_on_the_asked_part() -> None:
+    # the anchor's names (安全生产工作会议) are in its own article, not in the opening's: the echo is not checked
+    generator = FakeGenerator(["2024年2月1日（武进区召开安全生产工作会议当天），武进区图书馆新馆正式对外开放[1]。"])
+    answer = _assistant(generator).ask(
+        "武进区召开安全生产工作会议当天，什么场馆正式对外开放？", question_date="2024-02-10"
+    )
+    assert not answer.refused, (answer.refusal_reason, answer.text)
+    assert "安全生产" not in answer.text and "武进区图书馆新馆正式对外开放" in answer.text
+    assert all(c.verified for c in answer.citations)
