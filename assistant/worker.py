@@ -213,7 +213,8 @@ class ModelWorker:
             if choice is not None:
                 self._status.choice = choice
             self._cond.notify_all()
-        log.info("local model ready (pid %s, %s)", running.process.pid, running.plan.label if running.plan else "")
+        # `newsqa serve` prints the ready state itself; `newsqa doctor` shows why these kernels
+        log.debug("local model ready (pid %s, %s)", running.process.pid, running.plan.label if running.plan else "")
         threading.Thread(target=self._watch, args=(running,), name="model-worker-watch", daemon=True).start()
 
     def _first_start(self) -> tuple[_Running, KernelChoice | None]:
@@ -266,7 +267,7 @@ class ModelWorker:
             _terminate(loser.process)
         if self.choice_path is not None:
             kernels.save_choice(self.choice_path, choice)
-        log.info("llama.cpp kernels: %s", choice.reason)
+        log.debug("llama.cpp kernels: %s", choice.reason)
         return keep, choice
 
     def _launch(self, plan: KernelPlan | None) -> _Running:
