@@ -257,7 +257,9 @@ def test_choice_probs_is_none_for_a_generator_that_cannot_weigh() -> None:
 def test_openai_sends_key_from_environment_and_never_shows_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(API_KEY_ENV, "sk-test-秘密".encode().hex())
     with OpenAIStub("好") as stub:
-        gen = make_generator(GeneratorSettings(backend="openai", base_url=stub.base_url, api_model="m"), Path())
+        gen = make_generator(
+            GeneratorSettings(backend="openai", base_url=stub.base_url, api_model="m"), Path("/nonexistent")
+        )
         assert complete(gen, MESSAGES, max_tokens=5) == "好"
     assert stub.requests[0]["headers"]["Authorization"] == "Bearer " + "sk-test-秘密".encode().hex()
     assert os.environ[API_KEY_ENV] not in repr(gen) + gen.name
@@ -344,8 +346,9 @@ def tiny_causal_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.model  # not a downloaded model, but importing torch and transformers alone takes ~10 s here
-def test_transformers_streams_from_a_local_model(tiny_causal_lm: Path) -> None:
-    gen = make_generator(GeneratorSettings(backend="transformers", model_path=str(tiny_causal_lm)), Path())
+def test_transformers_streams_from_a_local_model(tiny_causal_lm: Path, tmp_path: Path) -> None:
+    # the model server's log goes to tmp_path/run, not to the working directory
+    gen = make_generator(GeneratorSettings(backend="transformers", model_path=str(tiny_causal_lm)), tmp_path / "models")
     first = complete(gen, MESSAGES, max_tokens=12)
     assert first  # random weights: gibberish, but generated through template, thread and streamer
     assert complete(gen, MESSAGES, max_tokens=12) == first  # greedy decoding is deterministic
