@@ -237,7 +237,6 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     runtime = open_runtime(with_generator(settings, args.generator), progress=not args.json)
     answer = None
     try:
-        runtime.warm()  # the embedder and the dictionary load side by side, not one after the other
         for event in runtime.assistant.stream(args.question, history, question_date=args.date):
             if isinstance(event, Quote) and not args.json:  # the evidence first, while the model reads
                 print(f"原文摘录：{event.quotation.text}", flush=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 from assistant.chat import Assistant
@@ -23,25 +22,9 @@ class Runtime:
     assistant: Assistant
 
     def warm(self) -> None:
-        """Load what the first question would otherwise wait for: the embedder, and jieba's dictionary for keyword
-        search and question facts. The embedder loads in C, outside the GIL, so it loads beside the dictionary."""
-        failed: list[BaseException] = []
-
-        def load_embedder() -> None:
-            try:
-                self.searcher.query_vector("预热")
-            except BaseException as exc:  # noqa: BLE001 - raised again below, in the caller's thread
-                failed.append(exc)
-
-        embedder = threading.Thread(target=load_embedder, name="warm-embedder")
-        embedder.start()
-        try:
-            self.searcher.keyword.segmenter.query_terms("预热")
-            named_entities("预热")
-        finally:
-            embedder.join()
-        if failed:
-            raise failed[0]
+        """Load what the first question would otherwise wait for: the embedder and jieba's dictionary."""
+        self.searcher.query_vector("预热")
+        named_entities("预热")
 
     def close(self) -> None:
         """Stop the model server, if one runs, and close the store."""
