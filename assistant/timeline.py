@@ -15,7 +15,7 @@ from datetime import date
 from typing import Literal
 
 from assistant.prompts import format_date
-from core.text import bigrams, normalise, sentence_spans
+from core.text import ASKS_FOR_DAY, bigrams, normalise, sentence_spans
 from core.types import Citation, Hit, parse_day
 from corpus.timeexpr import resolve_expressions
 
@@ -28,8 +28,6 @@ _GAP = re.compile(r"^(?P<pair>.{6,}?)(?:之间)?(?:相隔|相差|间隔|隔了)(
 # "A之后多少天B？"
 _AFTER = re.compile(r"^(?P<a>.{4,}?)(?:之后|以后)(?:多少天|几天|多久)[，,]?(?P<b>.{4,}?)[？?。]?$")
 _JOINERS = re.compile(r"和|与|跟|同|还是")
-# "…是哪天召开的？", "…什么时候施行？": the question asks for the day of the event it describes
-ASKS_FOR_DAY = re.compile(r"(?:是)?(?:在)?(?:哪一天|哪天|哪日|什么时候|什么时间|何时|几月几日|几月几号|几号|哪个日子)")
 _TRAILING = re.compile(r"[，,。？?\s]+$")
 # a day in a sentence: "2023年7月28日", "7月28日", "28日" (this month)
 _DAY = re.compile(r"(?:(?P<y>\d{4})年)?(?:(?P<m>\d{1,2})月)?(?P<d>\d{1,2})[日号]")
