@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +31,9 @@ class ScriptedEngine:
             return
         dies = self.variant in self.script.get("die_on", [])
         if dies and (self.extra_buffers or not self.script.get("only_with_extra_buffers")):
-            os.kill(os.getpid(), getattr(signal, self.script.get("signal", "SIGILL")))
+            # at this thread, as a trapped instruction is: a signal sent to the process may be handled by another
+            # thread while this one goes on to write the whole reply
+            signal.pthread_kill(threading.get_ident(), getattr(signal, self.script.get("signal", "SIGILL")))
 
     def stream(
         self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float = 0.0, stop: Any = None
