@@ -57,7 +57,7 @@ class Attributor:
     def __init__(self, evidence: Sequence[Evidence], *, min_overlap: float = 0.3) -> None:
         self.evidence = {e.n: e for e in evidence}
         self.min_overlap = min_overlap
-        self._facts = {e.n: evidence_facts(e.full_text, e.hit.date) for e in evidence}
+        self._facts = {e.n: evidence_facts(e.full_text, e.hit.date, e.hit.source) for e in evidence}
 
     def check(self, sentence: str, facts: Facts, numbers: Sequence[int]) -> _Check:
         """Do the sources `numbers` together support `sentence`?"""

@@ -103,6 +103,8 @@ def _posseg():  # jieba builds its dictionary on first use (~1 s), so only when 
 
 
 _NAME_GLUE = {"zg", "ng", "nr", "n", "nrfg", "j"}  # one-character pieces jieba splits off names ("乔"+"俊杰")
+# jieba tags "上周四" as a person's name; a day of the week is a time word, never a name a passage must mention
+_WEEKDAY_WORD = re.compile(r"(?:上|下|本|这|每)?个?(?:周|星期|礼拜)[一二三四五六日天末]")
 
 
 @lru_cache(maxsize=4096)
@@ -111,7 +113,7 @@ def named_entities(text: str, *, people_only: bool = False) -> tuple[str, ...]:
     pairs = [(w, f) for w, f in _posseg().cut(text)]
     names: list[str] = []
     for i, (word, flag) in enumerate(pairs):
-        if flag not in _NAME_FLAGS or (people_only and not flag.startswith("nr")):
+        if flag not in _NAME_FLAGS or (people_only and not flag.startswith("nr")) or _WEEKDAY_WORD.fullmatch(word):
             continue
         if flag.startswith("nr"):
             if i > 0 and len(pairs[i - 1][0]) == 1 and pairs[i - 1][1] in _NAME_GLUE and _is_cjk(pairs[i - 1][0]):
@@ -161,11 +163,26 @@ class EvidenceFacts:
     bigrams: frozenset[str]
     published: tuple[int, int, int] | None = None  # vouches only for a sentence that dates the report...
     names_no_day: bool = False  # ...or for any event of a passage that gives no day of its own (reported that day)
+    areas: frozenset[str] = frozenset()  # the paper's own area where it writes 我区/本市 ("武进区" in 武进日报)
 
 
-def evidence_facts(text: str, published: str = "") -> EvidenceFacts:
-    """What a passage can vouch for: its normalised text, numbers and dates (relative days resolved)."""
+# a local paper calls its own area 我区, 本市, 全县: in 武进日报 "我区召开…" vouches for "武进区召开…"
+_PAPER_NAME = re.compile(r"(?P<area>[\u3400-\u9fff]{2,4}?)(?:日报|晚报|早报|时报|商报|新闻网|融媒体中心|广播电视台)")
+_OWN_AREA = re.compile(r"(?:我|本|全)(?P<unit>[省市区县镇])")
+
+
+def home_area(source: str) -> str:
+    """The place a local paper is named after ("武进日报" -> "武进"), or "" for any other source."""
+    m = _PAPER_NAME.fullmatch(source.strip())
+    return m["area"] if m else ""
+
+
+def evidence_facts(text: str, published: str = "", source: str = "") -> EvidenceFacts:
+    """What a passage can vouch for: its normalised text, numbers and dates (relative days resolved), and the
+    names of the area its paper (`source`) calls 我区 or 本市."""
     norm = normalise(text)
+    home = home_area(source)
+    areas = frozenset(f"{home}{m['unit']}" for m in _OWN_AREA.finditer(norm)) if home else frozenset()
     dates, rest = _dates_and_rest(norm)
     numbers = _numbers(rest, single_cn=True)
     pub = parse_day(published)
@@ -186,6 +203,7 @@ def evidence_facts(text: str, published: str = "") -> EvidenceFacts:
         bigrams(norm),
         (pub.year, pub.month, pub.day) if pub else None,
         all(d is None for _, _, d in dates),
+        areas,
     )
 
 
@@ -199,6 +217,7 @@ def joint_evidence(parts: Sequence[EvidenceFacts]) -> EvidenceFacts:
         frozenset().union(*(p.bigrams for p in parts)),
         next((p.published for p in parts if p.published is not None), None),
         all(p.names_no_day for p in parts),
+        frozenset().union(*(p.areas for p in parts)),
     )
 
 
@@ -228,7 +247,7 @@ def _is_report_date(want: tuple[int | None, int, int | None], facts: Facts, evid
 
 
 def _name_supported(name: str, evidence: EvidenceFacts) -> bool:
-    if name in evidence.text:
+    if name in evidence.text or name in evidence.areas:
         return True
     # "常州市" is supported by "常州"
     return len(name) >= 3 and name[-1] in _PLACE_SUFFIX and name[:-1] in evidence.text
@@ -245,17 +264,19 @@ def missing_facts(facts: Facts, evidence: EvidenceFacts) -> list[str]:
     return missing
 
 
-def unmatched_question_facts(question: str, passages: Sequence[tuple[str, str]], *, names: bool = False) -> list[str]:
+def unmatched_question_facts(
+    question: str, passages: Sequence[tuple[str, str] | tuple[str, str, str]], *, names: bool = False
+) -> list[str]:
     """The numbers (dates as their parts) and, with `names`, the names of a question that no passage mentions.
 
-    `passages` are (text, publication date) pairs; a publication date counts here ("2024年的…" asked of a
+    `passages` are (text, publication date[, source]) tuples; a publication date counts here ("2024年的…" asked of a
     passage published in 2024). A question about 2022 put to passages that never mention 2022 cannot be answered
     from them, however close they are in topic.
     """
     facts = facts_of(question)
     if facts.empty:
         return []
-    parts = [evidence_facts(text, published) for text, published in passages]
+    parts = [evidence_facts(*passage) for passage in passages]
     evidence = joint_evidence(parts)
     known = set(evidence.numbers) | {str(x) for p in parts if p.published for x in p.published}
     wanted = set(facts.numbers) | {str(x) for ymd in facts.dates for x in ymd if x is not None}

@@ -55,6 +55,15 @@ def test_names_are_checked_only_when_asked_for() -> None:
     assert unmatched_question_facts("无锡市召开了什么会议？", passages, names=True) == ["无锡市"]
 
 
+def test_a_local_paper_names_its_own_area_by_we() -> None:
+    # 武进日报 writes "我区" for 武进区; another paper's "我区" is some other district
+    passages = [("昨天上午，我区召开群防群治工作部署会。", "2024-02-02", "武进日报")]
+    assert unmatched_question_facts("武进区召开了什么会议？", passages, names=True) == []
+    assert unmatched_question_facts("新北区召开了什么会议？", passages, names=True) == ["新北区"]
+    elsewhere = [("昨天上午，我区召开群防群治工作部署会。", "2024-02-02", "新华社")]
+    assert unmatched_question_facts("武进区召开了什么会议？", elsewhere, names=True) == ["武进区"]
+
+
 def test_a_question_number_absent_from_every_passage_refuses_without_the_generator(corpus) -> None:
     generator = FakeGenerator()  # fails loudly if called
     # (a year the corpus lacks is searched without its period and put to the model with a note instead)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.facts import evidence_facts, facts_of, missing_facts
+from assistant.facts import evidence_facts, facts_of, home_area, missing_facts
 
 
 @pytest.mark.parametrize(
@@ -35,3 +35,26 @@ def test_publication_date_vouches_for_the_report_date_only() -> None:
     assert not missing_facts(facts_of("会议于2024年2月1日召开[1]。"), evidence)
     # but a sentence that dates the report itself may cite the publication date
     assert not missing_facts(facts_of("据2024年2月2日的报道，会议已经召开[1]。"), evidence)
+
+
+@pytest.mark.parametrize("day", ["上周四", "上周五", "下周一", "本周日", "星期二", "周末"])
+def test_a_day_of_the_week_is_no_name(day: str) -> None:
+    # jieba tags "上周四" as a person's name; a passage could never "mention" it, so a reply echoing it never verified
+    facts = facts_of(f"{day}，乔俊杰专题调研了武高新安全生产工作。")
+    assert day not in facts.names
+    assert "乔俊杰" in facts.names
+
+
+@pytest.mark.parametrize(
+    ("source", "area"), [("武进日报", "武进"), ("常州晚报", "常州"), ("新华社", ""), ("CRUD-RAG", ""), ("", "")]
+)
+def test_the_area_a_paper_is_named_after(source: str, area: str) -> None:
+    assert home_area(source) == area
+
+
+def test_we_in_a_local_paper_vouches_for_its_area_by_name() -> None:
+    passage = "2024年是我区实施燃放管控政策的第六年。"
+    facts = facts_of("武进区实施燃放管控政策已是第六年。")
+    assert not missing_facts(facts, evidence_facts(passage, "2024-02-02", "武进日报"))
+    assert missing_facts(facts, evidence_facts(passage, "2024-02-02", "常州日报")) == ["武进区"]
+    assert missing_facts(facts, evidence_facts(passage, "2024-02-02")) == ["武进区"]
