@@ -46,7 +46,7 @@ from assistant.timeline import (
 from assistant.turns import Ticket, TurnLine
 from core.config import Settings
 from core.types import Answer, Hit, Quotation
-from corpus.timeexpr import TimeScope, parse_question_time, rewrite_question
+from corpus.timeexpr import TimeScope, note_echoes, parse_question_time, relative_mentions, rewrite_question
 
 log = logging.getLogger(__name__)
 
@@ -306,7 +306,7 @@ class Assistant:
         if opts.question_facts != "off" and not turn.period_note:
             turn.missing = unmatched_question_facts(
                 without_resolved(turn.standalone, turn.query),
-                [(self._annotated(h, turn), h.date) for h in turn.hits],
+                [(self._annotated(h, turn), h.date, h.source) for h in turn.hits],
                 names=opts.question_facts == "names",
             )
             if turn.missing:
@@ -401,6 +401,8 @@ class Assistant:
         text = turn.reply if text is None else text
         if turn.anchor_text:  # the passages are about the asked part; the anchor's names are the question's
             text = without_anchor(text, turn.anchor_text)
+        if turn.today is not None:  # "上周四，…" echoed from the question claims that day: say which, and check it
+            text = note_echoes(text, relative_mentions(turn.standalone, turn.today))
         return attributor.attribute(text)
 
     def _decide(self, turn: _Turn, attribution: Attribution) -> str:

@@ -12,9 +12,9 @@ article's expressions, `periods` lists the days and periods an article speaks ab
 readers, and `questions` reads the period a question names.
 """
 
-from corpus.timeexpr.notes import AnnotatedText, annotate, annotate_with_offsets
+from corpus.timeexpr.notes import AnnotatedText, annotate, annotate_with_offsets, note_echoes
 from corpus.timeexpr.periods import dated_mentions, spoken_periods
-from corpus.timeexpr.questions import TimeScope, parse_question_time, rewrite_question
+from corpus.timeexpr.questions import TimeScope, parse_question_time, relative_mentions, rewrite_question
 from corpus.timeexpr.relative import resolve_expressions
 from corpus.timeexpr.spans import TimeMention
 
@@ -25,7 +25,9 @@ __all__ = [
     "annotate",
     "annotate_with_offsets",
     "dated_mentions",
+    "note_echoes",
     "parse_question_time",
+    "relative_mentions",
     "resolve_expressions",
     "rewrite_question",
     "spoken_periods",

@@ -4,16 +4,18 @@ one, and the map from the annotated text back to the original."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from core.text import numeral_value
+from core.text import FULLWIDTH_DIGITS, numeral_value
 from corpus.timeexpr.relative import resolve_expressions
 from corpus.timeexpr.spans import (
     NUM,
     NUM_CHARS,
     SENTENCE_END_RE,
     TimeMention,
+    end_of_month,
     inside_title,
     make_mention,
     valid_year,
@@ -154,7 +156,38 @@ def _counting_mentions(text: str, pub_date: date, mentions: list[TimeMention]) -
     ]
 
 
-_NOTE_OPENINGS = ("（即", "（发稿日期")
+# --- lengths of written day ranges -----------------------------------------------------------------------------
+# "8月16日至22日", "7月27日至28日", "8月16-20日", "1月30日至2月3日": how many days a fair or a closure lasts is a
+# count the reader (and a small model) gets wrong; the note says it ("（共7天）").
+
+_DAY_RANGE_RE = re.compile(
+    r"(?<![0-9０-９])(?:(?P<y>[0-9０-９]{4})年)?(?P<m1>[0-9０-９]{1,2})月(?P<d1>[0-9０-９]{1,2})(?:日|号)?"
+    r"\s*(?:至|到|—|－|-|~|～)\s*(?:(?P<m2>[0-9０-９]{1,2})月)?(?P<d2>[0-9０-９]{1,2})[日号]"
+)
+_MAX_RANGE_DAYS = 92
+
+
+def _range_notes(text: str, pub_date: date) -> list[tuple[int, str]]:
+    """(end, "（共N天）") of each written range of 2 to 92 days in `text`, the year read as absolute days are."""
+    found = []
+    for m in _DAY_RANGE_RE.finditer(text):
+        if inside_title(text, m.start()):
+            continue
+        year = int(m["y"].translate(FULLWIDTH_DIGITS)) if m["y"] else pub_date.year
+        m1, d1, d2 = (int(m[g].translate(FULLWIDTH_DIGITS)) for g in ("m1", "d1", "d2"))
+        m2 = int(m["m2"].translate(FULLWIDTH_DIGITS)) if m["m2"] else m1
+        try:
+            first = date(year, m1, d1)
+            last = date(year + (1 if m2 < m1 else 0), m2, d2)  # "12月30日至1月2日" ends the next year
+        except ValueError:
+            continue
+        days = (last - first).days + 1
+        if 2 <= days <= _MAX_RANGE_DAYS:
+            found.append((m.end(), f"（共{days}天）"))
+    return found
+
+
+_NOTE_OPENINGS = ("（即", "（发稿日期", "（共")
 
 
 def _note(mention: TimeMention) -> str:
@@ -168,13 +201,14 @@ def annotate_with_offsets(text: str, pub_date: date | None) -> AnnotatedText:
         return AnnotatedText(text, text, ())
     parts, notes, pos = [], [], 0
     mentions = resolve_expressions(text, pub_date)
-    for mention in sorted([*mentions, *_counting_mentions(text, pub_date, mentions)], key=lambda mn: mn.start):
-        note = _note(mention)
-        if text.startswith(_NOTE_OPENINGS, mention.end):
+    found = [(mn.end, _note(mn)) for mn in [*mentions, *_counting_mentions(text, pub_date, mentions)]]
+    found += [(end, note) for end, note in _range_notes(text, pub_date) if all(mn.end != end for mn in mentions)]
+    for end, note in sorted(found):
+        if end < pos or text.startswith(_NOTE_OPENINGS, end):
             continue  # already annotated: a second note could only repeat or contradict the first
-        parts += [text[pos : mention.end], note]
-        notes.append((mention.end, len(note)))
-        pos = mention.end
+        parts += [text[pos:end], note]
+        notes.append((end, len(note)))
+        pos = end
     parts.append(text[pos:])
     return AnnotatedText("".join(parts), text, tuple(notes))
 
@@ -182,3 +216,17 @@ def annotate_with_offsets(text: str, pub_date: date | None) -> AnnotatedText:
 def annotate(text: str, pub_date: date | None) -> str:
     """`text` with each resolvable relative expression followed by its absolute date; unchanged without a date."""
     return annotate_with_offsets(text, pub_date).text
+
+
+def note_echoes(reply: str, mentions: Sequence[TimeMention]) -> str:
+    """`reply` with a note after each word it repeats of a question's relative day or month: a reply saying
+    "上周四，…" for a question asked on 2024-02-05 reads "上周四（即2024年2月1日），…", so the day it claims can be
+    checked against its source and seen by the reader. Longer periods ("上周") get no note: the question's period
+    was searched already, and their bounds are no facts a passage states."""
+    for mention in mentions:
+        one_month = mention.first.day == 1 and mention.last == end_of_month(mention.first.year, mention.first.month)
+        if mention.approximate or not (mention.first == mention.last or one_month):
+            continue
+        note = f"（即{mention.resolved}）"
+        reply = re.sub(rf"{re.escape(mention.text)}(?!（即)", lambda m, note=note: m[0] + note, reply)
+    return reply

@@ -135,6 +135,11 @@ def parse_question_time(question: str, today: date) -> TimeScope | None:
     )
 
 
+def relative_mentions(question: str, today: date) -> list[TimeMention]:
+    """The relative time expressions of a question ("上周四", "去年2月1日"), resolved against `today`."""
+    return [mention for mention, kind in _question_mentions(question, today) if kind == "relative"]
+
+
 def rewrite_question(question: str, today: date) -> str:
     """The question with relative time words replaced by absolute ones ("去年的产值" -> "2025年的产值")."""
     parts, pos = [], 0

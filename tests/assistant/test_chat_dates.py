@@ -307,3 +307,15 @@ def test_a_relative_day_is_checked_as_its_date_not_as_a_name() -> None:
     answer = assistant.ask("上周四，武进区召开的安全生产工作会议部署了什么？", question_date="2024-02-06")
     assert not answer.refused, (answer.refusal_reason, answer.text)
     assert answer.rewritten_query.startswith("2024年2月1日")
+
+
+def test_a_reply_echoing_the_questions_day_says_which_day_and_is_checked_on_it() -> None:
+    pair = _article("m", "武进区召开安全生产工作会议", MEETING, "2024-02-02")
+    generator = FakeGenerator(["上周四，武进区召开的会议部署了春节期间安全生产工作[1]。"] * 2)
+    assistant, _ = _assistant([pair], generator)
+    answer = assistant.ask("上周四，武进区召开的安全生产工作会议部署了什么？", question_date="2024-02-06")
+    assert not answer.refused, (answer.refusal_reason, answer.text)
+    assert answer.text.startswith("上周四（即2024年2月1日），武进区")
+    # asked a week later, "上周四" is 2024-02-08: the meeting of 2月1日 does not back the day the reply repeats
+    answer = assistant.ask("上周四，武进区召开的安全生产工作会议部署了什么？", question_date="2024-02-13")
+    assert answer.refused and answer.refusal_reason == "unverified", answer.refusal_reason

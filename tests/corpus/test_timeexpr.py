@@ -598,3 +598,39 @@ def test_dated_mentions_read_written_days_and_announcements():
     ]
     assert (date(2024, 9, 1), date(2024, 9, 1)) in spoken_periods(text, date(2024, 2, 3))
     assert spoken_periods("今年以来，全区经济运行平稳。", date(2024, 8, 1)) == []  # longer than a quarter: no period
+
+
+@pytest.mark.parametrize(
+    ("text", "annotated"),
+    [
+        ("大会将于8月16日至22日在北京举行。", "大会将于8月16日至22日（共7天）在北京举行。"),
+        ("峰会7月27日至28日在圣彼得堡举行。", "峰会7月27日至28日（共2天）在圣彼得堡举行。"),
+        ("博览会将于8月16-20日在昆明举办。", "博览会将于8月16-20日（共5天）在昆明举办。"),
+        ("闭馆时间为1月30日至2月3日。", "闭馆时间为1月30日至2月3日（共5天）。"),
+        ("闭馆时间为12月30日至1月2日。", "闭馆时间为12月30日至1月2日（共4天）。"),  # across the new year
+        ("2024年2月28日至3月1日举办。", "2024年2月28日至3月1日（共3天）举办。"),  # a leap year
+    ],
+)
+def test_a_written_day_range_gets_its_length(text, annotated):
+    assert annotate(text, D(2024, 1, 10)) == annotated
+    assert annotate(annotated, D(2024, 1, 10)) == annotated  # once
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2023年1-6月，全区产值增长。",  # months, not days
+        "1月1日至12月31日全年开放。",  # longer than a quarter: no fair, and no count anyone asks for
+        "《8月16日至22日》是一部电影。",
+        "2月30日至3月2日。",  # no such day
+    ],
+)
+def test_what_is_no_day_range_gets_no_length(text):
+    assert "（共" not in annotate(text, D(2024, 1, 10))
+
+
+def test_a_range_note_maps_back_to_the_original():
+    text = "大会将于8月16日至22日在北京举行。"
+    annotated = annotate_with_offsets(text, D(2023, 8, 4))
+    start = annotated.text.index("在北京")
+    assert text[annotated.to_original(start) :].startswith("在北京")
