@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 from assistant.facts import EvidenceFacts, Facts, evidence_facts, facts_of, joint_evidence, missing_facts
 from assistant.markers import AnswerSentence, cited_numbers, join_sentences, merge_repeats, split_answer, strip_markers
@@ -24,6 +25,7 @@ class Evidence:
     n: int
     hit: Hit
     shown: str = ""
+    lead_day: date | None = None  # the day its article's first paragraph establishes, for a passage later in it
 
     @property
     def full_text(self) -> str:
@@ -57,7 +59,7 @@ class Attributor:
     def __init__(self, evidence: Sequence[Evidence], *, min_overlap: float = 0.3) -> None:
         self.evidence = {e.n: e for e in evidence}
         self.min_overlap = min_overlap
-        self._facts = {e.n: evidence_facts(e.full_text, e.hit.date, e.hit.source) for e in evidence}
+        self._facts = {e.n: evidence_facts(e.full_text, e.hit.date, e.hit.source, e.lead_day) for e in evidence}
 
     def check(self, sentence: str, facts: Facts, numbers: Sequence[int]) -> _Check:
         """Do the sources `numbers` together support `sentence`?"""

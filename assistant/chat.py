@@ -6,7 +6,7 @@ import difflib
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Protocol
 
@@ -40,13 +40,14 @@ from assistant.timeline import (
     analyse,
     asked_event,
     compare_text,
+    days_in,
     event_day,
     without_anchor,
 )
 from assistant.turns import Ticket, TurnLine
 from core.config import Settings
-from core.types import Answer, Hit, Quotation
-from corpus.timeexpr import TimeScope, note_echoes, parse_question_time, relative_mentions, rewrite_question
+from core.types import Answer, Hit, Quotation, parse_day
+from corpus.timeexpr import TimeScope, note_days, parse_question_time, relative_mentions, rewrite_question
 
 log = logging.getLogger(__name__)
 
@@ -236,6 +237,7 @@ class Assistant:
         if opts.resolve_dates:
             turn.today = turn.today or date.today()
             turn.scope = parse_question_time(query, turn.today)
+            turn.asked = note_days(query, relative_mentions(query, turn.today))  # "上周四（即2024年2月1日）"
             query = rewrite_question(query, turn.today)  # "去年的产值" is searched as "2025年的产值"
         turn.query = query
         turn.lap("rewrite", turn.start)
@@ -301,7 +303,7 @@ class Assistant:
         dense = [h.scores["dense"] for h in turn.hits if "dense" in h.scores]
         if turn.context is None and dense and max(dense) < opts.min_dense_score:
             return "retrieval"
-        turn.evidence = self._context(turn)
+        turn.evidence = self._with_lead_days(self._context(turn))
         # after a period note the model knows the period found nothing and may say what other dates hold
         if opts.question_facts != "off" and not turn.period_note:
             turn.missing = unmatched_question_facts(
@@ -402,7 +404,7 @@ class Assistant:
         if turn.anchor_text:  # the passages are about the asked part; the anchor's names are the question's
             text = without_anchor(text, turn.anchor_text)
         if turn.today is not None:  # "上周四，…" echoed from the question claims that day: say which, and check it
-            text = note_echoes(text, relative_mentions(turn.standalone, turn.today))
+            text = note_days(text, relative_mentions(turn.standalone, turn.today))
         return attributor.attribute(text)
 
     def _decide(self, turn: _Turn, attribution: Attribution) -> str:
@@ -482,6 +484,20 @@ class Assistant:
             budget_chars=opts.context_chars,
             duplicate_overlap=opts.duplicate_overlap,
         )
+
+    def _with_lead_days(self, evidence: list[Evidence]) -> list[Evidence]:
+        """Each passage from later in its article with the day the article's lead paragraph establishes: news
+        dates its event in the lead ("昨天上午，我区召开…会议"), and "会上，…" further down is that event."""
+        later = {e.hit.chunk.article_id for e in evidence if e.hit.chunk.index > 0 and parse_day(e.hit.date)}
+        if not later:
+            return evidence
+        days = {}
+        for aid, article in self.store.articles_by_id(sorted(later)).items():
+            published = parse_day(article.date)
+            lead = article.text.strip().split("\n", 1)[0]
+            found = days_in(lead, published) if published else []
+            days[aid] = found[0][1] if found else None
+        return [replace(e, lead_day=days.get(e.hit.chunk.article_id)) if e.hit.chunk.index > 0 else e for e in evidence]
 
     def _annotated(self, hit: Hit, turn: _Turn) -> str:
         """The chunk with its relative dates spelled out against its publication date (when annotating)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
@@ -137,8 +137,12 @@ def _is_cjk(text: str) -> bool:
 _ENUMERATOR = re.compile(r"^\s*(?:\d{1,2}[.、)）]|[（(]\d{1,2}[)）]|[-*•·])\s*")
 
 
+# the day or month of a relative expression before its note ("上个月1日（即2024年2月1日）"): the note states it in full
+_NOTED_PART = re.compile(r"\d{1,2}[月日号](?=[（(]即\d{4}年)")
+
+
 def facts_of(sentence: str) -> Facts:
-    text = normalise(_ENUMERATOR.sub("", strip_markers(sentence)))
+    text = _NOTED_PART.sub("", normalise(_ENUMERATOR.sub("", strip_markers(sentence))))
     quoted = []
     for m in _QUOTED.finditer(text):
         term = next(g for g in m.groups() if g)
@@ -164,6 +168,7 @@ class EvidenceFacts:
     published: tuple[int, int, int] | None = None  # vouches only for a sentence that dates the report...
     names_no_day: bool = False  # ...or for any event of a passage that gives no day of its own (reported that day)
     areas: frozenset[str] = frozenset()  # the paper's own area where it writes 我区/本市 ("武进区" in 武进日报)
+    lead: tuple[int, int, int] | None = None  # the day the article's lead gives its event, for a later paragraph
 
 
 # a local paper calls its own area 我区, 本市, 全县: in 武进日报 "我区召开…" vouches for "武进区召开…"
@@ -177,9 +182,10 @@ def home_area(source: str) -> str:
     return m["area"] if m else ""
 
 
-def evidence_facts(text: str, published: str = "", source: str = "") -> EvidenceFacts:
-    """What a passage can vouch for: its normalised text, numbers and dates (relative days resolved), and the
-    names of the area its paper (`source`) calls 我区 or 本市."""
+def evidence_facts(text: str, published: str = "", source: str = "", lead_day: date | None = None) -> EvidenceFacts:
+    """What a passage can vouch for: its normalised text, numbers and dates (relative days resolved), the names of
+    the area its paper (`source`) calls 我区 or 本市, and, for a passage giving no day of its own, the day its
+    article's lead paragraph establishes ("会上，…" under "昨天上午（即2月1日上午），我区召开…会议")."""
     norm = normalise(text)
     home = home_area(source)
     areas = frozenset(f"{home}{m['unit']}" for m in _OWN_AREA.finditer(norm)) if home else frozenset()
@@ -202,9 +208,26 @@ def evidence_facts(text: str, published: str = "", source: str = "") -> Evidence
         pub.year if pub else None,
         bigrams(norm),
         (pub.year, pub.month, pub.day) if pub else None,
-        all(d is None for _, _, d in dates),
+        _no_past_day(dates, pub),
         areas,
+        (lead_day.year, lead_day.month, lead_day.day) if lead_day else None,
     )
+
+
+def _no_past_day(dates: Sequence[tuple[int | None, int, int | None]], published: date | None) -> bool:
+    """Whether a passage gives no day on or before its publication: days ahead ("春节（即2月10日）临近") are what it
+    announces, not when what it reports happened."""
+    for y, m, d in dates:
+        if d is None:
+            continue
+        if published is None:
+            return False
+        try:
+            if date(y or published.year, m, d) <= published:
+                return False
+        except ValueError:
+            continue
+    return True
 
 
 def joint_evidence(parts: Sequence[EvidenceFacts]) -> EvidenceFacts:
@@ -218,6 +241,7 @@ def joint_evidence(parts: Sequence[EvidenceFacts]) -> EvidenceFacts:
         next((p.published for p in parts if p.published is not None), None),
         all(p.names_no_day for p in parts),
         frozenset().union(*(p.areas for p in parts)),
+        next((p.lead for p in parts if p.lead is not None), None),
     )
 
 
@@ -239,9 +263,13 @@ def _is_report_date(want: tuple[int | None, int, int | None], facts: Facts, evid
     """The passage's publication date supports a date where the sentence says it is the report's date, or where
     the passage gives no day of its own for what it reports (news of the day). A passage that says 昨天 gives its
     event a day, and then the publication date is not that day."""
+    year, month, day = want
+    if evidence.lead is not None and evidence.names_no_day:
+        ly, lm, ld = evidence.lead
+        if month == lm and (year is None or year == ly) and day in (None, ld):
+            return True
     if evidence.published is None or not (facts.reported or evidence.names_no_day):
         return False
-    year, month, day = want
     py, pm, pd = evidence.published
     return month == pm and (year is None or year == py) and (day is None or day == pd)
 

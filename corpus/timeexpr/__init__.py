@@ -12,7 +12,7 @@ article's expressions, `periods` lists the days and periods an article speaks ab
 readers, and `questions` reads the period a question names.
 """
 
-from corpus.timeexpr.notes import AnnotatedText, annotate, annotate_with_offsets, note_echoes
+from corpus.timeexpr.notes import AnnotatedText, annotate, annotate_with_offsets, note_days
 from corpus.timeexpr.periods import dated_mentions, spoken_periods
 from corpus.timeexpr.questions import TimeScope, parse_question_time, relative_mentions, rewrite_question
 from corpus.timeexpr.relative import resolve_expressions
@@ -25,7 +25,7 @@ __all__ = [
     "annotate",
     "annotate_with_offsets",
     "dated_mentions",
-    "note_echoes",
+    "note_days",
     "parse_question_time",
     "relative_mentions",
     "resolve_expressions",

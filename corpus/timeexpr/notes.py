@@ -218,15 +218,16 @@ def annotate(text: str, pub_date: date | None) -> str:
     return annotate_with_offsets(text, pub_date).text
 
 
-def note_echoes(reply: str, mentions: Sequence[TimeMention]) -> str:
-    """`reply` with a note after each word it repeats of a question's relative day or month: a reply saying
-    "上周四，…" for a question asked on 2024-02-05 reads "上周四（即2024年2月1日），…", so the day it claims can be
-    checked against its source and seen by the reader. Longer periods ("上周") get no note: the question's period
-    was searched already, and their bounds are no facts a passage states."""
+def note_days(text: str, mentions: Sequence[TimeMention]) -> str:
+    """`text` with a note after each word of `mentions` (a question's relative days and months) that names one day
+    or one month: "上周四，…" asked on 2024-02-05 reads "上周四（即2024年2月1日），…". The model reads the question
+    so, and a reply that repeats the word is checked on that day against its source, and seen so by the reader.
+    Longer periods ("上周") get no note: the question's period is searched already, and their bounds are no facts
+    a passage states."""
     for mention in mentions:
         one_month = mention.first.day == 1 and mention.last == end_of_month(mention.first.year, mention.first.month)
         if mention.approximate or not (mention.first == mention.last or one_month):
             continue
         note = f"（即{mention.resolved}）"
-        reply = re.sub(rf"{re.escape(mention.text)}(?!（即)", lambda m, note=note: m[0] + note, reply)
-    return reply
+        text = re.sub(rf"{re.escape(mention.text)}(?!（即)", lambda m, note=note: m[0] + note, text)
+    return text

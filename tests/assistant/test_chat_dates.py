@@ -319,3 +319,27 @@ def test_a_reply_echoing_the_questions_day_says_which_day_and_is_checked_on_it()
     # asked a week later, "上周四" is 2024-02-08: the meeting of 2月1日 does not back the day the reply repeats
     answer = assistant.ask("上周四，武进区召开的安全生产工作会议部署了什么？", question_date="2024-02-13")
     assert answer.refused and answer.refusal_reason == "unverified", answer.refusal_reason
+
+
+def test_a_paragraph_later_in_the_article_is_checked_on_the_day_its_lead_gives() -> None:
+    from tests.support.news import make_article
+
+    article, chunks = make_article(
+        "f",
+        "烟花爆竹燃放管控工作动员部署",
+        [
+            "本报讯 昨天上午，我区召开烟花爆竹燃放管控工作动员部署会议，部署春节期间燃放管控工作任务。",
+            "春节临近，会上，区燃放办解读了《烟花爆竹燃放管控工作实施方案》并部署相关工作。",
+        ],
+        date="2024-02-02",
+    )
+    reply = "上周四，区燃放办在会上解读了《烟花爆竹燃放管控工作实施方案》[1]。"
+    generator = FakeGenerator([reply] * 2)
+    searcher = FakeSearcher([article], chunks, related_only=True)
+    assistant = Assistant(_settings(), FakeStore([article]), searcher, generator, annotate=annotate)
+    question = "上周四的燃放管控会议上，区燃放办解读了哪个方案？"
+    answer = assistant.ask(question, question_date="2024-02-06")
+    assert not answer.refused, (answer.refusal_reason, answer.text)
+    assert "上周四（即2024年2月1日）" in generator.calls[0]["messages"][1]["content"]  # the model reads the day
+    answer = assistant.ask(question, question_date="2024-02-13")  # "上周四" is now 2月8日: not the meeting's day
+    assert answer.refused

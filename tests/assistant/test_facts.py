@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from assistant.facts import evidence_facts, facts_of, home_area, missing_facts
@@ -58,3 +60,22 @@ def test_we_in_a_local_paper_vouches_for_its_area_by_name() -> None:
     assert not missing_facts(facts, evidence_facts(passage, "2024-02-02", "武进日报"))
     assert missing_facts(facts, evidence_facts(passage, "2024-02-02", "常州日报")) == ["武进区"]
     assert missing_facts(facts, evidence_facts(passage, "2024-02-02")) == ["武进区"]
+
+
+def test_a_later_paragraph_vouches_for_the_day_its_articles_lead_gives() -> None:
+    # "会上，…" under a lead "昨天上午，我区召开…会议" is that meeting, on 2月1日; a day ahead (春节) is no event day
+    passage = "春节（即2024年2月10日）临近。会上，区燃放办解读了实施方案。"
+    facts = facts_of("2024年2月1日，区燃放办解读了实施方案。")
+    assert not missing_facts(facts, evidence_facts(passage, "2024-02-02", lead_day=date(2024, 2, 1)))
+    assert missing_facts(facts, evidence_facts(passage, "2024-02-02"))  # without the lead: no day for it
+    assert missing_facts(facts, evidence_facts(passage, "2024-02-02", lead_day=date(2024, 1, 31)))
+    # a paragraph that dates its own past event keeps its own day
+    dated = "1月30日，区燃放办解读了实施方案。"
+    assert missing_facts(facts, evidence_facts(dated, "2024-02-02", lead_day=date(2024, 2, 1)))
+
+
+def test_the_day_a_note_spells_out_is_checked_once() -> None:
+    # the reply repeats the question's "上个月1日" with its note: the 1 is the note's day, not a number of its own
+    facts = facts_of("上个月1日（即2024年2月1日），区燃放办解读了实施方案。")
+    assert facts.dates == ((2024, 2, 1),) and not facts.numbers
+    assert facts_of("8月16日（即周三）开幕。").dates == ((None, 8, 16),)  # only a dated note replaces the day
