@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from core.text import ASKS_FOR_NUMBER, QUESTION_WORDS, SENTENCE_ENDS, bigrams
+from core.text import ASKS_FOR_NUMBER, CN_NUMERAL_CHARS, QUESTION_WORDS, SENTENCE_ENDS, bigrams
 
 # a closing quote after the end marks is left to the next piece, so that _cite finds the end mark last
 _SENTENCE = re.compile(rf"[^{SENTENCE_ENDS}\n]+[{SENTENCE_ENDS}]*")
@@ -15,6 +15,9 @@ _NUMBER = re.compile(
     r"今年|明年|去年|昨天|今天"
 )
 _NOT_TEXT = re.compile(r"[\W_]+")
+# "一共有多少条？", "几天": the count asked for comes with its unit, and a sentence stating "五十八条" holds it even
+# when it repeats little of the question (the question's other words are its topic, which the passage shares)
+_ASKED_UNIT = re.compile(r"(?:多少|几)(?P<unit>[\u4e00-\u9fff])")
 
 
 @dataclass(frozen=True)
@@ -57,9 +60,12 @@ class ExtractiveAnswerer:
         if not wanted:
             return []
         wants_number = bool(ASKS_FOR_NUMBER.search(question))
+        unit = _ASKED_UNIT.search(question)
+        counted = re.compile(rf"(?:[0-9０-９]+|[{CN_NUMERAL_CHARS}万亿]+){unit['unit']}") if unit else None
         scored: list[ScoredSentence] = []
         seen: set[str] = set()
         for n, passage in enumerate(passages, start=1):
+            topic = len(wanted & bigrams(passage, letters_only=True)) / len(wanted)
             for match in _SENTENCE.finditer(passage):
                 sentence = _BYLINE.sub("", match.group()).strip()
                 key = _NOT_TEXT.sub("", sentence)
@@ -68,6 +74,11 @@ class ExtractiveAnswerer:
                 seen.add(key)
                 shared = len(wanted & bigrams(sentence, letters_only=True))
                 overlap = shared / len(wanted)
+                if counted is not None and shared and topic >= self.min_overlap and counted.search(sentence):
+                    # the asked count, in a passage about the question: as good as the passage, and better than
+                    # a sentence that only repeats the question's topic
+                    scored.append(ScoredSentence(max(overlap, topic) + 2 * self.number_bonus, n, sentence))
+                    continue
                 if shared < self.min_shared or overlap < self.min_overlap:
                     continue
                 bonus = self.number_bonus if wants_number and _NUMBER.search(sentence) else 0.0

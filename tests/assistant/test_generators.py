@@ -407,6 +407,21 @@ def test_extractive_prefers_numbers_for_how_many_questions(seed_paragraphs: list
     assert ranked[0].passage == 1 and "235个小区" in ranked[0].sentence
 
 
+def test_extractive_quotes_the_count_asked_for_over_a_sentence_repeating_the_topic(seed_paragraphs) -> None:
+    passages = [
+        _paragraph_with(seed_paragraphs, "2024年9月1日起施行"),
+        _paragraph_with(seed_paragraphs, "五十八条"),
+    ]
+    # every sentence of these passages names the regulation; only one says how many articles it has
+    ranked = ExtractiveAnswerer().rank("《常州市生活垃圾分类管理条例》一共有多少条？", passages)
+    assert "五十八条" in ranked[0].sentence
+    # a count in another unit is no answer to "多少条"
+    ranked = ExtractiveAnswerer().rank("《常州市生活垃圾分类管理条例》一共有多少章？", passages)
+    assert "九章" in ranked[0].sentence
+    ranked = ExtractiveAnswerer().rank("《常州市生活垃圾分类管理条例》有多少名代表？", passages)
+    assert all("五十八条" not in r.sentence for r in ranked)
+
+
 def test_extractive_returns_empty_when_nothing_overlaps(seed_paragraphs: list[str]) -> None:
     assert ExtractiveAnswerer().answer("北京冬奥会中国队获得几枚金牌？", seed_paragraphs[:8]) == ""
     assert ExtractiveAnswerer().answer("什么？", seed_paragraphs[:8]) == ""
