@@ -218,6 +218,10 @@ def annotate(text: str, pub_date: date | None) -> str:
     return annotate_with_offsets(text, pub_date).text
 
 
+# what makes an expression relative to the day it is read: a festival with its year is not
+_RELATIVE_WORD = re.compile(r"昨|今|明天|明年|去年|前年|前天|后天|年前|月前|天前|周前|星期前|上|下|本|这|那")
+
+
 def note_days(text: str, mentions: Sequence[TimeMention]) -> str:
     """`text` with a note after each word of `mentions` (a question's relative days and months) that names one day
     or one month: "上周四，…" asked on 2024-02-05 reads "上周四（即2024年2月1日），…". The model reads the question
@@ -228,6 +232,8 @@ def note_days(text: str, mentions: Sequence[TimeMention]) -> str:
         one_month = mention.first.day == 1 and mention.last == end_of_month(mention.first.year, mention.first.month)
         if mention.approximate or not (mention.first == mention.last or one_month):
             continue
+        if not _RELATIVE_WORD.search(mention.text) or mention.resolved in mention.text:
+            continue  # "2022年春节档" is no day to spell out: a festival is a season as often as a day
         note = f"（即{mention.resolved}）"
         text = re.sub(rf"{re.escape(mention.text)}(?!（即)", lambda m, note=note: m[0] + note, text)
     return text

@@ -634,3 +634,21 @@ def test_a_range_note_maps_back_to_the_original():
     annotated = annotate_with_offsets(text, D(2023, 8, 4))
     start = annotated.text.index("在北京")
     assert text[annotated.to_original(start) :].startswith("在北京")
+
+
+@pytest.mark.parametrize(
+    ("question", "today", "noted"),
+    [
+        ("上周四，谁调研了安全生产工作？", D(2024, 2, 5), "上周四（即2024年2月1日），谁调研了安全生产工作？"),
+        ("上个月1日召开的会议部署了什么？", D(2024, 3, 14), "上个月1日（即2024年2月1日）召开的会议部署了什么？"),
+        ("三年前5月，谁当选？", D(2024, 6, 1), "三年前5月（即2021年5月），谁当选？"),
+        ("上周举办的博览会一共几天？", D(2023, 9, 20), "上周举办的博览会一共几天？"),  # a week: searched, not noted
+        ("今年的产值是多少？", D(2024, 6, 1), "今年的产值是多少？"),  # a year
+        ("2022年春节档首日票房冠军", D(2024, 6, 1), "2022年春节档首日票房冠军"),  # a festival with its year
+        ("2月1日召开的会议部署了什么？", D(2024, 3, 14), "2月1日召开的会议部署了什么？"),  # written as a date
+    ],
+)
+def test_a_questions_relative_day_or_month_is_noted(question, today, noted):
+    from corpus.timeexpr import note_days, relative_mentions
+
+    assert note_days(question, relative_mentions(question, today)) == noted
