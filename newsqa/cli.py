@@ -234,7 +234,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from newsqa.runtime import open_runtime, with_generator
 
     history = _read_history(args.history) if args.history else []
-    runtime = open_runtime(with_generator(settings, args.generator), progress=not args.json)
+    # the model starts once the quotation is out: loading it beside the search would make the quotation wait
+    runtime = open_runtime(with_generator(settings, args.generator), progress=not args.json, warm=False)
     answer = None
     try:
         for event in runtime.assistant.stream(args.question, history, question_date=args.date):

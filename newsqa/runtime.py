@@ -41,15 +41,21 @@ def with_generator(settings: Settings, backend: str | None) -> Settings:
     return settings.override({"generator": {"backend": backend}}, "--generator")
 
 
-def open_runtime(settings: Settings, *, load_sample_if_empty: bool = True, progress: bool = False) -> Runtime:
-    """Open the store (loading the bundled sample page into an empty one), sync the indexes, build the assistant."""
+def open_runtime(
+    settings: Settings, *, load_sample_if_empty: bool = True, progress: bool = False, warm: bool = True
+) -> Runtime:
+    """Open the store (loading the bundled sample page into an empty one), sync the indexes, build the assistant.
+
+    With `warm` the local model starts loading in its own process at once (a server, whose first visitor should
+    not wait for it); without, on the first question that needs it (`newsqa ask`: on 2 cores a model loading
+    beside the search delays the quotation by ~1.5 s and the answer hardly gains, docs/BENCHMARKS.md)."""
     store = Store(settings.db_path)
     if load_sample_if_empty and store.count() == 0:
         ingest_sample(settings, store)
     generator = open_generator(settings)
-    warm = getattr(generator, "warm", None)
-    if warm is not None:
-        warm()  # the model loads in its own process while the indexes are brought in step
+    start = getattr(generator, "warm", None)
+    if warm and start is not None:
+        start()  # the model loads in its own process while the indexes are brought in step
     reranker = make_reranker(settings.retrieval.reranker, generator, top=settings.retrieval.rerank_top)
     searcher = Searcher(settings, store, reranker=reranker)
     searcher.sync(progress=progress)

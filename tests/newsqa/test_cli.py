@@ -95,3 +95,46 @@ def test_answer_json_keeps_each_hit_with_its_retriever_scores():
             "text": "公园开放",
         }
     ]
+
+
+def test_ask_starts_the_model_only_when_a_question_needs_it(monkeypatch, tmp_path, capsys):
+    # on 2 cores a model loading beside the search made `ask`'s quotation wait ~1.5 s (docs/BENCHMARKS.md)
+    import newsqa.runtime
+    from core.config import Settings
+    from tests.support.generators import FakeGenerator
+
+    class Warmable(FakeGenerator):
+        warmed = 0
+
+        def warm(self) -> None:
+            Warmable.warmed += 1
+
+    class NoStore:
+        def __init__(self, path) -> None:
+            self.path = path
+
+        def count(self) -> int:
+            return 1
+
+    class NoSearcher:
+        def __init__(self, settings, store, **options) -> None:
+            self.store = store
+
+        def sync(self, progress: bool = False) -> None:
+            return None
+
+    monkeypatch.setattr(newsqa.runtime, "Store", NoStore)
+    monkeypatch.setattr(newsqa.runtime, "Searcher", NoSearcher)
+    monkeypatch.setattr(newsqa.runtime, "open_generator", lambda settings: Warmable(default="好"))
+    settings = Settings(home=tmp_path)
+    newsqa.runtime.open_runtime(settings)  # the web app: the model loads while the indexes are synced
+    assert Warmable.warmed == 1
+    newsqa.runtime.open_runtime(settings, warm=False)
+    assert Warmable.warmed == 1
+
+    opened = []
+    real = newsqa.runtime.open_runtime
+    monkeypatch.setattr(newsqa.runtime, "open_runtime", lambda *a, **kw: opened.append(kw) or real(*a, **kw))
+    monkeypatch.setenv("NEWSQA_HOME", str(tmp_path))
+    main(["ask", "垃圾分类条例什么时候施行？", "--generator", "extractive"])
+    assert opened and opened[0]["warm"] is False
