@@ -89,9 +89,7 @@ def make_generator(name: str, settings: Settings, models_dir: Path) -> Any:
         from assistant.models import pull_default_model
 
         pull_default_model(models_dir, progress=True)
-    gen_settings = settings.generator
-    gen_settings.backend = name
-    return factory(gen_settings, models_dir)
+    return factory(settings.override({"generator": {"backend": name}}).generator, models_dir)
 
 
 def interleave(answerable: list[Any], rejection: list[Any]) -> list[Any]:
