@@ -47,8 +47,8 @@ def open_runtime(
     """Open the store (loading the bundled sample page into an empty one), sync the indexes, build the assistant.
 
     With `warm` the local model starts loading in its own process at once (a server, whose first visitor should
-    not wait for it); without, on the first question that needs it (`newsqa ask`: on 2 cores a model loading
-    beside the search delays the quotation by ~1.5 s and the answer hardly gains, docs/BENCHMARKS.md)."""
+    not wait for it); without, on the first question that needs it (`newsqa ask`, whose quotation would otherwise
+    wait for the cores the loading model takes)."""
     store = Store(settings.db_path)
     if load_sample_if_empty and store.count() == 0:
         ingest_sample(settings, store)

@@ -98,7 +98,7 @@ def test_answer_json_keeps_each_hit_with_its_retriever_scores():
 
 
 def test_ask_starts_the_model_only_when_a_question_needs_it(monkeypatch, tmp_path, capsys):
-    # on 2 cores a model loading beside the search made `ask`'s quotation wait ~1.5 s (docs/BENCHMARKS.md)
+    # a model loading beside the search takes the cores `ask`'s quotation needs
     import newsqa.runtime
     from core.config import Settings
     from tests.support.generators import FakeGenerator
