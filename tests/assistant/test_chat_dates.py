@@ -13,6 +13,7 @@ from corpus.timeexpr import TimeScope, annotate
 from newsqa.render import quoted_paragraph
 from tests.support.generators import FakeGenerator
 from tests.support.news import FakeStore
+from tests.support.runtime import OpenOnlySearcher, OpenOnlyStore
 from tests.support.searchers import FakeSearcher
 
 MEETING = "昨天上午，武进区召开安全生产工作会议，部署春节期间安全生产工作。会议要求压实责任。"
@@ -218,29 +219,13 @@ def test_period_filter() -> None:
 # -- runtime -----------------------------------------------------------------------------------------------------
 
 
-class _NoStore:
-    def __init__(self, path: Any) -> None:
-        self.path = path
-
-    def count(self) -> int:
-        return 1
-
-
-class _NoSearcher:
-    def __init__(self, settings: Settings, store: Any, **options: Any) -> None:
-        self.store = store
-
-    def sync(self, progress: bool = False) -> None:
-        return None
-
-
 def test_open_runtime_resolves_dates_unless_switched_off(monkeypatch, tmp_path) -> None:
     import corpus.store
     import index.hybrid
     from newsqa.runtime import open_runtime
 
-    monkeypatch.setattr(corpus.store, "Store", _NoStore)
-    monkeypatch.setattr(index.hybrid, "Searcher", _NoSearcher)
+    monkeypatch.setattr(corpus.store, "Store", OpenOnlyStore)
+    monkeypatch.setattr(index.hybrid, "Searcher", OpenOnlySearcher)
     settings = Settings(home=tmp_path).override({"generator": {"backend": "extractive"}})
     assert open_runtime(settings).assistant.annotate is annotate
     settings = settings.override({"answer": {"resolve_dates": False}})

@@ -102,6 +102,7 @@ def test_ask_starts_the_model_only_when_a_question_needs_it(monkeypatch, tmp_pat
     import newsqa.runtime
     from core.config import Settings
     from tests.support.generators import FakeGenerator
+    from tests.support.runtime import OpenOnlySearcher, OpenOnlyStore
 
     class Warmable(FakeGenerator):
         warmed = 0
@@ -109,22 +110,8 @@ def test_ask_starts_the_model_only_when_a_question_needs_it(monkeypatch, tmp_pat
         def warm(self) -> None:
             Warmable.warmed += 1
 
-    class NoStore:
-        def __init__(self, path) -> None:
-            self.path = path
-
-        def count(self) -> int:
-            return 1
-
-    class NoSearcher:
-        def __init__(self, settings, store, **options) -> None:
-            self.store = store
-
-        def sync(self, progress: bool = False) -> None:
-            return None
-
-    monkeypatch.setattr(newsqa.runtime, "Store", NoStore)
-    monkeypatch.setattr(newsqa.runtime, "Searcher", NoSearcher)
+    monkeypatch.setattr(newsqa.runtime, "Store", OpenOnlyStore)
+    monkeypatch.setattr(newsqa.runtime, "Searcher", OpenOnlySearcher)
     monkeypatch.setattr(newsqa.runtime, "open_generator", lambda settings: Warmable(default="好"))
     settings = Settings(home=tmp_path)
     newsqa.runtime.open_runtime(settings)  # the web app: the model loads while the indexes are synced
