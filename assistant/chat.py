@@ -491,7 +491,7 @@ class Assistant:
         later = {e.hit.chunk.article_id for e in evidence if e.hit.chunk.index > 0 and parse_day(e.hit.date)}
         if not later:
             return evidence
-        days = {}
+        days: dict[str, date | None] = {}
         for aid, article in self.store.articles_by_id(sorted(later)).items():
             published = parse_day(article.date)
             lead = article.text.strip().split("\n", 1)[0]
