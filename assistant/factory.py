@@ -30,7 +30,13 @@ def _worker_generator(settings: GeneratorSettings, engine: str, model: Path, run
             library = str(found[settings.cpu_variant])
         plan = KernelPlan(settings.cpu_variant, library, settings.extra_buffers)
     spec = WorkerSpec(
-        engine, str(model), n_ctx=settings.n_ctx, threads=settings.n_threads, plan=plan, nice=settings.server_nice
+        engine,
+        str(model),
+        n_ctx=settings.n_ctx,
+        threads=settings.n_threads,
+        plan=plan,
+        nice=settings.server_nice,
+        flash_attn=settings.flash_attn,
     )
     worker = ModelWorker(
         spec,

@@ -279,7 +279,9 @@ def _watch_parent(parent: int) -> None:
 def _make_engine(args: argparse.Namespace) -> Engine:
     if args.engine == "llama":
         plan = KernelPlan(args.cpu_variant, args.cpu_library, args.extra_buffers) if args.cpu_variant else None
-        return LlamaGenerator(Path(args.model), n_ctx=args.n_ctx, n_threads=args.threads, plan=plan)
+        return LlamaGenerator(
+            Path(args.model), n_ctx=args.n_ctx, n_threads=args.threads, plan=plan, flash_attn=args.flash_attn
+        )
     if args.engine == "transformers":
         return TransformersGenerator(Path(args.model), n_threads=args.threads)
     # "package.module:factory": a factory called with the parsed arguments (tests run scripted engines this way)
@@ -298,6 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cpu-library", default="", help="its libggml-cpu-<variant>.so")
     parser.add_argument("--no-extra-buffers", dest="extra_buffers", action="store_false")
     parser.add_argument("--no-warmup", dest="warmup", action="store_false")
+    parser.add_argument("--flash-attn", action="store_true", help="llama.cpp's flash attention")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--nice", type=int, default=0, help="lower this process's CPU priority by this much")
     return parser

@@ -48,6 +48,7 @@ class WorkerSpec:
     warmup: bool = True
     plan: KernelPlan | None = None
     nice: int = 0
+    flash_attn: bool = False
 
     def command(self, plan: KernelPlan | None) -> list[str]:
         cmd = [sys.executable, "-m", "assistant.model_server", "--engine", self.engine, "--model", self.model]
@@ -58,6 +59,8 @@ class WorkerSpec:
                 cmd.append("--no-extra-buffers")
         if not self.warmup:
             cmd.append("--no-warmup")
+        if self.flash_attn:
+            cmd.append("--flash-attn")
         if self.nice:
             cmd += ["--nice", str(self.nice)]
         return cmd

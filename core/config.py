@@ -111,6 +111,9 @@ class GeneratorSettings(_Group):
     # CPU priority the local model server gives up (Unix niceness, 0-19): when both want the cores, searching and
     # quoting for other questions (or `newsqa ask` starting up) go first; alone, the model still gets every core
     server_nice: int = 10
+    # llama.cpp's flash attention: reads prompts faster, but answers change, and on our sets no faster as a whole
+    # while fewer of their sentences verified (docs/BENCHMARKS.md); off until a larger run says otherwise
+    flash_attn: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -151,6 +151,7 @@ class LlamaGenerator:
         cache_entries: int = 4,
         cache_bytes: int = 512 << 20,
         plan: KernelPlan | None = None,
+        flash_attn: bool = False,
     ) -> None:
         self.model_path = Path(model_path)
         self.n_ctx = n_ctx
@@ -159,6 +160,7 @@ class LlamaGenerator:
         self.cache_entries = cache_entries
         self.cache_bytes = cache_bytes
         self.plan = plan  # which CPU kernels to load; None: llama.cpp's own choice (unsafe on CPUs that lie)
+        self.flash_attn = flash_attn
         self.name = f"llama:{self.model_path.name}"
         self._chat_formatter: Any = None
 
@@ -178,7 +180,13 @@ class LlamaGenerator:
             if self.plan is not None and self.plan.library:
                 _load_cpu_backend(Path(self.plan.library))
             with _extra_buffers(self.plan is None or self.plan.extra_buffers):
-                llm = Llama(model_path=str(self.model_path), n_ctx=self.n_ctx, n_threads=self.n_threads, verbose=False)
+                llm = Llama(
+                    model_path=str(self.model_path),
+                    n_ctx=self.n_ctx,
+                    n_threads=self.n_threads,
+                    flash_attn=self.flash_attn,
+                    verbose=False,
+                )
         except (ValueError, RuntimeError, OSError) as exc:
             raise GeneratorError(f"cannot load {self.model_path}: {exc}") from exc
         if self.prefix_cache:
@@ -188,7 +196,8 @@ class LlamaGenerator:
 
     def loaded(self) -> Loaded:
         return load_once(
-            ("llama", str(self.model_path.resolve()), self.n_ctx, self.n_threads, self.prefix_cache), self._load
+            ("llama", str(self.model_path.resolve()), self.n_ctx, self.n_threads, self.prefix_cache, self.flash_attn),
+            self._load,
         )
 
     def stream(

@@ -49,7 +49,14 @@ def _script(tmp_path: Path, **script: object) -> Path:
 def _worker(tmp_path: Path, script: Path, **options: object) -> ModelWorker:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     worker = ModelWorker(
-        WorkerSpec(ENGINE, str(script), warmup=True, plan=options.pop("plan", None), nice=options.pop("nice", 0)),
+        WorkerSpec(
+            ENGINE,
+            str(script),
+            warmup=True,
+            plan=options.pop("plan", None),
+            nice=options.pop("nice", 0),
+            flash_attn=options.pop("flash_attn", False),
+        ),
         log_path=tmp_path / "run" / "model-server.log",
         choice_path=tmp_path / "run" / "kernels.json",
         start_timeout_s=60,
@@ -272,3 +279,22 @@ def test_assistant_answers_without_the_model_when_it_dies_mid_answer(tmp_path: P
         assert after.generator == "scripted" and not after.notice
     finally:
         worker.stop()
+
+
+@pytest.mark.parametrize("flash_attn", [True, False])
+def test_the_server_is_told_whether_to_use_flash_attention(tmp_path: Path, flash_attn: bool) -> None:
+    worker = _worker(tmp_path, _script(tmp_path), plan=ZEN4, flash_attn=flash_attn)
+    try:
+        worker.url()
+        assert worker.status().warmup["flash_attn"] == float(flash_attn)
+    finally:
+        worker.stop()
+
+
+def test_the_setting_reaches_the_worker(tmp_path: Path) -> None:
+    from assistant.factory import make_generator
+
+    settings = Settings(home=tmp_path).override({"generator": {"flash_attn": True, "model_path": str(tmp_path)}})
+    gen = make_generator(settings.generator, tmp_path, tmp_path / "run")
+    assert isinstance(gen, WorkerGenerator) and gen.worker.spec.flash_attn is True
+    assert not make_generator(Settings(home=tmp_path).generator, tmp_path, tmp_path / "run").worker.spec.flash_attn

@@ -20,8 +20,9 @@ class ScriptedEngine:
     """Replies with `reply` piece by piece; dies by `signal` when the plan's variant is in `die_on`, at `die_when`
     ("warmup" or "answer"), and with `only_with_extra_buffers` only while extra buffer types are on."""
 
-    def __init__(self, script: dict[str, Any], variant: str, extra_buffers: bool) -> None:
+    def __init__(self, script: dict[str, Any], variant: str, extra_buffers: bool, flash_attn: bool = False) -> None:
         self.script = script
+        self.flash_attn = flash_attn  # reported by warm_up, so tests see what the server was told
         self.name = script.get("name", "scripted")
         self.variant = variant
         self.extra_buffers = extra_buffers
@@ -52,9 +53,10 @@ class ScriptedEngine:
     def warm_up(self, text: str) -> dict[str, float]:
         self._die_if_scripted("warmup")
         speeds = self.script.get("speeds", {})
-        return {"prompt_tokens": 50, "prompt_tps": float(speeds.get(self.variant, 100.0)), "gen_tps": 20.0}
+        prompt_tps = float(speeds.get(self.variant, 100.0))
+        return {"prompt_tokens": 50, "prompt_tps": prompt_tps, "gen_tps": 20.0, "flash_attn": float(self.flash_attn)}
 
 
 def scripted(args: argparse.Namespace) -> ScriptedEngine:
     script = json.loads(Path(args.model).read_text(encoding="utf-8"))
-    return ScriptedEngine(script, args.cpu_variant, args.extra_buffers)
+    return ScriptedEngine(script, args.cpu_variant, args.extra_buffers, args.flash_attn)
