@@ -65,7 +65,8 @@ class ExtractiveAnswerer:
         scored: list[ScoredSentence] = []
         seen: set[str] = set()
         for n, passage in enumerate(passages, start=1):
-            topic = len(wanted & bigrams(passage, letters_only=True)) / len(wanted)
+            # how much of the question the whole passage shares: needed only for a count in the asked unit
+            topic = len(wanted & bigrams(passage, letters_only=True)) / len(wanted) if counted is not None else 0.0
             for match in _SENTENCE.finditer(passage):
                 sentence = _BYLINE.sub("", match.group()).strip()
                 key = _NOT_TEXT.sub("", sentence)

@@ -263,15 +263,17 @@ def _is_report_date(want: tuple[int | None, int, int | None], facts: Facts, evid
     """The passage's publication date supports a date where the sentence says it is the report's date, or where
     the passage gives no day of its own for what it reports (news of the day). A passage that says 昨天 gives its
     event a day, and then the publication date is not that day."""
-    year, month, day = want
-    if evidence.lead is not None and evidence.names_no_day:
-        ly, lm, ld = evidence.lead
-        if month == lm and (year is None or year == ly) and day in (None, ld):
-            return True
+    if evidence.lead is not None and evidence.names_no_day and _falls_on(want, evidence.lead):
+        return True
     if evidence.published is None or not (facts.reported or evidence.names_no_day):
         return False
-    py, pm, pd = evidence.published
-    return month == pm and (year is None or year == py) and (day is None or day == pd)
+    return _falls_on(want, evidence.published)
+
+
+def _falls_on(want: tuple[int | None, int, int | None], day: tuple[int, int, int]) -> bool:
+    """Whether a date as written (year and day may be missing) names `day`."""
+    year, month, d = want
+    return month == day[1] and year in (None, day[0]) and d in (None, day[2])
 
 
 def _name_supported(name: str, evidence: EvidenceFacts) -> bool:
