@@ -51,6 +51,13 @@ def latency_row(records: list[dict[str, Any]], summary: dict[str, Any]) -> dict[
     ok = [r for r in records if not r.get("error")]
     timing = [r["timing"] for r in ok]
     tokens = [r.get("prompt_tokens") for r in ok if r.get("prompt_tokens")]
+    written = [r for r in ok if r.get("completion_tokens") and r["timing"].get("ttft_ms") is not None]
+    # the model's writing speed: tokens after the first over the time from the first token to the end
+    writing = [
+        (r["completion_tokens"] - 1) / ((r["timing"]["total_ms"] - r["timing"]["ttft_ms"]) / 1000)
+        for r in written
+        if r["completion_tokens"] > 1 and r["timing"]["total_ms"] > r["timing"]["ttft_ms"]
+    ]
     return {
         "questions": len(records),
         "errors": len(records) - len(ok),
@@ -61,6 +68,8 @@ def latency_row(records: list[dict[str, Any]], summary: dict[str, Any]) -> dict[
         "first_token_ms": (_ms([t.get("ttft_ms") for t in timing], 50), _ms([t.get("ttft_ms") for t in timing], 95)),
         "answer_ms": (_ms([t.get("total_ms") for t in timing], 50), _ms([t.get("total_ms") for t in timing], 95)),
         "prompt_tokens": (round(sum(tokens) / len(tokens)) if tokens else None, _ms(tokens, 50)),
+        "reply_tokens_p50": _ms([r["completion_tokens"] for r in written], 50),
+        "writing_tokens_per_s_p50": round(percentile(writing, 50), 1) if writing else None,
         "quoted": sum(1 for r in ok if r.get("quotation")),
         "accuracy": summary["answer"]["accuracy"],
         "refusal_rate": summary["refusal"]["refusal_rate"],
@@ -139,6 +148,7 @@ def main() -> int:
             "max_passage_chars": settings.answer.max_passage_chars,
             "window_sentences": settings.answer.window_sentences,
             "context_chars": settings.answer.context_chars,
+            "flash_attn": settings.generator.flash_attn,
         },
     }
     for name in args.sets:

@@ -85,6 +85,7 @@ def _empty_record(q: Question, retrieval_only: bool) -> dict[str, Any]:
         "notice": "",
         "quotation": "",
         "prompt_tokens": None,
+        "completion_tokens": None,
         "timing": {"total_ms": None, "ttft_ms": None, "quote_ms": None, "first_content_ms": None, "retrieval_ms": None},
         "error": "",
         "retrieval_error": "",
@@ -194,6 +195,7 @@ def run_question(
             record["notice"] = answer.notice  # e.g. the model died and this answer came without it
             record["quotation"] = answer.quotation.text if answer.quotation else ""
             record["prompt_tokens"] = answer.usage.get("prompt_tokens")
+            record["completion_tokens"] = answer.usage.get("completion_tokens")
             record["context"] = [{k: v for k, v in hit_record(h).items() if k != "text"} for h in answer.hits]
     except Exception as exc:  # one failing question must not end a run of hundreds
         record["error"] = f"{type(exc).__name__}: {exc}"
