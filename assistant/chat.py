@@ -111,6 +111,8 @@ class _Turn:
     messages: list[dict[str, str]] = field(default_factory=list)
     answerable_p: float | None = None
     confirmed_p: float | None = None
+    read: int = 0  # the passages the model was given (the best first), 0 before it reads any
+    noted: int = 0  # the source a note after the question names
     reply: str = ""
     quotation: Quotation | None = None
     usage: dict[str, Any] = field(default_factory=dict)
@@ -206,8 +208,7 @@ class Assistant:
             try:
                 if ticket is not None:
                     yield from self._wait(ticket)
-                    yield Progress("reading", sources=len(turn.evidence))
-                    reason = self._judge(turn)
+                    reason = yield from self._judge(turn)
                 if not reason:
                     if ticket is not None and not turn.notice:
                         yield Progress("writing")
@@ -322,7 +323,7 @@ class Assistant:
         found = event_day(event, [e.hit for e in turn.evidence]) if event else None
         if found is None or found.by_publication:
             return  # no sentence names the day: the model reads the publication dates as given
-        n = next(e.n for e in turn.evidence if e.hit is found.hit)
+        n = turn.noted = next(e.n for e in turn.evidence if e.hit is found.hit)
         turn.asked += EVENT_DAY_NOTE.format(n=f"[{n}]", day=format_date(found.day))
 
     def _quote(self, turn: _Turn) -> Quotation | None:
@@ -345,13 +346,34 @@ class Assistant:
                 yield Progress("queued", position=position)
                 shown = position
 
-    def _judge(self, turn: _Turn) -> str:
-        """3b. The generator's own judgement whether the sources answer the question: "judge" when they do not."""
+    def _judge(self, turn: _Turn) -> Iterator[Progress]:
+        """3b. The generator's own judgement whether the sources answer the question; returns "judge" when they do
+        not. With `answer.first_read`, the best passages are judged alone first, and answered from when the model
+        is sure of them: the rest is read only when they are not enough."""
         opts = self.settings.answer
         sources = [Source(e.n, e.hit.title, e.hit.date, e.shown) for e in turn.evidence]
-        turn.messages = answer_messages(turn.asked, sources, today=turn.today)
+        first = opts.first_read if opts.min_answerable > 0 and turn.noted <= opts.first_read else 0
+        if 0 < first < len(sources):
+            yield Progress("reading", sources=first, found=len(sources))
+            p = self._judged(turn, sources[:first])
+            if p is not None and p >= max(opts.first_read_answerable, opts.min_answerable):
+                return ""
+            if turn.notice:
+                return ""  # the model died: the question is answered without it
+        yield Progress("reading", sources=len(sources), found=len(sources))
+        turn.answerable_p = None
         if opts.min_answerable <= 0:
+            turn.read, turn.messages = len(sources), answer_messages(turn.asked, sources, today=turn.today)
             return ""
+        p = self._judged(turn, sources)
+        if p is not None and p < opts.min_answerable:
+            turn.generator = getattr(self.generator, "name", "")
+            return "judge"
+        return ""
+
+    def _judged(self, turn: _Turn, sources: list[Source]) -> float | None:
+        """The model's probability that `sources` answer the question, which become the answer's prompt."""
+        turn.read, turn.messages = len(sources), answer_messages(turn.asked, sources, today=turn.today)
         mark = time.perf_counter()
         try:
             turn.answerable_p = self._answerable(
@@ -359,13 +381,10 @@ class Assistant:
             )
         except ModelCrashed as exc:
             self._gave_up(turn, exc)
-            return ""
+            return None
         if turn.answerable_p is not None:
-            turn.lap("judge", mark)
-            if turn.answerable_p < opts.min_answerable:
-                turn.generator = getattr(self.generator, "name", "")
-                return "judge"
-        return ""
+            turn.timings["judge"] = turn.timings.get("judge", 0.0) + time.perf_counter() - mark
+        return turn.answerable_p
 
     def _generate(self, turn: _Turn) -> Iterator[Token]:
         """4. The reply, streamed: the generator's, or the extractive answerer's when there is none or it failed."""
@@ -399,7 +418,10 @@ class Assistant:
 
     def _verify(self, turn: _Turn, text: str | None = None) -> Attribution:
         """5. Each sentence of the reply is matched to a quoted span of a cited passage that supports it."""
-        attributor = Attributor(turn.evidence, min_overlap=self.settings.answer.min_support_overlap)
+        # the model's reply may cite only what it read; the quotation, any passage
+        model_reply = text is None and turn.read and turn.generator != "extractive"
+        evidence = turn.evidence[: turn.read] if model_reply else turn.evidence
+        attributor = Attributor(evidence, min_overlap=self.settings.answer.min_support_overlap)
         text = turn.reply if text is None else text
         if turn.anchor_text:  # the passages are about the asked part; the anchor's names are the question's
             text = without_anchor(text, turn.anchor_text)
@@ -434,6 +456,7 @@ class Assistant:
             "notice": turn.notice,
             "answerable_p": turn.answerable_p,
             "confirmed_p": turn.confirmed_p,
+            "sources_read": turn.read,
             "period_fallback": turn.period_fallback,
             "quotation": turn.quotation,
             "usage": turn.usage,

@@ -11,12 +11,13 @@ from core.types import Answer, Quotation
 
 @dataclass(frozen=True)
 class Progress:
-    """What the assistant is doing: searching, waiting for the model (`position` questions ahead), reading the
-    `sources` it found, or writing."""
+    """What the assistant is doing: searching, waiting for the model (`position` questions ahead), reading
+    `sources` of the `found` passages (the best first), or writing."""
 
     stage: Literal["searching", "queued", "reading", "writing"]
     position: int = 0
     sources: int = 0
+    found: int = 0
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,10 @@ def latency_row(records: list[dict[str, Any]], summary: dict[str, Any]) -> dict[
         "reply_tokens_p50": _ms([r["completion_tokens"] for r in written], 50),
         "writing_tokens_per_s_p50": round(percentile(writing, 50), 1) if writing else None,
         "quoted": sum(1 for r in ok if r.get("quotation")),
+        # answers the model wrote from fewer passages than it was given in all (answer.first_read)
+        "answered_from_first_read": sum(
+            1 for r in ok if not r.get("refused") and 0 < r.get("sources_read", 0) < len(r.get("context") or [])
+        ),
         "accuracy": summary["answer"]["accuracy"],
         "refusal_rate": summary["refusal"]["refusal_rate"],
         "false_refusal_rate": summary["refusal"]["false_refusal_rate"],
@@ -147,6 +151,8 @@ def main() -> int:
             "max_passages": settings.answer.max_passages,
             "max_passage_chars": settings.answer.max_passage_chars,
             "window_sentences": settings.answer.window_sentences,
+            "first_read": settings.answer.first_read,
+            "first_read_answerable": settings.answer.first_read_answerable,
             "context_chars": settings.answer.context_chars,
             "flash_attn": settings.generator.flash_attn,
         },

@@ -147,6 +147,12 @@ class AnswerSettings(_Group):
     # against 否) is below this; 0 turns it off. The highest value that turns away at most 5% of the answerable
     # calibration questions asked through retrieval; another model needs its own calibration.
     min_answerable: float = 0.82
+    # the model first reads only this many of the best passages and judges them: when it is at least
+    # `first_read_answerable` sure they answer the question it answers from them alone, and otherwise it reads the
+    # rest too (the passages read first stay in its cache). Reading the prompt is most of the wait on a CPU, and
+    # the best passage usually holds the answer. 0 reads all passages at once.
+    first_read: int = 0
+    first_read_answerable: float = 0.82
     # after answering, ask the generator whether the sources back its reply and refuse when both judgements
     # together fall below this; 0 turns it off. Off: it gained nothing on held-out questions, costs ~1 s, and
     # retracts text the reader has seen. Calibrated by the rule of min_answerable, it would be 0.982.

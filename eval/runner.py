@@ -72,6 +72,7 @@ def _empty_record(q: Question, retrieval_only: bool) -> dict[str, Any]:
         "refusal_reason": "",
         "answerable_p": None,
         "confirmed_p": None,
+        "sources_read": 0,
         "hits": [],
         "relevant": None,
         "n_gold": 0,
@@ -190,6 +191,7 @@ def run_question(
             record["refusal_reason"] = answer.refusal_reason
             record["answerable_p"] = answer.answerable_p
             record["confirmed_p"] = answer.confirmed_p  # both judgements combined, after the answer
+            record["sources_read"] = answer.sources_read  # the passages the model read (answer.first_read)
             record["rewritten_query"] = answer.rewritten_query
             record["generator"] = answer.generator
             record["notice"] = answer.notice  # e.g. the model died and this answer came without it

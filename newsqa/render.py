@@ -342,6 +342,7 @@ _STAGES = {
     "searching": "正在查找相关报道……",
     "queued": "模型正在回答别人的问题，您排在第 {position} 位，请稍候……",
     "reading": "正在阅读找到的 {sources} 段报道……",
+    "reading_best": "正在阅读找到的 {found} 段报道中最相关的 {sources} 段……",
     "writing": "正在撰写回答……",
 }
 
@@ -353,11 +354,14 @@ def render_progress(
     *,
     position: int = 0,
     sources: int = 0,
+    found: int = 0,
     partial: str = "",
 ) -> str:
     """A message still being worked on: the quotation (already verified), what is happening, the reply so far."""
     lookup = _lookup(articles)
-    status = _STAGES[stage].format(position=position, sources=sources)
+    if stage == "reading" and 0 < sources < found:
+        stage = "reading_best"
+    status = _STAGES[stage].format(position=position, sources=sources, found=found)
     reply = f'<div class="nq-body">{_text_html(partial.strip())}</div>' if partial.strip() else ""
     return _clean(
         f'<div class="nq-answer nq-streaming">{_quotation_html(quotation, lookup)}{reply}'

@@ -177,6 +177,7 @@ class NewsApp:
                 self._article,
                 position=progress.position,
                 sources=progress.sources,
+                found=progress.found,
                 partial="".join(pieces),
             )
             return [*shown, {"role": "assistant", "content": html}]

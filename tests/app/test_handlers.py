@@ -16,7 +16,7 @@ from core.config import Settings
 from core.types import Answer, Citation
 from corpus.store import Store
 from newsqa import webapp
-from newsqa.render import read_rendered, render_answer
+from newsqa.render import read_rendered, render_answer, render_progress
 from newsqa.staff import StaffCredentials, StaffRefused
 from newsqa.uploads import UploadError
 from newsqa.webapp import MAX_QUESTION_CHARS, THINKING, NewsApp, ReadWriteLock, _content_text
@@ -177,6 +177,15 @@ def test_feedback_log_keeps_lines_whole_under_concurrent_writers(tmp_path):
         t.join()
     records = log.read()
     assert len(records) == 80 and all(r["text"] == text for r in records)
+
+
+def test_progress_says_how_many_of_the_found_passages_the_model_reads():
+    def status(**kw) -> str:
+        return render_progress("reading", None, {}, **kw)
+
+    assert "正在阅读找到的 4 段报道中最相关的 1 段" in status(sources=1, found=4)
+    assert "正在阅读找到的 4 段报道……" in status(sources=4, found=4)
+    assert "正在阅读找到的 3 段报道……" in status(sources=3)  # a caller that does not say how many were found
 
 
 def test_rendered_answer_reads_back_to_text_and_sources():

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from assistant.chat import Assistant
-from assistant.events import Final, Token
+from assistant.events import Final, Progress, Token
 from assistant.facts import unmatched_question_facts
 from assistant.generation import GeneratorError
 from assistant.prompts import ANSWER_TASK, CONFIRM_TASK, JUDGE_TASK
@@ -112,15 +112,69 @@ def test_the_check_is_off_at_zero_and_for_generators_that_cannot_weigh(corpus) -
     assert not _assistant(corpus, judging, min_answerable=0.0).ask(LAW_Q).refused
     plain = FakeGenerator([LAW_REPLY])
     answer = _assistant(corpus, plain, min_answerable=0.5).ask(LAW_Q)
-    assert not answer.refused and "answerable" not in answer.timings
+    assert not answer.refused and "judge" not in answer.timings
 
 
 def test_a_failing_judgement_is_logged_and_the_answer_goes_on(corpus, caplog) -> None:
     generator = FakeJudgingGenerator([LAW_REPLY], judgements=[GeneratorError("judge broke")])
     with caplog.at_level(logging.WARNING, logger="assistant.chat"):
         answer = _assistant(corpus, generator, min_answerable=0.5).ask(LAW_Q)
-    assert not answer.refused and "answerable" not in answer.timings
+    assert not answer.refused and "judge" not in answer.timings
     assert "judge broke" in caplog.text
+
+
+# --- the best passage read first ----------------------------------------------------------------------------------
+
+
+def _sources_in(messages) -> int:
+    return messages[1]["content"].count("</资料>")
+
+
+def test_a_sure_first_read_answers_from_the_best_passage_alone(corpus) -> None:
+    generator = FakeJudgingGenerator([LAW_REPLY], judgements=[0.95])
+    events = list(_assistant(corpus, generator, min_answerable=0.5, first_read=1).stream(LAW_Q))
+    answer = events[-1].answer
+    assert not answer.refused and answer.sources_read == 1 and answer.answerable_p == 0.95
+    (judged,) = generator.choose_calls
+    assert _sources_in(judged) == 1 and _sources_in(generator.last_messages) == 1
+    assert len(answer.hits) > 1  # more passages were found than the model needed to read
+    assert [e.sources for e in events if isinstance(e, Progress) and e.stage == "reading"] == [1]
+
+
+def test_an_unsure_first_read_reads_all_passages_after_the_first(corpus) -> None:
+    generator = FakeJudgingGenerator([LAW_REPLY], judgements=[0.6, 0.9])
+    events = list(
+        _assistant(corpus, generator, min_answerable=0.5, first_read=1, first_read_answerable=0.9).stream(LAW_Q)
+    )
+    answer = events[-1].answer
+    first, full = generator.choose_calls
+    n = _sources_in(full)
+    assert n > 1 and answer.sources_read == n and answer.answerable_p == 0.9 and not answer.refused
+    assert [e.sources for e in events if isinstance(e, Progress) and e.stage == "reading"] == [1, n]
+    # the second prompt continues the first up to the end of the best passage: the model's cache holds it
+    shared = first[1]["content"].index("</资料>") + len("</资料>")
+    assert full[0] == first[0] and full[1]["content"][:shared] == first[1]["content"][:shared]
+    assert _sources_in(generator.last_messages) == n
+
+
+def test_the_full_judgement_still_refuses_after_an_unsure_first_read(corpus) -> None:
+    generator = FakeJudgingGenerator(judgements=[0.4, 0.2])
+    answer = _assistant(corpus, generator, min_answerable=0.5, first_read=1).ask(LAW_Q)
+    assert answer.refused and answer.refusal_reason == "judge" and answer.answerable_p == 0.2
+    assert not generator.calls
+
+
+def test_a_reply_from_the_first_read_cannot_cite_a_passage_the_model_did_not_read(corpus) -> None:
+    everything = FakeJudgingGenerator(["x"], judgements=[0.9])
+    _assistant(corpus, everything, min_answerable=0.5).ask(LAW_Q)
+    prompt = everything.last_messages[1]["content"]
+    second = prompt.split("<资料 编号=2>")[1].split("</资料>")[0].strip().splitlines()[-1]
+    sentence = second.removeprefix("正文：").split("。")[0] + "[2]。"  # the second passage's, cited to it
+    answer = _assistant(corpus, FakeJudgingGenerator([sentence], judgements=[0.9]), min_answerable=0.5).ask(LAW_Q)
+    assert not answer.refused and not answer.unverified  # read with all passages, [2] is checked against [2]
+    first_read = FakeJudgingGenerator([sentence], judgements=[0.9])
+    answer = _assistant(corpus, first_read, min_answerable=0.5, first_read=1).ask(LAW_Q)
+    assert answer.refused or answer.unverified  # the model read only [1]: its [2] is not its source
 
 
 # --- confirmation after the answer -------------------------------------------------------------------------------
