@@ -13,7 +13,7 @@ from datetime import date
 
 from assistant.facts import EvidenceFacts, Facts, evidence_facts, facts_of, joint_evidence, missing_facts
 from assistant.markers import AnswerSentence, cited_numbers, join_sentences, merge_repeats, split_answer, strip_markers
-from assistant.prompts import is_refusal
+from assistant.prompts import echoes_sources, is_refusal
 from core.text import bigrams, normalise, sentence_spans
 from core.types import Citation, Hit
 
@@ -124,7 +124,8 @@ class Attributor:
                 parts.append((s, ()))
                 continue
             factual += 1
-            if s.marker_as_number:  # the sentence lost the very number it is about: nothing could back it
+            if s.marker_as_number or echoes_sources(s.text):
+                # it lost the very number it is about, or it is a source's date line copied: nothing backs it
                 numbers, ok = s.cited, False
             else:
                 numbers, ok = self.supporting(s.text, facts, s.cited)

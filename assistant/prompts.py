@@ -131,6 +131,20 @@ def format_sources(sources: Sequence[Source]) -> str:
     return "\n\n".join(blocks)
 
 
+# the labels format_sources writes around a source, as a reply may copy them ("发布日期：2023年8月3日，资料编号=1")
+_SCAFFOLD = re.compile(r"(?:标题|发布日期|正文)\s*[：:]|资料\s*编号\s*[=＝为]?\s*\d*|</?资料[^>]*>")
+# what is left of a sentence that names no more than a day or a number
+_DAY_OR_NUMBER = re.compile(r"[\d\s年月日号,，.。、:：;；!！?？()（）\[\]【】=＝-]+")
+
+
+def echoes_sources(sentence: str) -> bool:
+    """The sentence copies a source's labels and says nothing else than a day or a number: not an answer, though
+    the day is the source's own."""
+    if not _SCAFFOLD.search(sentence):
+        return False
+    return not _DAY_OR_NUMBER.sub("", _SCAFFOLD.sub("", sentence))
+
+
 def format_date(d: date) -> str:
     return f"{d.year}年{d.month}月{d.day}日"
 

@@ -186,3 +186,17 @@ def test_the_publication_date_stands_for_an_event_only_when_the_passage_gives_it
     # the passage says 昨天: the meeting was on 2月1日, and the paper's date is not the meeting's
     assert attributor.attribute("武进区于2024年2月1日召开安全生产工作会议[2]。").verified == 1
     assert attributor.attribute("武进区于2024年2月2日召开安全生产工作会议[2]。").verified == 0
+
+
+@pytest.mark.parametrize(
+    ("reply", "verified"),
+    [
+        ("发布日期：2024年2月2日，资料编号=1[1]。", False),  # the source's date line copied back
+        ("发布日期：2024年2月2日[1]。", False),
+        ("2024年2月2日[1]。", True),  # a day alone can answer "哪一天": it is checked as a day
+        ("标题：《常州市生活垃圾分类管理条例》9月1日起施行[1]。", True),  # a copied label around a real claim
+    ],
+)
+def test_a_copied_date_line_is_no_verified_answer(attributor: Attributor, reply: str, verified: bool) -> None:
+    result = attributor.attribute(reply)
+    assert result.factual == 1 and (result.verified == 1) is verified
