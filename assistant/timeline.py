@@ -167,10 +167,42 @@ def event_day(description: str, hits: Sequence[Hit], *, min_overlap: float = 0.3
     if published is None:
         return None
     # relative words are resolved over the whole chunk (当天 refers back), then kept if inside the sentence
-    named = [d for at, d in days_in(hit.chunk.text, published) if start <= at < end]
+    named = [(at, d) for at, d in days_in(hit.chunk.text, published) if start <= at < end]
     if named:
-        return EventDay(named[0], hit, start, end, by_publication=False)
+        return EventDay(_day_of(description, hit.chunk.text, named, start, end), hit, start, end, by_publication=False)
     return EventDay(published, hit, start, end, by_publication=True)
+
+
+_CLAUSE_END = re.compile(r"[，,；;：:]")
+# a day that dates its clause: near the clause's start ("本报讯（记者 朱梦琪）昨天上午，", the brackets not counted),
+# or after 于/在/从 ("将于9月1日起施行"); not one inside a name ("推出春节阅读活动")
+_DATES_CLAUSE = re.compile(r"(?:^.{0,6}|[于在从自])$")
+_BRACKETED = re.compile(r"[（(][^）)]*[）)]")
+
+
+def _day_of(description: str, text: str, named: list[tuple[int, date]], start: int, end: int) -> date:
+    """Of the days a sentence names, the one of the event `description` names (the first, unless told apart).
+
+    Each day that dates its clause governs that clause and what follows up to the next such day: in "昨天上午，
+    市人大常委会召开《条例》新闻发布会，该条例将于2024年9月1日起施行。" 昨天 is the press conference's day and
+    9月1日 the law's. A description ends with its event's verb ("条例开始施行", "召开新闻发布会"), so the day is
+    the one whose part holds the description's last bigram that only one part holds.
+    """
+    heads: list[tuple[int, date]] = []
+    for at, day in named:
+        clause = max((m.end() for m in _CLAUSE_END.finditer(text, start, at)), default=start)
+        if _DATES_CLAUSE.search(_BRACKETED.sub("", text[clause:at])) and (not heads or clause > heads[-1][0]):
+            heads.append((clause, day))
+    if len({d for _, d in heads}) < 2:
+        return named[0][1]
+    bounds = [c for c, _ in heads]
+    parts = [bigrams(normalise(text[a:b])) for a, b in zip(bounds, [*bounds[1:], end], strict=True)]
+    norm = normalise(description)
+    for i in range(len(norm) - 2, -1, -1):
+        holding = [k for k, part in enumerate(parts) if norm[i : i + 2] in part]
+        if len(holding) == 1:
+            return heads[holding[0]][1]
+    return named[0][1]
 
 
 def compare_text(plan: Comparison, first: date, second: date) -> str:

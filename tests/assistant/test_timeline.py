@@ -76,6 +76,27 @@ def test_a_day_is_what_the_sentence_establishes_else_the_publication_date() -> N
     assert citation.quote in MEETING[0].text and "昨天上午，武进区召开安全生产工作会议" in citation.quote
 
 
+LAW = _pair(
+    "g",
+    "条例9月1日起施行",
+    "本报讯（记者 黄雅婷）昨天上午，市人大常委会召开《常州市生活垃圾分类管理条例》新闻发布会，"
+    "该条例将于2024年9月1日起施行。",
+    "2024-02-02",
+)
+
+
+def test_of_several_days_in_a_sentence_the_event_gets_the_day_of_its_own_clause() -> None:
+    # the question's event is the law taking effect, not the press conference that announced it
+    law = event_day(asked_event("《常州市生活垃圾分类管理条例》从什么时候开始施行？"), [_hit(*LAW)])
+    assert law is not None and law.day == date(2024, 9, 1)
+    conference = event_day("市人大常委会召开新闻发布会", [_hit(*LAW)])
+    assert conference is not None and conference.day == date(2024, 2, 1)  # 昨天
+    # words both parts hold decide nothing: the first day stands
+    assert event_day("条例", [_hit(*LAW)]).day == date(2024, 2, 1)
+    # a day inside a name ("春节阅读活动") dates nothing: the sentence's own day is kept
+    assert event_day("图书馆推出春节阅读活动", [_hit(*LIBRARY)]).day == date(2024, 2, 5)
+
+
 def test_days_in_reads_written_and_relative_days() -> None:
     assert [d for _, d in days_in("昨天上午开会，28日闭幕，2023年7月1日起施行。", date(2024, 2, 2))] == [
         date(2024, 2, 1),
