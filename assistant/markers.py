@@ -143,11 +143,15 @@ def with_markers(sentence: str, numbers: Sequence[int]) -> str:
     return sentence[:cut] + marks + sentence[cut:]
 
 
+# a reply that ends mid-sentence, as "…131万辆，[1]" does: its last comma reads as if something were cut off
+_ENDS_OPEN = re.compile(r"[，,、；;：:]((?:\[\d+\])*)$")
+
+
 def join_sentences(parts: Sequence[tuple[AnswerSentence, Sequence[int]]]) -> str:
     out = []
     for sentence, numbers in parts:
         out.append(sentence.text if sentence.separator else with_markers(sentence.text, numbers))
-    return "".join(out).strip()
+    return _ENDS_OPEN.sub(r"\1。", "".join(out).strip())
 
 
 _MARKER = re.compile(r"\[(\d+)\]")

@@ -200,3 +200,9 @@ def test_the_publication_date_stands_for_an_event_only_when_the_passage_gives_it
 def test_a_copied_date_line_is_no_verified_answer(attributor: Attributor, reply: str, verified: bool) -> None:
     result = attributor.attribute(reply)
     assert result.factual == 1 and (result.verified == 1) is verified
+
+
+@pytest.mark.parametrize("reply", ["条例共九章、五十八条，[1]", "条例共九章、五十八条[1]，", "条例共九章、五十八条，"])
+def test_a_reply_that_stops_at_a_comma_is_shown_as_a_whole_sentence(attributor: Attributor, reply: str) -> None:
+    expected = "条例共九章、五十八条[1]。" if "[1]" in reply else "条例共九章、五十八条。"
+    assert attributor.attribute(reply).text == expected
