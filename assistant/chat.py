@@ -356,12 +356,9 @@ class Assistant:
         if 0 < first < len(sources):
             yield Progress("reading", sources=first, found=len(sources))
             p = self._judged(turn, sources[:first])
-            if p is not None and p >= max(opts.first_read_answerable, opts.min_answerable):
-                return ""
-            if turn.notice:
-                return ""  # the model died: the question is answered without it
+            if turn.notice or (p is not None and p >= max(opts.first_read_answerable, opts.min_answerable)):
+                return ""  # answered from these, or without the model when it died
         yield Progress("reading", sources=len(sources), found=len(sources))
-        turn.answerable_p = None
         if opts.min_answerable <= 0:
             turn.read, turn.messages = len(sources), answer_messages(turn.asked, sources, today=turn.today)
             return ""
@@ -374,6 +371,7 @@ class Assistant:
     def _judged(self, turn: _Turn, sources: list[Source]) -> float | None:
         """The model's probability that `sources` answer the question, which become the answer's prompt."""
         turn.read, turn.messages = len(sources), answer_messages(turn.asked, sources, today=turn.today)
+        turn.answerable_p = None
         mark = time.perf_counter()
         try:
             turn.answerable_p = self._answerable(

@@ -25,12 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.latency import read_first  # noqa: E402
 from eval.runner import summarize  # noqa: E402
-
-
-def read_first(record: dict[str, Any]) -> bool:
-    """The model wrote this answer from fewer passages than were found."""
-    return 0 < (record.get("sources_read") or 0) < len(record.get("context") or [])
 
 
 def merged(first: list[dict[str, Any]], full: list[dict[str, Any]], threshold: float) -> list[dict[str, Any]]:

@@ -47,6 +47,11 @@ def _ms(values: list[float | None], p: int) -> float | None:
     return round(percentile(kept, p)) if kept else None
 
 
+def read_first(record: dict[str, Any]) -> bool:
+    """The model wrote this answer from fewer passages than were found (answer.first_read)."""
+    return 0 < (record.get("sources_read") or 0) < len(record.get("context") or [])
+
+
 def latency_row(records: list[dict[str, Any]], summary: dict[str, Any]) -> dict[str, Any]:
     ok = [r for r in records if not r.get("error")]
     timing = [r["timing"] for r in ok]
@@ -71,10 +76,7 @@ def latency_row(records: list[dict[str, Any]], summary: dict[str, Any]) -> dict[
         "reply_tokens_p50": _ms([r["completion_tokens"] for r in written], 50),
         "writing_tokens_per_s_p50": round(percentile(writing, 50), 1) if writing else None,
         "quoted": sum(1 for r in ok if r.get("quotation")),
-        # answers the model wrote from fewer passages than it was given in all (answer.first_read)
-        "answered_from_first_read": sum(
-            1 for r in ok if not r.get("refused") and 0 < r.get("sources_read", 0) < len(r.get("context") or [])
-        ),
+        "answered_from_first_read": sum(1 for r in ok if read_first(r) and not r.get("refused")),
         "accuracy": summary["answer"]["accuracy"],
         "refusal_rate": summary["refusal"]["refusal_rate"],
         "false_refusal_rate": summary["refusal"]["false_refusal_rate"],
