@@ -9,7 +9,8 @@ warmed before the first question, as `newsqa serve` does), and prints:
 - prompt tokens per question (the answer prompt as the model counts it);
 - accuracy, refusal rate on unanswerable questions, false refusals, and the share of answer sentences verified.
 `--ask N` also times `newsqa ask` N times from process start to the quotation on screen and to the answer,
-against a data directory holding the sample page. Every figure is printed with the CPU and kernels it ran on.
+against a data directory holding the sample page. Every figure is printed with the CPU and kernels it ran on, and
+with the share of the run's CPU time a virtual machine's hypervisor gave to other guests (`cpu_stolen`).
 """
 
 from __future__ import annotations
@@ -45,6 +46,28 @@ SETS = {
 def _ms(values: list[float | None], p: int) -> float | None:
     kept = [v for v in values if v is not None]
     return round(percentile(kept, p)) if kept else None
+
+
+def cpu_ticks(stat: Path = Path("/proc/stat")) -> tuple[int, int] | None:
+    """(stolen, all) clock ticks of every CPU since boot, or None where the kernel does not say.
+
+    A virtual machine's hypervisor can hand its cores to other guests; that time is "steal", and no figure of this
+    bench is comparable with another run's unless both say how much of the run was stolen.
+    """
+    try:
+        fields = stat.read_text(encoding="ascii").split("\n", 1)[0].split()
+        # cpu  user nice system idle iowait irq softirq steal ...
+        ticks = [int(v) for v in fields[1:9]] if fields[:1] == ["cpu"] and len(fields) >= 9 else []
+    except (OSError, ValueError):
+        return None
+    return (ticks[7], sum(ticks)) if ticks else None
+
+
+def stolen_share(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    """The share of the CPUs' time between two `cpu_ticks` readings that the hypervisor gave to other guests."""
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return round((after[0] - before[0]) / (after[1] - before[1]), 3)
 
 
 def read_first(record: dict[str, Any]) -> bool:
@@ -94,11 +117,13 @@ def run_set(name: str, settings: Settings, limit: int | None) -> dict[str, Any]:
         worker = getattr(target.assistant.generator, "worker", None)
         if worker is not None:
             worker.url()  # loaded and warmed, as `newsqa serve` has it before the first resident asks
+        before = cpu_ticks()
         records, wall_s = run(questions, searcher=target.searcher, assistant=target.assistant, progress=True)
+        stolen = stolen_share(before, cpu_ticks())
     finally:
         target.close()
     summary = summarize(records, wall_s, {"set": name})
-    return {"row": latency_row(records, summary), "records": records}
+    return {"row": {**latency_row(records, summary), "cpu_stolen": stolen}, "records": records}
 
 
 def time_ask(home: Path, n: int, question: str = "垃圾分类条例什么时候施行？") -> dict[str, Any]:

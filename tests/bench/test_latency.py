@@ -1,0 +1,30 @@
+"""bench/latency.py: the share of a run's CPU time stolen by the hypervisor, read from /proc/stat."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.latency import cpu_ticks, stolen_share
+
+
+def _stat(tmp_path: Path, line: str) -> Path:
+    path = tmp_path / "stat"
+    path.write_text(line + "\ncpu0 1 2 3 4 5 6 7 8 0 0\n", encoding="ascii")
+    return path
+
+
+def test_the_steal_column_is_read_against_all_ticks(tmp_path: Path) -> None:
+    # user nice system idle iowait irq softirq steal guest guest_nice: guests are already counted in user
+    assert cpu_ticks(_stat(tmp_path, "cpu  600 0 100 200 0 0 0 100 50 0")) == (100, 1000)
+
+
+def test_a_kernel_that_does_not_say_gives_none(tmp_path: Path) -> None:
+    assert cpu_ticks(_stat(tmp_path, "intr 1 2 3")) is None
+    assert cpu_ticks(tmp_path / "missing") is None
+    assert cpu_ticks(_stat(tmp_path, "cpu  1 2 x 4 5 6 7 8")) is None
+
+
+def test_the_share_is_of_the_time_between_readings() -> None:
+    assert stolen_share((100, 1000), (150, 1200)) == 0.25
+    assert stolen_share((100, 1000), (100, 1000)) is None
+    assert stolen_share(None, (100, 1000)) is None
