@@ -504,6 +504,7 @@ class Assistant:
             [self._shown(hit, turn) for hit in turn.hits],
             budget_chars=opts.context_chars,
             duplicate_overlap=opts.duplicate_overlap,
+            score_gap=opts.score_gap,
         )
 
     def _with_lead_days(self, evidence: list[Evidence]) -> list[Evidence]:

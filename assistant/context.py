@@ -45,13 +45,21 @@ def _near_copy(text: str, other: str, min_overlap: float) -> bool:
 
 
 def select_passages(
-    hits: Sequence[Hit], shown: Sequence[str], *, budget_chars: int = 0, duplicate_overlap: float = 1.0
+    hits: Sequence[Hit],
+    shown: Sequence[str],
+    *,
+    budget_chars: int = 0,
+    duplicate_overlap: float = 1.0,
+    score_gap: float = 0.0,
 ) -> list[Evidence]:
     """Evidence numbered from 1 for `hits` shown as `shown`, best first: without passages that repeat one above
-    from the same day, and, with `budget_chars`, without those that no longer fit (the first is always kept)."""
+    from the same day, with `score_gap`, without those scored more than that below the first, and with
+    `budget_chars`, without those that no longer fit (the first is always kept)."""
     kept: list[Evidence] = []
     used = 0
     for hit, text in zip(hits, shown, strict=True):
+        if kept and score_gap and hit.score < kept[0].hit.score - score_gap:
+            break  # hits come best first: the rest are further below
         if any(e.hit.date == hit.date and _near_copy(text, e.shown, duplicate_overlap) for e in kept):
             continue  # a copy from the same day adds tokens, not facts; one from another day dates them
         if kept and budget_chars and used + len(text) > budget_chars:

@@ -44,3 +44,11 @@ def test_the_budget_keeps_the_best_passages_that_fit() -> None:
     assert [e.hit.chunk.id for e in kept] == [1, 2]
     only = select_passages(hits[:1], ["字" * 400], budget_chars=250)
     assert len(only) == 1  # the best passage is kept whatever its length
+
+
+def test_passages_scored_far_below_the_best_are_left_out() -> None:
+    hits = [_hit(n, f"第{n}段：" + "字" * 20) for n in range(1, 5)]  # scores 1, 0.5, 0.33, 0.25
+    shown = [h.chunk.text for h in hits]
+    assert [e.hit.chunk.id for e in select_passages(hits, shown, score_gap=0.6)] == [1, 2]
+    assert [e.hit.chunk.id for e in select_passages(hits, shown, score_gap=0.4)] == [1]
+    assert len(select_passages(hits, shown)) == 4  # no gap: every passage
