@@ -173,6 +173,11 @@ class AnswerSettings(_Group):
     # period (unfiltered when it holds nothing relevant) and rewrite them to absolute dates
     resolve_dates: bool = True
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.score_gap < 0:
+            raise ConfigError(f"answer.score_gap: expected 0 (off) or more, got {self.score_gap}")
+
 
 @dataclass(frozen=True)
 class AppSettings(_Group):
