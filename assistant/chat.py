@@ -455,6 +455,7 @@ class Assistant:
             "answerable_p": turn.answerable_p,
             "confirmed_p": turn.confirmed_p,
             "sources_read": turn.read,
+            "sources_found": len(turn.evidence),
             "period_fallback": turn.period_fallback,
             "quotation": turn.quotation,
             "usage": turn.usage,

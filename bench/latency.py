@@ -71,14 +71,16 @@ def stolen_share(before: tuple[int, int] | None, after: tuple[int, int] | None) 
 
 
 def read_first(record: dict[str, Any]) -> bool:
-    """The model wrote this answer from fewer passages than were found (answer.first_read)."""
-    return 0 < (record.get("sources_read") or 0) < len(record.get("context") or [])
+    """The model wrote this answer from fewer passages than were selected for it (answer.first_read)."""
+    found = record.get("sources_found") or len(record.get("context") or [])  # runs before sources_found: the hits
+    return 0 < (record.get("sources_read") or 0) < found
 
 
 def latency_row(records: list[dict[str, Any]], summary: dict[str, Any]) -> dict[str, Any]:
     ok = [r for r in records if not r.get("error")]
     timing = [r["timing"] for r in ok]
     tokens = [r.get("prompt_tokens") for r in ok if r.get("prompt_tokens")]
+    read = [r["sources_read"] for r in ok if r.get("sources_read")]
     written = [r for r in ok if r.get("completion_tokens") and r["timing"].get("ttft_ms") is not None]
     # the model's writing speed: tokens after the first over the time from the first token to the end
     writing = [
@@ -98,6 +100,8 @@ def latency_row(records: list[dict[str, Any]], summary: dict[str, Any]) -> dict[
         "prompt_tokens": (round(sum(tokens) / len(tokens)) if tokens else None, _ms(tokens, 50)),
         "reply_tokens_p50": _ms([r["completion_tokens"] for r in written], 50),
         "writing_tokens_per_s_p50": round(percentile(writing, 50), 1) if writing else None,
+        # passages in the answer prompt, over the questions the model read (answer.score_gap and the like)
+        "passages_read_mean": round(sum(read) / len(read), 2) if read else None,
         "quoted": sum(1 for r in ok if r.get("quotation")),
         "answered_from_first_read": sum(1 for r in ok if read_first(r) and not r.get("refused")),
         "accuracy": summary["answer"]["accuracy"],

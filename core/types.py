@@ -172,6 +172,7 @@ class Answer:
     answerable_p: float | None = None  # the generator's probability, before answering, that the sources answer
     confirmed_p: float | None = None  # that judgement combined with its second look at its own reply
     sources_read: int = 0  # the passages the model read for its answer (the best first: see answer.first_read)
+    sources_found: int = 0  # the passages it could have read: the search's hits that answer.* selection kept
     period_fallback: bool = False  # the period the question names held nothing relevant, so it was searched without
     quotation: Quotation | None = None  # the evidence shown before the answer, which stays when the answer is refused
     # the model's token counts for the answer: prompt_tokens, completion_tokens, and prompt_tokens_details

@@ -73,6 +73,7 @@ def _empty_record(q: Question, retrieval_only: bool) -> dict[str, Any]:
         "answerable_p": None,
         "confirmed_p": None,
         "sources_read": 0,
+        "sources_found": 0,
         "hits": [],
         "relevant": None,
         "n_gold": 0,
@@ -192,6 +193,7 @@ def run_question(
             record["answerable_p"] = answer.answerable_p
             record["confirmed_p"] = answer.confirmed_p  # both judgements combined, after the answer
             record["sources_read"] = answer.sources_read  # the passages the model read (answer.first_read)
+            record["sources_found"] = answer.sources_found  # of those selected (answer.score_gap, ...)
             record["rewritten_query"] = answer.rewritten_query
             record["generator"] = answer.generator
             record["notice"] = answer.notice  # e.g. the model died and this answer came without it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import pytest
@@ -137,7 +138,7 @@ def test_a_sure_first_read_answers_from_the_best_passage_alone(corpus) -> None:
     assert not answer.refused and answer.sources_read == 1 and answer.answerable_p == 0.95
     (judged,) = generator.choose_calls
     assert _sources_in(judged) == 1 and _sources_in(generator.last_messages) == 1
-    assert len(answer.hits) > 1  # more passages were found than the model needed to read
+    assert answer.sources_found > 1  # more passages were selected than the model needed to read
     assert [e.sources for e in events if isinstance(e, Progress) and e.stage == "reading"] == [1]
 
 
@@ -149,7 +150,8 @@ def test_an_unsure_first_read_reads_all_passages_after_the_first(corpus) -> None
     answer = events[-1].answer
     first, full = generator.choose_calls
     n = _sources_in(full)
-    assert n > 1 and answer.sources_read == n and answer.answerable_p == 0.9 and not answer.refused
+    assert n > 1 and answer.sources_read == n == answer.sources_found and answer.answerable_p == 0.9
+    assert not answer.refused
     assert [e.sources for e in events if isinstance(e, Progress) and e.stage == "reading"] == [1, n]
     # the second prompt continues the first up to the end of the best passage: the model's cache holds it
     shared = first[1]["content"].index("</资料>") + len("</资料>")
@@ -216,3 +218,22 @@ def test_a_failing_confirmation_leaves_the_answer(corpus, caplog) -> None:
     with caplog.at_level(logging.WARNING, logger="assistant.chat"):
         answer = _assistant(corpus, generator, min_answerable=0.5, min_confirmed=0.5).ask(LAW_Q)
     assert not answer.refused and "confirmed" not in answer.timings and "judge broke" in caplog.text
+
+
+class _FallingScores(FakeSearcher):
+    """The fake ranking, scored 1, 1/2, 1/3, ... down the list (the fake's own scores tie here)."""
+
+    def search(self, query, **options):
+        hits = super().search(query, **options)
+        return [dataclasses.replace(h, score=1.0 / rank) for rank, h in enumerate(hits, 1)]
+
+
+def test_passages_far_below_the_best_are_not_read(corpus) -> None:
+    articles, chunks = corpus
+    for gap, read in ((0.0, 4), (0.6, 2), (0.4, 1)):
+        generator = FakeJudgingGenerator([LAW_REPLY], judgements=[0.9])
+        settings = Settings().override({"answer": {"min_dense_score": 0.0, "min_answerable": 0.5, "score_gap": gap}})
+        assistant = Assistant(settings, FakeStore(articles), _FallingScores(articles, chunks), generator)
+        answer = assistant.ask(LAW_Q)
+        assert answer.sources_found == answer.sources_read == _sources_in(generator.last_messages) == read
+        assert not answer.refused and len(answer.hits) == 4

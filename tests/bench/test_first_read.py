@@ -6,7 +6,14 @@ from bench.first_read import disagreements, merged
 
 
 def _record(qid: str, *, read: int, found: int = 4, p: float | None = 0.9, correct: bool = True) -> dict:
-    return {"id": qid, "sources_read": read, "context": [{}] * found, "answerable_p": p, "correct": correct}
+    return {
+        "id": qid,
+        "sources_read": read,
+        "sources_found": found,
+        "context": [{}] * 5,
+        "answerable_p": p,
+        "correct": correct,
+    }
 
 
 def test_a_higher_threshold_sends_the_less_sure_first_reads_back_to_the_full_run() -> None:
