@@ -136,8 +136,8 @@ class AnswerSettings(_Group):
     duplicate_overlap: float = 0.8
     # a passage whose search score is more than this below the best passage's is left out (0: none is). In the
     # fused score's units: with retrieval.fusion "convex", a share of the score range of the search's candidates.
-    # 0.5 leaves out no passage on rgb_zh (none is that far below there; the widest spread of its questions 60-299
-    # is 0.40) and a third of the sample page's, at the same quality but one judgement (docs/BENCHMARKS.md)
+    # 0.5 leaves out none of rgb_zh's passages, whose best four score close together, and a third of the sample
+    # page's, where one article stands out (docs/BENCHMARKS.md)
     score_gap: float = 0.5
     # refuse without asking the generator when the best hit's dense cosine is below this: it turns away clearly
     # off-topic questions and no answerable one of the calibration sets. Other embedders have other cosine
