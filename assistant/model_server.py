@@ -109,6 +109,10 @@ class ModelServer:
         self.token = token
         self.info = dict(info or {})
         self.busy = threading.Lock()  # held while the engine works: /health says whether a request is running
+        # what the engine has done since the start: prompt tokens read (not taken from a cache) tell how much of
+        # the work the prompt caches saved, which time alone cannot on a machine shared with other guests
+        self.tokens = {"requests": 0, "prompt": 0, "cached": 0, "completion": 0}
+        self._tokens_lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.httpd.daemon_threads = True
 
@@ -118,6 +122,19 @@ class ModelServer:
 
     def serve_forever(self) -> None:
         self.httpd.serve_forever(poll_interval=0.2)
+
+    def count(self, usage: dict[str, Any]) -> None:
+        """Add one request's OpenAI-style token counts to the server's totals."""
+        cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+        with self._tokens_lock:
+            self.tokens["requests"] += 1
+            self.tokens["prompt"] += int(usage.get("prompt_tokens") or 0)
+            self.tokens["cached"] += cached
+            self.tokens["completion"] += int(usage.get("completion_tokens") or 0)
+
+    def totals(self) -> dict[str, int]:
+        with self._tokens_lock:
+            return dict(self.tokens)
 
     def shutdown(self) -> None:
         self.httpd.shutdown()
@@ -140,7 +157,8 @@ class ModelServer:
                 if not self._authorised():
                     return
                 if self.path.rstrip("/") == "/health":
-                    self._send_json(200, {"status": "ok", "busy": server.busy.locked(), **server.info})
+                    health = {"status": "ok", "busy": server.busy.locked(), "tokens": server.totals()}
+                    self._send_json(200, {**health, **server.info})
                 elif self.path.rstrip("/") == "/v1/models":
                     self._send_json(200, {"object": "list", "data": [{"id": server.engine.name, "object": "model"}]})
                 else:
@@ -176,6 +194,7 @@ class ModelServer:
                     top, usage = server.engine.first_token_logprobs(
                         request["messages"], max(request["top_logprobs"], 1)
                     )
+                server.count({**usage, "completion_tokens": 1})
                 token, logprob = top[0]
                 content = {"token": token, "logprob": logprob, "top_logprobs": []}
                 content["top_logprobs"] = [{"token": t, "logprob": lp} for t, lp in top[: request["top_logprobs"]]]
@@ -195,6 +214,7 @@ class ModelServer:
                     pieces = self._pieces(request)
                     text = "".join(pieces)
                 usage = dict(getattr(pieces, "usage", None) or {})
+                server.count(usage)
                 self._send_json(200, {**_completion(server.engine.name, text, "stop"), "usage": usage})
 
             def _stream(self, request: dict[str, Any]) -> None:
@@ -231,6 +251,7 @@ class ModelServer:
                         close = getattr(pieces, "close", None)
                         if close is not None:
                             close()  # a client that went away stops the generation here
+                        server.count(dict(getattr(pieces, "usage", None) or {}))
                 send({}, "stop")
                 if request["include_usage"]:
                     usage = {

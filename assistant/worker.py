@@ -23,6 +23,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from assistant import kernels
 from assistant.backends.openai import OpenAIGenerator
 from assistant.generation import GeneratorError, Messages, ModelCrashed, Reply
@@ -163,6 +165,23 @@ class ModelWorker:
             return kernels.describe_exit(process.wait(wait_s))
         except subprocess.TimeoutExpired:
             return ""
+
+    def health(self) -> dict[str, Any]:
+        """The running server's /health reply (state, and the tokens it has read and written since it started);
+        {} when no server is running or it does not answer."""
+        with self._cond:
+            running = self._running
+        if running is None:
+            return {}
+        try:
+            reply = httpx.get(
+                f"http://127.0.0.1:{running.port}/health",
+                headers={"Authorization": f"Bearer {self.token}"},
+                timeout=5.0,
+            )
+            return dict(reply.json()) if reply.status_code == 200 else {}
+        except (httpx.HTTPError, ValueError):
+            return {}
 
     def alive(self) -> bool:
         with self._cond:

@@ -6,7 +6,8 @@ For each set it runs every question through the assistant as `newsqa eval` does 
 warmed before the first question, as `newsqa serve` does), and prints:
 - first content: the verified quotation (原文摘录), or the checked answer when there is none;
 - first model token, and the whole answer (p50 / p95);
-- prompt tokens per question (the answer prompt as the model counts it);
+- prompt tokens per question (the answer prompt as the model counts it), and the prompt tokens the model server
+  actually read per question over all its calls (judgement, answer), the rest coming from its prompt caches;
 - accuracy, refusal rate on unanswerable questions, false refusals, and the share of answer sentences verified.
 `--ask N` also times `newsqa ask` N times from process start to the quotation on screen and to the answer,
 against a data directory holding the sample page. Every figure is printed with the CPU and kernels it ran on, and
@@ -121,13 +122,32 @@ def run_set(name: str, settings: Settings, limit: int | None) -> dict[str, Any]:
         worker = getattr(target.assistant.generator, "worker", None)
         if worker is not None:
             worker.url()  # loaded and warmed, as `newsqa serve` has it before the first resident asks
-        before = cpu_ticks()
+        before, tokens_before = cpu_ticks(), _model_tokens(worker)
         records, wall_s = run(questions, searcher=target.searcher, assistant=target.assistant, progress=True)
-        stolen = stolen_share(before, cpu_ticks())
+        stolen, tokens = stolen_share(before, cpu_ticks()), tokens_read(tokens_before, _model_tokens(worker))
     finally:
         target.close()
     summary = summarize(records, wall_s, {"set": name})
-    return {"row": {**latency_row(records, summary), "cpu_stolen": stolen}, "records": records}
+    row = {**latency_row(records, summary), "cpu_stolen": stolen}
+    if tokens:
+        row["model_prompt_tokens_read_mean"] = round(tokens["read"] / len(records), 1)
+        row["model_requests"] = tokens["requests"]
+    return {"row": row, "records": records}
+
+
+def _model_tokens(worker: Any) -> dict[str, int]:
+    return dict(worker.health().get("tokens") or {}) if worker is not None else {}
+
+
+def tokens_read(before: dict[str, int], after: dict[str, int]) -> dict[str, int] | None:
+    """The model server's work between two of its /health counts: requests, and prompt tokens it read rather than
+    took from a cache (every call of every question: judgement, answer, rewrite). None when it was restarted in
+    between (the counts start again) or reports none."""
+    keys = ("requests", "prompt", "cached")
+    if not all(k in before and k in after for k in keys) or after["requests"] < before["requests"]:
+        return None
+    delta = {k: after[k] - before[k] for k in keys}
+    return {"requests": delta["requests"], "read": delta["prompt"] - delta["cached"]}
 
 
 def time_ask(home: Path, n: int, question: str = "垃圾分类条例什么时候施行？") -> dict[str, Any]:

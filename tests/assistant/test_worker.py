@@ -20,7 +20,7 @@ from assistant import worker as worker_module
 from assistant.backends.openai import OpenAIGenerator
 from assistant.chat import Assistant
 from assistant.events import Final, Progress, Quote, Token
-from assistant.generation import GeneratorError, ModelCrashed, choice_probs, complete, usage_of
+from assistant.generation import GeneratorError, ModelCrashed, Reply, choice_probs, complete, usage_of
 from assistant.kernels import KernelPlan
 from assistant.model_server import ModelServer
 from assistant.prompts import MODEL_CRASHED_NOTE
@@ -120,6 +120,36 @@ def test_server_rejects_bad_requests_clearly(server: ModelServer, body: object, 
     assert message in response.json()["error"]["message"]
 
 
+class _CountingEngine(ScriptedEngine):
+    """Reports token counts as the llama engine does: the prompt, the part of it taken from a cache, the reply."""
+
+    def stream(self, messages, *, max_tokens, temperature=0.0, stop=None) -> Reply:
+        usage = {"prompt_tokens": 30, "prompt_tokens_details": {"cached_tokens": 20}, "completion_tokens": 5}
+        return Reply(super().stream(messages, max_tokens=max_tokens), usage)
+
+    def first_token_logprobs(self, messages, top_n):
+        top, _ = super().first_token_logprobs(messages, top_n)
+        return top, {"prompt_tokens": 32, "prompt_tokens_details": {"cached_tokens": 30}}
+
+
+def test_server_counts_the_tokens_it_read_and_took_from_its_caches() -> None:
+    server = ModelServer(_CountingEngine({"reply": LAW_REPLY}, "zen4", True), token="t0ken")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        client = OpenAIGenerator(f"http://127.0.0.1:{server.port}/v1", api_key="t0ken", timeout_s=10)
+        assert complete(client, MESSAGES, max_tokens=64) == LAW_REPLY  # streamed
+        assert _post(server, {"messages": MESSAGES}).json()["usage"]["completion_tokens"] == 5  # not streamed
+        choice_probs(client, MESSAGES, ("是", "否"))
+        health = httpx.get(
+            f"http://127.0.0.1:{server.port}/health", headers={"Authorization": "Bearer t0ken"}, timeout=5
+        ).json()
+    finally:
+        server.shutdown()
+        thread.join()
+    assert health["tokens"] == {"requests": 3, "prompt": 92, "cached": 70, "completion": 11}
+
+
 def test_server_wants_its_token(server: ModelServer) -> None:
     assert _post(server, {"messages": MESSAGES}, token="wrong").status_code == 401
     health = httpx.get(f"http://127.0.0.1:{server.port}/health", timeout=5)
@@ -137,11 +167,12 @@ def test_worker_answers_through_the_openai_protocol(tmp_path: Path) -> None:
         assert "".join(reply) == LAW_REPLY
         assert usage_of(reply) == {}  # the scripted engine counts nothing; the real one is tested below
         assert choice_probs(gen, MESSAGES, ("是", "否")) == {"是": 1.0, "否": 0.0}
+        assert worker.health()["tokens"] == {"requests": 2, "prompt": 10, "cached": 0, "completion": 1}
         status = worker.status()
         assert status.state == "ready" and status.plan == ZEN4 and status.warmup["prompt_tps"] == 100.0
     finally:
         worker.stop()
-    assert worker.status().state == "stopped"
+    assert worker.status().state == "stopped" and worker.health() == {}
 
 
 def test_the_server_gives_up_cpu_priority_to_the_app(tmp_path: Path) -> None:

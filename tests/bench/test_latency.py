@@ -1,10 +1,10 @@
-"""bench/latency.py: the share of a run's CPU time stolen by the hypervisor, read from /proc/stat."""
+"""bench/latency.py: the share of a run's CPU time stolen by the hypervisor (/proc/stat), and the model's work."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from bench.latency import cpu_ticks, stolen_share
+from bench.latency import cpu_ticks, stolen_share, tokens_read
 
 
 def _stat(tmp_path: Path, line: str) -> Path:
@@ -28,3 +28,15 @@ def test_the_share_is_of_the_time_between_readings() -> None:
     assert stolen_share((100, 1000), (150, 1200)) == 0.25
     assert stolen_share((100, 1000), (100, 1000)) is None
     assert stolen_share(None, (100, 1000)) is None
+
+
+def test_the_tokens_read_are_the_prompt_tokens_not_taken_from_a_cache() -> None:
+    before = {"requests": 4, "prompt": 1000, "cached": 600, "completion": 50}
+    after = {"requests": 10, "prompt": 4000, "cached": 2100, "completion": 150}
+    assert tokens_read(before, after) == {"requests": 6, "read": 1500}
+
+
+def test_a_restarted_or_silent_server_gives_no_token_count() -> None:
+    counts = {"requests": 9, "prompt": 900, "cached": 100}
+    assert tokens_read(counts, {"requests": 2, "prompt": 50, "cached": 0}) is None  # counting began again
+    assert tokens_read({}, counts) is None
