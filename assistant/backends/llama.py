@@ -133,6 +133,23 @@ def _prompt_cache(capacity_bytes: int, max_entries: int) -> Any:
     return PromptCache(capacity_bytes=capacity_bytes)
 
 
+def _restore_longest_prefix(llm: Any, tokens: Sequence[int]) -> None:
+    """Load the prompt cache's state that shares the longest start with `tokens`, when it shares more than the
+    model's current state does: what llama-cpp-python does before a completion, done for a judgement too. A
+    question about passages an earlier one read (not only the one just before) then skips reading them again."""
+    from llama_cpp import Llama
+
+    if not llm.cache:
+        return
+    try:
+        state = llm.cache[tokens]
+    except KeyError:
+        return
+    current = Llama.longest_token_prefix(llm._input_ids.tolist(), tokens)
+    if Llama.longest_token_prefix(state.input_ids.tolist(), tokens) > current:
+        llm.load_state(state)
+
+
 class LlamaGenerator:
     """A local GGUF chat model run by llama-cpp-python; the chat template comes from the GGUF metadata.
 
@@ -239,6 +256,7 @@ class LlamaGenerator:
         tokens = llm.tokenize(prompt.encode("utf-8"), special=True)
         if len(tokens) >= llm.n_ctx():
             raise GeneratorError(f"{self.name}: prompt of {len(tokens)} tokens does not fit in n_ctx")
+        _restore_longest_prefix(llm, tokens)
         shared = min(Llama.longest_token_prefix(llm._input_ids.tolist(), tokens), len(tokens) - 1)
         llm.n_tokens = shared  # eval() drops the cached state past this point
         llm.eval(tokens[shared:])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.backends.llama import LlamaGenerator, _prompt_cache
+from assistant.backends.llama import LlamaGenerator, _prompt_cache, _restore_longest_prefix
 from assistant.backends.openai import API_KEY_ENV, OpenAIGenerator
 from assistant.backends.transformers import TransformersGenerator
 from assistant.extractive import ExtractiveAnswerer
@@ -517,3 +517,56 @@ def test_llama_cache_keeps_no_logits_copy() -> None:
         cache[key] = State()
     assert len(cache.cache_state) == 2
     assert all(state.scores.shape[0] == 1 for state in cache.cache_state.values())
+
+
+class _Llm:
+    """What `_restore_longest_prefix` touches of a llama_cpp.Llama: the live tokens, the prompt cache, load_state."""
+
+    def __init__(self, live: list[int], cache: object) -> None:
+        import numpy as np
+
+        self._input_ids = np.array(live)
+        self.cache = cache
+        self.loaded: list[object] = []
+
+    def load_state(self, state: object) -> None:
+        self.loaded.append(state)
+        self._input_ids = state.input_ids
+
+
+def test_a_judgement_loads_the_cached_state_sharing_more_of_its_prompt() -> None:
+    pytest.importorskip("llama_cpp")
+    import numpy as np
+
+    class State:
+        def __init__(self, tokens: list[int]) -> None:
+            self.input_ids = np.array(tokens)
+            self.scores = np.zeros((1, 8))
+            self.llama_state_size = 100
+
+    cache = _prompt_cache(1 << 20, 4)
+    earlier, other = State([1, 2, 3, 4, 5, 9]), State([1, 7, 7])
+    cache[(1, 2, 3, 4, 5, 9)], cache[(1, 7, 7)] = earlier, other
+    llm = _Llm([1, 2, 8], cache)
+    _restore_longest_prefix(llm, [1, 2, 3, 4, 6])  # the cache shares 4 tokens, the live state 2
+    assert llm.loaded == [earlier]
+    _restore_longest_prefix(llm, [1, 2, 3, 4, 5, 9, 10])  # the live state shares as much: nothing to load
+    assert llm.loaded == [earlier]
+    empty = _Llm([1, 2], _prompt_cache(1 << 20, 4))
+    _restore_longest_prefix(empty, [1, 2, 3])
+    assert empty.loaded == []
+
+
+@pytest.mark.model
+def test_llama_judgement_reads_only_what_the_prompt_cache_lacks(real_llama: WorkerGenerator) -> None:
+    system = {"role": "system", "content": "你是新闻资料问答助手，只根据资料回答，并用[编号]标注来源。"}
+    sources = "资料[1]：《常州市生活垃圾分类管理条例》将于2024年9月1日起施行，共九章五十八条，历时3年制定出台。\n"
+    answer = [system, {"role": "user", "content": sources + "问题：条例什么时候施行？请回答。"}]
+    judge = [system, {"role": "user", "content": sources + "问题：条例一共有多少条？资料中是否写有答案？"}]
+    complete(real_llama, answer, max_tokens=4)  # its state goes to the prompt cache
+    complete(real_llama, [{"role": "user", "content": "你好"}], max_tokens=2)  # the live state holds another prompt
+    before = real_llama.worker.health()["tokens"]
+    choice_probs(real_llama, judge, ("是", "否"))
+    after = real_llama.worker.health()["tokens"]
+    prompt, cached = after["prompt"] - before["prompt"], after["cached"] - before["cached"]
+    assert cached > prompt * 0.6, (prompt, cached)  # the system prompt and the source came from the cache
