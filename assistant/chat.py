@@ -18,6 +18,7 @@ from assistant.facts import unmatched_question_facts
 from assistant.generation import ModelCrashed, choice_probs, usage_of
 from assistant.judgements import combined_judgement, confirmation_turns
 from assistant.markers import renumbered
+from assistant.memory import Remembered, ReplyMemory, memory_key
 from assistant.periods import covered_dates, search_period
 from assistant.prompts import (
     EVENT_DAY_NOTE,
@@ -119,6 +120,7 @@ class _Turn:
     numbers: dict[int, int] = field(default_factory=dict)  # source number in the prompt -> number shown
     generator: str = ""
     notice: str = ""
+    remembered: Remembered | None = None  # the model's work on this prompt, from an earlier question
     timings: dict[str, float] = field(default_factory=dict)
 
     def lap(self, name: str, since: float) -> None:
@@ -157,6 +159,7 @@ class Assistant:
         self.extractive = extractive or ExtractiveAnswerer()
         self.annotate = annotate
         self.line = TurnLine(settings.generator.parallel)
+        self.memory = ReplyMemory(settings.answer.remembered_replies)
         self.generator_error = ""  # why the generator was given up on, when it was
 
     def ask(
@@ -203,18 +206,27 @@ class Assistant:
             if turn.quotation is not None:
                 turn.lap("quote", turn.start)
                 yield Quote(turn.quotation)
+            # a prompt the model has worked on before is answered from memory, without joining the line
+            key = self._memory_key(turn)
+            turn.remembered = self.memory.get(key) if key else None
             # the model reads one question at a time: from the judgement to the last token, this one holds it
-            ticket = self.line.join() if self.generator is not None else None
+            ticket = self.line.join() if self.generator is not None and turn.remembered is None else None
             try:
                 if ticket is not None:
                     yield from self._wait(ticket)
+                    turn.remembered = self.memory.get(key) if key else None  # answered for someone ahead in line
+                if turn.remembered is not None:
+                    reason = self._recall(turn, turn.remembered)
+                elif ticket is not None:
                     reason = yield from self._judge(turn)
                 if not reason:
-                    if ticket is not None and not turn.notice:
+                    if ticket is not None and turn.remembered is None and not turn.notice:
                         yield Progress("writing")
                     yield from self._generate(turn)
                     attribution = self._verify(turn)
                     reason = self._decide(turn, attribution)
+                if key and turn.remembered is None:
+                    self._remember(key, turn, reason)
             finally:
                 if ticket is not None:
                     ticket.release()
@@ -388,7 +400,11 @@ class Assistant:
         """4. The reply, streamed: the generator's, or the extractive answerer's when there is none or it failed."""
         mark = time.perf_counter()
         pieces: list[str] = []
-        if self.generator is not None and not turn.notice:
+        if turn.remembered is not None:
+            turn.lap("ttft", turn.start)
+            pieces = [turn.remembered.reply]
+            yield Token(turn.remembered.reply)
+        elif self.generator is not None and not turn.notice:
             try:
                 max_tokens = min(self.settings.generator.max_tokens, self.settings.answer.max_answer_tokens)
                 reply = self.generator.stream(
@@ -413,6 +429,50 @@ class Assistant:
             yield Token(reply)
         turn.reply = "".join(pieces).strip()
         turn.lap("generate", mark)
+
+    def _memory_key(self, turn: _Turn) -> str:
+        """What identifies this question's work at the model (see assistant.memory); "" when it is not kept: no
+        model, sampling, or a confirmation after the answer."""
+        gen, opts = self.settings.generator, self.settings.answer
+        if self.generator is None or not opts.remembered_replies or gen.temperature > 0 or opts.min_confirmed > 0:
+            return ""
+        sources = [Source(e.n, e.hit.title, e.hit.date, e.shown) for e in turn.evidence]
+        options = (
+            min(gen.max_tokens, opts.max_answer_tokens),
+            opts.min_answerable,
+            opts.first_read,
+            opts.first_read_answerable,
+            turn.noted,
+        )
+        model = getattr(self.generator, "name", type(self.generator).__name__)
+        return memory_key(model, options, answer_messages(turn.asked, sources, today=turn.today))
+
+    def _recall(self, turn: _Turn, remembered: Remembered) -> str:
+        """The judgement of an earlier question with this prompt; its reply follows in `_generate`."""
+        turn.answerable_p, turn.read, turn.messages = remembered.answerable_p, remembered.read, remembered.messages
+        turn.usage, turn.generator = dict(remembered.usage), remembered.generator
+        return remembered.refusal
+
+    def _remember(self, key: str, turn: _Turn, reason: str) -> None:
+        """Keep what the model made of this prompt when it worked to the end: judged no, or wrote its whole reply
+        (a reply cut short by its reader never gets here)."""
+        judged = turn.answerable_p is not None or self.settings.answer.min_answerable <= 0
+        wrote = reason == "judge" or (turn.generator not in ("", "extractive") and turn.reply)
+        if turn.notice or not judged or not wrote:
+            return
+        reply = "" if reason == "judge" else turn.reply
+        self.memory.put(
+            key,
+            Remembered(
+                reason if reason == "judge" else "",
+                turn.answerable_p,
+                turn.read,
+                turn.messages,
+                reply,
+                turn.generator,
+                dict(turn.usage),
+            ),
+        )
 
     def _verify(self, turn: _Turn, text: str | None = None) -> Attribution:
         """5. Each sentence of the reply is matched to a quoted span of a cited passage that supports it."""
@@ -459,6 +519,7 @@ class Assistant:
             "period_fallback": turn.period_fallback,
             "quotation": turn.quotation,
             "usage": turn.usage,
+            "remembered": turn.remembered is not None,
         }
         if reason or attribution is None:
             # a question about another period than the corpus covers is told what the corpus does cover

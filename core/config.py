@@ -170,6 +170,10 @@ class AnswerSettings(_Group):
     # tokens the answer may take (also bounded by generator.max_tokens): three or four cited Chinese sentences
     # fit in ~150, and on a CPU every token is ~0.1 s of waiting
     max_answer_tokens: int = 200
+    # replies kept for a question whose prompt comes again (the same passages, question and day), answered at once
+    # without the model: greedy decoding would write them again word for word. 0 keeps none. Not used with
+    # generator.temperature above 0 or with min_confirmed.
+    remembered_replies: int = 256
     # time: spell out an article's relative dates against its publication date ("昨天上午（即2024年2月1日上午）")
     # for the model and in citations; read the question's own time words against the question date, search that
     # period (unfiltered when it holds nothing relevant) and rewrite them to absolute dates
@@ -179,6 +183,8 @@ class AnswerSettings(_Group):
         super().__post_init__()
         if self.score_gap < 0:
             raise ConfigError(f"answer.score_gap: expected 0 (off) or more, got {self.score_gap}")
+        if self.remembered_replies < 0:
+            raise ConfigError(f"answer.remembered_replies: expected 0 (off) or more, got {self.remembered_replies}")
 
 
 @dataclass(frozen=True)

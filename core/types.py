@@ -175,6 +175,7 @@ class Answer:
     sources_found: int = 0  # the passages it could have read: the search's hits that answer.* selection kept
     period_fallback: bool = False  # the period the question names held nothing relevant, so it was searched without
     quotation: Quotation | None = None  # the evidence shown before the answer, which stays when the answer is refused
+    remembered: bool = False  # the model's work on this very prompt was remembered from an earlier question
     # the model's token counts for the answer: prompt_tokens, completion_tokens, and prompt_tokens_details
     # .cached_tokens, the prompt prefix it did not read again (OpenAI's shape; {} when the backend reports none)
     usage: dict[str, Any] = field(default_factory=dict, compare=False)

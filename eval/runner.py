@@ -74,6 +74,7 @@ def _empty_record(q: Question, retrieval_only: bool) -> dict[str, Any]:
         "confirmed_p": None,
         "sources_read": 0,
         "sources_found": 0,
+        "remembered": False,
         "hits": [],
         "relevant": None,
         "n_gold": 0,
@@ -194,6 +195,7 @@ def run_question(
             record["confirmed_p"] = answer.confirmed_p  # both judgements combined, after the answer
             record["sources_read"] = answer.sources_read  # the passages the model read (answer.first_read)
             record["sources_found"] = answer.sources_found  # of those selected (answer.score_gap, ...)
+            record["remembered"] = answer.remembered  # answered from an earlier question's prompt, without the model
             record["rewritten_query"] = answer.rewritten_query
             record["generator"] = answer.generator
             record["notice"] = answer.notice  # e.g. the model died and this answer came without it
