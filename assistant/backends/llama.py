@@ -109,6 +109,45 @@ def _usage(eval_log: Sequence[tuple[int, int]], *, completion: bool) -> dict[str
     return usage
 
 
+def _lean_states(llm: Any) -> None:
+    """Save and restore prompt-cache states without llama-cpp-python's copies of its logits rows.
+
+    Without logits_all those rows are never written (sampling reads llama.cpp's own logits), yet Llama.save_state
+    copies all of them, up to n_batch x n_vocab floats (311 MB for Qwen2.5), after every completion, and
+    load_state writes them back and scans the rest before a restored prompt is read: tenths of a second of
+    copying on the way to each answer (docs/BENCHMARKS.md). What a state is for is llama.cpp's own (the KV cache).
+    """
+    import llama_cpp
+    from llama_cpp import LlamaState
+
+    def save_state() -> Any:
+        ctx = llm._ctx.ctx
+        size = int(llama_cpp.llama_state_get_size(ctx))
+        buffer = (ctypes.c_uint8 * size)()
+        n_bytes = int(llama_cpp.llama_state_get_data(ctx, buffer, size))
+        if n_bytes > size:
+            raise RuntimeError("Failed to copy llama state data")
+        return LlamaState(
+            scores=np.zeros((1, llm.n_vocab()), dtype=np.single),
+            input_ids=llm.input_ids[: llm.n_tokens].copy(),
+            n_tokens=llm.n_tokens,
+            llama_state=bytes(memoryview(buffer)[:n_bytes]),
+            llama_state_size=n_bytes,
+            seed=llm._seed,
+        )
+
+    def load_state(state: Any) -> None:
+        data = (ctypes.c_uint8 * state.llama_state_size).from_buffer_copy(state.llama_state)
+        if llama_cpp.llama_state_set_data(llm._ctx.ctx, data, state.llama_state_size) != state.llama_state_size:
+            raise RuntimeError("Failed to set llama state data")
+        llm.input_ids[: state.n_tokens] = state.input_ids[: state.n_tokens]
+        llm.n_tokens = state.n_tokens
+        llm._requires_eval = True  # the next token is sampled only after a fresh decode, as load_state has it
+        llm._seed = state.seed
+
+    llm.save_state, llm.load_state = save_state, load_state
+
+
 def _token_text(llm: Any, token: int) -> str:
     return llm.detokenize([token], special=True).decode("utf-8", errors="replace")
 
@@ -146,7 +185,7 @@ def _restore_longest_prefix(llm: Any, tokens: Sequence[int]) -> None:
     except KeyError:
         return
     current = Llama.longest_token_prefix(llm._input_ids.tolist(), tokens)
-    if Llama.longest_token_prefix(state.input_ids.tolist(), tokens) > current:
+    if Llama.longest_token_prefix(state.input_ids[: state.n_tokens].tolist(), tokens) > current:
         llm.load_state(state)
 
 
@@ -208,6 +247,7 @@ class LlamaGenerator:
             raise GeneratorError(f"cannot load {self.model_path}: {exc}") from exc
         if self.prefix_cache:
             llm.set_cache(_prompt_cache(self.cache_bytes, self.cache_entries))
+            _lean_states(llm)
         _count_evals(llm)
         return llm
 

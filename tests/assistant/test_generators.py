@@ -540,7 +540,8 @@ def test_a_judgement_loads_the_cached_state_sharing_more_of_its_prompt() -> None
 
     class State:
         def __init__(self, tokens: list[int]) -> None:
-            self.input_ids = np.array(tokens)
+            self.input_ids = np.array([*tokens, 3, 4, 6])  # llama-cpp-python saves stale tokens past n_tokens
+            self.n_tokens = len(tokens)
             self.scores = np.zeros((1, 8))
             self.llama_state_size = 100
 
