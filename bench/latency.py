@@ -132,6 +132,9 @@ def run_set(name: str, settings: Settings, limit: int | None) -> dict[str, Any]:
     if tokens:
         row["model_prompt_tokens_read_mean"] = round(tokens["read"] / len(records), 1)
         row["model_requests"] = tokens["requests"]
+    if worker is not None:  # the speeds the server measured on its warm-up text, before the first question
+        warmup = worker.status().warmup
+        row["warmup_tokens_per_s"] = {"prompt": warmup.get("prompt_tps"), "writing": warmup.get("gen_tps")}
     return {"row": row, "records": records}
 
 
