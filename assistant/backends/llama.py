@@ -194,7 +194,10 @@ class LlamaGenerator:
 
     llama.cpp always reuses the part of a prompt shared with the previous call. `prefix_cache` also keeps the
     states of the last `cache_entries` calls in RAM, so a prompt sharing its start with any of them (the answer
-    prompt after a follow-up rewrite call, say) skips re-evaluating that prefix.
+    prompt after a follow-up rewrite call, a question about passages read for an earlier one) skips re-evaluating
+    that prefix. A state is ~28 KB per token for Qwen2.5-1.5B (~23 MB for an 800-token answer), so 16 of them
+    take ~370 MB, within `cache_bytes`; over the sample set's questions in order, 16 could serve a third of the
+    passages read, 4 a fifth (docs/BENCHMARKS.md).
     """
 
     def __init__(
@@ -204,7 +207,7 @@ class LlamaGenerator:
         n_ctx: int = 4096,
         n_threads: int = 0,
         prefix_cache: bool = True,
-        cache_entries: int = 4,
+        cache_entries: int = 16,
         cache_bytes: int = 512 << 20,
         plan: KernelPlan | None = None,
         flash_attn: bool = False,
