@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Protocol
@@ -213,8 +213,8 @@ class Assistant:
             ticket = self.line.join() if self.generator is not None and turn.remembered is None else None
             try:
                 if ticket is not None:
-                    yield from self._wait(ticket)
-                    turn.remembered = self.memory.get(key) if key else None  # answered for someone ahead in line
+                    # answered for someone ahead in the line, while this one waited or just before its turn
+                    turn.remembered = (yield from self._wait(ticket, key)) or (self.memory.get(key) if key else None)
                 if turn.remembered is not None:
                     reason = self._recall(turn, turn.remembered)
                 elif ticket is not None:
@@ -349,10 +349,14 @@ class Assistant:
         quoted, citations, turn.numbers = renumbered(attribution.text, attribution.citations, {})
         return Quotation(quoted, citations)
 
-    def _wait(self, ticket: Ticket) -> Iterator[Progress]:
-        """Report the place in the line until this question has the model."""
+    def _wait(self, ticket: Ticket, key: str = "") -> Generator[Progress, None, Remembered | None]:
+        """Report the place in the line until this question has the model, or until the model has answered the
+        same prompt for someone ahead in the line: then the question leaves the line with that answer."""
         shown = None
         while not ticket.wait(_QUEUE_REPORT_S):
+            if key and (remembered := self.memory.get(key)) is not None:
+                ticket.release()
+                return remembered
             position = ticket.position
             if position != shown:
                 yield Progress("queued", position=position)

@@ -140,6 +140,53 @@ def test_a_question_waiting_behind_the_same_question_gets_its_answer_from_memory
     assert len(generator.calls) == 1 and len(generator.choose_calls) == 1
 
 
+class _GatedGenerator(FakeJudgingGenerator):
+    """Each reply waits until the test opens its gate: the model is busy for as long as the test wants."""
+
+    def __init__(self, replies: list[str]) -> None:
+        super().__init__(replies, judgements=[0.9] * len(replies))
+        self.gates = [threading.Event() for _ in replies]
+        self.started = [threading.Event() for _ in replies]
+
+    def _pieces(self, reply: str):
+        n = len(self.calls) - 1
+        self.started[n].set()
+        assert self.gates[n].wait(10)
+        yield from super()._pieces(reply)
+
+
+def _ask_in_thread(assistant: Assistant, question: str, out: list) -> threading.Thread:
+    thread = threading.Thread(target=lambda: out.extend(assistant.stream(question, question_date=DAY)), daemon=True)
+    thread.start()
+    return thread
+
+
+def _queued(events: list) -> bool:
+    return any(isinstance(e, Progress) and e.stage == "queued" for e in list(events))
+
+
+def test_a_waiting_question_leaves_the_line_once_someone_ahead_got_its_answer(corpus) -> None:
+    generator = _GatedGenerator([LAW_REPLY, "该条例共五十八条[1]。"])
+    assistant = _assistant(corpus, generator)
+    first, other, same = [], [], []
+    threads = [_ask_in_thread(assistant, LAW_Q, first)]
+    assert generator.started[0].wait(10)
+    threads.append(_ask_in_thread(assistant, COUNT_Q, other))  # second in line
+    while not _queued(other):
+        threading.Event().wait(0.02)
+    threads.append(_ask_in_thread(assistant, LAW_Q, same))  # third in line, the first one's question
+    while not _queued(same):
+        threading.Event().wait(0.02)
+    generator.gates[0].set()  # the first is answered; the second now holds the model, and does not let go
+    assert generator.started[1].wait(10)
+    threads[2].join(10)
+    assert not threads[2].is_alive(), "the question asked again still waited behind the other one"
+    assert same[-1].answer.remembered and same[-1].answer.text == first[-1].answer.text
+    generator.gates[1].set()
+    threads[1].join(10)
+    assert not other[-1].answer.remembered and len(generator.calls) == 2
+
+
 def test_the_memory_forgets_the_least_recently_used_first() -> None:
     memory = ReplyMemory(2)
     entry = Remembered("", 0.9, 1, [], "回答[1]。", "fake")
