@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any, Protocol
 
 from assistant.attribution import Attribution, Attributor, Evidence
-from assistant.context import select_passages, trim_passage
+from assistant.context import in_article_order, select_passages, trim_passage
 from assistant.events import Event, Final, Progress, Quote, Token
 from assistant.extractive import ExtractiveAnswerer
 from assistant.facts import unmatched_question_facts
@@ -565,13 +565,14 @@ class Assistant:
     def _context(self, turn: _Turn) -> list[Evidence]:
         """The sources the model reads, numbered from 1 (see assistant.context.select_passages)."""
         opts = self.settings.answer
-        return select_passages(
+        kept = select_passages(
             turn.hits,
             [self._shown(hit, turn) for hit in turn.hits],
             budget_chars=opts.context_chars,
             duplicate_overlap=opts.duplicate_overlap,
             score_gap=opts.score_gap,
         )
+        return in_article_order(kept) if opts.passage_order == "article" else kept
 
     def _with_lead_days(self, evidence: list[Evidence]) -> list[Evidence]:
         """Each passage from later in its article with the day the article's lead paragraph establishes: news

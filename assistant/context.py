@@ -4,11 +4,12 @@ add something, within a budget. Reading the prompt is most of the wait on a CPU.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from assistant.attribution import Evidence
 from assistant.facts import evidence_facts
 from core.text import bigrams, normalise, sentence_spans
-from core.types import Hit
+from core.types import Hit, parse_day
 
 
 def trim_passage(text: str, query: str, max_chars: int, max_sentences: int = 0) -> str:
@@ -67,3 +68,14 @@ def select_passages(
         kept.append(Evidence(len(kept) + 1, hit, text))
         used += len(text)
     return kept
+
+
+def in_article_order(evidence: Sequence[Evidence]) -> list[Evidence]:
+    """The same passages renumbered from 1 in an order that does not depend on the question: newest article first
+    (undated last), articles by id, each article's passages as they stand in it."""
+
+    def key(e: Evidence) -> tuple:
+        day = parse_day(e.hit.date)
+        return (day is None, -day.toordinal() if day else 0, e.hit.chunk.article_id, e.hit.chunk.index)
+
+    return [replace(e, n=n) for n, e in enumerate(sorted(evidence, key=key), start=1)]

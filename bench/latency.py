@@ -208,6 +208,9 @@ def main() -> int:
             "first_read": settings.answer.first_read,
             "first_read_answerable": settings.answer.first_read_answerable,
             "context_chars": settings.answer.context_chars,
+            "score_gap": settings.answer.score_gap,
+            "passage_order": settings.answer.passage_order,
+            "remembered_replies": settings.answer.remembered_replies,
             "flash_attn": settings.generator.flash_attn,
         },
     }

@@ -139,6 +139,10 @@ class AnswerSettings(_Group):
     # 0.5 leaves out none of rgb_zh's passages, whose best four score close together, and a third of the sample
     # page's, where one article stands out (docs/BENCHMARKS.md)
     score_gap: float = 0.5
+    # the order the model reads the passages in: "score", the best first; or "article", newest article first and
+    # each article's passages in its own order, the same whatever the question, so that questions about the same
+    # articles share the start of their prompts and the model server reads it once (see generator prompt cache)
+    passage_order: Literal["score", "article"] = "score"
     # refuse without asking the generator when the best hit's dense cosine is below this: it turns away clearly
     # off-topic questions and no answerable one of the calibration sets. Other embedders have other cosine
     # scales: recalibrate, or 0 to turn it off.
@@ -183,6 +187,8 @@ class AnswerSettings(_Group):
         super().__post_init__()
         if self.score_gap < 0:
             raise ConfigError(f"answer.score_gap: expected 0 (off) or more, got {self.score_gap}")
+        if self.first_read and self.passage_order != "score":
+            raise ConfigError('answer.first_read reads the best passages first: it needs answer.passage_order "score"')
         if self.remembered_replies < 0:
             raise ConfigError(f"answer.remembered_replies: expected 0 (off) or more, got {self.remembered_replies}")
 

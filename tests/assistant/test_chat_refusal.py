@@ -12,7 +12,7 @@ from assistant.events import Final, Progress, Token
 from assistant.facts import unmatched_question_facts
 from assistant.generation import GeneratorError
 from assistant.prompts import ANSWER_TASK, CONFIRM_TASK, JUDGE_TASK
-from core.config import Settings
+from core.config import ConfigError, Settings
 from tests.support.generators import FakeGenerator, FakeJudgingGenerator
 from tests.support.news import FakeStore, sample_corpus
 from tests.support.searchers import FakeSearcher
@@ -237,3 +237,24 @@ def test_passages_far_below_the_best_are_not_read(corpus) -> None:
         answer = assistant.ask(LAW_Q)
         assert answer.sources_found == answer.sources_read == _sources_in(generator.last_messages) == read
         assert not answer.refused and len(answer.hits) == 4
+
+
+def test_in_article_order_the_prompt_and_the_citations_follow_the_articles(corpus) -> None:
+    articles, chunks = corpus
+    generator = FakeJudgingGenerator([LAW_REPLY], judgements=[0.9])
+    settings = Settings().override(
+        {"answer": {"min_dense_score": 0.0, "min_answerable": 0.5, "score_gap": 0, "passage_order": "article"}}
+    )
+    answer = Assistant(settings, FakeStore(articles), _FallingScores(articles, chunks), generator).ask(LAW_Q)
+    prompt = generator.last_messages[1]["content"]
+    # the four hits are one article's chunks, ranked 0, 2, 3, 1: read in the article's order
+    read = sorted(answer.hits, key=lambda h: prompt.index(h.chunk.text[5:20]))
+    assert [h.chunk.index for h in answer.hits] != [h.chunk.index for h in read]
+    assert [h.chunk.index for h in read] == [0, 1, 2, 3]
+    assert not answer.refused and all(c.verified for c in answer.citations)
+    assert answer.citations[0].article_id == next(a.id for a in articles if "生活垃圾分类管理条例" in a.title)
+
+
+def test_first_read_needs_the_best_passages_first() -> None:
+    with pytest.raises(ConfigError, match="passage_order"):
+        Settings().override({"answer": {"first_read": 1, "passage_order": "article"}})

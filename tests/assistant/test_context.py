@@ -1,8 +1,8 @@
-"""What the model reads of each passage: windows around the question, near copies left out, a budget."""
+"""What the model reads of each passage: windows around the question, near copies left out, a budget, the order."""
 
 from __future__ import annotations
 
-from assistant.context import select_passages, trim_passage
+from assistant.context import in_article_order, select_passages, trim_passage
 from core.types import Chunk, Hit
 
 LAW = "该条例将于2024年9月1日起施行。"
@@ -52,3 +52,29 @@ def test_passages_scored_far_below_the_best_are_left_out() -> None:
     assert [e.hit.chunk.id for e in select_passages(hits, shown, score_gap=0.6)] == [1, 2]
     assert [e.hit.chunk.id for e in select_passages(hits, shown, score_gap=0.4)] == [1]
     assert len(select_passages(hits, shown)) == 4  # no gap: every passage
+
+
+def test_article_order_does_not_depend_on_the_question() -> None:
+    def hit(article: str, index: int, date: str) -> Hit:
+        text = f"{article}文第{index}段。"
+        return Hit(Chunk(hash((article, index)), article, index, index, 0, len(text), text), 0.5, date=date)
+
+    passages = [
+        hit("b", 2, "2024-02-02"),
+        hit("a", 0, "2024-02-01"),
+        hit("b", 0, "2024-02-02"),
+        hit("c", 0, ""),
+        hit("d", 1, "2024-02-02"),
+    ]
+    best_first = select_passages(passages, [h.chunk.text for h in passages])
+    ordered = in_article_order(best_first)
+    # the newest day first, articles by id, each in its own order; undated last; numbered as read
+    assert [(e.hit.chunk.article_id, e.hit.chunk.index) for e in ordered] == [
+        ("b", 0),
+        ("b", 2),
+        ("d", 1),
+        ("a", 0),
+        ("c", 0),
+    ]
+    assert [e.n for e in ordered] == [1, 2, 3, 4, 5]
+    assert in_article_order(best_first[::-1]) == ordered  # whichever scored best
