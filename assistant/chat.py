@@ -464,19 +464,10 @@ class Assistant:
         wrote = reason == "judge" or (turn.generator not in ("", "extractive") and turn.reply)
         if turn.notice or not judged or not wrote:
             return
-        reply = "" if reason == "judge" else turn.reply
-        self.memory.put(
-            key,
-            Remembered(
-                reason if reason == "judge" else "",
-                turn.answerable_p,
-                turn.read,
-                turn.messages,
-                reply,
-                turn.generator,
-                dict(turn.usage),
-            ),
-        )
+        refusal = "judge" if reason == "judge" else ""  # later refusals follow from the reply, checked again
+        reply = "" if refusal else turn.reply
+        remembered = Remembered(refusal, turn.answerable_p, turn.read, turn.messages, reply, turn.generator, turn.usage)
+        self.memory.put(key, remembered)
 
     def _verify(self, turn: _Turn, text: str | None = None) -> Attribution:
         """5. Each sentence of the reply is matched to a quoted span of a cited passage that supports it."""
