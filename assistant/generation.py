@@ -153,3 +153,22 @@ def cut_at_stop(pieces: Iterable[str], stop: list[str] | None) -> Iterator[str]:
             yield ready
     if buffer:
         yield buffer
+
+
+_SENTENCE_END = "。！？!?"
+
+
+def loop_cut(text: str, span: int) -> int:
+    """Where to end a reply that has begun to repeat itself: the end of its last whole sentence before a run of
+    `span` characters comes a second time (or that run's start when no sentence ended before it); -1 while no run
+    has. A small model that loops goes on until its token limit, and what it repeats only adds to the wait."""
+    if span <= 0:
+        return -1
+    first: dict[str, int] = {}
+    for i in range(len(text) - span + 1):
+        run = text[i : i + span]
+        seen = first.setdefault(run, i)
+        if i >= seen + span:  # a second time, not overlapping the first
+            end = max(text.rfind(c, 0, i + 1) for c in _SENTENCE_END)  # the run may start with its end mark
+            return end + 1 if end >= 0 else i
+    return -1

@@ -238,3 +238,36 @@ def test_a_refusal_for_a_name_no_source_mentions_names_it(corpus) -> None:
     answer = assistant.ask("王建国在生活垃圾分类新闻发布会上说了什么？")
     assert answer.refused and answer.refusal_reason == "question_facts"
     assert answer.text == "找到的报道里没有提到“王建国”，无法回答这个问题。"
+
+
+class _CountingGenerator(FakeGenerator):
+    """Counts the pieces its replies were read for, and whether a reply was closed before its end."""
+
+    def __init__(self, replies: list[str]) -> None:
+        super().__init__(replies, piece_chars=4)
+        self.read = 0
+        self.closed = False
+
+    def _pieces(self, reply: str):
+        try:
+            for piece in super()._pieces(reply):
+                self.read += 1
+                yield piece
+        except GeneratorExit:
+            self.closed = True
+            raise
+
+
+def test_a_reply_that_starts_repeating_itself_is_stopped_and_ends_before_the_repeat(corpus) -> None:
+    said = "《常州市生活垃圾分类管理条例》将于2024年9月1日起施行[1]。"
+    loop = "根据资料编号为1的正文，该条例将于2024年9月1日起施行"
+    generator = _CountingGenerator([said + loop + "。" + loop * 5])
+    assistant, _ = _assistant(corpus, generator)
+    answer = assistant.ask(LAW_Q)
+    assert generator.closed and generator.read * 4 < len(said + loop) + 1 + len(loop) * 2  # not read to its end
+    assert answer.text.startswith("《常州市生活垃圾分类管理条例》将于2024年9月1日起施行")
+    assert answer.text.count("根据资料编号为1的正文") <= 1 and not answer.refused
+    off = _CountingGenerator([said + loop + "。" + loop * 5])
+    assistant, _ = _assistant(corpus, off, Settings().override({"answer": {"min_dense_score": 0.0, "loop_chars": 0}}))
+    assistant.ask(LAW_Q)
+    assert not off.closed and off.read * 4 >= len(said + loop) + 1 + len(loop) * 5

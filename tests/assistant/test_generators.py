@@ -23,6 +23,7 @@ from assistant.generation import (
     complete,
     cut_at_stop,
     load_once,
+    loop_cut,
     usage_of,
 )
 from assistant.kernels import KernelPlan
@@ -571,3 +572,15 @@ def test_llama_judgement_reads_only_what_the_prompt_cache_lacks(real_llama: Work
     after = real_llama.worker.health()["tokens"]
     prompt, cached = after["prompt"] - before["prompt"], after["cached"] - before["cached"]
     assert cached > prompt * 0.6, (prompt, cached)  # the system prompt and the source came from the cache
+
+
+def test_a_reply_that_repeats_itself_ends_with_its_last_sentence_before_the_repeat() -> None:
+    answer = "首都高校有1.4万名师生作为赛会志愿者[1]。"
+    loop = "根据资料编号为2的正文，首都高校有1.4万名师生志愿者"
+    text = answer + loop + "。" + loop
+    assert loop_cut(text, 20) == len(answer) + len(loop) + 1  # the first time the loop is said stays
+    assert loop_cut(answer + loop + loop, 20) == len(answer)  # no sentence ended before the repeat
+    assert loop_cut("甲乙丙丁戊己庚辛壬癸" * 2, 20) == -1  # 20 characters, but said once
+    assert loop_cut("哈" * 39, 20) == -1 and loop_cut("哈" * 40, 20) == 20  # runs may not overlap themselves
+    assert loop_cut(text, 0) == -1
+    assert loop_cut(answer + "条例共九章、五十八条[1]。", 20) == -1
