@@ -174,9 +174,8 @@ class AnswerSettings(_Group):
     # tokens the answer may take (also bounded by generator.max_tokens): three or four cited Chinese sentences
     # fit in ~150, and on a CPU every token is ~0.1 s of waiting
     max_answer_tokens: int = 200
-    # a reply that repeats a run of this many characters is stopped and ends with its last whole sentence before
-    # the repeat; 0 lets it run to max_answer_tokens. Such loops were 2 of rgb_zh's first 60 replies and none of
-    # the sample set's, and no reply repeats a run of 20 characters otherwise (docs/BENCHMARKS.md)
+    # a reply that repeats a run of this many characters is looping: it is stopped and ends with its last whole
+    # sentence before the repeat, since a small model that loops goes on to max_answer_tokens; 0 never stops one
     loop_chars: int = 20
     # replies kept for a question whose prompt comes again (the same passages, question and day), answered at once
     # without the model: greedy decoding would write them again word for word. 0 keeps none. Not used with

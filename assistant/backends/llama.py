@@ -196,8 +196,7 @@ class LlamaGenerator:
     states of the last `cache_entries` calls in RAM, so a prompt sharing its start with any of them (the answer
     prompt after a follow-up rewrite call, a question about passages read for an earlier one) skips re-evaluating
     that prefix. A state is ~28 KB per token for Qwen2.5-1.5B (~23 MB for an 800-token answer), so 16 of them
-    take ~370 MB, within `cache_bytes`; over the sample set's questions in order, 16 could serve a third of the
-    passages read, 4 a fifth (docs/BENCHMARKS.md).
+    take ~370 MB, within `cache_bytes`.
     """
 
     def __init__(
