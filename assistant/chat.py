@@ -127,6 +127,11 @@ class _Turn:
         self.timings[name] = time.perf_counter() - since
 
 
+def _sources(turn: _Turn) -> list[Source]:
+    """The turn's evidence as the model reads it."""
+    return [Source(e.n, e.hit.title, e.hit.date, e.shown) for e in turn.evidence]
+
+
 def without_resolved(asked: str, resolved: str) -> str:
     """`asked` without the time words its resolution replaced ("上周四，谁…" -> "，谁…"). The question-facts gate
     reads this: "上周四" is no name a passage must mention, and the period it means was searched already (the
@@ -213,8 +218,7 @@ class Assistant:
             ticket = self.line.join() if self.generator is not None and turn.remembered is None else None
             try:
                 if ticket is not None:
-                    # answered for someone ahead in the line, while this one waited or just before its turn
-                    turn.remembered = (yield from self._wait(ticket, key)) or (self.memory.get(key) if key else None)
+                    turn.remembered = yield from self._wait(ticket, key)
                 if turn.remembered is not None:
                     reason = self._recall(turn, turn.remembered)
                 elif ticket is not None:
@@ -351,7 +355,8 @@ class Assistant:
 
     def _wait(self, ticket: Ticket, key: str = "") -> Generator[Progress, None, Remembered | None]:
         """Report the place in the line until this question has the model, or until the model has answered the
-        same prompt for someone ahead in the line: then the question leaves the line with that answer."""
+        same prompt for someone ahead in the line: then the question leaves the line with that answer, which it
+        also takes when it was given just before its turn."""
         shown = None
         while not ticket.wait(_QUEUE_REPORT_S):
             if key and (remembered := self.memory.get(key)) is not None:
@@ -361,13 +366,14 @@ class Assistant:
             if position != shown:
                 yield Progress("queued", position=position)
                 shown = position
+        return self.memory.get(key) if key else None
 
     def _judge(self, turn: _Turn) -> Iterator[Progress]:
         """3b. The generator's own judgement whether the sources answer the question; returns "judge" when they do
         not. With `answer.first_read`, the best passages are judged alone first, and answered from when the model
         is sure of them: the rest is read only when they are not enough."""
         opts = self.settings.answer
-        sources = [Source(e.n, e.hit.title, e.hit.date, e.shown) for e in turn.evidence]
+        sources = _sources(turn)
         first = opts.first_read if opts.min_answerable > 0 and turn.noted <= opts.first_read else 0
         if 0 < first < len(sources):
             yield Progress("reading", sources=first, found=len(sources))
@@ -446,7 +452,7 @@ class Assistant:
         gen, opts = self.settings.generator, self.settings.answer
         if self.generator is None or not opts.remembered_replies or gen.temperature > 0 or opts.min_confirmed > 0:
             return ""
-        sources = [Source(e.n, e.hit.title, e.hit.date, e.shown) for e in turn.evidence]
+        sources = _sources(turn)
         options = (
             min(gen.max_tokens, opts.max_answer_tokens),
             opts.min_answerable,

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from core.text import FULL_STOPS
+
 Messages = list[dict[str, str]]
 
 
@@ -155,9 +157,6 @@ def cut_at_stop(pieces: Iterable[str], stop: list[str] | None) -> Iterator[str]:
         yield buffer
 
 
-_SENTENCE_END = "。！？!?"
-
-
 def loop_cut(text: str, span: int) -> int:
     """Where to end a reply that has begun to repeat itself: the end of its last whole sentence before a run of
     `span` characters comes a second time (or that run's start when no sentence ended before it); -1 while no run
@@ -169,6 +168,6 @@ def loop_cut(text: str, span: int) -> int:
         run = text[i : i + span]
         seen = first.setdefault(run, i)
         if i >= seen + span:  # a second time, not overlapping the first
-            end = max(text.rfind(c, 0, i + 1) for c in _SENTENCE_END)  # the run may start with its end mark
+            end = max(text.rfind(c, 0, i + 1) for c in FULL_STOPS)  # the run may start with its end mark
             return end + 1 if end >= 0 else i
     return -1
