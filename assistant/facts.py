@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 from assistant.markers import strip_markers
+from core import lexicon
 from core.text import CN_NUMERAL, bigrams, normalise, numeral_value
 from core.types import parse_day
 
@@ -91,17 +92,6 @@ def _numbers(text: str, *, single_cn: bool) -> set[str]:
     return numbers
 
 
-@lru_cache(maxsize=1)
-def _posseg():  # jieba builds its dictionary on first use (~1 s), so only when names are first needed
-    import logging
-
-    import jieba
-    import jieba.posseg
-
-    jieba.setLogLevel(logging.WARNING)
-    return jieba.posseg
-
-
 _NAME_GLUE = {"zg", "ng", "nr", "n", "nrfg", "j"}  # one-character pieces jieba splits off names ("乔"+"俊杰")
 # jieba tags "上周四" as a person's name; a day of the week is a time word, never a name a passage must mention
 _WEEKDAY_WORD = re.compile(r"(?:上|下|本|这|每)?个?(?:周|星期|礼拜)[一二三四五六日天末]")
@@ -110,7 +100,7 @@ _WEEKDAY_WORD = re.compile(r"(?:上|下|本|这|每)?个?(?:周|星期|礼拜)[�
 @lru_cache(maxsize=4096)
 def named_entities(text: str, *, people_only: bool = False) -> tuple[str, ...]:
     """Person, place and organisation names (jieba nr/ns/nt/nz) of ≥ 2 characters, split surnames re-attached."""
-    pairs = [(w, f) for w, f in _posseg().cut(text)]
+    pairs = [(w, f) for w, f in lexicon.pos_tagger().cut(text)]
     names: list[str] = []
     for i, (word, flag) in enumerate(pairs):
         if flag not in _NAME_FLAGS or (people_only and not flag.startswith("nr")) or _WEEKDAY_WORD.fullmatch(word):

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from core import lexicon
 from core.files import write_atomic
 from core.sqlite import connect, in_batches, transaction
 from core.types import Article, Chunk
@@ -40,29 +41,6 @@ def indexed_text(chunk: Chunk, article: Article | None) -> str:
     return f"{title}\n{chunk.text}" if title else chunk.text
 
 
-_BASE_DICT: dict[str, Any] = {}  # jieba's main dictionary, read once per process and copied into each tokenizer
-
-
-def _new_tokenizer() -> Any:
-    """A fresh `jieba.Tokenizer` without re-reading the 350k-word main dictionary (about half a second) every time.
-
-    The dictionary is read once, by jieba's global tokenizer, which the part-of-speech tagger of question facts
-    (`assistant/facts.py`) uses too; nothing adds words to that one, so a copy of it is the plain main dictionary.
-    """
-    import logging
-
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)
-    if not _BASE_DICT:
-        jieba.dt.check_initialized()
-        _BASE_DICT.update(freq=dict(jieba.dt.FREQ), total=jieba.dt.total)
-    tokenizer = jieba.Tokenizer()
-    tokenizer.FREQ, tokenizer.total = dict(_BASE_DICT["freq"]), _BASE_DICT["total"]
-    tokenizer.initialized = True
-    return tokenizer
-
-
 class Segmenter:
     """A private jieba tokenizer (never the global one) with the corpus's user dictionary, loaded on first use."""
 
@@ -73,7 +51,7 @@ class Segmenter:
 
     def _load(self) -> Any:
         if self._jieba is None:
-            tokenizer = _new_tokenizer()
+            tokenizer = lexicon.tokenizer()
             if self.user_dict and self.user_dict.is_file():
                 for line in self.user_dict.read_text(encoding="utf-8").splitlines():
                     word = line.split(" ")[0].strip()

@@ -22,7 +22,7 @@ class Runtime:
     assistant: Assistant
 
     def warm(self) -> None:
-        """Load what the first question would otherwise wait for: the embedder and jieba's dictionary."""
+        """Load what the first question would otherwise wait for: the embedder, jieba's lexicon and its tagger."""
         self.searcher.query_vector("预热")
         named_entities("预热")
 
