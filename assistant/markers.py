@@ -27,14 +27,14 @@ _LEADING_MARKERS = re.compile(rf"^\s*(?:{_ONE_MARKER}\s*)+")
 # a marker followed by a measure word or unit, where a small model wrote the citation instead of the count
 _MARKER_AS_NUMBER = re.compile(rf"{_ONE_MARKER}(?=[起个人名次件万亿元条岁届项家所辆架只%％])")
 _TRAILING_PUNCT = re.compile(rf"[{SENTENCE_ENDS}，,：:]*[{CLOSING_QUOTES}]?\s*$")
-# A sentence that opens by naming its sources ("根据资料编号为2的资料，", "资料3显示：", "根据资料[1]和[2]，") cites
+# A sentence that opens by naming its sources ("根据资料编号为2的正文，", "资料3显示：", "根据资料[1]和[2]，") cites
 # them; left in the text, a bare number would be checked as a fact of the article, and stripping the markers alone
 # would leave "根据资料和，"
 _REFERENCE = rf"(?:编号)?\s*(?:为|是)?\s*(?:{_ONE_MARKER}|{_NUM})"
 _LEADING_REFERENCE = re.compile(
     rf"^\s*(?:根据|据)?\s*(?:资料|来源|文档)\s*{_REFERENCE}"
     rf"(?:\s*(?:和|、|及|与|以及)\s*(?:资料|来源|文档)?\s*{_REFERENCE})*"
-    r"\s*(?:号)?\s*(?:的)?\s*(?:资料|文档|内容|信息)?\s*(?:中|里)?"
+    r"\s*(?:号)?\s*(?:的)?\s*(?:资料|文档|内容|信息|正文|标题)?\s*(?:中|里)?"
     r"\s*(?:(?:提到|显示|指出|所述|称|记载)\s*[，,：:]?|[，,：:])\s*"
 )
 

@@ -31,12 +31,21 @@ from assistant.markers import cited_numbers, split_answer
         ("资料3显示，条例共五十八条[1]。", [(1, 3)]),
         ("资料3和资料1都说条例共五十八条。", [()]),
         ("根据资料[1]和[2]，条例共五十八条。", [(1, 2)]),
+        # the prompt's own labels ("正文：", "标题：") copied into the reference
+        ("[1]根据资料编号为1的正文，条例共五十八条。[2]根据资料编号为2的标题，条例已通过。", [(1,), (2,)]),
     ],
 )
 def test_marker_forms_are_parsed_and_attached_to_their_sentence(reply: str, expected: list[tuple[int, ...]]) -> None:
     sentences = [s for s in split_answer(reply) if not s.separator]
     assert [s.cited for s in sentences] == expected
     assert all("[" not in s.text and "【" not in s.text and "［" not in s.text for s in sentences)
+
+
+@pytest.mark.parametrize(
+    "reference", ["根据资料编号为2的资料，", "根据资料编号为2的正文，", "资料2显示，", "根据资料[2]，"]
+)
+def test_a_reference_to_the_source_is_not_left_in_the_sentence(reference: str) -> None:
+    assert [(s.text, s.cited) for s in split_answer(reference + "条例共五十八条。")] == [("条例共五十八条。", (2,))]
 
 
 def test_cited_numbers_order_and_ranges() -> None:
