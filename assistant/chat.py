@@ -15,7 +15,7 @@ from assistant.context import in_article_order, select_passages, trim_passage
 from assistant.events import Event, Final, Progress, Quote, Token
 from assistant.extractive import ExtractiveAnswerer
 from assistant.facts import unmatched_question_facts
-from assistant.generation import ModelCrashed, choice_probs, loop_cut, usage_of
+from assistant.generation import LoopWatch, ModelCrashed, choice_probs, usage_of
 from assistant.judgements import combined_judgement, confirmation_turns
 from assistant.markers import renumbered
 from assistant.memory import Remembered, ReplyMemory, memory_key
@@ -420,13 +420,14 @@ class Assistant:
                 reply = self.generator.stream(
                     turn.messages, max_tokens=max_tokens, temperature=self.settings.generator.temperature
                 )
+                watch = LoopWatch(self.settings.answer.loop_chars)
                 for piece in reply:
                     if not pieces:
                         turn.lap("ttft", turn.start)
                     pieces.append(piece)
                     yield Token(piece)
-                    if (cut := loop_cut(text := "".join(pieces), self.settings.answer.loop_chars)) >= 0:
-                        pieces = [text[:cut]]  # what it goes on to repeat is not written, nor waited for
+                    if (cut := watch.add(piece)) >= 0:
+                        pieces = [watch.text[:cut]]  # what it goes on to repeat is not written, nor waited for
                         close = getattr(reply, "close", None)
                         if close is not None:
                             close()

@@ -161,13 +161,29 @@ def loop_cut(text: str, span: int) -> int:
     """Where to end a reply that has begun to repeat itself: the end of its last whole sentence before a run of
     `span` characters comes a second time (or that run's start when no sentence ended before it); -1 while no run
     has. A small model that loops goes on until its token limit, and what it repeats only adds to the wait."""
-    if span <= 0:
+    return LoopWatch(span).add(text)
+
+
+class LoopWatch:
+    """`loop_cut` over a reply as it streams in: each piece is scanned only for the runs it completes."""
+
+    def __init__(self, span: int) -> None:
+        self.span = span
+        self.text = ""
+        self._first: dict[str, int] = {}
+        self._next = 0  # where the next run to look at starts
+
+    def add(self, piece: str) -> int:
+        """`loop_cut` of the reply so far."""
+        self.text += piece
+        text, span = self.text, self.span
+        if span <= 0:
+            return -1
+        while self._next + span <= len(text):
+            i = self._next
+            seen = self._first.setdefault(text[i : i + span], i)
+            if i >= seen + span:  # a second time, not overlapping the first
+                end = max(text.rfind(c, 0, i + 1) for c in FULL_STOPS)  # the run may start with its end mark
+                return end + 1 if end >= 0 else i
+            self._next += 1
         return -1
-    first: dict[str, int] = {}
-    for i in range(len(text) - span + 1):
-        run = text[i : i + span]
-        seen = first.setdefault(run, i)
-        if i >= seen + span:  # a second time, not overlapping the first
-            end = max(text.rfind(c, 0, i + 1) for c in FULL_STOPS)  # the run may start with its end mark
-            return end + 1 if end >= 0 else i
-    return -1

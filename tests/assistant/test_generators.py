@@ -19,6 +19,7 @@ from assistant.factory import make_generator
 from assistant.generation import (
     GeneratorError,
     Loaded,
+    LoopWatch,
     choice_probs,
     complete,
     cut_at_stop,
@@ -584,3 +585,17 @@ def test_a_reply_that_repeats_itself_ends_with_its_last_sentence_before_the_repe
     assert loop_cut("哈" * 39, 20) == -1 and loop_cut("哈" * 40, 20) == 20  # runs may not overlap themselves
     assert loop_cut(text, 0) == -1
     assert loop_cut(answer + "条例共九章、五十八条[1]。", 20) == -1
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 50])
+def test_a_streamed_reply_is_cut_where_the_whole_text_would_be(size: int) -> None:
+    loop = "根据资料编号为2的正文，首都高校有1.4万名师生志愿者"
+    replies = [
+        "首都高校有1.4万名师生作为赛会志愿者[1]。" + loop + "。" + loop * 2,
+        "哈" * 45,
+        "条例共九章、五十八条[1]。" * 3,
+    ]
+    for reply in replies:
+        watch = LoopWatch(20)
+        for i in range(0, len(reply), size):
+            assert watch.add(reply[i : i + size]) == loop_cut(reply[: i + size], 20)
