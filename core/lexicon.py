@@ -81,6 +81,7 @@ def build(source: Path, path: Path) -> None:
             db.executemany("INSERT INTO words VALUES (?, ?, ?)", ((w, n, tags.get(w)) for w, n in freq.items()))
             db.executemany("INSERT INTO meta VALUES (?, ?)", [("format", str(FORMAT)), ("total", str(total))])
         db.close()
+        os.chmod(work, 0o644)  # mkstemp's 0600 would keep other users of the temp directory out
         os.replace(work, path)  # a reader opens the old file or the whole new one
     finally:
         work.unlink(missing_ok=True)
