@@ -9,8 +9,6 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-import httpx
-
 from assistant.generation import GeneratorError, Messages, Reply, cut_at_stop
 
 API_KEY_ENV = "NEWSQA_API_KEY"
@@ -48,6 +46,8 @@ class OpenAIGenerator:
 
     def _http(self) -> Any:
         # one client per generator: building its TLS context costs ~0.5 s, too much to pay per answer
+        import httpx  # here, not on import: 0.16 s that `newsqa ask` would otherwise pay before its quotation
+
         with self._client_lock:
             if self._client is None:
                 self._client = httpx.Client(timeout=self.timeout_s)
@@ -113,6 +113,8 @@ class OpenAIGenerator:
     def _request(
         self, body: dict[str, Any], headers: dict[str, str], raw: bool = False, usage: dict[str, Any] | None = None
     ) -> Iterator[str]:
+        import httpx
+
         usage = {} if usage is None else usage
         try:
             with self._http().stream("POST", self.url, json=body, headers=headers) as response:
