@@ -26,7 +26,6 @@ from typing import Any
 from core.sqlite import connect_read_only
 
 FORMAT = 1  # bump when the table changes, so old files are not read as new ones
-_MISSING = None
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +107,7 @@ class Lexicon:
             pass
         with self._lock:
             row = self._db.execute("SELECT freq, tag FROM words WHERE word = ?", (word,)).fetchone()
-        found = (row[0], row[1]) if row else _MISSING
+        found = (row[0], row[1]) if row else None
         self._seen[word] = found
         return found
 
@@ -169,19 +168,20 @@ def shared() -> Lexicon | None:
     """The installed jieba's lexicon, built on first use; None where it can be neither read nor written (a read-only
     temp directory), and jieba then loads its dictionary the usual way."""
     path = default_path()
-    for attempt in range(2):
-        try:
-            return Lexicon(path)
-        except (sqlite3.Error, ValueError, KeyError) as error:
-            if attempt:
-                log.warning("jieba lexicon %s unusable (%s); loading the whole dictionary instead", path, error)
-                return None
-        try:
-            build(dictionary_file(), path)
-        except OSError as error:
-            log.warning("cannot write the jieba lexicon %s (%s); loading the whole dictionary instead", path, error)
-            return None
-    return None
+    try:
+        return Lexicon(path)
+    except (sqlite3.Error, ValueError, KeyError):
+        pass  # not written yet on this machine, or damaged: written again
+    try:
+        build(dictionary_file(), path)
+    except OSError as error:
+        log.warning("cannot write the jieba lexicon %s (%s); loading the whole dictionary instead", path, error)
+        return None
+    try:
+        return Lexicon(path)
+    except (sqlite3.Error, ValueError, KeyError) as error:
+        log.warning("jieba lexicon %s unusable (%s); loading the whole dictionary instead", path, error)
+        return None
 
 
 def tokenizer(lex: Lexicon | None = None) -> Any:
