@@ -479,7 +479,8 @@ class Assistant:
             return
         refusal = "judge" if reason == "judge" else ""  # later refusals follow from the reply, checked again
         reply = "" if refusal else turn.reply
-        remembered = Remembered(refusal, turn.answerable_p, turn.read, turn.messages, reply, turn.generator, turn.usage)
+        usage = dict(turn.usage)  # the answer hands turn.usage to its reader; the memory keeps its own
+        remembered = Remembered(refusal, turn.answerable_p, turn.read, turn.messages, reply, turn.generator, usage)
         self.memory.put(key, remembered)
 
     def _verify(self, turn: _Turn, text: str | None = None) -> Attribution:

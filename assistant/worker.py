@@ -171,7 +171,7 @@ class ModelWorker:
             running = self._running
         if running is None:
             return {}
-        import httpx  # here, not on import: 0.16 s that `newsqa ask` would otherwise pay before its quotation
+        import httpx  # here, not on import: `newsqa ask` shows its quotation before it needs the model
 
         try:
             reply = httpx.get(

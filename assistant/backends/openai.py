@@ -46,7 +46,7 @@ class OpenAIGenerator:
 
     def _http(self) -> Any:
         # one client per generator: building its TLS context costs ~0.5 s, too much to pay per answer
-        import httpx  # here, not on import: 0.16 s that `newsqa ask` would otherwise pay before its quotation
+        import httpx  # here, not on import: `newsqa ask` shows its quotation before it needs the model
 
         with self._client_lock:
             if self._client is None:
