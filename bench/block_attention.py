@@ -30,7 +30,7 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
-from assistant.backends.llama import LlamaGenerator, _restore_longest_prefix  # noqa: E402
+from assistant.backends.llama import LlamaGenerator  # noqa: E402
 from assistant.kernels import KernelPlan  # noqa: E402
 from assistant.prompts import SOURCE_CLOSE  # noqa: E402
 from bench.latency import SETS, latency_row  # noqa: E402
@@ -100,30 +100,25 @@ class BlockAttention(LlamaGenerator):
         with _sequences(SEQUENCES):
             return super()._load()
 
-    def _first_logits(self, llm: Any, messages: Any) -> Any:
-        from llama_cpp import Llama
-
-        prompt = self._formatter(llm)(messages=messages).prompt
-        tokens = llm.tokenize(prompt.encode("utf-8"), special=True)
-        _restore_longest_prefix(llm, tokens)
-        shared = min(Llama.longest_token_prefix(llm._input_ids.tolist(), tokens), len(tokens) - 1)
+    def _read(self, llm: Any, prompt: str, tokens: Sequence[int], shared: int) -> None:
         spans = passage_spans(llm, prompt, tokens)
-        if spans is None:
-            self.unsplit += 1
-            spans = []
+        if not spans:  # no passage, or tokens that do not spell the prompt: read as the app does
+            self.unsplit += spans is None
+            self.passage_tokens.append(0)
+            super()._read(llm, prompt, tokens, shared)
+            return
+        first, last = spans[0][0], spans[-1][1]
+        self.passage_tokens.append(last - first)
         for start, end in spans:  # a cached state that ends inside a passage: read that passage again, whole
             if start < shared < end:
                 shared = start
         llm.n_tokens = shared
-        first = spans[0][0] if spans else len(tokens)
-        self.passage_tokens.append(spans[-1][1] - first if spans else 0)
-        if shared < first and spans:
+        if shared < first:
             llm.eval(tokens[shared:first])
         for start, end in spans:
             if end > shared:
                 self._read_alone(llm, tokens, start, end, first)
-        llm.eval(tokens[max(shared, spans[-1][1] if spans else 0) :])
-        return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).copy()
+        llm.eval(tokens[max(shared, last) :])
 
     @staticmethod
     def _read_alone(llm: Any, tokens: Sequence[int], start: int, end: int, first: int, seq: int = 1) -> None:
@@ -166,13 +161,16 @@ def main() -> int:
 
     base = load_settings()
     settings = base.override({"home": str(args.home)})
-    model = Path(base.generator.model_path) if base.generator.model_path else None
-    model = model or base.models_dir / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+    model = (
+        Path(base.generator.model_path)
+        if base.generator.model_path
+        else base.models_dir / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+    )
     choice = json.loads((args.home / "run" / "kernels.json").read_text())
-    plan = KernelPlan(**next(iter(choice.values()))["plan"])
+    chosen = next(iter(choice.values()))["plan"]  # the plan the model server chose on this machine
     maker = BlockAttention if args.mode == "block" else LlamaGenerator
-    generator = maker(model, n_ctx=settings.generator.n_ctx, plan=plan)
-    result: dict[str, Any] = {"mode": args.mode, "plan": next(iter(choice.values()))["plan"]}
+    generator = maker(model, n_ctx=settings.generator.n_ctx, plan=KernelPlan(**chosen))
+    result: dict[str, Any] = {"mode": args.mode, "plan": chosen}
     for name in args.sets:
         questions_path, corpus, corpus_date, source = SETS[name]
         if not questions_path.is_file():

@@ -300,9 +300,13 @@ class LlamaGenerator:
             raise GeneratorError(f"{self.name}: prompt of {len(tokens)} tokens does not fit in n_ctx")
         _restore_longest_prefix(llm, tokens)
         shared = min(Llama.longest_token_prefix(llm._input_ids.tolist(), tokens), len(tokens) - 1)
+        self._read(llm, prompt, tokens, shared)
+        return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).copy()
+
+    def _read(self, llm: Any, prompt: str, tokens: Sequence[int], shared: int) -> None:
+        """Evaluate `tokens` (the formatted `prompt`) past the `shared` ones the model's state already holds."""
         llm.n_tokens = shared  # eval() drops the cached state past this point
         llm.eval(tokens[shared:])
-        return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).copy()
 
     def warm_up(self, text: str, gen_tokens: int = 16) -> dict[str, float]:
         """Read `text` and generate a few tokens greedily: the first question then finds the model paged in and
