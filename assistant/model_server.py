@@ -64,8 +64,8 @@ class BadRequest(ValueError):
     """A request the server refuses with HTTP 400 and this message."""
 
 
-def _chat_request(body: Any) -> dict[str, Any]:
-    """The validated fields of a chat-completions request body."""
+def _messages(body: Any) -> Messages:
+    """The validated 'messages' of a request body."""
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object")
     messages = body.get("messages")
@@ -74,6 +74,12 @@ def _chat_request(body: Any) -> dict[str, Any]:
     for i, m in enumerate(messages):
         if not isinstance(m, dict) or not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
             raise BadRequest(f"messages[{i}] must have a string 'role' and 'content'")
+    return [{"role": m["role"], "content": m["content"]} for m in messages]
+
+
+def _chat_request(body: Any) -> dict[str, Any]:
+    """The validated fields of a chat-completions request body."""
+    messages = _messages(body)
     max_tokens = body.get("max_tokens", 256)
     if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
         raise BadRequest("'max_tokens' must be a positive integer")
@@ -90,7 +96,7 @@ def _chat_request(body: Any) -> dict[str, Any]:
     if body.get("logprobs") and max_tokens != 1:
         raise BadRequest("this server reports logprobs only for one-token replies (max_tokens 1)")
     return {
-        "messages": [{"role": m["role"], "content": m["content"]} for m in messages],
+        "messages": messages,
         "max_tokens": max_tokens,
         "temperature": float(temperature),
         "stop": stop,
@@ -102,7 +108,9 @@ def _chat_request(body: Any) -> dict[str, Any]:
 
 
 class ModelServer:
-    """An HTTP server on 127.0.0.1 around one engine: POST /v1/chat/completions, GET /v1/models and /health."""
+    """An HTTP server on 127.0.0.1 around one engine: POST /v1/chat/completions, GET /v1/models and /health, and
+    POST /v1/read_ahead ({"messages": [...]}) for an engine with `read_ahead`: read a prompt's start before any
+    question needs it (assistant.readahead)."""
 
     def __init__(self, engine: Engine, *, token: str = "", info: dict[str, Any] | None = None, port: int = 0) -> None:
         self.engine = engine
@@ -111,7 +119,7 @@ class ModelServer:
         self.busy = threading.Lock()  # held while the engine works: /health says whether a request is running
         # what the engine has done since the start: prompt tokens read (not taken from a cache) tell how much of
         # the work the prompt caches saved, which time alone cannot on a machine shared with other guests
-        self.tokens = {"requests": 0, "prompt": 0, "cached": 0, "completion": 0}
+        self.tokens = {"requests": 0, "prompt": 0, "cached": 0, "completion": 0, "ahead": 0}
         self._tokens_lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.httpd.daemon_threads = True
@@ -131,6 +139,12 @@ class ModelServer:
             self.tokens["prompt"] += int(usage.get("prompt_tokens") or 0)
             self.tokens["cached"] += cached
             self.tokens["completion"] += int(usage.get("completion_tokens") or 0)
+
+    def count_ahead(self, usage: dict[str, Any]) -> None:
+        """Add the prompt tokens a read-ahead read to its own total: the questions' counts stay theirs alone."""
+        cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+        with self._tokens_lock:
+            self.tokens["ahead"] += int(usage.get("prompt_tokens") or 0) - cached
 
     def totals(self) -> dict[str, int]:
         with self._tokens_lock:
@@ -167,14 +181,20 @@ class ModelServer:
             def do_POST(self) -> None:  # noqa: N802
                 if not self._authorised():
                     return
-                if self.path.rstrip("/") != "/v1/chat/completions":
+                path = self.path.rstrip("/")
+                reads_ahead = path == "/v1/read_ahead" and hasattr(server.engine, "read_ahead")
+                if path != "/v1/chat/completions" and not reads_ahead:
                     self._send_json(404, {"error": {"message": f"no route {self.path}"}})
                     return
                 try:
                     length = int(self.headers.get("Content-Length", "0"))
-                    request = _chat_request(json.loads(self.rfile.read(length) or b"null"))
+                    body = json.loads(self.rfile.read(length) or b"null")
+                    request = {"messages": _messages(body)} if reads_ahead else _chat_request(body)
                 except (ValueError, BadRequest) as exc:
                     self._send_json(400, {"error": {"message": str(exc), "type": "invalid_request_error"}})
+                    return
+                if reads_ahead:
+                    self._read_ahead(request)
                     return
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up
                     if request["stream"] and not request["logprobs"]:
@@ -200,6 +220,16 @@ class ModelServer:
                 content["top_logprobs"] = [{"token": t, "logprob": lp} for t, lp in top[: request["top_logprobs"]]]
                 reply = _completion(server.engine.name, token, "length", logprobs={"content": [content]})
                 self._send_json(200, {**reply, "usage": {**usage, "completion_tokens": 1}})
+
+            def _read_ahead(self, request: dict[str, Any]) -> None:
+                try:
+                    with server.busy:
+                        usage = server.engine.read_ahead(request["messages"])  # type: ignore[attr-defined]
+                except Exception as exc:
+                    self._send_json(500, {"error": {"message": f"{type(exc).__name__}: {exc}", "type": "server_error"}})
+                    return
+                server.count_ahead(usage)
+                self._send_json(200, {"object": "read_ahead", "usage": usage})
 
             def _pieces(self, request: dict[str, Any]) -> Iterator[str]:
                 return server.engine.stream(
@@ -301,7 +331,12 @@ def _make_engine(args: argparse.Namespace) -> Engine:
     if args.engine == "llama":
         plan = KernelPlan(args.cpu_variant, args.cpu_library, args.extra_buffers) if args.cpu_variant else None
         return LlamaGenerator(
-            Path(args.model), n_ctx=args.n_ctx, n_threads=args.threads, plan=plan, flash_attn=args.flash_attn
+            Path(args.model),
+            n_ctx=args.n_ctx,
+            n_threads=args.threads,
+            ahead_entries=args.ahead_states,
+            plan=plan,
+            flash_attn=args.flash_attn,
         )
     if args.engine == "transformers":
         return TransformersGenerator(Path(args.model), n_threads=args.threads)
@@ -322,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-extra-buffers", dest="extra_buffers", action="store_false")
     parser.add_argument("--no-warmup", dest="warmup", action="store_false")
     parser.add_argument("--flash-attn", action="store_true", help="llama.cpp's flash attention")
+    parser.add_argument("--ahead-states", type=int, default=0, help="prompt states read ahead to keep (llama)")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--nice", type=int, default=0, help="lower this process's CPU priority by this much")
     return parser

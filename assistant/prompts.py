@@ -164,6 +164,12 @@ def answer_messages(
     return [{"role": "system", "content": ANSWER_SYSTEM}, {"role": "user", "content": user}]
 
 
+def lead_messages(source: Source) -> Messages:
+    """The start every answer prompt (and judgement) with `source` as its first passage shares: the system rules
+    and that passage. A model that has read it reads only the rest of such a prompt (assistant.readahead)."""
+    return [{"role": "system", "content": ANSWER_SYSTEM}, {"role": "user", "content": format_sources([source])}]
+
+
 def rewrite_messages(
     question: str, history: Sequence[tuple[str, str]], *, max_turns: int = 3, max_answer_chars: int = 200
 ) -> Messages:

@@ -49,6 +49,7 @@ class WorkerSpec:
     plan: KernelPlan | None = None
     nice: int = 0
     flash_attn: bool = False
+    ahead_states: int = 0  # prompt states read ahead the server keeps (assistant.readahead)
 
     def command(self, plan: KernelPlan | None) -> list[str]:
         cmd = [sys.executable, "-m", "assistant.model_server", "--engine", self.engine, "--model", self.model]
@@ -61,6 +62,8 @@ class WorkerSpec:
             cmd.append("--no-warmup")
         if self.flash_attn:
             cmd.append("--flash-attn")
+        if self.ahead_states:
+            cmd += ["--ahead-states", str(self.ahead_states)]
         if self.nice:
             cmd += ["--nice", str(self.nice)]
         return cmd
@@ -452,6 +455,16 @@ class WorkerGenerator:
             return client.choose(messages, options)
         except GeneratorError as exc:
             raise self._crashed(exc, client.base_url) from exc
+
+    def read_ahead(self, messages: Messages) -> dict[str, Any]:
+        """Have the model server read the prompt of `messages` now and keep its state (assistant.readahead); the
+        token counts it read."""
+        client = self._client()
+        try:
+            reply = client.post("read_ahead", {"messages": messages})
+        except GeneratorError as exc:
+            raise self._crashed(exc, client.base_url) from exc
+        return dict(reply.get("usage") or {}) if isinstance(reply, dict) else {}
 
     def warm(self) -> None:
         """Start the model server now (in the background) instead of on the first question."""

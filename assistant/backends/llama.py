@@ -152,24 +152,63 @@ def _token_text(llm: Any, token: int) -> str:
     return llm.detokenize([token], special=True).decode("utf-8", errors="replace")
 
 
-def _prompt_cache(capacity_bytes: int, max_entries: int) -> Any:
-    """A LlamaRAMCache bounded in entries that does not keep the logits copy every saved state carries.
+def _prompt_cache(capacity_bytes: int, max_entries: int, ahead_entries: int = 0) -> Any:
+    """A LlamaRAMCache bounded in entries that does not keep the logits copy every saved state carries, with a
+    second pool of `ahead_entries` states read ahead (`LlamaGenerator.read_ahead`) that questions do not push out.
 
     Llama.save_state copies up to n_batch rows of logits (512 x 151,936 floats, ~311 MB, for Qwen2.5) and the
     RAM cache counts none of it against its capacity, so a long-running server would grow by that much per
     question. load_state never needs those rows: a restored state is re-evaluated from its last token before
     sampling (llama-cpp-python 0.3.x sets `_requires_eval`), and one row broadcasts into the logits buffer.
     """
-    from llama_cpp import LlamaRAMCache
+    from collections import OrderedDict
+
+    from llama_cpp import Llama, LlamaRAMCache
 
     class PromptCache(LlamaRAMCache):
+        def __init__(self) -> None:
+            super().__init__(capacity_bytes=capacity_bytes)
+            self.ahead: OrderedDict[tuple[int, ...], Any] = OrderedDict()
+
         def __setitem__(self, key: Any, value: Any) -> None:
             value.scores = value.scores[-1:].copy()
             super().__setitem__(key, value)
             while len(self.cache_state) > max_entries:
                 self.cache_state.popitem(last=False)
 
-    return PromptCache(capacity_bytes=capacity_bytes)
+        def keep_ahead(self, key: Sequence[int], value: Any) -> None:
+            """Keep a state read ahead, dropping the oldest read ahead beyond `ahead_entries`."""
+            if ahead_entries <= 0:
+                return
+            value.scores = value.scores[-1:].copy()
+            self.ahead.pop(tuple(key), None)
+            self.ahead[tuple(key)] = value
+            while len(self.ahead) > ahead_entries:
+                self.ahead.popitem(last=False)
+
+        def _longest(self, key: tuple[int, ...]) -> tuple[OrderedDict, tuple[int, ...]] | None:
+            """(pool, key) of the state that shares the longest start with `key`; the questions' pool on a tie."""
+            best, found = 0, None
+            for pool in (self.cache_state, self.ahead):
+                for k in pool:
+                    shared = Llama.longest_token_prefix(k, key)
+                    if shared > best:
+                        best, found = shared, (pool, k)
+            return found
+
+        def _find_longest_prefix_key(self, key: tuple[int, ...]) -> tuple[int, ...] | None:
+            found = self._longest(key)
+            return found[1] if found else None
+
+        def __getitem__(self, key: Sequence[int]) -> Any:
+            found = self._longest(tuple(key))
+            if found is None:
+                raise KeyError("Key not found")
+            pool, k = found
+            pool.move_to_end(k)
+            return pool[k]
+
+    return PromptCache()
 
 
 def _restore_longest_prefix(llm: Any, tokens: Sequence[int]) -> None:
@@ -208,6 +247,7 @@ class LlamaGenerator:
         prefix_cache: bool = True,
         cache_entries: int = 16,
         cache_bytes: int = 512 << 20,
+        ahead_entries: int = 0,
         plan: KernelPlan | None = None,
         flash_attn: bool = False,
     ) -> None:
@@ -217,6 +257,7 @@ class LlamaGenerator:
         self.prefix_cache = prefix_cache
         self.cache_entries = cache_entries
         self.cache_bytes = cache_bytes
+        self.ahead_entries = ahead_entries
         self.plan = plan  # which CPU kernels to load; None: llama.cpp's own choice (unsafe on CPUs that lie)
         self.flash_attn = flash_attn
         self.name = f"llama:{self.model_path.name}"
@@ -248,7 +289,7 @@ class LlamaGenerator:
         except (ValueError, RuntimeError, OSError) as exc:
             raise GeneratorError(f"cannot load {self.model_path}: {exc}") from exc
         if self.prefix_cache:
-            llm.set_cache(_prompt_cache(self.cache_bytes, self.cache_entries))
+            llm.set_cache(_prompt_cache(self.cache_bytes, self.cache_entries, self.ahead_entries))
             _lean_states(llm)
         _count_evals(llm)
         return llm
@@ -286,12 +327,32 @@ class LlamaGenerator:
             top = [(_token_text(llm, i), lp) for i, lp in top_logprobs(logits, top_n)]
             return top, _usage(llm.eval_log, completion=False)
 
+    def read_ahead(self, messages: Messages) -> dict[str, Any]:
+        """Read the prompt of `messages` now and keep its state among the `ahead_entries` read ahead: a later prompt
+        that starts the same way (a passage read ahead for the questions about it) reads only the rest. Returns
+        the prompt's token counts; nothing is read without a prompt cache to keep the state in."""
+        loaded = self.loaded()
+        llm = loaded.model
+        if not llm.cache or self.ahead_entries <= 0:
+            return {}
+        with loaded.lock:
+            del llm.eval_log[:]
+            tokens = self._read_prompt(llm, messages)
+            llm.cache.keep_ahead(tokens, llm.save_state())
+            return _usage(llm.eval_log, completion=False)
+
     def _first_logits(self, llm: Any, messages: Messages) -> Any:
         """The logits of the reply's first token.
 
         Only the part of the prompt not shared with the model's current state is evaluated, and the state is
         left holding this prompt: an answer prompt that shares its start (sources and question) then reuses it.
         """
+        self._read_prompt(llm, messages)
+        return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).copy()
+
+    def _read_prompt(self, llm: Any, messages: Messages) -> list[int]:
+        """Bring the model's state to the prompt of `messages`, from the cached state that shares its longest start
+        (or the current one); the prompt's tokens."""
         from llama_cpp import Llama
 
         prompt = self._formatter(llm)(messages=messages).prompt
@@ -301,7 +362,7 @@ class LlamaGenerator:
         _restore_longest_prefix(llm, tokens)
         shared = min(Llama.longest_token_prefix(llm._input_ids.tolist(), tokens), len(tokens) - 1)
         self._read(llm, prompt, tokens, shared)
-        return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).copy()
+        return tokens
 
     def _read(self, llm: Any, prompt: str, tokens: Sequence[int], shared: int) -> None:
         """Evaluate `tokens` (the formatted `prompt`) past the `shared` ones the model's state already holds."""

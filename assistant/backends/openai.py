@@ -110,6 +110,22 @@ class OpenAIGenerator:
             pass
         return {o: 1.0 if text.strip().startswith(o[:1]) else 0.0 for o in options}
 
+    def post(self, route: str, body: dict[str, Any]) -> Any:
+        """A JSON request to another route of the same server (`base_url`/`route`) and its JSON reply."""
+        import httpx
+
+        url = f"{self.base_url}/{route}"
+        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+        try:
+            response = self._http().post(url, json=body, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise GeneratorError(f"{url}: no answer within {self.timeout_s:g} s ({type(exc).__name__})") from exc
+        except httpx.HTTPError as exc:
+            raise GeneratorError(f"cannot reach {url}: {exc}") from exc
+        if response.status_code >= 400:
+            raise GeneratorError(f"{url} answered HTTP {response.status_code}: {response.text[:300]}")
+        return _json(response.content, url)
+
     def _request(
         self, body: dict[str, Any], headers: dict[str, str], raw: bool = False, usage: dict[str, Any] | None = None
     ) -> Iterator[str]:

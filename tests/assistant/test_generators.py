@@ -29,6 +29,7 @@ from assistant.generation import (
 )
 from assistant.kernels import KernelPlan
 from assistant.models import DEFAULT_MODEL
+from assistant.prompts import JUDGE_OPTIONS, JUDGE_TASK, Source, answer_messages, lead_messages
 from assistant.worker import WorkerGenerator
 from core.config import ConfigError, GeneratorSettings
 from tests.support.generators import FakeGenerator
@@ -521,6 +522,35 @@ def test_llama_cache_keeps_no_logits_copy() -> None:
     assert all(state.scores.shape[0] == 1 for state in cache.cache_state.values())
 
 
+def test_states_read_ahead_are_kept_apart_from_the_questions_and_found_as_theirs() -> None:
+    pytest.importorskip("llama_cpp")
+    import numpy as np
+
+    class State:
+        def __init__(self, name: str) -> None:
+            self.name = name
+            self.scores = np.zeros((512, 8))
+            self.llama_state_size = 100
+
+    cache = _prompt_cache(1 << 20, 2, ahead_entries=2)
+    for key in ((1, 5), (1, 6), (1, 7)):
+        cache.keep_ahead(key, State(f"ahead {key[-1]}"))
+    for key in ((1, 2, 3), (1, 2, 4), (1, 2, 5)):
+        cache[key] = State(f"question {key[-1]}")
+    assert list(cache.ahead) == [(1, 6), (1, 7)]  # the oldest read ahead went; questions push out none of them
+    assert list(cache.cache_state) == [(1, 2, 4), (1, 2, 5)]
+    assert all(state.scores.shape[0] == 1 for state in cache.ahead.values())
+    assert cache[(1, 7, 9, 9)].name == "ahead 7"  # a prompt that starts with a passage read ahead
+    assert cache[(1, 2, 4, 9)].name == "question 4"
+    assert cache[(1, 9)].name == "question 5"  # a tie: the latest question's state, as without reading ahead
+    with pytest.raises(KeyError):
+        cache[(2,)]
+    assert (1, 6, 0) in cache and (2, 0) not in cache
+    off = _prompt_cache(1 << 20, 2)
+    off.keep_ahead((1, 5), State("ahead"))
+    assert not off.ahead
+
+
 class _Llm:
     """What `_restore_longest_prefix` touches of a llama_cpp.Llama: the live tokens, the prompt cache, load_state."""
 
@@ -573,6 +603,23 @@ def test_llama_judgement_reads_only_what_the_prompt_cache_lacks(real_llama: Work
     after = real_llama.worker.health()["tokens"]
     prompt, cached = after["prompt"] - before["prompt"], after["cached"] - before["cached"]
     assert cached > prompt * 0.6, (prompt, cached)  # the system prompt and the source came from the cache
+
+
+@pytest.mark.model
+def test_a_question_whose_first_passage_was_read_ahead_reads_only_the_rest(real_llama: WorkerGenerator) -> None:
+    law = "《常州市生活垃圾分类管理条例》将于2024年9月1日起施行。"
+    source = Source(1, "常州市生活垃圾分类管理条例9月1日起施行", "2024-02-02", law)
+    other = Source(2, "武高新", "2024-02-02", "2023年武高新规上工业总产值首次踏上2000亿元台阶。")
+    usage = real_llama.read_ahead(lead_messages(source))
+    assert usage["prompt_tokens"] > 40, usage
+    complete(real_llama, [{"role": "user", "content": "你好"}], max_tokens=2)  # the live state holds another prompt
+    before = real_llama.worker.health()["tokens"]
+    judge = answer_messages("条例什么时候施行？", [source, other], task=JUDGE_TASK)
+    choice_probs(real_llama, judge, JUDGE_OPTIONS)
+    after = real_llama.worker.health()["tokens"]
+    prompt, cached = after["prompt"] - before["prompt"], after["cached"] - before["cached"]
+    assert cached >= usage["prompt_tokens"] - 8, (usage, prompt, cached)  # all of the lead but its closing tokens
+    assert after["ahead"] == before["ahead"]
 
 
 def test_a_reply_that_repeats_itself_ends_with_its_last_sentence_before_the_repeat() -> None:

@@ -147,13 +147,53 @@ def test_server_counts_the_tokens_it_read_and_took_from_its_caches() -> None:
     finally:
         server.shutdown()
         thread.join()
-    assert health["tokens"] == {"requests": 3, "prompt": 92, "cached": 70, "completion": 11}
+    assert health["tokens"] == {"requests": 3, "prompt": 92, "cached": 70, "completion": 11, "ahead": 0}
 
 
 def test_server_wants_its_token(server: ModelServer) -> None:
     assert _post(server, {"messages": MESSAGES}, token="wrong").status_code == 401
     health = httpx.get(f"http://127.0.0.1:{server.port}/health", timeout=5)
     assert health.status_code == 401
+
+
+def test_server_reads_ahead_and_counts_that_apart_from_the_questions(server: ModelServer) -> None:
+    url = f"http://127.0.0.1:{server.port}"
+    headers = {"Authorization": "Bearer t0ken"}
+    reply = httpx.post(f"{url}/v1/read_ahead", json={"messages": MESSAGES}, headers=headers, timeout=10)
+    assert reply.status_code == 200 and reply.json()["usage"]["prompt_tokens"] == 40
+    bad = httpx.post(f"{url}/v1/read_ahead", json={"messages": []}, headers=headers, timeout=10)
+    assert bad.status_code == 400 and "non-empty list" in bad.json()["error"]["message"]
+    tokens = httpx.get(f"{url}/health", headers=headers, timeout=5).json()["tokens"]
+    assert tokens == {"requests": 0, "prompt": 0, "cached": 0, "completion": 0, "ahead": 10}
+
+
+def test_an_engine_that_cannot_read_ahead_has_no_such_route() -> None:
+    class Plain:  # the server's Engine protocol and nothing more
+        name = "plain"
+
+        def stream(self, messages, *, max_tokens, temperature=0.0, stop=None):
+            yield "好"
+
+        def first_token_logprobs(self, messages, top_n):
+            return [("是", -0.1)], {}
+
+        def warm_up(self, text):
+            return {}
+
+    server = ModelServer(Plain(), token="t0ken")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        reply = httpx.post(
+            f"http://127.0.0.1:{server.port}/v1/read_ahead",
+            json={"messages": MESSAGES},
+            headers={"Authorization": "Bearer t0ken"},
+            timeout=10,
+        )
+    finally:
+        server.shutdown()
+        thread.join()
+    assert reply.status_code == 404
 
 
 # -- the supervisor, with real child processes ---------------------------------------------------------------------
@@ -167,12 +207,27 @@ def test_worker_answers_through_the_openai_protocol(tmp_path: Path) -> None:
         assert "".join(reply) == LAW_REPLY
         assert usage_of(reply) == {}  # the scripted engine counts nothing; the real one is tested below
         assert choice_probs(gen, MESSAGES, ("是", "否")) == {"是": 1.0, "否": 0.0}
-        assert worker.health()["tokens"] == {"requests": 2, "prompt": 10, "cached": 0, "completion": 1}
+        assert worker.health()["tokens"] == {"requests": 2, "prompt": 10, "cached": 0, "completion": 1, "ahead": 0}
         status = worker.status()
         assert status.state == "ready" and status.plan == ZEN4 and status.warmup["prompt_tps"] == 100.0
     finally:
         worker.stop()
     assert worker.status().state == "stopped" and worker.health() == {}
+
+
+def test_the_worker_reads_ahead_and_a_server_that_dies_doing_it_is_a_crash(tmp_path: Path, fast_restarts) -> None:
+    worker = _worker(tmp_path, _script(tmp_path, die_when="read_ahead", die_on=["zen4"], signal="SIGSEGV"), plan=ZEN4)
+    try:
+        with pytest.raises(ModelCrashed, match="SIGSEGV"):
+            WorkerGenerator(worker, "scripted").read_ahead(MESSAGES)
+    finally:
+        worker.stop()
+    worker = _worker(tmp_path, _script(tmp_path), plan=ZEN4)
+    try:
+        assert WorkerGenerator(worker, "scripted").read_ahead(MESSAGES)["prompt_tokens"] == 40
+        assert worker.health()["tokens"]["ahead"] == 10
+    finally:
+        worker.stop()
 
 
 def test_the_server_gives_up_cpu_priority_to_the_app(tmp_path: Path) -> None:
