@@ -15,7 +15,7 @@ from assistant.context import in_article_order, select_passages, trim_passage
 from assistant.events import Event, Final, Progress, Quote, Token
 from assistant.extractive import ExtractiveAnswerer
 from assistant.facts import unmatched_question_facts
-from assistant.generation import LoopWatch, ModelCrashed, choice_probs, usage_of
+from assistant.generation import LoopWatch, Messages, ModelCrashed, choice_probs, usage_of
 from assistant.judgements import combined_judgement, confirmation_turns
 from assistant.markers import renumbered
 from assistant.memory import Remembered, ReplyMemory, memory_key
@@ -31,6 +31,7 @@ from assistant.prompts import (
     answer_messages,
     fence_text,
     format_date,
+    lead_messages,
     refusal_text,
 )
 from assistant.rewrite import rewrite
@@ -595,15 +596,26 @@ class Assistant:
 
     def _annotated(self, hit: Hit, turn: _Turn) -> str:
         """The chunk with its relative dates spelled out against its publication date (when annotating)."""
+        if hit.chunk.id not in turn.annotated:
+            turn.annotated[hit.chunk.id] = self._annotate(hit)
+        return turn.annotated[hit.chunk.id]
+
+    def _annotate(self, hit: Hit) -> str:
         if self.annotate is None:
             return hit.chunk.text
-        if hit.chunk.id not in turn.annotated:
-            try:
-                published = _as_date(hit.date or None)
-            except ValueError:
-                published = None
-            turn.annotated[hit.chunk.id] = self.annotate(hit.chunk.text, published)
-        return turn.annotated[hit.chunk.id]
+        try:
+            published = _as_date(hit.date or None)
+        except ValueError:
+            published = None
+        return self.annotate(hit.chunk.text, published)
+
+    def lead_messages(self, hit: Hit) -> Messages:
+        """The start of the prompt of every question whose first passage is `hit`, shown whole or from its first
+        sentence (a chunk within answer.max_passage_chars always is): what assistant.readahead has the model read
+        before anyone asks."""
+        opts = self.settings.answer
+        shown = trim_passage(self._annotate(hit), "", opts.max_passage_chars, opts.window_sentences)
+        return lead_messages(Source(1, hit.title, hit.date, shown))
 
     def _shown(self, hit: Hit, turn: _Turn) -> str:
         """The passage as the model sees it: relative dates spelled out over the whole chunk (so that 当天 still

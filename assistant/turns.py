@@ -74,6 +74,12 @@ class TurnLine:
             self._admit()
 
     @property
+    def idle(self) -> bool:
+        """No question waits or holds the model."""
+        with self._cond:
+            return not self._waiting and not self._serving
+
+    @property
     def length(self) -> int:
         """Questions waiting now (not counting those being served)."""
         with self._cond:

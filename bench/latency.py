@@ -9,6 +9,8 @@ warmed before the first question, as `newsqa serve` does), and prints:
 - prompt tokens per question (the answer prompt as the model counts it), and the prompt tokens the model server
   actually read per question over all its calls (judgement, answer), the rest coming from its prompt caches;
 - accuracy, refusal rate on unanswerable questions, false refusals, and the share of answer sentences verified.
+Before the first question the model reads passages ahead as the app does once started (`--ahead newest`), or
+each question's best passage (`--ahead best`, a bound), or none (`--ahead off`).
 `--ask N` also times `newsqa ask` N times from process start to the quotation on screen and to the answer,
 against a data directory holding the sample page. Every figure is printed with the CPU and kernels it ran on, and
 with the share of the run's CPU time a virtual machine's hypervisor gave to other guests (`cpu_stolen`).
@@ -31,7 +33,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from assistant import kernels  # noqa: E402
+from assistant.factory import build_assistant  # noqa: E402
+from assistant.readahead import ReadAhead  # noqa: E402
 from core.config import Settings, load_settings  # noqa: E402
+from core.types import Hit  # noqa: E402
 from eval.metrics import percentile  # noqa: E402
 from eval.questions import load_questions  # noqa: E402
 from eval.runner import open_target, run, summarize  # noqa: E402
@@ -112,23 +117,47 @@ def latency_row(records: list[dict[str, Any]], summary: dict[str, Any]) -> dict[
     }
 
 
-def run_set(name: str, settings: Settings, limit: int | None) -> dict[str, Any]:
+def read_ahead(target: Any, questions: list[Any], mode: str) -> dict[str, Any] | None:
+    """Have the model read passages ahead before the first question: "newest", as the app does once it has
+    started (the newest `generator.read_ahead` chunks); "best", each question's best passage, found by a run
+    without the model (a bound: the case of questions about the articles read ahead); "off", none."""
+    if mode == "off" or not hasattr(target.assistant.generator, "read_ahead"):
+        return None
+    reader = ReadAhead(target.assistant, target.settings.db_path, target.settings.generator.read_ahead)
+    hits = None
+    if mode == "best":
+        quoting = build_assistant(target.settings, target.store, target.searcher, None)
+        records, _ = run(questions, searcher=target.searcher, assistant=quoting)
+        ids = list(dict.fromkeys(r["hits"][0]["id"] for r in records if r.get("hits")))
+        chunks = target.store.chunks_by_id(ids)
+        articles = target.store.articles_by_id(c.article_id for c in chunks.values())
+        hits = [
+            Hit(c, 1.0, title=a.title, date=a.date, source=a.source)
+            for c, a in ((chunks[i], articles[chunks[i].article_id]) for i in ids if i in chunks)
+        ]
+    done = reader.run_once(hits)
+    return {"mode": mode, **{k: v for k, v in done.items() if k != "ended_at"}}
+
+
+def run_set(name: str, settings: Settings, limit: int | None, ahead: str = "newest") -> dict[str, Any]:
     questions_path, corpus, corpus_date, source = SETS[name]
     if not questions_path.is_file():
         return {"skipped": f"{questions_path} is missing (external evaluation data, see docs/BENCHMARKS.md)"}
     questions = load_questions(questions_path)[:limit] if limit else load_questions(questions_path)
     target = open_target(settings, corpus=corpus, corpus_date=corpus_date, corpus_source=source)
+    read = None
     try:
         worker = getattr(target.assistant.generator, "worker", None)
         if worker is not None:
             worker.url()  # loaded and warmed, as `newsqa serve` has it before the first resident asks
+            read = read_ahead(target, questions, ahead)
         before, tokens_before = cpu_ticks(), _model_tokens(worker)
         records, wall_s = run(questions, searcher=target.searcher, assistant=target.assistant, progress=True)
         stolen, tokens = stolen_share(before, cpu_ticks()), tokens_read(tokens_before, _model_tokens(worker))
     finally:
         target.close()
     summary = summarize(records, wall_s, {"set": name})
-    row = {**latency_row(records, summary), "cpu_stolen": stolen}
+    row = {**latency_row(records, summary), "cpu_stolen": stolen, "read_ahead": read}
     if tokens:
         row["model_prompt_tokens_read_mean"] = round(tokens["read"] / len(records), 1)
         row["model_requests"] = tokens["requests"]
@@ -185,6 +214,13 @@ def main() -> int:
     parser.add_argument("--sets", nargs="*", default=["sample", "rgb"], choices=sorted(SETS))
     parser.add_argument("--rgb-limit", type=int, default=60)
     parser.add_argument("--ask", type=int, default=0, help="time `newsqa ask` this many times")
+    parser.add_argument(
+        "--ahead",
+        choices=["newest", "best", "off"],
+        default="newest",
+        help="passages read ahead before the first question: as the app does (newest), each question's best "
+        "passage (best: a bound), or none",
+    )
     parser.add_argument("--home", type=Path, help="data directory (default: a temporary one; models from settings)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
@@ -212,10 +248,12 @@ def main() -> int:
             "passage_order": settings.answer.passage_order,
             "remembered_replies": settings.answer.remembered_replies,
             "flash_attn": settings.generator.flash_attn,
+            "read_ahead": settings.generator.read_ahead,
+            "ahead": args.ahead,
         },
     }
     for name in args.sets:
-        result[name] = run_set(name, settings, args.rgb_limit if name == "rgb" else None)
+        result[name] = run_set(name, settings, args.rgb_limit if name == "rgb" else None, args.ahead)
         print(json.dumps({name: result[name].get("row") or result[name]}, ensure_ascii=False), file=sys.stderr)
     choice = (
         json.loads((home / "run" / "kernels.json").read_text()) if (home / "run" / "kernels.json").is_file() else {}

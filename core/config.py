@@ -114,9 +114,15 @@ class GeneratorSettings(_Group):
     # llama.cpp's flash attention: reads prompts faster, but answers change, and on our sets no faster as a whole
     # while fewer of their sentences verified (docs/BENCHMARKS.md); off until a larger run says otherwise
     flash_attn: bool = False
+    # passages of the newest articles the local model reads ahead while no one asks, each as the first passage of
+    # a prompt (0: none). A question whose best passage was read ahead reads only the rest of its prompt, and its
+    # answer is the same. The server keeps each state in RAM: ~12 MB a passage with Qwen2.5-1.5B.
+    read_ahead: int = 32
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.read_ahead < 0:
+            raise ConfigError(f"generator.read_ahead: expected 0 or more passages, got {self.read_ahead}")
         if not 0 <= self.server_nice <= 19:
             raise ConfigError(f"generator.server_nice: expected 0 to 19, got {self.server_nice}")
 

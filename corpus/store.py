@@ -231,6 +231,18 @@ class Store:
         rows = self._db.execute("SELECT * FROM chunks WHERE article_id = ? ORDER BY idx", (article_id,)).fetchall()
         return [_chunk(r) for r in rows]
 
+    def newest_chunks(self, limit: int) -> list[tuple[Chunk, Article]]:
+        """The first `limit` chunks in the order of `articles` (newest date first, undated last), each article's
+        chunks as they stand in it, with their articles."""
+        rows = self._db.execute(
+            "SELECT c.* FROM chunks c JOIN articles a ON a.id = c.article_id "
+            "ORDER BY a.date = '', a.date DESC, a.added_at, a.rowid, c.idx LIMIT ?",
+            (max(limit, 0),),
+        ).fetchall()
+        chunks = [_chunk(r) for r in rows]
+        articles = self.articles_by_id(c.article_id for c in chunks)
+        return [(c, articles[c.article_id]) for c in chunks]
+
     def chunk_ids(self) -> set[int]:
         return {r[0] for r in self._db.execute("SELECT id FROM chunks")}
 

@@ -89,6 +89,12 @@ def worker_section(generator: Any) -> dict[str, Any]:
     return section
 
 
+def ahead_section(runtime: Any) -> dict[str, Any]:
+    """How many of the newest passages the model has read ahead (assistant.readahead), when it reads ahead."""
+    reader = getattr(runtime, "read_ahead", None)
+    return {} if reader is None else {"limit": reader.limit, **reader.last}
+
+
 def index_section(runtime: Any) -> dict[str, Any]:
     store, searcher = runtime.store, runtime.searcher
     dates = sorted(a.date for a in store.articles() if a.date)
@@ -115,6 +121,7 @@ def collect(settings: Settings, runtime: Any, *, wait_s: float | None = None, ha
         "build": build_section(),
         "model": model_section(settings, hash_file=hash_file),
         "server": worker_section(generator),
+        "ahead": ahead_section(runtime),
         "index": index_section(runtime),
     }
 
@@ -173,6 +180,14 @@ def format_report(report: dict[str, Any]) -> str:
                 f"  实测速度：读提示 {warm['prompt_tps']:.1f} 词元/秒，生成 {warm['gen_tps']:.1f} 词元/秒"
                 f"（预热时测得，{warm.get('prompt_tokens', 0):.0f} 个提示词元）"
             )
+        ahead = report.get("ahead") or {}
+        if "passages" in ahead:
+            lines.append(
+                f"  预读：最新文章的 {ahead['passages']} 段已读入（最多 {ahead['limit']} 段，"
+                f"用时 {ahead['seconds']:.0f} 秒），问到它们的问题只需读其余部分"
+            )
+        elif ahead:
+            lines.append(f"  预读：最新文章的前 {ahead['limit']} 段，模型空闲时读入")
         if server.get("restarts"):
             lines.append(f"  已重启 {server['restarts']} 次，上次退出：{server['last_exit']}")
         if server.get("error"):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from assistant.chat import Assistant
 from assistant.factory import build_assistant, open_generator
 from assistant.facts import named_entities
+from assistant.readahead import ReadAhead
 from core.config import Settings
 from corpus.ingest import ingest_sample
 from corpus.store import Store
@@ -20,14 +21,22 @@ class Runtime:
     store: Store
     searcher: Searcher
     assistant: Assistant
+    read_ahead: ReadAhead | None = None
 
     def warm(self) -> None:
-        """Load what the first question would otherwise wait for: the embedder, jieba's lexicon and its tagger."""
+        """Load what the first question would otherwise wait for: the embedder, jieba's lexicon and its tagger;
+        and have the local model read the newest passages ahead while no one asks (`generator.read_ahead`)."""
         self.searcher.query_vector("预热")
         named_entities("预热")
+        limit = self.settings.generator.read_ahead
+        if self.read_ahead is None and limit > 0 and hasattr(self.assistant.generator, "read_ahead"):
+            self.read_ahead = ReadAhead(self.assistant, self.settings.db_path, limit)
+            self.read_ahead.start()
 
     def close(self) -> None:
-        """Stop the model server, if one runs, and close the store."""
+        """Stop reading ahead and the model server, if they run, and close the store."""
+        if self.read_ahead is not None:
+            self.read_ahead.stop()
         worker = getattr(self.assistant.generator, "worker", None)
         if worker is not None:
             worker.stop()

@@ -51,6 +51,14 @@ def test_report_names_the_plan_the_trials_and_a_bad_hash() -> None:
     assert "与发布的哈希不一致" in text
 
 
+def test_report_says_how_much_the_model_read_ahead() -> None:
+    reading = format_report({**_report(), "ahead": {"limit": 32}})
+    assert "预读：最新文章的前 32 段，模型空闲时读入" in reading
+    done = format_report({**_report(), "ahead": {"limit": 32, "passages": 19, "tokens_read": 2500, "seconds": 41.6}})
+    assert "预读：最新文章的 19 段已读入（最多 32 段，用时 42 秒）" in done
+    assert "预读" not in format_report(_report())  # a generator that does not read ahead
+
+
 def test_report_of_a_server_that_cannot_run() -> None:
     text = format_report(_report(state="failed", pid=None, error="no llama.cpp CPU kernel runs on this machine"))
     assert "模型进程：无法运行" in text and "错误：no llama.cpp CPU kernel runs" in text

@@ -1,0 +1,121 @@
+"""Reading ahead: the local model reads the newest articles' passages while no one asks.
+
+Nothing in a prompt before its first passage depends on the question: the system rules, then the passage with its
+title and date. So the model's state after reading them is the same whichever question follows. The model server
+keeps such states apart from those of recent questions (`generator.read_ahead` of them), and a question whose
+best passage was read ahead reads only the rest of its prompt. Its answer is the one it would have got anyway.
+The passages after the first are not read ahead: each is read after the ones before it, which the question
+chooses. (Read alone, passages made worse answers: docs/BENCHMARKS.md, "Passages read alone".)
+
+A pass reads the newest chunks, newest article first, when the app starts and whenever the store changes (staff
+add articles, `newsqa ingest` from a shell) or the model server was started again. It takes the model only while
+no question waits or holds it, one passage at a time, so a question asked meanwhile waits for one passage at most.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from assistant.chat import Assistant
+from assistant.generation import GeneratorError
+from core.types import Hit
+from corpus.store import Store, StoreError
+
+log = logging.getLogger(__name__)
+
+
+class ReadAhead:
+    """Reads ahead the first `limit` chunks of the newest articles in `db_path` with the assistant's model."""
+
+    def __init__(self, assistant: Assistant, db_path: Path, limit: int, *, poll_s: float = 5.0) -> None:
+        if not hasattr(assistant.generator, "read_ahead"):
+            raise ValueError(f"{getattr(assistant.generator, 'name', assistant.generator)!r} cannot read ahead")
+        self.assistant = assistant
+        self.generator: Any = assistant.generator
+        self.db_path = Path(db_path)
+        self.limit = limit
+        self.poll_s = poll_s
+        self.last: dict[str, Any] = {}  # the last pass: passages, tokens read, seconds, and when it ended
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._store: Store | None = None  # its own connection, opened on first use
+
+    def start(self) -> None:
+        """Read ahead in the background from now on: at once, then after every change of the store or server."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="read-ahead", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10.0)
+        if self._store is not None and (self._thread is None or not self._thread.is_alive()):
+            self._store.close()
+
+    def newest(self) -> list[Hit]:
+        """The chunks a pass reads, as the hits a search would return for them."""
+        found = self._opened().newest_chunks(self.limit)
+        return [Hit(chunk, 1.0, title=a.title, date=a.date, source=a.source) for chunk, a in found]
+
+    def _opened(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.db_path)
+        return self._store
+
+    def run_once(self, hits: Sequence[Hit] | None = None) -> dict[str, Any]:
+        """Read `hits` (default: `newest`) ahead, one at a time whenever no question has the model or waits for
+        it; stops at the first failure. What it did, also kept in `last`."""
+        start = time.perf_counter()
+        done = {"passages": 0, "tokens_read": 0}
+        for hit in self.newest() if hits is None else hits:
+            if not self._wait_idle():
+                break
+            try:
+                with self.assistant.line.turn():
+                    usage = self.generator.read_ahead(self.assistant.lead_messages(hit))
+            except GeneratorError as exc:  # the model failed or died: questions find out and say so themselves
+                log.warning("reading ahead stopped: %s", exc)
+                break
+            cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+            done["passages"] += 1
+            done["tokens_read"] += int(usage.get("prompt_tokens") or 0) - cached
+        self.last = {**done, "seconds": round(time.perf_counter() - start, 2), "ended_at": time.time()}
+        return self.last
+
+    def _wait_idle(self) -> bool:
+        """Wait until no question has the model or waits for it; False when stopped."""
+        while not self.assistant.line.idle:
+            if self._stop.wait(0.1):
+                return False
+        return not self._stop.is_set()
+
+    def _server(self) -> int | None:
+        """The model server process holding the states read ahead: one started again has none."""
+        worker = getattr(self.generator, "worker", None)
+        return worker.status().pid if worker is not None else None
+
+    def _version(self) -> int | None:
+        try:
+            return self._opened().version
+        except (StoreError, sqlite3.Error) as exc:
+            log.warning("reading ahead: %s", exc)
+            return None
+
+    def _loop(self) -> None:
+        done: tuple[int | None, int | None] | None = None
+        while not self._stop.is_set():
+            version = self._version()
+            if version is not None and (version, self._server()) != done:
+                try:
+                    self.run_once()
+                except (StoreError, sqlite3.Error) as exc:
+                    log.warning("reading ahead: %s", exc)
+                done = (version, self._server())
+            self._stop.wait(self.poll_s)

@@ -1,0 +1,141 @@
+"""Reading ahead: the newest passages are read by the model while no one asks, as the start of their prompts."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from assistant.chat import Assistant
+from assistant.generation import GeneratorError, ModelCrashed
+from assistant.readahead import ReadAhead
+from core.config import Settings
+from corpus.store import Store
+from corpus.timeexpr import annotate
+from tests.support.generators import FakeGenerator, FakeJudgingGenerator
+from tests.support.news import FakeStore, make_article, sample_corpus
+from tests.support.searchers import FakeSearcher
+
+LAW_Q = "《常州市生活垃圾分类管理条例》什么时候施行？"
+LAW_REPLY = "《常州市生活垃圾分类管理条例》将于2024年9月1日起施行[1]。"
+
+
+class ReadingGenerator(FakeJudgingGenerator):
+    """A judging fake that also reads ahead: records each prompt it is given, or raises what `fail` holds."""
+
+    def __init__(self, *args, fail: dict[int, Exception] | None = None, **options) -> None:
+        super().__init__(*args, **options)
+        self.read: list[list[dict[str, str]]] = []
+        self.fail = dict(fail or {})
+
+    def read_ahead(self, messages: list[dict[str, str]]) -> dict:
+        if len(self.read) in self.fail:
+            raise self.fail.pop(len(self.read))
+        self.read.append([dict(m) for m in messages])
+        return {"prompt_tokens": 100, "prompt_tokens_details": {"cached_tokens": 40}}
+
+
+def _store(path: Path, *articles) -> Path:
+    with Store(path) as store:
+        store.put(articles)
+    return path
+
+
+OLD = make_article("old", "旧闻", ["一月的第一段。", "一月的第二段。"], date="2024-01-05")
+NEW = make_article("new", "新闻", ["二月的第一段。", "二月的第二段。"], date="2024-02-02")
+UNDATED = make_article("undated", "无日期", ["不知哪天的一段。"])
+
+
+def _reader(tmp_path: Path, generator, limit: int = 3, **options) -> ReadAhead:
+    articles = [OLD[0], NEW[0], UNDATED[0]]
+    chunks = OLD[1] + NEW[1] + UNDATED[1]
+    assistant = Assistant(Settings(), FakeStore(articles), FakeSearcher(articles, chunks), generator)
+    return ReadAhead(assistant, _store(tmp_path / "newsqa.db", OLD, UNDATED, NEW), limit, **options)
+
+
+def test_a_pass_reads_the_newest_chunks_first_each_as_the_first_passage_of_a_prompt(tmp_path: Path) -> None:
+    generator = ReadingGenerator()
+    reader = _reader(tmp_path, generator, limit=4)
+    done = reader.run_once()
+    firsts = [m[1]["content"].split("正文：")[1].split("\n")[0] for m in generator.read]
+    assert firsts == ["二月的第一段。", "二月的第二段。", "一月的第一段。", "一月的第二段。"]
+    assert generator.read[0][1]["content"].startswith("<资料 编号=1>\n标题：新闻\n发布日期：2024年2月2日\n")
+    assert done["passages"] == 4 and done["tokens_read"] == 4 * 60 and reader.last == done
+    everything = _reader(tmp_path / "all", ReadingGenerator(), limit=99).newest()
+    assert [h.chunk.text for h in everything][-1] == "不知哪天的一段。"  # undated last
+
+
+def test_what_is_read_ahead_is_the_start_of_the_prompts_of_the_questions_about_it() -> None:
+    """The whole point: the judgement and the answer of a question whose best passage is one read ahead begin with
+    exactly what was read, relative dates spelled out the same way ("昨天上午" of the sample page)."""
+    articles, chunks = sample_corpus()
+    generator = ReadingGenerator([LAW_REPLY], judgements=[0.9])
+    settings = Settings().override({"answer": {"min_dense_score": 0.0, "min_answerable": 0.5}})
+    assistant = Assistant(settings, FakeStore(articles), FakeSearcher(articles, chunks), generator, annotate=annotate)
+    answer = assistant.ask(LAW_Q, question_date=date(2024, 2, 2))
+    assert not answer.refused
+    first = answer.hits[0]
+    lead = assistant.lead_messages(first)
+    assert "昨天上午（即2024年2月1日上午）" in lead[1]["content"]  # annotated as the prompt is
+    for messages in (generator.choose_calls[0], generator.last_messages):
+        assert messages[0] == lead[0]
+        assert messages[1]["content"].startswith(lead[1]["content"] + "\n\n")
+    assert first.chunk.text[-20:] in lead[1]["content"]
+
+
+def test_a_pass_waits_while_a_question_has_the_model(tmp_path: Path) -> None:
+    generator = ReadingGenerator()
+    reader = _reader(tmp_path, generator, limit=2)
+    ticket = reader.assistant.line.join()
+    assert ticket.wait(1.0)
+    thread = threading.Thread(target=reader.run_once)
+    thread.start()
+    time.sleep(0.3)
+    assert generator.read == []  # the question holds the model: nothing is read
+    ticket.release()
+    thread.join(5.0)
+    assert len(generator.read) == 2 and reader.assistant.line.idle
+
+
+@pytest.mark.parametrize("failure", [GeneratorError("HTTP 500"), ModelCrashed("died: SIGSEGV")])
+def test_a_model_that_fails_stops_the_pass_and_the_log_says_why(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, failure: Exception
+) -> None:
+    generator = ReadingGenerator(fail={1: failure})
+    with caplog.at_level(logging.WARNING, logger="assistant.readahead"):
+        done = _reader(tmp_path, generator, limit=3).run_once()
+    assert done["passages"] == 1 and len(generator.read) == 1
+    assert str(failure) in caplog.text
+
+
+def test_the_app_reads_ahead_at_start_and_again_when_articles_are_added(tmp_path: Path) -> None:
+    generator = ReadingGenerator()
+    reader = _reader(tmp_path, generator, limit=1, poll_s=0.05)
+    reader.start()
+    try:
+        _wait_for(lambda: len(generator.read) == 1)
+        assert "二月的第一段。" in generator.read[0][1]["content"]
+        time.sleep(0.3)
+        assert len(generator.read) == 1  # nothing changed: nothing read again
+        _store(reader.db_path, make_article("newer", "更新", ["三月的一段。"], date="2024-03-01"))
+        _wait_for(lambda: len(generator.read) == 2)
+        assert "三月的一段。" in generator.read[1][1]["content"]
+    finally:
+        reader.stop()
+
+
+def test_a_generator_that_cannot_read_ahead_is_refused(tmp_path: Path) -> None:
+    assistant = Assistant(Settings(), FakeStore([]), FakeSearcher([], []), FakeGenerator())
+    with pytest.raises(ValueError, match="cannot read ahead"):
+        ReadAhead(assistant, tmp_path / "newsqa.db", 4)
+
+
+def _wait_for(condition, timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
