@@ -364,7 +364,7 @@ class Assistant:
                 ticket.release()
                 return remembered
             position = ticket.position
-            if position != shown:
+            if position != shown and position > 0:  # 0: only the model's reading ahead is before it
                 yield Progress("queued", position=position)
                 shown = position
         return self.memory.get(key) if key else None

@@ -34,7 +34,7 @@ class ReadAhead:
     """Reads ahead the first `limit` chunks of the newest articles in `db_path` with the assistant's model."""
 
     def __init__(self, assistant: Assistant, db_path: Path, limit: int, *, poll_s: float = 5.0) -> None:
-        if not hasattr(assistant.generator, "read_ahead"):
+        if not getattr(assistant.generator, "reads_ahead", False):
             raise ValueError(f"{getattr(assistant.generator, 'name', assistant.generator)!r} cannot read ahead")
         self.assistant = assistant
         self.generator: Any = assistant.generator
@@ -52,11 +52,13 @@ class ReadAhead:
             self._thread = threading.Thread(target=self._loop, name="read-ahead", daemon=True)
             self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, wait_s: float = 10.0) -> None:
+        """Stop after the passage being read; with `wait_s` 0, only ask it to (the model server is stopped next,
+        which ends a pass still waiting for it to start)."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10.0)
-        if self._store is not None and (self._thread is None or not self._thread.is_alive()):
+        if wait_s and self._thread is not None:
+            self._thread.join(timeout=wait_s)
+        if wait_s and self._store is not None and (self._thread is None or not self._thread.is_alive()):
             self._store.close()
 
     def newest(self) -> list[Hit]:
@@ -78,10 +80,11 @@ class ReadAhead:
             if not self._wait_idle():
                 break
             try:
-                with self.assistant.line.turn():
+                with self.assistant.line.turn(background=True):  # not "answering someone else" to those behind
                     usage = self.generator.read_ahead(self.assistant.lead_messages(hit))
             except GeneratorError as exc:  # the model failed or died: questions find out and say so themselves
-                log.warning("reading ahead stopped: %s", exc)
+                if not self._stop.is_set():  # not the server stopped with the app
+                    log.warning("reading ahead stopped: %s", exc)
                 break
             cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
             done["passages"] += 1

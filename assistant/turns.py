@@ -15,7 +15,8 @@ from contextlib import contextmanager
 
 
 class Ticket:
-    """One question's place in the line; `position` is how many are ahead of it (0: it has the model)."""
+    """One question's place in the line; `position` is how many questions are ahead of it (0: it has the model, or
+    only background work does, which gives it back after a moment)."""
 
     def __init__(self, line: TurnLine, number: int) -> None:
         self._line = line
@@ -44,11 +45,14 @@ class TurnLine:
         self._cond = threading.Condition()
         self._waiting: deque[Ticket] = deque()
         self._serving: set[int] = set()
+        self._background: set[int] = set()  # tickets of work no one waits for (reading ahead): not counted ahead
         self._numbers = itertools.count(1)
 
-    def join(self) -> Ticket:
+    def join(self, *, background: bool = False) -> Ticket:
         with self._cond:
             ticket = Ticket(self, next(self._numbers))
+            if background:
+                self._background.add(ticket.number)
             self._waiting.append(ticket)
             self._admit()
             return ticket
@@ -58,9 +62,12 @@ class TurnLine:
             if ticket.number in self._serving:
                 return 0
             try:
-                return self._waiting.index(ticket) + 1
+                index = self._waiting.index(ticket)
             except ValueError:
                 return 0  # released
+            ahead = [t for t in itertools.islice(self._waiting, index) if t.number not in self._background]
+            working = bool(self._serving - self._background)  # a question has the model
+            return len(ahead) + working
 
     def wait(self, ticket: Ticket, timeout_s: float | None) -> bool:
         with self._cond:
@@ -69,6 +76,7 @@ class TurnLine:
     def release(self, ticket: Ticket) -> None:
         with self._cond:
             self._serving.discard(ticket.number)
+            self._background.discard(ticket.number)
             if ticket in self._waiting:
                 self._waiting.remove(ticket)
             self._admit()
@@ -91,9 +99,9 @@ class TurnLine:
         self._cond.notify_all()
 
     @contextmanager
-    def turn(self) -> Iterator[Ticket]:
+    def turn(self, *, background: bool = False) -> Iterator[Ticket]:
         """Wait for a slot (without reporting the wait) and hold it for the block."""
-        ticket = self.join()
+        ticket = self.join(background=background)
         try:
             ticket.wait()
             yield ticket

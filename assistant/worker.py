@@ -456,6 +456,11 @@ class WorkerGenerator:
         except GeneratorError as exc:
             raise self._crashed(exc, client.base_url) from exc
 
+    @property
+    def reads_ahead(self) -> bool:
+        """Does the server keep states read ahead (the llama engine with generator.read_ahead)?"""
+        return self.worker.spec.ahead_states > 0
+
     def read_ahead(self, messages: Messages) -> dict[str, Any]:
         """Have the model server read the prompt of `messages` now and keep its state (assistant.readahead); the
         token counts it read."""

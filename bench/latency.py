@@ -121,7 +121,7 @@ def read_ahead(target: Any, questions: list[Any], mode: str) -> dict[str, Any] |
     """Have the model read passages ahead before the first question: "newest", as the app does once it has
     started (the newest `generator.read_ahead` chunks); "best", each question's best passage, found by a run
     without the model (a bound: the case of questions about the articles read ahead); "off", none."""
-    if mode == "off" or not hasattr(target.assistant.generator, "read_ahead"):
+    if mode == "off" or not getattr(target.assistant.generator, "reads_ahead", False):
         return None
     reader = ReadAhead(target.assistant, target.settings.db_path, target.settings.generator.read_ahead)
     hits = None

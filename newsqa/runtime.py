@@ -29,17 +29,19 @@ class Runtime:
         self.searcher.query_vector("预热")
         named_entities("预热")
         limit = self.settings.generator.read_ahead
-        if self.read_ahead is None and limit > 0 and hasattr(self.assistant.generator, "read_ahead"):
+        if self.read_ahead is None and limit > 0 and getattr(self.assistant.generator, "reads_ahead", False):
             self.read_ahead = ReadAhead(self.assistant, self.settings.db_path, limit)
             self.read_ahead.start()
 
     def close(self) -> None:
         """Stop reading ahead and the model server, if they run, and close the store."""
         if self.read_ahead is not None:
-            self.read_ahead.stop()
+            self.read_ahead.stop(wait_s=0)
         worker = getattr(self.assistant.generator, "worker", None)
         if worker is not None:
             worker.stop()
+        if self.read_ahead is not None:
+            self.read_ahead.stop()
         self.store.close()
 
 

@@ -13,6 +13,7 @@ import pytest
 from assistant.chat import Assistant
 from assistant.generation import GeneratorError, ModelCrashed
 from assistant.readahead import ReadAhead
+from assistant.turns import TurnLine
 from core.config import Settings
 from corpus.store import Store
 from corpus.timeexpr import annotate
@@ -26,6 +27,8 @@ LAW_REPLY = "《常州市生活垃圾分类管理条例》将于2024年9月1日�
 
 class ReadingGenerator(FakeJudgingGenerator):
     """A judging fake that also reads ahead: records each prompt it is given, or raises what `fail` holds."""
+
+    reads_ahead = True
 
     def __init__(self, *args, fail: dict[int, Exception] | None = None, **options) -> None:
         super().__init__(*args, **options)
@@ -139,3 +142,68 @@ def _wait_for(condition, timeout_s: float = 5.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.02)
+
+
+def test_the_app_reads_ahead_once_warm_and_stops_with_it(tmp_path: Path) -> None:
+    from newsqa.runtime import Runtime
+
+    class Searcher(FakeSearcher):
+        def query_vector(self, text: str) -> list[float]:
+            return [0.0]
+
+    settings = Settings().override({"home": str(tmp_path)})
+    db = _store(settings.db_path, NEW)
+    store, generator = Store(db), ReadingGenerator()
+    assistant = Assistant(settings, store, Searcher([NEW[0]], NEW[1]), generator)
+    runtime = Runtime(settings, store, assistant.searcher, assistant)
+    runtime.warm()
+    assert runtime.read_ahead is not None and runtime.read_ahead.limit == settings.generator.read_ahead
+    _wait_for(lambda: len(generator.read) == 2)
+    runtime.close()
+    assert not runtime.read_ahead._thread.is_alive()
+    off = Runtime(settings.override({"generator": {"read_ahead": 0}}), Store(db), assistant.searcher, assistant)
+    off.warm()
+    assert off.read_ahead is None
+    off.close()
+
+
+def test_a_question_behind_a_passage_being_read_ahead_is_not_told_someone_else_is_answered() -> None:
+    articles, chunks = sample_corpus()
+    started, go = threading.Event(), threading.Event()
+
+    class Slow(ReadingGenerator):
+        def read_ahead(self, messages):
+            started.set()
+            go.wait(5.0)
+            return super().read_ahead(messages)
+
+    generator = Slow([LAW_REPLY], judgements=[0.9])
+    settings = Settings().override({"answer": {"min_dense_score": 0.0, "min_answerable": 0.5}})
+    assistant = Assistant(settings, FakeStore(articles), FakeSearcher(articles, chunks), generator)
+    reader = ReadAhead(assistant, Path("unused.db"), 1)
+    hit = assistant.searcher.search(LAW_Q)[0]
+    thread = threading.Thread(target=reader.run_once, args=([hit],))
+    thread.start()
+    assert started.wait(5.0)
+    events = []
+    asking = threading.Thread(target=lambda: events.extend(assistant.stream(LAW_Q, question_date=date(2024, 2, 2))))
+    asking.start()
+    time.sleep(0.6)  # the question waits: the model is reading ahead
+    assert not asking.is_alive() or generator.choose_calls == []
+    go.set()
+    thread.join(5.0)
+    asking.join(5.0)
+    assert not [e for e in events if getattr(e, "stage", "") == "queued"]
+    assert events[-1].answer.text.startswith("《常州市生活垃圾分类管理条例》") and len(generator.read) == 1
+
+
+def test_background_work_at_the_model_is_not_counted_as_a_question_ahead() -> None:
+    line = TurnLine()
+    reading = line.join(background=True)
+    first, second = line.join(), line.join()
+    assert reading.position == 0 and first.position == 0  # only the reading ahead is before it
+    assert second.position == 1  # a question ahead counts
+    reading.release()
+    assert first.position == 0 and second.position == 1
+    first.release()
+    assert second.position == 0

@@ -222,6 +222,7 @@ def test_the_worker_reads_ahead_and_a_server_that_dies_doing_it_is_a_crash(tmp_p
             WorkerGenerator(worker, "scripted").read_ahead(MESSAGES)
     finally:
         worker.stop()
+    assert not WorkerGenerator(worker, "scripted").reads_ahead  # the server was not told to keep states
     worker = _worker(tmp_path, _script(tmp_path), plan=ZEN4)
     try:
         assert WorkerGenerator(worker, "scripted").read_ahead(MESSAGES)["prompt_tokens"] == 40
