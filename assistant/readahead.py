@@ -77,9 +77,10 @@ class ReadAhead:
         start = time.perf_counter()
         done = {"passages": 0, "tokens_read": 0}
         for hit in self.newest() if hits is None else hits:
-            if not self._wait_idle():
-                break
             try:
+                self._server_ready()  # outside the line: a question asked while the model loads keeps its place
+                if not self._wait_idle():
+                    break
                 with self.assistant.line.turn(background=True):  # not "answering someone else" to those behind
                     usage = self.generator.read_ahead(self.assistant.lead_messages(hit))
             except GeneratorError as exc:  # the model failed or died: questions find out and say so themselves
@@ -98,6 +99,12 @@ class ReadAhead:
             if self._stop.wait(0.1):
                 return False
         return not self._stop.is_set()
+
+    def _server_ready(self) -> None:
+        """Wait while the model server starts (a GeneratorError when it cannot)."""
+        worker = getattr(self.generator, "worker", None)
+        if worker is not None:
+            worker.url()
 
     def _server(self) -> int | None:
         """The model server process holding the states read ahead: one started again has none."""

@@ -207,3 +207,23 @@ def test_background_work_at_the_model_is_not_counted_as_a_question_ahead() -> No
     assert first.position == 0 and second.position == 1
     first.release()
     assert second.position == 0
+
+
+def test_a_pass_waits_for_the_model_server_to_start_without_holding_the_model(tmp_path: Path) -> None:
+    loaded = threading.Event()
+
+    class Worker:
+        def url(self) -> str:
+            loaded.wait(5.0)
+            return "http://127.0.0.1:1/v1"
+
+    generator = ReadingGenerator()
+    generator.worker = Worker()
+    reader = _reader(tmp_path, generator, limit=1)
+    thread = threading.Thread(target=reader.run_once)
+    thread.start()
+    time.sleep(0.3)
+    assert reader.assistant.line.idle and generator.read == []  # a question asked now would have the model
+    loaded.set()
+    thread.join(5.0)
+    assert len(generator.read) == 1
