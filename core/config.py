@@ -116,7 +116,7 @@ class GeneratorSettings(_Group):
     flash_attn: bool = False
     # passages of the newest articles the local model reads ahead while no one asks, each as the first passage of
     # a prompt (0: none). A question whose best passage was read ahead reads only the rest of its prompt, and its
-    # answer is the same. The server keeps each state in RAM: ~12 MB a passage with Qwen2.5-1.5B.
+    # answer is the same. The server keeps each state in RAM: ~17 MB a passage with Qwen2.5-1.5B.
     read_ahead: int = 32
 
     def __post_init__(self) -> None:
