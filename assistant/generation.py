@@ -75,6 +75,12 @@ def top_logprobs(logits: Any, top_n: int) -> list[tuple[int, float]]:
     return [(int(i), float(shifted[i] - log_total)) for i in top]
 
 
+def prompt_tokens_read(usage: dict[str, Any]) -> int:
+    """The prompt tokens a call's `usage` (see `Reply`) says the model read, not taken from a cache."""
+    cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+    return int(usage.get("prompt_tokens") or 0) - cached
+
+
 class Reply:
     """The pieces of one streamed reply; `usage` holds the token counts the backend reported, once it has ended.
 

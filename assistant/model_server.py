@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from assistant.backends.llama import LlamaGenerator
 from assistant.backends.transformers import TransformersGenerator
+from assistant.generation import prompt_tokens_read
 from assistant.kernels import KernelPlan
 
 TOKEN_ENV = "NEWSQA_WORKER_TOKEN"  # a bearer token the supervisor shares with its server, so other users cannot call it
@@ -142,9 +143,8 @@ class ModelServer:
 
     def count_ahead(self, usage: dict[str, Any]) -> None:
         """Add the prompt tokens a read-ahead read to its own total: the questions' counts stay theirs alone."""
-        cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
         with self._tokens_lock:
-            self.tokens["ahead"] += int(usage.get("prompt_tokens") or 0) - cached
+            self.tokens["ahead"] += prompt_tokens_read(usage)
 
     def totals(self) -> dict[str, int]:
         with self._tokens_lock:
@@ -193,15 +193,14 @@ class ModelServer:
                 except (ValueError, BadRequest) as exc:
                     self._send_json(400, {"error": {"message": str(exc), "type": "invalid_request_error"}})
                     return
-                if reads_ahead:
-                    self._read_ahead(request)
-                    return
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up
-                    if request["stream"] and not request["logprobs"]:
+                    if not reads_ahead and request["stream"] and not request["logprobs"]:
                         self._stream(request)
                         return
                     try:
-                        if request["logprobs"]:
+                        if reads_ahead:
+                            self._read_ahead(request)
+                        elif request["logprobs"]:
                             self._judge(request)
                         else:
                             self._complete(request)
@@ -222,12 +221,8 @@ class ModelServer:
                 self._send_json(200, {**reply, "usage": {**usage, "completion_tokens": 1}})
 
             def _read_ahead(self, request: dict[str, Any]) -> None:
-                try:
-                    with server.busy:
-                        usage = server.engine.read_ahead(request["messages"])  # type: ignore[attr-defined]
-                except Exception as exc:
-                    self._send_json(500, {"error": {"message": f"{type(exc).__name__}: {exc}", "type": "server_error"}})
-                    return
+                with server.busy:
+                    usage = server.engine.read_ahead(request["messages"])  # type: ignore[attr-defined]
                 server.count_ahead(usage)
                 self._send_json(200, {"object": "read_ahead", "usage": usage})
 

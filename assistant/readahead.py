@@ -23,11 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from assistant.chat import Assistant
-from assistant.generation import GeneratorError
-from core.types import Hit
+from assistant.generation import GeneratorError, prompt_tokens_read
+from core.types import Article, Chunk, Hit
 from corpus.store import Store, StoreError
 
 log = logging.getLogger(__name__)
+
+
+def hit_of(chunk: Chunk, article: Article) -> Hit:
+    """`chunk` as a search hit, with its article's title, date and source: what a pass reads it as."""
+    return Hit(chunk, 1.0, title=article.title, date=article.date, source=article.source)
 
 
 class ReadAhead:
@@ -63,8 +68,7 @@ class ReadAhead:
 
     def newest(self) -> list[Hit]:
         """The chunks a pass reads, as the hits a search would return for them."""
-        found = self._opened().newest_chunks(self.limit)
-        return [Hit(chunk, 1.0, title=a.title, date=a.date, source=a.source) for chunk, a in found]
+        return [hit_of(chunk, article) for chunk, article in self._opened().newest_chunks(self.limit)]
 
     def _opened(self) -> Store:
         if self._store is None:
@@ -87,9 +91,8 @@ class ReadAhead:
                 if not self._stop.is_set():  # not the server stopped with the app
                     log.warning("reading ahead stopped: %s", exc)
                 break
-            cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
             done["passages"] += 1
-            done["tokens_read"] += int(usage.get("prompt_tokens") or 0) - cached
+            done["tokens_read"] += prompt_tokens_read(usage)
         self.last = {**done, "seconds": round(time.perf_counter() - start, 2), "ended_at": time.time()}
         return self.last
 

@@ -34,9 +34,8 @@ if str(ROOT) not in sys.path:
 
 from assistant import kernels  # noqa: E402
 from assistant.factory import build_assistant  # noqa: E402
-from assistant.readahead import ReadAhead  # noqa: E402
+from assistant.readahead import ReadAhead, hit_of  # noqa: E402
 from core.config import Settings, load_settings  # noqa: E402
-from core.types import Hit  # noqa: E402
 from eval.metrics import percentile  # noqa: E402
 from eval.questions import load_questions  # noqa: E402
 from eval.runner import open_target, run, summarize  # noqa: E402
@@ -131,10 +130,7 @@ def read_ahead(target: Any, questions: list[Any], mode: str) -> dict[str, Any] |
         ids = list(dict.fromkeys(r["hits"][0]["id"] for r in records if r.get("hits")))
         chunks = target.store.chunks_by_id(ids)
         articles = target.store.articles_by_id(c.article_id for c in chunks.values())
-        hits = [
-            Hit(c, 1.0, title=a.title, date=a.date, source=a.source)
-            for c, a in ((chunks[i], articles[chunks[i].article_id]) for i in ids if i in chunks)
-        ]
+        hits = [hit_of(chunks[i], articles[chunks[i].article_id]) for i in ids if i in chunks]
     done = reader.run_once(hits)
     return {"mode": mode, **{k: v for k, v in done.items() if k != "ended_at"}}
 

@@ -7,6 +7,7 @@ import math
 import os
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from assistant.generation import GeneratorError, Messages, Reply, cut_at_stop
@@ -110,18 +111,24 @@ class OpenAIGenerator:
             pass
         return {o: 1.0 if text.strip().startswith(o[:1]) else 0.0 for o in options}
 
-    def post(self, route: str, body: dict[str, Any]) -> Any:
-        """A JSON request to another route of the same server (`base_url`/`route`) and its JSON reply."""
+    @contextmanager
+    def _http_errors(self, url: str) -> Iterator[None]:
+        """httpx's failures to reach `url` or hear from it in time, as GeneratorErrors that say which."""
         import httpx
 
-        url = f"{self.base_url}/{route}"
-        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
         try:
-            response = self._http().post(url, json=body, headers=headers)
+            yield
         except httpx.TimeoutException as exc:
             raise GeneratorError(f"{url}: no answer within {self.timeout_s:g} s ({type(exc).__name__})") from exc
         except httpx.HTTPError as exc:
             raise GeneratorError(f"cannot reach {url}: {exc}") from exc
+
+    def post(self, route: str, body: dict[str, Any]) -> Any:
+        """A JSON request to another route of the same server (`base_url`/`route`) and its JSON reply."""
+        url = f"{self.base_url}/{route}"
+        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+        with self._http_errors(url):
+            response = self._http().post(url, json=body, headers=headers)
         if response.status_code >= 400:
             raise GeneratorError(f"{url} answered HTTP {response.status_code}: {response.text[:300]}")
         return _json(response.content, url)
@@ -129,26 +136,19 @@ class OpenAIGenerator:
     def _request(
         self, body: dict[str, Any], headers: dict[str, str], raw: bool = False, usage: dict[str, Any] | None = None
     ) -> Iterator[str]:
-        import httpx
-
         usage = {} if usage is None else usage
-        try:
-            with self._http().stream("POST", self.url, json=body, headers=headers) as response:
-                if response.status_code >= 400:
-                    detail = response.read().decode("utf-8", "replace")[:300]
-                    raise GeneratorError(f"{self.url} answered HTTP {response.status_code}: {detail}")
-                if raw:
-                    yield response.read().decode("utf-8", "replace")
-                elif "text/event-stream" in response.headers.get("content-type", ""):
-                    yield from _sse_content(response.iter_lines(), self.url, usage)
-                else:  # a non-streaming reply, asked for or not
-                    reply = _json(response.read(), self.url)
-                    usage.update(reply.get("usage") or {} if isinstance(reply, dict) else {})
-                    yield _message_content(reply, self.url)
-        except httpx.TimeoutException as exc:
-            raise GeneratorError(f"{self.url}: no answer within {self.timeout_s:g} s ({type(exc).__name__})") from exc
-        except httpx.HTTPError as exc:
-            raise GeneratorError(f"cannot reach {self.url}: {exc}") from exc
+        with self._http_errors(self.url), self._http().stream("POST", self.url, json=body, headers=headers) as response:
+            if response.status_code >= 400:
+                detail = response.read().decode("utf-8", "replace")[:300]
+                raise GeneratorError(f"{self.url} answered HTTP {response.status_code}: {detail}")
+            if raw:
+                yield response.read().decode("utf-8", "replace")
+            elif "text/event-stream" in response.headers.get("content-type", ""):
+                yield from _sse_content(response.iter_lines(), self.url, usage)
+            else:  # a non-streaming reply, asked for or not
+                reply = _json(response.read(), self.url)
+                usage.update(reply.get("usage") or {} if isinstance(reply, dict) else {})
+                yield _message_content(reply, self.url)
 
 
 def _json(raw: bytes | str, url: str) -> Any:
