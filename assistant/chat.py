@@ -609,13 +609,22 @@ class Assistant:
             published = None
         return self.annotate(hit.chunk.text, published)
 
-    def lead_messages(self, hit: Hit) -> Messages:
-        """The start of the prompt of every question whose first passage is `hit`, shown whole or from its first
-        sentence (a chunk within answer.max_passage_chars always is): what assistant.readahead has the model read
-        before anyone asks."""
+    def lead_messages(self, *hits: Hit) -> Messages:
+        """The start of the prompt of every question whose first passages are `hits`, in that order, each shown
+        whole or from its first sentence (a chunk within answer.max_passage_chars always is): what
+        assistant.readahead has the model read before anyone asks."""
         opts = self.settings.answer
-        shown = trim_passage(self._annotate(hit), "", opts.max_passage_chars, opts.window_sentences)
-        return lead_messages(Source(1, hit.title, hit.date, shown))
+        return lead_messages(
+            [
+                Source(
+                    n,
+                    hit.title,
+                    hit.date,
+                    trim_passage(self._annotate(hit), "", opts.max_passage_chars, opts.window_sentences),
+                )
+                for n, hit in enumerate(hits, start=1)
+            ]
+        )
 
     def _shown(self, hit: Hit, turn: _Turn) -> str:
         """The passage as the model sees it: relative dates spelled out over the whole chunk (so that 当天 still

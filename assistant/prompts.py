@@ -164,10 +164,10 @@ def answer_messages(
     return [{"role": "system", "content": ANSWER_SYSTEM}, {"role": "user", "content": user}]
 
 
-def lead_messages(source: Source) -> Messages:
-    """The start every answer prompt (and judgement) with `source` as its first passage shares: the system rules
-    and that passage. A model that has read it reads only the rest of such a prompt (assistant.readahead)."""
-    return [{"role": "system", "content": ANSWER_SYSTEM}, {"role": "user", "content": format_sources([source])}]
+def lead_messages(sources: Sequence[Source]) -> Messages:
+    """The start every answer prompt (and judgement) with `sources` as its first passages shares: the system rules
+    and those passages. A model that has read it reads only the rest of such a prompt (assistant.readahead)."""
+    return [{"role": "system", "content": ANSWER_SYSTEM}, {"role": "user", "content": format_sources(sources)}]
 
 
 def rewrite_messages(

@@ -4,8 +4,11 @@ Nothing in a prompt before its first passage depends on the question: the system
 title and date. So the model's state after reading them is the same whichever question follows. The model server
 keeps such states apart from those of recent questions (`generator.read_ahead` of them), and a question whose
 best passage was read ahead reads only the rest of its prompt. Its answer is the one it would have got anyway.
-The passages after the first are not read ahead: each is read after the ones before it, which the question
-chooses. (Read alone, passages made worse answers: docs/BENCHMARKS.md, "Passages read alone".)
+A passage after the first is read after the ones before it, which the question chooses, so it can be read ahead
+only together with them. (Read alone, passages made worse answers: docs/BENCHMARKS.md, "Passages read alone".)
+A question about an article of several passages usually finds two of them first, so ordered pairs of passages
+from one article are read ahead as well (`generator.read_ahead_pairs`): neighbours first, for every article, then
+passages further apart.
 
 A pass reads the newest chunks, newest article first, when the app starts and whenever the store changes (staff
 add articles, `newsqa ingest` from a shell) or the model server was started again. It takes the model only while
@@ -35,16 +38,36 @@ def hit_of(chunk: Chunk, article: Article) -> Hit:
     return Hit(chunk, 1.0, title=article.title, date=article.date, source=article.source)
 
 
-class ReadAhead:
-    """Reads ahead the first `limit` chunks of the newest articles in `db_path` with the assistant's model."""
+def reading_plan(hits: Sequence[Hit], pairs: int = 0) -> list[tuple[Hit, ...]]:
+    """The prompt starts a pass reads, in order: each of `hits` as a first passage, then up to `pairs` ordered pairs
+    of hits from one article as the first two. Pairs of neighbouring passages come first (every article's, the
+    newest article's first), then those two apart, and so on: passages near each other are asked about together."""
+    plan: list[tuple[Hit, ...]] = [(hit,) for hit in hits]
+    articles: dict[str, list[Hit]] = {}
+    for hit in hits:
+        articles.setdefault(hit.chunk.article_id, []).append(hit)
+    ranked = []
+    for rank, same in enumerate(articles.values()):
+        for a in same:
+            for b in same:
+                if a.chunk.id != b.chunk.id:
+                    ranked.append((abs(a.chunk.index - b.chunk.index), rank, a.chunk.index, b.chunk.index, a, b))
+    ranked.sort(key=lambda r: r[:4])
+    return plan + [(a, b) for *_, a, b in ranked[: max(pairs, 0)]]
 
-    def __init__(self, assistant: Assistant, db_path: Path, limit: int, *, poll_s: float = 5.0) -> None:
+
+class ReadAhead:
+    """Reads ahead the first `limit` chunks of the newest articles in `db_path` with the assistant's model, and up
+    to `pairs` ordered pairs of them from one article (`reading_plan`)."""
+
+    def __init__(self, assistant: Assistant, db_path: Path, limit: int, *, pairs: int = 0, poll_s: float = 5.0) -> None:
         if not getattr(assistant.generator, "reads_ahead", False):
             raise ValueError(f"{getattr(assistant.generator, 'name', assistant.generator)!r} cannot read ahead")
         self.assistant = assistant
         self.generator: Any = assistant.generator
         self.db_path = Path(db_path)
         self.limit = limit
+        self.pairs = pairs
         self.poll_s = poll_s
         self.last: dict[str, Any] = {}  # the last pass: passages, tokens read, seconds, and when it ended
         self._stop = threading.Event()
@@ -76,22 +99,22 @@ class ReadAhead:
         return self._store
 
     def run_once(self, hits: Sequence[Hit] | None = None) -> dict[str, Any]:
-        """Read `hits` (default: `newest`) ahead, one at a time whenever no question has the model or waits for
-        it; stops at the first failure. What it did, also kept in `last`."""
+        """Read `hits` (default: `newest`) ahead, then pairs of them (`reading_plan`), one prompt at a time whenever
+        no question has the model or waits for it; stops at the first failure. What it did, also kept in `last`."""
         start = time.perf_counter()
-        done = {"passages": 0, "tokens_read": 0}
-        for hit in self.newest() if hits is None else hits:
+        done = {"passages": 0, "pairs": 0, "tokens_read": 0}
+        for lead in reading_plan(self.newest() if hits is None else hits, self.pairs):
             try:
                 self._server_ready()  # outside the line: a question asked while the model loads keeps its place
                 if not self._wait_idle():
                     break
                 with self.assistant.line.turn(background=True):  # not "answering someone else" to those behind
-                    usage = self.generator.read_ahead(self.assistant.lead_messages(hit))
+                    usage = self.generator.read_ahead(self.assistant.lead_messages(*lead))
             except GeneratorError as exc:  # the model failed or died: questions find out and say so themselves
                 if not self._stop.is_set():  # not the server stopped with the app
                     log.warning("reading ahead stopped: %s", exc)
                 break
-            done["passages"] += 1
+            done["passages" if len(lead) == 1 else "pairs"] += 1
             done["tokens_read"] += prompt_tokens_read(usage)
         self.last = {**done, "seconds": round(time.perf_counter() - start, 2), "ended_at": time.time()}
         return self.last

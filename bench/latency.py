@@ -122,7 +122,8 @@ def read_ahead(target: Any, questions: list[Any], mode: str) -> dict[str, Any] |
     without the model (a bound: the case of questions about the articles read ahead); "off", none."""
     if mode == "off" or not getattr(target.assistant.generator, "reads_ahead", False):
         return None
-    reader = ReadAhead(target.assistant, target.settings.db_path, target.settings.generator.read_ahead)
+    ahead = target.settings.generator
+    reader = ReadAhead(target.assistant, target.settings.db_path, ahead.read_ahead, pairs=ahead.read_ahead_pairs)
     hits = None
     if mode == "best":
         quoting = build_assistant(target.settings, target.store, target.searcher, None)
@@ -245,6 +246,7 @@ def main() -> int:
             "remembered_replies": settings.answer.remembered_replies,
             "flash_attn": settings.generator.flash_attn,
             "read_ahead": settings.generator.read_ahead,
+            "read_ahead_pairs": settings.generator.read_ahead_pairs,
             "ahead": args.ahead,
         },
     }

@@ -30,7 +30,8 @@ class Runtime:
         named_entities("预热")
         limit = self.settings.generator.read_ahead
         if self.read_ahead is None and limit > 0 and getattr(self.assistant.generator, "reads_ahead", False):
-            self.read_ahead = ReadAhead(self.assistant, self.settings.db_path, limit)
+            pairs = self.settings.generator.read_ahead_pairs
+            self.read_ahead = ReadAhead(self.assistant, self.settings.db_path, limit, pairs=pairs)
             self.read_ahead.start()
 
     def close(self) -> None:

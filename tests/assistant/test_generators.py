@@ -82,9 +82,10 @@ def test_factory_picks_backend_by_name(tmp_path: Path) -> None:
     assert isinstance(api, OpenAIGenerator) and api.url == "http://h:1/v1/chat/completions"
     hf = make_generator(GeneratorSettings(backend="transformers", model_path=str(tmp_path)), tmp_path)
     assert isinstance(hf, WorkerGenerator) and hf.worker.spec.engine == "transformers"
-    assert llama.reads_ahead and "--ahead-states" in llama.worker.spec.command(None)
+    assert llama.reads_ahead and llama.worker.spec.ahead_states == 32 + 96  # passages and pairs of them
+    assert "--ahead-states" in llama.worker.spec.command(None)
     assert not hf.reads_ahead  # only the llama engine keeps states read ahead
-    assert not make_generator(GeneratorSettings(read_ahead=0), tmp_path).reads_ahead
+    assert not make_generator(GeneratorSettings(read_ahead=0), tmp_path).reads_ahead  # no pairs without passages
     assert not llama.worker.alive()  # constructing starts nothing
 
 
@@ -613,7 +614,7 @@ def test_a_question_whose_first_passage_was_read_ahead_reads_only_the_rest(real_
     law = "《常州市生活垃圾分类管理条例》将于2024年9月1日起施行。"
     source = Source(1, "常州市生活垃圾分类管理条例9月1日起施行", "2024-02-02", law)
     other = Source(2, "武高新", "2024-02-02", "2023年武高新规上工业总产值首次踏上2000亿元台阶。")
-    usage = real_llama.read_ahead(lead_messages(source))
+    usage = real_llama.read_ahead(lead_messages([source]))
     assert usage["prompt_tokens"] > 40, usage
     complete(real_llama, [{"role": "user", "content": "你好"}], max_tokens=2)  # the live state holds another prompt
     before = real_llama.worker.health()["tokens"]

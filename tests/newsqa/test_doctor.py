@@ -57,6 +57,13 @@ def test_report_says_how_much_the_model_read_ahead() -> None:
     done = format_report({**_report(), "ahead": {"limit": 32, "passages": 19, "tokens_read": 2500, "seconds": 41.6}})
     assert "预读：最新文章的 19 段已读入（最多 32 段，用时 42 秒）" in done
     assert "预读" not in format_report(_report())  # a generator that does not read ahead
+    pairs = {"limit": 32, "pairs_limit": 96, "passages": 19, "pairs": 72, "tokens_read": 9000, "seconds": 180.2}
+    assert "预读：最新文章的 19 段、同篇文章的 72 对段落已读入（最多 32 段、96 对，用时 180 秒）" in format_report(
+        {**_report(), "ahead": pairs}
+    )
+    assert "预读：最新文章的前 32 段及同篇文章的 96 对段落，模型空闲时读入" in format_report(
+        {**_report(), "ahead": {"limit": 32, "pairs_limit": 96}}
+    )
 
 
 def test_report_of_a_server_that_cannot_run() -> None:
