@@ -37,7 +37,7 @@ def _worker_generator(settings: GeneratorSettings, engine: str, model: Path, run
         plan=plan,
         nice=settings.server_nice,
         flash_attn=settings.flash_attn,
-        ahead_states=settings.read_ahead + settings.read_ahead_pairs
+        ahead_states=settings.read_ahead + settings.read_ahead_groups
         if engine == "llama" and settings.read_ahead
         else 0,
     )

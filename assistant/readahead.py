@@ -6,9 +6,9 @@ keeps such states apart from those of recent questions (`generator.read_ahead` o
 best passage was read ahead reads only the rest of its prompt. Its answer is the one it would have got anyway.
 A passage after the first is read after the ones before it, which the question chooses, so it can be read ahead
 only together with them. (Read alone, passages made worse answers: docs/BENCHMARKS.md, "Passages read alone".)
-A question about an article of several passages usually finds two of them first, so ordered pairs of passages
-from one article are read ahead as well (`generator.read_ahead_pairs`): neighbours first, for every article, then
-passages further apart.
+A question about an article of several passages usually finds two or three of them first, so ordered groups of
+two and three passages from one article are read ahead as well (`generator.read_ahead_groups`): those closest
+together in their article first, for every article, then passages further apart.
 
 A pass reads the newest chunks, newest article first, when the app starts and whenever the store changes (staff
 add articles, `newsqa ingest` from a shell) or the model server was started again. It takes the model only while
@@ -22,6 +22,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Sequence
+from itertools import combinations, permutations
 from pathlib import Path
 from typing import Any
 
@@ -32,42 +33,57 @@ from corpus.store import Store, StoreError
 
 log = logging.getLogger(__name__)
 
+# the most passages read ahead together: a prompt has up to answer.max_passages (4), and groups of four would take
+# 4 times as many states as those of three for one more passage read ahead
+GROUP_SIZE = 3
+
 
 def hit_of(chunk: Chunk, article: Article) -> Hit:
     """`chunk` as a search hit, with its article's title, date and source: what a pass reads it as."""
     return Hit(chunk, 1.0, title=article.title, date=article.date, source=article.source)
 
 
-def reading_plan(hits: Sequence[Hit], pairs: int = 0) -> list[tuple[Hit, ...]]:
-    """The prompt starts a pass reads, in order: each of `hits` as a first passage, then up to `pairs` ordered pairs
-    of hits from one article as the first two. Pairs of neighbouring passages come first (every article's, the
-    newest article's first), then those two apart, and so on: passages near each other are asked about together."""
+def reading_plan(hits: Sequence[Hit], groups: int = 0, size: int = GROUP_SIZE) -> list[tuple[Hit, ...]]:
+    """The prompt starts a pass reads, in order: each of `hits` as a first passage, then up to `groups` ordered
+    groups of 2 to `size` hits from one article as the first passages. Passages close together in their article
+    come first (the smallest span of positions; then fewer passages; then the newest article's), since passages
+    near each other are asked about together."""
     plan: list[tuple[Hit, ...]] = [(hit,) for hit in hits]
     articles: dict[str, list[Hit]] = {}
     for hit in hits:
         articles.setdefault(hit.chunk.article_id, []).append(hit)
-    ranked = []
-    for rank, same in enumerate(articles.values()):
-        for a in same:
-            for b in same:
-                if a.chunk.id != b.chunk.id:
-                    ranked.append((abs(a.chunk.index - b.chunk.index), rank, a.chunk.index, b.chunk.index, a, b))
-    ranked.sort(key=lambda r: r[:4])
-    return plan + [(a, b) for *_, a, b in ranked[: max(pairs, 0)]]
+    ordered = [sorted(same, key=lambda h: h.chunk.index) for same in articles.values()]
+    widest = max((same[-1].chunk.index - same[0].chunk.index for same in ordered), default=0)
+    extra: list[tuple[Hit, ...]] = []
+    for span in range(1, widest + 1):
+        for n in range(2, size + 1):
+            for same in ordered:
+                found = []
+                for i, first in enumerate(same):
+                    inside = [h for h in same[i + 1 :] if h.chunk.index < first.chunk.index + span]
+                    for last in (h for h in same[i + 1 :] if h.chunk.index == first.chunk.index + span):
+                        for middle in combinations(inside, n - 2):
+                            found += permutations((first, *middle, last))
+                extra += sorted(found, key=lambda group: [h.chunk.index for h in group])
+            if len(extra) >= groups:
+                return plan + extra[: max(groups, 0)]
+    return plan + extra
 
 
 class ReadAhead:
     """Reads ahead the first `limit` chunks of the newest articles in `db_path` with the assistant's model, and up
-    to `pairs` ordered pairs of them from one article (`reading_plan`)."""
+    to `groups` ordered groups of two or three of them from one article (`reading_plan`)."""
 
-    def __init__(self, assistant: Assistant, db_path: Path, limit: int, *, pairs: int = 0, poll_s: float = 5.0) -> None:
+    def __init__(
+        self, assistant: Assistant, db_path: Path, limit: int, *, groups: int = 0, poll_s: float = 5.0
+    ) -> None:
         if not getattr(assistant.generator, "reads_ahead", False):
             raise ValueError(f"{getattr(assistant.generator, 'name', assistant.generator)!r} cannot read ahead")
         self.assistant = assistant
         self.generator: Any = assistant.generator
         self.db_path = Path(db_path)
         self.limit = limit
-        self.pairs = pairs
+        self.groups = groups
         self.poll_s = poll_s
         self.last: dict[str, Any] = {}  # the last pass: passages, tokens read, seconds, and when it ended
         self._stop = threading.Event()
@@ -99,11 +115,11 @@ class ReadAhead:
         return self._store
 
     def run_once(self, hits: Sequence[Hit] | None = None) -> dict[str, Any]:
-        """Read `hits` (default: `newest`) ahead, then pairs of them (`reading_plan`), one prompt at a time whenever
+        """Read `hits` (default: `newest`) ahead, then groups of them (`reading_plan`), one prompt at a time whenever
         no question has the model or waits for it; stops at the first failure. What it did, also kept in `last`."""
         start = time.perf_counter()
-        done = {"passages": 0, "pairs": 0, "tokens_read": 0}
-        for lead in reading_plan(self.newest() if hits is None else hits, self.pairs):
+        done = {"passages": 0, "groups": 0, "tokens_read": 0}
+        for lead in reading_plan(self.newest() if hits is None else hits, self.groups):
             try:
                 self._server_ready()  # outside the line: a question asked while the model loads keeps its place
                 if not self._wait_idle():
@@ -114,7 +130,7 @@ class ReadAhead:
                 if not self._stop.is_set():  # not the server stopped with the app
                     log.warning("reading ahead stopped: %s", exc)
                 break
-            done["passages" if len(lead) == 1 else "pairs"] += 1
+            done["passages" if len(lead) == 1 else "groups"] += 1
             done["tokens_read"] += prompt_tokens_read(usage)
         self.last = {**done, "seconds": round(time.perf_counter() - start, 2), "ended_at": time.time()}
         return self.last

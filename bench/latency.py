@@ -123,7 +123,7 @@ def read_ahead(target: Any, questions: list[Any], mode: str) -> dict[str, Any] |
     if mode == "off" or not getattr(target.assistant.generator, "reads_ahead", False):
         return None
     ahead = target.settings.generator
-    reader = ReadAhead(target.assistant, target.settings.db_path, ahead.read_ahead, pairs=ahead.read_ahead_pairs)
+    reader = ReadAhead(target.assistant, target.settings.db_path, ahead.read_ahead, groups=ahead.read_ahead_groups)
     hits = None
     if mode == "best":
         quoting = build_assistant(target.settings, target.store, target.searcher, None)
@@ -246,7 +246,7 @@ def main() -> int:
             "remembered_replies": settings.answer.remembered_replies,
             "flash_attn": settings.generator.flash_attn,
             "read_ahead": settings.generator.read_ahead,
-            "read_ahead_pairs": settings.generator.read_ahead_pairs,
+            "read_ahead_groups": settings.generator.read_ahead_groups,
             "ahead": args.ahead,
         },
     }

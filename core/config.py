@@ -118,17 +118,17 @@ class GeneratorSettings(_Group):
     # a prompt (0: none). A question whose best passage was read ahead reads only the rest of its prompt, and its
     # answer is the same. The server keeps each state in RAM: ~17 MB a passage with Qwen2.5-1.5B.
     read_ahead: int = 32
-    # ordered pairs of those passages from one article read ahead as the first two passages of a prompt,
-    # neighbouring passages first (assistant.readahead): a question about a longer article usually finds two of its
-    # passages first. ~21 MB each in the model server's RAM.
-    read_ahead_pairs: int = 96
+    # ordered groups of two or three of those passages from one article read ahead as the first passages of a
+    # prompt, those closest together in the article first (assistant.readahead): a question about a longer article
+    # usually finds two or three of its passages first. ~20 MB each in the model server's RAM.
+    read_ahead_groups: int = 160
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.read_ahead < 0:
             raise ConfigError(f"generator.read_ahead: expected 0 or more passages, got {self.read_ahead}")
-        if self.read_ahead_pairs < 0:
-            raise ConfigError(f"generator.read_ahead_pairs: expected 0 or more pairs, got {self.read_ahead_pairs}")
+        if self.read_ahead_groups < 0:
+            raise ConfigError(f"generator.read_ahead_groups: expected 0 or more groups, got {self.read_ahead_groups}")
         if not 0 <= self.server_nice <= 19:
             raise ConfigError(f"generator.server_nice: expected 0 to 19, got {self.server_nice}")
 

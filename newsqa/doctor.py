@@ -92,7 +92,7 @@ def worker_section(generator: Any) -> dict[str, Any]:
 def ahead_section(runtime: Any) -> dict[str, Any]:
     """How many of the newest passages the model has read ahead (assistant.readahead), when it reads ahead."""
     reader = getattr(runtime, "read_ahead", None)
-    return {} if reader is None else {"limit": reader.limit, "pairs_limit": reader.pairs, **reader.last}
+    return {} if reader is None else {"limit": reader.limit, "groups_limit": reader.groups, **reader.last}
 
 
 def index_section(runtime: Any) -> dict[str, Any]:
@@ -182,15 +182,15 @@ def format_report(report: dict[str, Any]) -> str:
             )
         ahead = report.get("ahead") or {}
         if "passages" in ahead:
-            pairs = f"、同篇文章的 {ahead.get('pairs', 0)} 对段落" if ahead.get("pairs_limit") else ""
-            most = f"、{ahead['pairs_limit']} 对" if ahead.get("pairs_limit") else ""
+            groups = f"、同篇文章的 {ahead.get('groups', 0)} 组段落" if ahead.get("groups_limit") else ""
+            most = f"、{ahead['groups_limit']} 组" if ahead.get("groups_limit") else ""
             lines.append(
-                f"  预读：最新文章的 {ahead['passages']} 段{pairs}已读入（最多 {ahead['limit']} 段{most}，"
+                f"  预读：最新文章的 {ahead['passages']} 段{groups}已读入（最多 {ahead['limit']} 段{most}，"
                 f"用时 {ahead['seconds']:.0f} 秒），问到它们的问题只需读其余部分"
             )
         elif ahead:
-            pairs = f"及同篇文章的 {ahead['pairs_limit']} 对段落" if ahead.get("pairs_limit") else ""
-            lines.append(f"  预读：最新文章的前 {ahead['limit']} 段{pairs}，模型空闲时读入")
+            groups = f"及同篇文章的 {ahead['groups_limit']} 组段落" if ahead.get("groups_limit") else ""
+            lines.append(f"  预读：最新文章的前 {ahead['limit']} 段{groups}，模型空闲时读入")
         if server.get("restarts"):
             lines.append(f"  已重启 {server['restarts']} 次，上次退出：{server['last_exit']}")
         if server.get("error"):

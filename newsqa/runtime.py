@@ -30,8 +30,8 @@ class Runtime:
         named_entities("预热")
         limit = self.settings.generator.read_ahead
         if self.read_ahead is None and limit > 0 and getattr(self.assistant.generator, "reads_ahead", False):
-            pairs = self.settings.generator.read_ahead_pairs
-            self.read_ahead = ReadAhead(self.assistant, self.settings.db_path, limit, pairs=pairs)
+            groups = self.settings.generator.read_ahead_groups
+            self.read_ahead = ReadAhead(self.assistant, self.settings.db_path, limit, groups=groups)
             self.read_ahead.start()
 
     def close(self) -> None:

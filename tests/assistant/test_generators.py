@@ -82,10 +82,10 @@ def test_factory_picks_backend_by_name(tmp_path: Path) -> None:
     assert isinstance(api, OpenAIGenerator) and api.url == "http://h:1/v1/chat/completions"
     hf = make_generator(GeneratorSettings(backend="transformers", model_path=str(tmp_path)), tmp_path)
     assert isinstance(hf, WorkerGenerator) and hf.worker.spec.engine == "transformers"
-    assert llama.reads_ahead and llama.worker.spec.ahead_states == 32 + 96  # passages and pairs of them
+    assert llama.reads_ahead and llama.worker.spec.ahead_states == 32 + 160  # passages and groups of them
     assert "--ahead-states" in llama.worker.spec.command(None)
     assert not hf.reads_ahead  # only the llama engine keeps states read ahead
-    assert not make_generator(GeneratorSettings(read_ahead=0), tmp_path).reads_ahead  # no pairs without passages
+    assert not make_generator(GeneratorSettings(read_ahead=0), tmp_path).reads_ahead  # no groups without passages
     assert not llama.worker.alive()  # constructing starts nothing
 
 

@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from datetime import date
+from itertools import permutations
 from pathlib import Path
 
 import pytest
@@ -90,24 +91,28 @@ def test_what_is_read_ahead_is_the_start_of_the_prompts_of_the_questions_about_i
     assert first.chunk.text[-20:] in lead[1]["content"]
 
 
-def test_pairs_of_passages_from_one_article_come_after_the_passages_neighbours_first() -> None:
+def test_groups_of_one_articles_passages_come_after_the_passages_closest_together_first() -> None:
     three = make_article("three", "三段", ["甲。", "乙。", "丙。"], date="2024-02-03")
     hits = [hit_of(c, article) for article, chunks in (three, NEW, UNDATED) for c in chunks]
-    plan = [tuple(h.chunk.text for h in lead) for lead in reading_plan(hits, pairs=99)]
+    plan = [tuple(h.chunk.text for h in lead) for lead in reading_plan(hits, groups=99)]
     assert plan[:6] == [(h.chunk.text,) for h in hits]
+    # never two articles in one group, never the undated passage with another
     assert plan[6:] == [
         ("甲。", "乙。"), ("乙。", "甲。"), ("乙。", "丙。"), ("丙。", "乙。"),  # neighbours, newest article first
         ("二月的第一段。", "二月的第二段。"), ("二月的第二段。", "二月的第一段。"),
-        ("甲。", "丙。"), ("丙。", "甲。"),  # then two apart; never two articles, never the undated one alone
+        ("甲。", "丙。"), ("丙。", "甲。"),  # then two apart: the pairs before the three they span
+        ("甲。", "乙。", "丙。"), ("甲。", "丙。", "乙。"), ("乙。", "甲。", "丙。"),
+        ("乙。", "丙。", "甲。"), ("丙。", "甲。", "乙。"), ("丙。", "乙。", "甲。"),
     ]  # fmt: skip
-    assert [tuple(h.chunk.text for h in lead) for lead in reading_plan(hits, pairs=3)] == plan[:9]
-    assert len(reading_plan(hits)) == 6  # no pairs unless asked
+    assert [tuple(h.chunk.text for h in lead) for lead in reading_plan(hits, groups=3)] == plan[:9]
+    assert len(reading_plan(hits)) == 6  # no groups unless asked
+    assert len(reading_plan(hits, groups=99, size=2)) == 6 + 8
 
 
-def test_a_pass_reads_pairs_as_the_first_two_passages_of_a_prompt(tmp_path: Path) -> None:
+def test_a_pass_reads_a_group_as_the_first_passages_of_a_prompt(tmp_path: Path) -> None:
     generator = ReadingGenerator()
-    done = _reader(tmp_path, generator, limit=4, pairs=1).run_once()
-    assert done["passages"] == 4 and done["pairs"] == 1 and len(generator.read) == 5
+    done = _reader(tmp_path, generator, limit=4, groups=1).run_once()
+    assert done["passages"] == 4 and done["groups"] == 1 and len(generator.read) == 5
     pair = generator.read[4][1]["content"]
     assert pair.startswith(
         "<资料 编号=1>\n标题：新闻\n发布日期：2024年2月2日\n正文：二月的第一段。\n</资料>\n\n<资料 编号=2>"
@@ -115,18 +120,19 @@ def test_a_pass_reads_pairs_as_the_first_two_passages_of_a_prompt(tmp_path: Path
     assert pair.endswith("正文：二月的第二段。\n</资料>")
 
 
-def test_a_pair_read_ahead_is_the_start_of_the_prompts_of_the_questions_about_it() -> None:
+@pytest.mark.parametrize("n", [2, 3])
+def test_a_group_read_ahead_is_the_start_of_the_prompts_of_the_questions_about_it(n: int) -> None:
     articles, chunks = sample_corpus()
     generator = ReadingGenerator([LAW_REPLY], judgements=[0.9])
     settings = Settings().override({"answer": {"min_dense_score": 0.0, "min_answerable": 0.5}})
     assistant = Assistant(settings, FakeStore(articles), FakeSearcher(articles, chunks), generator, annotate=annotate)
     answer = assistant.ask(LAW_Q, question_date=date(2024, 2, 2))
-    assert not answer.refused and answer.sources_read >= 2
-    leads = [assistant.lead_messages(a, b) for a in answer.hits for b in answer.hits if a is not b]
+    assert not answer.refused and answer.sources_read >= 3
+    leads = [assistant.lead_messages(*group) for group in permutations(answer.hits, n)]
     for messages in (generator.choose_calls[0], generator.last_messages):
         starts = [lead for lead in leads if messages[1]["content"].startswith(lead[1]["content"] + "\n\n")]
-        assert len(starts) == 1 and starts[0][0] == messages[0]  # exactly one pair: the prompt's first two passages
-        assert "<资料 编号=2>" in starts[0][1]["content"]
+        assert len(starts) == 1 and starts[0][0] == messages[0]  # exactly one: the prompt's first n passages
+        assert f"<资料 编号={n}>" in starts[0][1]["content"]
 
 
 def test_a_pass_waits_while_a_question_has_the_model(tmp_path: Path) -> None:
@@ -197,7 +203,7 @@ def test_the_app_reads_ahead_once_warm_and_stops_with_it(tmp_path: Path) -> None
     runtime = Runtime(settings, store, assistant.searcher, assistant)
     runtime.warm()
     assert runtime.read_ahead is not None and runtime.read_ahead.limit == settings.generator.read_ahead
-    assert runtime.read_ahead.pairs == settings.generator.read_ahead_pairs
+    assert runtime.read_ahead.groups == settings.generator.read_ahead_groups
     _wait_for(lambda: len(generator.read) == 4)  # the article's 2 passages, then both pairs of them
     runtime.close()
     assert not runtime.read_ahead._thread.is_alive()

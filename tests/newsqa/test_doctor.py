@@ -57,12 +57,12 @@ def test_report_says_how_much_the_model_read_ahead() -> None:
     done = format_report({**_report(), "ahead": {"limit": 32, "passages": 19, "tokens_read": 2500, "seconds": 41.6}})
     assert "预读：最新文章的 19 段已读入（最多 32 段，用时 42 秒）" in done
     assert "预读" not in format_report(_report())  # a generator that does not read ahead
-    pairs = {"limit": 32, "pairs_limit": 96, "passages": 19, "pairs": 72, "tokens_read": 9000, "seconds": 180.2}
-    assert "预读：最新文章的 19 段、同篇文章的 72 对段落已读入（最多 32 段、96 对，用时 180 秒）" in format_report(
-        {**_report(), "ahead": pairs}
+    groups = {"limit": 32, "groups_limit": 160, "passages": 19, "groups": 160, "tokens_read": 22447, "seconds": 335.1}
+    assert "预读：最新文章的 19 段、同篇文章的 160 组段落已读入（最多 32 段、160 组，用时 335 秒）" in format_report(
+        {**_report(), "ahead": groups}
     )
-    assert "预读：最新文章的前 32 段及同篇文章的 96 对段落，模型空闲时读入" in format_report(
-        {**_report(), "ahead": {"limit": 32, "pairs_limit": 96}}
+    assert "预读：最新文章的前 32 段及同篇文章的 160 组段落，模型空闲时读入" in format_report(
+        {**_report(), "ahead": {"limit": 32, "groups_limit": 160}}
     )
 
 
