@@ -163,7 +163,8 @@ def rewrite(question: str, history: History, generator: _Streams | None = None, 
     """The standalone query for `question` given `history` (pairs of question and answer).
 
     Uses `generator` when given and the question looks dependent on the conversation; falls back to the
-    rules when it fails or replies with something that cannot be a question (empty, or far too long).
+    rules when it fails, gives the question back unchanged, or replies with something that cannot be a question
+    (empty, or far too long).
     """
     q = question.strip()
     if not needs_rewrite(q, history):
@@ -174,7 +175,8 @@ def rewrite(question: str, history: History, generator: _Streams | None = None, 
         except Exception:  # a rewrite is an optimisation; the rule-based one still answers the question
             reply = ""
         candidate = _clean_model_rewrite(reply)
-        if candidate and len(candidate) <= 3 * len(q) + 60 and not _unresolved(q, candidate):
+        echoed = candidate.rstrip("？?。 ") == q.rstrip("？?。 ")  # nothing resolved: "那税收收入呢？" searched as is
+        if candidate and not echoed and len(candidate) <= 3 * len(q) + 60 and not _unresolved(q, candidate):
             return candidate
     return rule_rewrite(q, history)
 

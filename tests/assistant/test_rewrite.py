@@ -84,3 +84,12 @@ def test_a_model_rewrite_that_keeps_the_pronoun_or_answers_falls_back_to_the_rul
     assert rewrite("它一共有多少条？", HISTORY, answered) == "《常州市生活垃圾分类管理条例》一共有多少条？"
     good = FakeGenerator(["何晓丹还报道了哪些会议？"])
     assert rewrite("她还报道了哪场会议？", history, good) == "何晓丹还报道了哪些会议？"
+
+
+def test_a_model_rewrite_that_gives_the_question_back_falls_back_to_the_rules() -> None:
+    """Seen in the web chat: after three turns the model returned "那税收收入呢？" as it was, and search and judgement
+    then had no subject; the rules name the topic of the last question."""
+    history = [("2023年武高新规上工业总产值达到什么水平？", "2023年武高新规上工业总产值首次踏上2000亿元台阶[1]。")]
+    for echo in ("那税收收入呢？", "那税收收入呢"):
+        query = rewrite("那税收收入呢？", history, FakeGenerator([echo]))
+        assert query == rule_rewrite("那税收收入呢？", history) and "武高新" in query
