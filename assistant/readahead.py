@@ -36,6 +36,21 @@ log = logging.getLogger(__name__)
 # the most passages read ahead together: a prompt has up to answer.max_passages (4), and groups of four would take
 # 4 times as many states as those of three for one more passage read ahead
 GROUP_SIZE = 3
+# a pass stops while the machine has less memory available than this: each state read ahead takes ~17-20 MB of the
+# model server's, and questions, uploads and the index need room
+MIN_AVAILABLE_BYTES = 2 << 30
+
+
+def available_memory() -> int | None:
+    """The memory the machine has available (MemAvailable of /proc/meminfo) in bytes; None where it cannot tell."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 def hit_of(chunk: Chunk, article: Article) -> Hit:
@@ -75,7 +90,14 @@ class ReadAhead:
     to `groups` ordered groups of two or three of them from one article (`reading_plan`)."""
 
     def __init__(
-        self, assistant: Assistant, db_path: Path, limit: int, *, groups: int = 0, poll_s: float = 5.0
+        self,
+        assistant: Assistant,
+        db_path: Path,
+        limit: int,
+        *,
+        groups: int = 0,
+        poll_s: float = 5.0,
+        min_available: int = MIN_AVAILABLE_BYTES,
     ) -> None:
         if not getattr(assistant.generator, "reads_ahead", False):
             raise ValueError(f"{getattr(assistant.generator, 'name', assistant.generator)!r} cannot read ahead")
@@ -84,6 +106,7 @@ class ReadAhead:
         self.db_path = Path(db_path)
         self.limit = limit
         self.groups = groups
+        self.min_available = min_available
         self.poll_s = poll_s
         self.last: dict[str, Any] = {}  # the last pass: passages, tokens read, seconds, and when it ended
         self._stop = threading.Event()
@@ -116,10 +139,20 @@ class ReadAhead:
 
     def run_once(self, hits: Sequence[Hit] | None = None) -> dict[str, Any]:
         """Read `hits` (default: `newest`) ahead, then groups of them (`reading_plan`), one prompt at a time whenever
-        no question has the model or waits for it; stops at the first failure. What it did, also kept in `last`."""
+        no question has the model or waits for it; stops at the first failure, or while the machine is short of
+        memory (`stopped`: "memory"). What it did, also kept in `last`."""
         start = time.perf_counter()
-        done = {"passages": 0, "groups": 0, "tokens_read": 0}
+        done: dict[str, Any] = {"passages": 0, "groups": 0, "tokens_read": 0}
         for lead in reading_plan(self.newest() if hits is None else hits, self.groups):
+            available = available_memory()
+            if available is not None and available < self.min_available:
+                log.warning(
+                    "reading ahead stopped: %d MB of memory available, under %d MB",
+                    available >> 20,
+                    self.min_available >> 20,
+                )
+                done["stopped"] = "memory"
+                break
             try:
                 self._server_ready()  # outside the line: a question asked while the model loads keeps its place
                 if not self._wait_idle():

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from assistant import readahead
 from assistant.chat import Assistant
 from assistant.generation import GeneratorError, ModelCrashed
-from assistant.readahead import ReadAhead, hit_of, reading_plan
+from assistant.readahead import ReadAhead, available_memory, hit_of, reading_plan
 from assistant.turns import TurnLine
 from core.config import Settings
 from corpus.store import Store
@@ -133,6 +134,26 @@ def test_a_group_read_ahead_is_the_start_of_the_prompts_of_the_questions_about_i
         starts = [lead for lead in leads if messages[1]["content"].startswith(lead[1]["content"] + "\n\n")]
         assert len(starts) == 1 and starts[0][0] == messages[0]  # exactly one: the prompt's first n passages
         assert f"<资料 编号={n}>" in starts[0][1]["content"]
+
+
+def test_a_pass_stops_while_the_machine_is_short_of_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    left = iter([3 << 30, 3 << 30, 1 << 30])  # the memory available before each prompt: the third finds too little
+    monkeypatch.setattr(readahead, "available_memory", lambda: next(left))
+    generator = ReadingGenerator()
+    with caplog.at_level(logging.WARNING, logger="assistant.readahead"):
+        done = _reader(tmp_path, generator, limit=4, groups=2).run_once()
+    assert len(generator.read) == 2 and done["passages"] == 2 and done["stopped"] == "memory"
+    assert "1024 MB of memory available, under 2048 MB" in caplog.text
+
+
+def test_the_memory_available_is_read_where_the_machine_tells_it() -> None:
+    available = available_memory()
+    if Path("/proc/meminfo").is_file():
+        assert available is not None and available > 0
+    else:
+        assert available is None
 
 
 def test_a_pass_waits_while_a_question_has_the_model(tmp_path: Path) -> None:
