@@ -257,6 +257,10 @@ def main() -> int:
         json.loads((home / "run" / "kernels.json").read_text()) if (home / "run" / "kernels.json").is_file() else {}
     )
     result["kernels"] = [entry["plan"] for entry in choice.values()]
+    if settings.generator.cpu_variant != "auto":  # the plan was set, not chosen: kernels.json holds another one
+        result["kernels"] = [
+            {"variant": settings.generator.cpu_variant, "extra_buffers": settings.generator.extra_buffers}
+        ]
     if args.ask:
         ask_home = home / "ask"
         env = {**os.environ, "NEWSQA_HOME": str(ask_home), "NEWSQA_GENERATOR__MODEL_PATH": str(model)}
