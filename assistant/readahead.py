@@ -64,6 +64,8 @@ def reading_plan(hits: Sequence[Hit], groups: int = 0, size: int = GROUP_SIZE) -
     come first (the smallest span of positions; then fewer passages; then the newest article's), since passages
     near each other are asked about together."""
     plan: list[tuple[Hit, ...]] = [(hit,) for hit in hits]
+    if groups <= 0:
+        return plan
     articles: dict[str, list[Hit]] = {}
     for hit in hits:
         articles.setdefault(hit.chunk.article_id, []).append(hit)
@@ -81,7 +83,7 @@ def reading_plan(hits: Sequence[Hit], groups: int = 0, size: int = GROUP_SIZE) -
                             found += permutations((first, *middle, last))
                 extra += sorted(found, key=lambda group: [h.chunk.index for h in group])
             if len(extra) >= groups:
-                return plan + extra[: max(groups, 0)]
+                return plan + extra[:groups]
     return plan + extra
 
 
@@ -108,7 +110,9 @@ class ReadAhead:
         self.groups = groups
         self.min_available = min_available
         self.poll_s = poll_s
-        self.last: dict[str, Any] = {}  # the last pass: passages, tokens read, seconds, and when it ended
+        self.last: dict[
+            str, Any
+        ] = {}  # the last pass: passages, groups, tokens read, seconds, when it ended, why stopped
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._store: Store | None = None  # its own connection, opened on first use
@@ -144,18 +148,12 @@ class ReadAhead:
         start = time.perf_counter()
         done: dict[str, Any] = {"passages": 0, "groups": 0, "tokens_read": 0}
         for lead in reading_plan(self.newest() if hits is None else hits, self.groups):
-            available = available_memory()
-            if available is not None and available < self.min_available:
-                log.warning(
-                    "reading ahead stopped: %d MB of memory available, under %d MB",
-                    available >> 20,
-                    self.min_available >> 20,
-                )
-                done["stopped"] = "memory"
-                break
             try:
                 self._server_ready()  # outside the line: a question asked while the model loads keeps its place
                 if not self._wait_idle():
+                    break
+                if self._short_of_memory():  # measured now: the questions just answered may have taken some
+                    done["stopped"] = "memory"
                     break
                 with self.assistant.line.turn(background=True):  # not "answering someone else" to those behind
                     usage = self.generator.read_ahead(self.assistant.lead_messages(*lead))
@@ -167,6 +165,16 @@ class ReadAhead:
             done["tokens_read"] += prompt_tokens_read(usage)
         self.last = {**done, "seconds": round(time.perf_counter() - start, 2), "ended_at": time.time()}
         return self.last
+
+    def _short_of_memory(self) -> bool:
+        """Has the machine less memory available than a pass leaves free (logged when so)?"""
+        available = available_memory()
+        if available is None or available >= self.min_available:
+            return False
+        log.warning(
+            "reading ahead stopped: %d MB of memory available, under %d MB", available >> 20, self.min_available >> 20
+        )
+        return True
 
     def _wait_idle(self) -> bool:
         """Wait until no question has the model or waits for it; False when stopped."""

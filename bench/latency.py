@@ -253,14 +253,14 @@ def main() -> int:
     for name in args.sets:
         result[name] = run_set(name, settings, args.rgb_limit if name == "rgb" else None, args.ahead)
         print(json.dumps({name: result[name].get("row") or result[name]}, ensure_ascii=False), file=sys.stderr)
-    choice = (
-        json.loads((home / "run" / "kernels.json").read_text()) if (home / "run" / "kernels.json").is_file() else {}
-    )
-    result["kernels"] = [entry["plan"] for entry in choice.values()]
     if settings.generator.cpu_variant != "auto":  # the plan was set, not chosen: kernels.json holds another one
         result["kernels"] = [
             {"variant": settings.generator.cpu_variant, "extra_buffers": settings.generator.extra_buffers}
         ]
+    else:
+        chosen = home / "run" / "kernels.json"
+        choice = json.loads(chosen.read_text()) if chosen.is_file() else {}
+        result["kernels"] = [entry["plan"] for entry in choice.values()]
     if args.ask:
         ask_home = home / "ask"
         env = {**os.environ, "NEWSQA_HOME": str(ask_home), "NEWSQA_GENERATOR__MODEL_PATH": str(model)}
