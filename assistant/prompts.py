@@ -170,6 +170,15 @@ def lead_messages(sources: Sequence[Source]) -> Messages:
     return [{"role": "system", "content": ANSWER_SYSTEM}, {"role": "user", "content": format_sources(sources)}]
 
 
+def rewrite_lead_messages() -> Messages:
+    """The start every follow-up's rewrite prompt shares (its rules, up to the conversation): read ahead, a rewrite
+    reads only the conversation and the question (assistant.readahead)."""
+    return [
+        {"role": "system", "content": REWRITE_SYSTEM},
+        {"role": "user", "content": REWRITE_USER.split("{history}")[0]},
+    ]
+
+
 def rewrite_messages(
     question: str, history: Sequence[tuple[str, str]], *, max_turns: int = 3, max_answer_chars: int = 200
 ) -> Messages:

@@ -10,6 +10,8 @@ A question about an article of several passages usually finds two or three of th
 two and three passages from one article are read ahead as well (`generator.read_ahead_groups`): those closest
 together in their article first, for every article, then passages further apart.
 
+The start of the prompt that rewrites a follow-up as a standalone question (its rules) is read ahead too.
+
 A pass reads the newest chunks, newest article first, when the app starts and whenever the store changes (staff
 add articles, `newsqa ingest` from a shell) or the model server was started again. It takes the model only while
 no question waits or holds it, one passage at a time, so a question asked meanwhile waits for one passage at most.
@@ -21,13 +23,14 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from itertools import combinations, permutations
 from pathlib import Path
 from typing import Any
 
 from assistant.chat import Assistant
-from assistant.generation import GeneratorError, prompt_tokens_read
+from assistant.generation import GeneratorError, Messages, prompt_tokens_read
+from assistant.prompts import rewrite_lead_messages
 from core.types import Article, Chunk, Hit
 from corpus.store import Store, StoreError
 
@@ -142,12 +145,12 @@ class ReadAhead:
         return self._store
 
     def run_once(self, hits: Sequence[Hit] | None = None) -> dict[str, Any]:
-        """Read `hits` (default: `newest`) ahead, then groups of them (`reading_plan`), one prompt at a time whenever
-        no question has the model or waits for it; stops at the first failure, or while the machine is short of
-        memory (`stopped`: "memory"). What it did, also kept in `last`."""
+        """Read `hits` (default: `newest`) ahead, then the rewrite's start and groups of them (`_prompts`), one prompt
+        at a time whenever no question has the model or waits for it; stops at the first failure, or while the
+        machine is short of memory (`stopped`: "memory"). What it did, also kept in `last`."""
         start = time.perf_counter()
-        done: dict[str, Any] = {"passages": 0, "groups": 0, "tokens_read": 0}
-        for lead in reading_plan(self.newest() if hits is None else hits, self.groups):
+        done: dict[str, Any] = {"passages": 0, "rewrite": 0, "groups": 0, "tokens_read": 0}
+        for kind, messages in self._prompts(self.newest() if hits is None else hits):
             try:
                 self._server_ready()  # outside the line: a question asked while the model loads keeps its place
                 if not self._wait_idle():
@@ -156,15 +159,27 @@ class ReadAhead:
                     done["stopped"] = "memory"
                     break
                 with self.assistant.line.turn(background=True):  # not "answering someone else" to those behind
-                    usage = self.generator.read_ahead(self.assistant.lead_messages(*lead))
+                    usage = self.generator.read_ahead(messages)
             except GeneratorError as exc:  # the model failed or died: questions find out and say so themselves
                 if not self._stop.is_set():  # not the server stopped with the app
                     log.warning("reading ahead stopped: %s", exc)
                 break
-            done["passages" if len(lead) == 1 else "groups"] += 1
+            done[kind] += 1
             done["tokens_read"] += prompt_tokens_read(usage)
         self.last = {**done, "seconds": round(time.perf_counter() - start, 2), "ended_at": time.time()}
         return self.last
+
+    def _prompts(self, hits: Sequence[Hit]) -> Iterator[tuple[str, Messages]]:
+        """What a pass reads, in order, each with what it counts as: every passage as a prompt's first; then the
+        start of a follow-up's rewrite prompt, when follow-ups are rewritten (a resident's second question can come
+        before the groups are read); then the groups."""
+        plan = reading_plan(hits, self.groups)
+        for lead in plan[: len(hits)]:
+            yield "passages", self.assistant.lead_messages(*lead)
+        if self.assistant.settings.answer.rewrite_followups:
+            yield "rewrite", rewrite_lead_messages()
+        for lead in plan[len(hits) :]:
+            yield "groups", self.assistant.lead_messages(*lead)
 
     def _short_of_memory(self) -> bool:
         """Has the machine less memory available than a pass leaves free (logged when so)?"""

@@ -187,6 +187,7 @@ def format_report(report: dict[str, Any]) -> str:
             lines.append(
                 f"  预读：最新文章的 {ahead['passages']} 段{groups}已读入（最多 {ahead['limit']} 段{most}，"
                 f"用时 {ahead['seconds']:.0f} 秒），问到它们的问题只需读其余部分"
+                + ("；追问改写的规则也已读入" if ahead.get("rewrite") else "")
                 + ("；本机可用内存不足，其余的没有读" if ahead.get("stopped") == "memory" else "")
             )
         elif ahead:

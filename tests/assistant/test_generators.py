@@ -29,7 +29,15 @@ from assistant.generation import (
 )
 from assistant.kernels import KernelPlan
 from assistant.models import DEFAULT_MODEL
-from assistant.prompts import JUDGE_OPTIONS, JUDGE_TASK, Source, answer_messages, lead_messages
+from assistant.prompts import (
+    JUDGE_OPTIONS,
+    JUDGE_TASK,
+    Source,
+    answer_messages,
+    lead_messages,
+    rewrite_lead_messages,
+    rewrite_messages,
+)
 from assistant.worker import WorkerGenerator
 from core.config import ConfigError, GeneratorSettings
 from tests.support.generators import FakeGenerator
@@ -82,7 +90,8 @@ def test_factory_picks_backend_by_name(tmp_path: Path) -> None:
     assert isinstance(api, OpenAIGenerator) and api.url == "http://h:1/v1/chat/completions"
     hf = make_generator(GeneratorSettings(backend="transformers", model_path=str(tmp_path)), tmp_path)
     assert isinstance(hf, WorkerGenerator) and hf.worker.spec.engine == "transformers"
-    assert llama.reads_ahead and llama.worker.spec.ahead_states == 32 + 160  # passages and groups of them
+    # the passages, groups of them, and the start of the follow-up rewrite's prompt
+    assert llama.reads_ahead and llama.worker.spec.ahead_states == 32 + 160 + 1
     assert "--ahead-states" in llama.worker.spec.command(None)
     assert not hf.reads_ahead  # only the llama engine keeps states read ahead
     assert not make_generator(GeneratorSettings(read_ahead=0), tmp_path).reads_ahead  # no groups without passages
@@ -624,6 +633,20 @@ def test_a_question_whose_first_passage_was_read_ahead_reads_only_the_rest(real_
     prompt, cached = after["prompt"] - before["prompt"], after["cached"] - before["cached"]
     assert cached >= usage["prompt_tokens"] - 8, (usage, prompt, cached)  # all of the lead but its closing tokens
     assert after["ahead"] == before["ahead"]
+
+
+@pytest.mark.model
+def test_a_follow_up_rewrite_after_its_rules_were_read_ahead_reads_only_the_conversation(
+    real_llama: WorkerGenerator,
+) -> None:
+    usage = real_llama.read_ahead(rewrite_lead_messages())
+    assert usage["prompt_tokens"] > 40, usage
+    complete(real_llama, [{"role": "user", "content": "你好"}], max_tokens=2)  # the live state holds another prompt
+    history = [("垃圾分类条例什么时候施行？", "《常州市生活垃圾分类管理条例》将于2024年9月1日起施行[1]。")]
+    reply = real_llama.stream(rewrite_messages("它一共有多少条？", history), max_tokens=24)
+    "".join(reply)
+    cached = usage_of(reply)["prompt_tokens_details"]["cached_tokens"]
+    assert cached >= usage["prompt_tokens"] - 8, (usage, usage_of(reply))  # all of the lead but its closing tokens
 
 
 def test_a_reply_that_repeats_itself_ends_with_its_last_sentence_before_the_repeat() -> None:

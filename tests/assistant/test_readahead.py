@@ -14,6 +14,7 @@ import pytest
 from assistant import readahead
 from assistant.chat import Assistant
 from assistant.generation import GeneratorError, ModelCrashed
+from assistant.prompts import rewrite_lead_messages, rewrite_messages
 from assistant.readahead import ReadAhead, available_memory, hit_of, reading_plan
 from assistant.turns import TurnLine
 from core.config import Settings
@@ -28,19 +29,21 @@ LAW_REPLY = "《常州市生活垃圾分类管理条例》将于2024年9月1日�
 
 
 class ReadingGenerator(FakeJudgingGenerator):
-    """A judging fake that also reads ahead: records each prompt it is given, or raises what `fail` holds."""
+    """A judging fake that also reads ahead: records each prompt it is given (the answer prompts' starts in `read`,
+    the follow-up rewrite's in `rules_read`), or raises what `fail` holds."""
 
     reads_ahead = True
 
     def __init__(self, *args, fail: dict[int, Exception] | None = None, **options) -> None:
         super().__init__(*args, **options)
         self.read: list[list[dict[str, str]]] = []
+        self.rules_read: list[list[dict[str, str]]] = []
         self.fail = dict(fail or {})
 
     def read_ahead(self, messages: list[dict[str, str]]) -> dict:
         if len(self.read) in self.fail:
             raise self.fail.pop(len(self.read))
-        self.read.append([dict(m) for m in messages])
+        (self.rules_read if messages == rewrite_lead_messages() else self.read).append([dict(m) for m in messages])
         return {"prompt_tokens": 100, "prompt_tokens_details": {"cached_tokens": 40}}
 
 
@@ -69,7 +72,8 @@ def test_a_pass_reads_the_newest_chunks_first_each_as_the_first_passage_of_a_pro
     firsts = [m[1]["content"].split("正文：")[1].split("\n")[0] for m in generator.read]
     assert firsts == ["二月的第一段。", "二月的第二段。", "一月的第一段。", "一月的第二段。"]
     assert generator.read[0][1]["content"].startswith("<资料 编号=1>\n标题：新闻\n发布日期：2024年2月2日\n")
-    assert done["passages"] == 4 and done["tokens_read"] == 4 * 60 and reader.last == done
+    assert generator.rules_read == [rewrite_lead_messages()]  # the follow-up rewrite's rules
+    assert done["passages"] == 4 and done["rewrite"] == 1 and done["tokens_read"] == 5 * 60 and reader.last == done
     everything = _reader(tmp_path / "all", ReadingGenerator(), limit=99).newest()
     assert [h.chunk.text for h in everything][-1] == "不知哪天的一段。"  # undated last
 
@@ -90,6 +94,17 @@ def test_what_is_read_ahead_is_the_start_of_the_prompts_of_the_questions_about_i
         assert messages[0] == lead[0]
         assert messages[1]["content"].startswith(lead[1]["content"] + "\n\n")
     assert first.chunk.text[-20:] in lead[1]["content"]
+
+
+def test_what_is_read_ahead_for_a_follow_up_is_the_start_of_its_rewrite_prompt(tmp_path: Path) -> None:
+    history = [("垃圾分类条例什么时候施行？", LAW_REPLY)]
+    lead, rewriting = rewrite_lead_messages(), rewrite_messages("它一共有多少条？", history)
+    assert rewriting[0] == lead[0] and rewriting[1]["content"].startswith(lead[1]["content"] + "用户：垃圾分类")
+    generator = ReadingGenerator()
+    settings = Settings().override({"answer": {"rewrite_followups": False}})
+    assistant = Assistant(settings, FakeStore([NEW[0]]), FakeSearcher([NEW[0]], NEW[1]), generator)
+    done = ReadAhead(assistant, _store(tmp_path / "newsqa.db", NEW), 4).run_once()
+    assert done["rewrite"] == 0 and generator.rules_read == []  # no rewrites, nothing to read for them
 
 
 def test_groups_of_one_articles_passages_come_after_the_passages_closest_together_first() -> None:

@@ -96,7 +96,7 @@ def test_a_model_rewrite_that_gives_the_question_back_falls_back_to_the_rules() 
 
 
 def test_the_rules_take_a_question_word_out_of_the_topic_whole() -> None:
-    """"什么" was taken out one character short: the topic read "2023年武高新规上工业总产值达到什水平"."""
+    """ "什么" was taken out one character short: the topic read "2023年武高新规上工业总产值达到什水平"."""
     history = [("2023年武高新规上工业总产值达到什么水平？", "2023年武高新规上工业总产值首次踏上2000亿元台阶[1]。")]
     query = rule_rewrite("那税收收入呢？", history)
     assert "什" not in query and query.startswith("2023年武高新规上工业总产值达到水平")

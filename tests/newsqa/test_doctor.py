@@ -61,6 +61,8 @@ def test_report_says_how_much_the_model_read_ahead() -> None:
     assert "预读：最新文章的 19 段、同篇文章的 160 组段落已读入（最多 32 段、160 组，用时 335 秒）" in format_report(
         {**_report(), "ahead": groups}
     )
+    assert "追问改写的规则也已读入" in format_report({**_report(), "ahead": {**groups, "rewrite": 1}})
+    assert "追问改写" not in format_report({**_report(), "ahead": groups})
     short = format_report({**_report(), "ahead": {**groups, "groups": 40, "stopped": "memory"}})
     assert "同篇文章的 40 组段落已读入" in short and "本机可用内存不足，其余的没有读" in short
     assert "预读：最新文章的前 32 段及同篇文章的 160 组段落，模型空闲时读入" in format_report(
