@@ -113,9 +113,8 @@ class ReadAhead:
         self.groups = groups
         self.min_available = min_available
         self.poll_s = poll_s
-        self.last: dict[
-            str, Any
-        ] = {}  # the last pass: passages, groups, tokens read, seconds, when it ended, why stopped
+        # the last pass: passages, rewrite rules, groups, tokens read, seconds, when it ended, why it stopped
+        self.last: dict[str, Any] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._store: Store | None = None  # its own connection, opened on first use
