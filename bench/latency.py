@@ -1,6 +1,6 @@
 """How long residents wait, side by side with the quality of the same run: the sample set and rgb_zh's first 60.
 
-    .venv/bin/python bench/latency.py [--sets sample rgb] [--rgb-limit 60] [--ask 5] [--out /tmp/latency.json]
+    .venv/bin/python bench/latency.py [--sets sample rgb] [--rgb-limit 60] [--rgb-from 0] [--ask 5] [--out F.json]
 
 For each set it runs every question through the assistant as `newsqa eval` does (the model server started and
 warmed before the first question, as `newsqa serve` does), and prints:
@@ -136,11 +136,11 @@ def read_ahead(target: Any, questions: list[Any], mode: str) -> dict[str, Any] |
     return {"mode": mode, **{k: v for k, v in done.items() if k != "ended_at"}}
 
 
-def run_set(name: str, settings: Settings, limit: int | None, ahead: str = "newest") -> dict[str, Any]:
+def run_set(name: str, settings: Settings, limit: int | None, ahead: str = "newest", start: int = 0) -> dict[str, Any]:
     questions_path, corpus, corpus_date, source = SETS[name]
     if not questions_path.is_file():
         return {"skipped": f"{questions_path} is missing (external evaluation data, see docs/BENCHMARKS.md)"}
-    questions = load_questions(questions_path)[:limit] if limit else load_questions(questions_path)
+    questions = load_questions(questions_path)[start : start + limit if limit else None]
     target = open_target(settings, corpus=corpus, corpus_date=corpus_date, corpus_source=source)
     read = None
     try:
@@ -210,6 +210,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sets", nargs="*", default=["sample", "rgb"], choices=sorted(SETS))
     parser.add_argument("--rgb-limit", type=int, default=60)
+    parser.add_argument(
+        "--rgb-from",
+        type=int,
+        default=0,
+        help="rgb_zh's questions from this one on (60: past the measured 60, for choosing settings)",
+    )
     parser.add_argument("--ask", type=int, default=0, help="time `newsqa ask` this many times")
     parser.add_argument(
         "--ahead",
@@ -248,10 +254,12 @@ def main() -> int:
             "read_ahead": settings.generator.read_ahead,
             "read_ahead_groups": settings.generator.read_ahead_groups,
             "ahead": args.ahead,
+            "rgb_from": args.rgb_from,
         },
     }
     for name in args.sets:
-        result[name] = run_set(name, settings, args.rgb_limit if name == "rgb" else None, args.ahead)
+        limit, start = (args.rgb_limit, args.rgb_from) if name == "rgb" else (None, 0)
+        result[name] = run_set(name, settings, limit, args.ahead, start)
         print(json.dumps({name: result[name].get("row") or result[name]}, ensure_ascii=False), file=sys.stderr)
     if settings.generator.cpu_variant != "auto":  # the plan was set, not chosen: kernels.json holds another one
         result["kernels"] = [
