@@ -34,7 +34,7 @@ from assistant.prompts import (
     lead_messages,
     refusal_text,
 )
-from assistant.rewrite import rewrite
+from assistant.rewrite import needs_rewrite, rewrite
 from assistant.timeline import (
     Anchored,
     Comparison,
@@ -119,6 +119,7 @@ class _Turn:
     quotation: Quotation | None = None
     usage: dict[str, Any] = field(default_factory=dict)
     numbers: dict[int, int] = field(default_factory=dict)  # source number in the prompt -> number shown
+    shown: int = 0  # the numbers shown above the answer, also by sources its prompt does not hold
     generator: str = ""
     notice: str = ""
     remembered: Remembered | None = None  # the model's work on this prompt, from an earlier question
@@ -197,6 +198,10 @@ class Assistant:
             raise ValueError("the question is empty")
         turn = _Turn(question, history, _as_date(question_date), context)
         yield Progress("searching")
+        early = self._quote_early(turn)
+        if early is not None and early.quotation is not None:
+            turn.lap("quote", turn.start)
+            yield Quote(early.quotation)
         self._rewrite(turn)
         plan = analyse(turn.standalone) if turn.context is None and self.settings.answer.resolve_dates else None
         if isinstance(plan, Comparison):  # two events' days, compared in code: no model needed
@@ -208,10 +213,11 @@ class Assistant:
         reason = self._gate(turn)
         attribution = None
         if not reason:
-            turn.quotation = self._quote(turn)
-            if turn.quotation is not None:
-                turn.lap("quote", turn.start)
-                yield Quote(turn.quotation)
+            if not self._keep_quotation(turn, early):
+                turn.quotation = self._quote(turn)
+                if turn.quotation is not None:
+                    turn.lap("quote", turn.start)
+                    yield Quote(turn.quotation)
             # a prompt the model has worked on before is answered from memory, without joining the line
             key = self._memory_key(turn)
             turn.remembered = self.memory.get(key) if key else None
@@ -239,18 +245,54 @@ class Assistant:
 
     # -- the steps ---------------------------------------------------------------------------------------------
 
-    def _rewrite(self, turn: _Turn) -> None:
-        """1. A follow-up becomes a standalone question; its time words are resolved against the question date."""
+    def _quote_early(self, turn: _Turn) -> _Turn | None:
+        """0. A follow-up the model is about to rewrite is quoted meanwhile from the rules' rewrite: the model's
+        takes seconds, longer while it reads ahead. The turn that found the quotation, or None."""
+        opts = self.settings.answer
+        if (
+            self.generator is None
+            or turn.context is not None
+            or not opts.rewrite_followups
+            or self.line.length > 0  # the model is busy: the rules rewrite the follow-up itself
+            or not needs_rewrite(turn.question, turn.history)
+        ):
+            return None
+        early = _Turn(turn.question, turn.history, turn.today, None)
+        self._rewrite(early, model=False)
+        if opts.resolve_dates and analyse(early.standalone) is not None:
+            return None  # questions about an event's day are searched in steps of their own
+        self._retrieve(early)
+        if self._gate(early):
+            return None
+        early.quotation = self._quote(early)
+        return early if early.quotation is not None else None
+
+    def _keep_quotation(self, turn: _Turn, early: _Turn | None) -> bool:
+        """The quotation shown before the model's rewrite stays above the answer when it quotes a passage the
+        answer's prompt holds too: that passage keeps its number, and the answer's other sources are numbered
+        after the quotation's. A quotation of passages the rewrite no longer finds gives way to a new one."""
+        if early is None or early.quotation is None:
+            return False
+        shown = {c.chunk_id: c.n for c in early.quotation.citations}
+        numbers = {e.n: shown[e.hit.chunk.id] for e in turn.evidence if e.hit.chunk.id in shown}
+        if not numbers:
+            return False
+        turn.quotation, turn.numbers, turn.shown = early.quotation, numbers, max(shown.values())
+        return True
+
+    def _rewrite(self, turn: _Turn, *, model: bool = True) -> None:
+        """1. A follow-up becomes a standalone question; its time words are resolved against the question date.
+        `model=False` leaves it to the rules."""
         opts = self.settings.answer
         query = turn.question.strip()
         if turn.history and opts.rewrite_followups and turn.context is None:
             # a busy model would keep a follow-up from even being searched: the rules rewrite it then
-            model = self.generator if self.line.length == 0 else None
-            if model is None:
+            generator = self.generator if model and self.line.length == 0 else None
+            if generator is None:
                 query = rewrite(turn.question, turn.history, None)
             else:
                 with self.line.turn():
-                    query = rewrite(turn.question, turn.history, model)
+                    query = rewrite(turn.question, turn.history, generator)
         turn.standalone = turn.asked = query  # the model reads the question as asked, with today's date beside it
         if opts.resolve_dates:
             turn.today = turn.today or date.today()
@@ -537,7 +579,7 @@ class Assistant:
             text = refusal_text(reason, missing=turn.missing, covered=covered, quoted=turn.quotation is not None)
             return Answer(text=text, refused=True, refusal_reason=reason, **common)
         # the answer's sources continue the quotation's numbering, in the order the reader meets them
-        text, citations, _ = renumbered(attribution.text, attribution.citations, turn.numbers)
+        text, citations, _ = renumbered(attribution.text, attribution.citations, turn.numbers, shown=turn.shown)
         if turn.quotation is not None and text == turn.quotation.text:
             common["quotation"] = None  # answered by the quotation itself: shown once
         return Answer(text=text, citations=citations, unverified=attribution.unverified, refused=False, **common)

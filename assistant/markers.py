@@ -158,17 +158,19 @@ _MARKER = re.compile(r"\[(\d+)\]")
 
 
 def renumbered(
-    text: str, citations: Sequence[Citation], numbers: dict[int, int]
+    text: str, citations: Sequence[Citation], numbers: dict[int, int], *, shown: int = 0
 ) -> tuple[str, tuple[Citation, ...], dict[int, int]]:
     """`text` and `citations` with sources numbered 1, 2, … in the order the reader meets them, each once.
 
     `numbers` maps source numbers already shown (by the quotation above the answer) to their shown number; the
-    returned map extends it. A marker for a source without a citation keeps a number of its own.
+    returned map extends it. Numbers up to `shown` are taken too, by sources shown above that this text's numbers
+    do not name. A marker for a source without a citation keeps a number of its own.
     """
     numbers = dict(numbers)
-    for match in _MARKER.finditer(text):
-        numbers.setdefault(int(match[1]), len(numbers) + 1)
-    for c in citations:
-        numbers.setdefault(c.n, len(numbers) + 1)
-    shown = _MARKER.sub(lambda m: f"[{numbers[int(m[1])]}]", text)
-    return shown, tuple(replace(c, n=numbers[c.n]) for c in citations), numbers
+    taken = max([shown, *numbers.values()])
+    for n in [int(match[1]) for match in _MARKER.finditer(text)] + [c.n for c in citations]:
+        if n not in numbers:
+            taken += 1
+            numbers[n] = taken
+    text = _MARKER.sub(lambda m: f"[{numbers[int(m[1])]}]", text)
+    return text, tuple(replace(c, n=numbers[c.n]) for c in citations), numbers

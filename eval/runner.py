@@ -143,7 +143,7 @@ def _ask(
             if timing["ttft_ms"] is None:
                 timing["ttft_ms"] = (clock() - start) * 1000
             pieces.append(event.text)
-        elif isinstance(event, Quote):
+        elif isinstance(event, Quote) and timing["quote_ms"] is None:  # a later one replaces what was on screen
             timing["quote_ms"] = (clock() - start) * 1000
         elif isinstance(event, Final):
             answer = event.answer

@@ -7,7 +7,6 @@ components.
 from __future__ import annotations
 
 import html
-import itertools
 import logging
 import threading
 import time
@@ -89,6 +88,23 @@ class ReadWriteLock:
                 self._cond.notify_all()
 
 
+class LockedSearcher:
+    """`searcher` with every search holding `lock` for reading, however far the answering has got: a follow-up is
+    searched once to quote it at once and again after the model's rewrite, and an update between the two
+    searches waits for neither the model nor the reader."""
+
+    def __init__(self, searcher: Any, lock: ReadWriteLock) -> None:
+        self.searcher = searcher
+        self.lock = lock
+
+    def search(self, *args: Any, **kwargs: Any) -> Any:
+        with self.lock.reading():
+            return self.searcher.search(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.searcher, name)
+
+
 # -- conversation history ----------------------------------------------------------------------------------------
 
 
@@ -142,6 +158,10 @@ class NewsApp:
         # where Gradio puts uploaded files before a handler sees them; nothing else may be read as an upload
         self.upload_roots = [Path(r) for r in upload_roots] or [Path(gr.utils.get_upload_folder())]
         self.index_lock = ReadWriteLock()
+        # the assistant searches through the lock itself: the app never holds it while the model works
+        self.searcher = LockedSearcher(runtime.searcher, self.index_lock)
+        if getattr(runtime.assistant, "searcher", None) is not None:
+            runtime.assistant.searcher = self.searcher
 
     # -- residents -------------------------------------------------------------------------------------------
 
@@ -183,12 +203,7 @@ class NewsApp:
             return [*shown, {"role": "assistant", "content": html}]
 
         try:
-            events = self.runtime.assistant.stream(question, plain_history(history))
-            # search and the quotation come before the model is asked; the lock is not held while the model
-            # works, so an abandoned stream can never leave the index locked
-            with self.index_lock.reading():
-                head = list(itertools.islice(events, 2))  # "searching", then whatever follows the search
-            for event in itertools.chain(head, events):
+            for event in self.runtime.assistant.stream(question, plain_history(history)):
                 if isinstance(event, Final):
                     yield [*shown, {"role": "assistant", "content": render_answer(event.answer, self._article)}]
                     return
@@ -358,18 +373,15 @@ class NewsApp:
             raise UploadError("问题集是空的。")
         rt = self.runtime
         # the app's own store and assistant; the target only lends its loader for closed-context questions
-        target = EvalTarget(settings=self.settings, store=rt.store, searcher=rt.searcher, assistant=rt.assistant)
+        target = EvalTarget(settings=self.settings, store=rt.store, searcher=self.searcher, assistant=rt.assistant)
         step = progress if progress is not None else (lambda *a, **k: None)
         records = []
         start = time.perf_counter()
         for i, q in enumerate(questions):
             step(i / len(questions), desc=f"第 {i + 1}/{len(questions)} 题")
-            with self.index_lock.reading():
-                records.append(
-                    runner.run_question(
-                        q, searcher=rt.searcher, assistant=rt.assistant, load_context=target.load_context
-                    )
-                )
+            records.append(
+                runner.run_question(q, searcher=self.searcher, assistant=rt.assistant, load_context=target.load_context)
+            )
         wall = time.perf_counter() - start
         summary = summarize(
             records,

@@ -398,6 +398,24 @@ def test_index_update_waits_for_searches_and_blocks_new_ones():
     assert order == ["read-done", "write", "late-read"]
 
 
+def test_the_assistants_searches_wait_for_an_index_update(runtime, upload_root):
+    runtime.assistant.searcher = runtime.searcher
+    a = make_app(runtime, upload_root)
+    assert runtime.assistant.searcher is a.searcher  # every search the assistant makes goes through the lock
+    found: list[int] = []
+
+    def search() -> None:
+        found.append(len(a.searcher.search("垃圾分类条例什么时候施行？", k=2)))
+
+    with a.index_lock.writing():
+        searching = threading.Thread(target=search)
+        searching.start()
+        _until(lambda: a.index_lock.waiting == (1, 0))
+        assert found == []  # the search waits while the index is updated
+    searching.join(2)
+    assert found == [1] and a.index_lock.waiting == (0, 0)
+
+
 # -- evaluators --------------------------------------------------------------------------------------------------
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.chat import Assistant
-from assistant.events import Progress, Token
+from assistant.events import Progress, Quote, Token
 from assistant.prompts import ANSWER_SYSTEM, ANSWER_TASK
 from core.config import Settings
 from core.types import Article, Chunk
@@ -271,3 +271,36 @@ def test_a_reply_that_starts_repeating_itself_is_stopped_and_ends_before_the_rep
     assistant, _ = _assistant(corpus, off, Settings().override({"answer": {"min_dense_score": 0.0, "loop_chars": 0}}))
     assistant.ask(LAW_Q)
     assert not off.closed and off.read * 4 >= len(said + loop) + 1 + len(loop) * 5
+
+
+def test_a_follow_up_is_quoted_before_the_model_rewrites_it(corpus) -> None:
+    generator = FakeGenerator(["《常州市生活垃圾分类管理条例》一共有多少条？", "条例共九章、五十八条[1]。"])
+    assistant, searcher = _assistant(corpus, generator)
+    events = assistant.stream("它一共有多少条？", [(LAW_Q, "该条例将于2024年9月1日起施行[1]。")])
+    assert isinstance(next(events), Progress)
+    quote = next(events)
+    # the rules' rewrite was searched and quoted; the model has not been asked anything yet
+    assert isinstance(quote, Quote) and generator.calls == []
+    assert "五十八条" in quote.quotation.text and "常州市生活垃圾分类管理条例" in searcher.calls[0]["query"]
+    rest = list(events)
+    assert not any(isinstance(e, Quote) for e in rest)  # the same passage answers: nothing replaces it
+    answer = rest[-1].answer
+    assert answer.rewritten_query == "《常州市生活垃圾分类管理条例》一共有多少条？" and len(searcher.calls) == 2
+    assert answer.quotation == quote.quotation and not answer.refused
+    law = [c.n for c in quote.quotation.citations if c.article_id == _law(corpus).id]
+    assert law and {c.n for c in answer.citations if c.article_id == _law(corpus).id} <= set(law)
+    assert answer.timings["quote"] < answer.timings["rewrite"]
+
+
+
+def test_a_quotation_of_passages_the_models_rewrite_no_longer_finds_gives_way(corpus) -> None:
+    # the rules read "它" as the law; the model's rewrite finds only the other articles
+    generator = FakeGenerator(["武进国家高新区2023年规上工业总产值是多少？"], default="资料中没有相关信息。")
+    assistant, _ = _assistant(corpus, generator)
+    events = list(assistant.stream("它一共有多少条？", [(LAW_Q, "该条例将于2024年9月1日起施行[1]。")]))
+    first, second = [e.quotation for e in events if isinstance(e, Quote)]
+    law = _law(corpus).id
+    assert [c.article_id for c in first.citations] == [law] and "五十八条" in first.text
+    answer = events[-1].answer
+    assert law not in {h.chunk.article_id for h in answer.hits}
+    assert answer.quotation == second and "2000亿元" in second.text and [c.n for c in second.citations] == [1]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.markers import cited_numbers, split_answer
+from assistant.markers import cited_numbers, renumbered, split_answer
+from core.types import Citation
 
 
 @pytest.mark.parametrize(
@@ -50,3 +51,15 @@ def test_a_reference_to_the_source_is_not_left_in_the_sentence(reference: str) -
 
 def test_cited_numbers_order_and_ranges() -> None:
     assert cited_numbers("甲[2]乙[1,2]丙【3】丁[4-5]") == [2, 1, 3, 4, 5]
+
+
+def _cited(n: int) -> Citation:
+    return Citation(n, n, f"a{n}", "", "2024-02-02", 0, "原文", 0, 2, True)
+
+
+def test_sources_are_renumbered_in_reading_order_after_those_shown_above() -> None:
+    text, citations, numbers = renumbered("甲[2]。乙[1][2]。", [_cited(2), _cited(1)], {})
+    assert text == "甲[1]。乙[2][1]。" and [c.n for c in citations] == [1, 2] and numbers == {2: 1, 1: 2}
+    # the quotation above showed prompt source 2 as [1], and a source this prompt does not hold as [2]
+    text, citations, numbers = renumbered("甲[1]。乙[2]。", [_cited(1), _cited(2)], {2: 1}, shown=2)
+    assert text == "甲[3]。乙[1]。" and [c.n for c in citations] == [3, 1] and numbers == {2: 1, 1: 3}
