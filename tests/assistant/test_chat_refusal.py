@@ -232,7 +232,9 @@ def test_passages_far_below_the_best_are_not_read(corpus) -> None:
     articles, chunks = corpus
     for gap, read in ((0.0, 4), (0.6, 2), (0.4, 1)):
         generator = FakeJudgingGenerator([LAW_REPLY], judgements=[0.9])
-        settings = Settings().override({"answer": {"min_dense_score": 0.0, "min_answerable": 0.5, "score_gap": gap}})
+        settings = Settings().override(
+            {"answer": {"max_passages": 4, "min_dense_score": 0.0, "min_answerable": 0.5, "score_gap": gap}}
+        )
         assistant = Assistant(settings, FakeStore(articles), _FallingScores(articles, chunks), generator)
         answer = assistant.ask(LAW_Q)
         assert answer.sources_found == answer.sources_read == _sources_in(generator.last_messages) == read
@@ -243,7 +245,15 @@ def test_in_article_order_the_prompt_and_the_citations_follow_the_articles(corpu
     articles, chunks = corpus
     generator = FakeJudgingGenerator([LAW_REPLY], judgements=[0.9])
     settings = Settings().override(
-        {"answer": {"min_dense_score": 0.0, "min_answerable": 0.5, "score_gap": 0, "passage_order": "article"}}
+        {
+            "answer": {
+                "max_passages": 4,
+                "min_dense_score": 0.0,
+                "min_answerable": 0.5,
+                "score_gap": 0,
+                "passage_order": "article",
+            }
+        }
     )
     answer = Assistant(settings, FakeStore(articles), _FallingScores(articles, chunks), generator).ask(LAW_Q)
     prompt = generator.last_messages[1]["content"]
