@@ -292,7 +292,6 @@ def test_a_follow_up_is_quoted_before_the_model_rewrites_it(corpus) -> None:
     assert answer.timings["quote"] < answer.timings["rewrite"]
 
 
-
 def test_a_quotation_of_passages_the_models_rewrite_no_longer_finds_gives_way(corpus) -> None:
     # the rules read "它" as the law; the model's rewrite finds only the other articles
     generator = FakeGenerator(["武进国家高新区2023年规上工业总产值是多少？"], default="资料中没有相关信息。")
