@@ -248,18 +248,11 @@ class Assistant:
     def _quote_early(self, turn: _Turn) -> _Turn | None:
         """0. A follow-up the model is about to rewrite is quoted meanwhile from the rules' rewrite: the model's
         takes seconds, longer while it reads ahead. The turn that found the quotation, or None."""
-        opts = self.settings.answer
-        if (
-            self.generator is None
-            or turn.context is not None
-            or not opts.rewrite_followups
-            or self.line.length > 0  # the model is busy: the rules rewrite the follow-up itself
-            or not needs_rewrite(turn.question, turn.history)
-        ):
-            return None
+        if not self._model_rewrites(turn):
+            return None  # no model rewrite to wait for: the usual quotation comes as soon
         early = _Turn(turn.question, turn.history, turn.today, None)
         self._rewrite(early, model=False)
-        if opts.resolve_dates and analyse(early.standalone) is not None:
+        if self.settings.answer.resolve_dates and analyse(early.standalone) is not None:
             return None  # questions about an event's day are searched in steps of their own
         self._retrieve(early)
         if self._gate(early):
@@ -280,19 +273,28 @@ class Assistant:
         turn.quotation, turn.numbers, turn.shown = early.quotation, numbers, max(shown.values())
         return True
 
+    def _model_rewrites(self, turn: _Turn) -> bool:
+        """The model is to rewrite this follow-up: it leans on the conversation, and the model is free (a busy one
+        would keep it from even being searched: the rules rewrite it then)."""
+        return (
+            self.generator is not None
+            and turn.context is None
+            and self.settings.answer.rewrite_followups
+            and self.line.length == 0
+            and needs_rewrite(turn.question, turn.history)
+        )
+
     def _rewrite(self, turn: _Turn, *, model: bool = True) -> None:
         """1. A follow-up becomes a standalone question; its time words are resolved against the question date.
         `model=False` leaves it to the rules."""
         opts = self.settings.answer
         query = turn.question.strip()
         if turn.history and opts.rewrite_followups and turn.context is None:
-            # a busy model would keep a follow-up from even being searched: the rules rewrite it then
-            generator = self.generator if model and self.line.length == 0 else None
-            if generator is None:
-                query = rewrite(turn.question, turn.history, None)
-            else:
+            if model and self._model_rewrites(turn):
                 with self.line.turn():
-                    query = rewrite(turn.question, turn.history, generator)
+                    query = rewrite(turn.question, turn.history, self.generator)
+            else:
+                query = rewrite(turn.question, turn.history, None)
         turn.standalone = turn.asked = query  # the model reads the question as asked, with today's date beside it
         if opts.resolve_dates:
             turn.today = turn.today or date.today()
