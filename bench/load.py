@@ -289,6 +289,26 @@ def percentile(values: list[float], q: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))], 3)
 
 
+def by_asking(records: list[Record]) -> dict[str, dict[str, Any]]:
+    """Latency of the questions asked for the first time in the run against those asked again (the same words, by
+    anyone, sent later), which the app may answer from memory. The questions come from a set of a few dozen, so a
+    long run repeats many; a follow-up's words repeat while its conversation differs, and it counts as asked again."""
+    seen: set[str] = set()
+    groups: dict[str, list[Record]] = {"first_asked": [], "asked_again": []}
+    for record in sorted(records, key=lambda r: r.started):
+        groups["asked_again" if record.question in seen else "first_asked"].append(record)
+        seen.add(record.question)
+    split = {}
+    for name, group in groups.items():
+        latencies = [r.latency for r in group if r.outcome in ("answer", "refusal") and r.latency is not None]
+        split[name] = {
+            "questions": len(group),
+            "latency_p50_s": percentile(latencies, 0.5),
+            "under_1_s": sum(v < 1.0 for v in latencies),
+        }
+    return split
+
+
 def summarise(run: Run, elapsed: float, residents: int, rss: RssSampler | None, pid: int | None) -> dict[str, Any]:
     done = [r for r in run.records if r.outcome in ("answer", "refusal")]
     latencies = [r.latency for r in done if r.latency is not None]
@@ -311,6 +331,7 @@ def summarise(run: Run, elapsed: float, residents: int, rss: RssSampler | None, 
         },
         "first_update_s": {"p50": percentile(firsts, 0.5), "p95": percentile(firsts, 0.95)},
         "first_verified_s": {"p50": percentile(verified, 0.5), "p95": percentile(verified, 0.95)},
+        **by_asking(run.records),
         "errors": dict(Counter(r.outcome for r in run.records if r.outcome.startswith("error"))),
         "server_pid": pid,
         "server_rss_mb": {
