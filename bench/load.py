@@ -289,10 +289,14 @@ def percentile(values: list[float], q: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))], 3)
 
 
+def finished(records: list[Record]) -> list[Record]:
+    """The questions that got an answer or a refusal (not an error)."""
+    return [r for r in records if r.outcome in ("answer", "refusal")]
+
+
 def by_asking(records: list[Record]) -> dict[str, dict[str, Any]]:
-    """Latency of the questions asked for the first time in the run against those asked again (the same words, by
-    anyone, sent later), which the app may answer from memory. The questions come from a set of a few dozen, so a
-    long run repeats many; a follow-up's words repeat while its conversation differs, and it counts as asked again."""
+    """Latency of the questions asked for the first time in the run apart from those asked again (the same words,
+    by anyone, sent later), which the app may answer from memory; a follow-up's repeated words count as again."""
     seen: set[str] = set()
     groups: dict[str, list[Record]] = {"first_asked": [], "asked_again": []}
     for record in sorted(records, key=lambda r: r.started):
@@ -300,7 +304,7 @@ def by_asking(records: list[Record]) -> dict[str, dict[str, Any]]:
         seen.add(record.question)
     split = {}
     for name, group in groups.items():
-        latencies = [r.latency for r in group if r.outcome in ("answer", "refusal") and r.latency is not None]
+        latencies = [r.latency for r in finished(group) if r.latency is not None]
         split[name] = {
             "questions": len(group),
             "latency_p50_s": percentile(latencies, 0.5),
@@ -310,7 +314,7 @@ def by_asking(records: list[Record]) -> dict[str, dict[str, Any]]:
 
 
 def summarise(run: Run, elapsed: float, residents: int, rss: RssSampler | None, pid: int | None) -> dict[str, Any]:
-    done = [r for r in run.records if r.outcome in ("answer", "refusal")]
+    done = finished(run.records)
     latencies = [r.latency for r in done if r.latency is not None]
     firsts = [r.first_update for r in done if r.first_update is not None]
     verified = [r.first_verified for r in done if r.first_verified is not None]
