@@ -121,6 +121,9 @@ class ModelServer:
         # what the engine has done since the start: prompt tokens read (not taken from a cache) tell how much of
         # the work the prompt caches saved, which time alone cannot on a machine shared with other guests
         self.tokens = {"requests": 0, "prompt": 0, "cached": 0, "completion": 0, "ahead": 0}
+        # and the time it spent reading those prompts and writing (engines that report it): the speeds of a run,
+        # which on a shared machine can differ by a sixth from the warm-up's an hour apart
+        self.timings = {"read_ms": 0.0, "writes": 0, "write_ms": 0.0}
         self._tokens_lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.httpd.daemon_threads = True
@@ -140,6 +143,9 @@ class ModelServer:
             self.tokens["prompt"] += int(usage.get("prompt_tokens") or 0)
             self.tokens["cached"] += cached
             self.tokens["completion"] += int(usage.get("completion_tokens") or 0)
+            timings = usage.get("timings") or {}
+            for key in self.timings:
+                self.timings[key] += timings.get(key) or 0
 
     def count_ahead(self, usage: dict[str, Any]) -> None:
         """Add the prompt tokens a read-ahead read to its own total: the questions' counts stay theirs alone."""
@@ -149,6 +155,11 @@ class ModelServer:
     def totals(self) -> dict[str, int]:
         with self._tokens_lock:
             return dict(self.tokens)
+
+    def spent(self) -> dict[str, float]:
+        """The questions' time at the model since the start: reading prompts, and writing `writes` tokens."""
+        with self._tokens_lock:
+            return {key: round(value, 1) for key, value in self.timings.items()}
 
     def shutdown(self) -> None:
         self.httpd.shutdown()
@@ -171,7 +182,12 @@ class ModelServer:
                 if not self._authorised():
                     return
                 if self.path.rstrip("/") == "/health":
-                    health = {"status": "ok", "busy": server.busy.locked(), "tokens": server.totals()}
+                    health = {
+                        "status": "ok",
+                        "busy": server.busy.locked(),
+                        "tokens": server.totals(),
+                        "timings": server.spent(),
+                    }
                     self._send_json(200, {**health, **server.info})
                 elif self.path.rstrip("/") == "/v1/models":
                     self._send_json(200, {"object": "list", "data": [{"id": server.engine.name, "object": "model"}]})

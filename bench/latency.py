@@ -8,6 +8,8 @@ warmed before the first question, as `newsqa serve` does), and prints:
 - first model token, and the whole answer (p50 / p95);
 - prompt tokens per question (the answer prompt as the model counts it), and the prompt tokens the model server
   actually read per question over all its calls (judgement, answer), the rest coming from its prompt caches;
+- the speeds the model read and wrote at during the run (`model_tokens_per_s`): on a shared machine they can be a
+  sixth off the warm-up's, so runs of different hours are compared at their own speeds;
 - accuracy, refusal rate on unanswerable questions, false refusals, and the share of answer sentences verified.
 Before the first question the model reads passages ahead as the app does once started (`--ahead newest`), or
 each question's best passage (`--ahead best`, a bound), or none (`--ahead off`).
@@ -158,25 +160,45 @@ def run_set(name: str, settings: Settings, limit: int | None, ahead: str = "newe
     if tokens:
         row["model_prompt_tokens_read_mean"] = round(tokens["read"] / len(records), 1)
         row["model_requests"] = tokens["requests"]
+        row["model_tokens_per_s"] = model_speeds(tokens)
     if worker is not None:  # the speeds the server measured on its warm-up text, before the first question
         warmup = worker.status().warmup
         row["warmup_tokens_per_s"] = {"prompt": warmup.get("prompt_tps"), "writing": warmup.get("gen_tps")}
     return {"row": row, "records": records}
 
 
-def _model_tokens(worker: Any) -> dict[str, int]:
-    return dict(worker.health().get("tokens") or {}) if worker is not None else {}
+def _model_tokens(worker: Any) -> dict[str, float]:
+    if worker is None:
+        return {}
+    health = worker.health()
+    return {**(health.get("tokens") or {}), **(health.get("timings") or {})}
 
 
-def tokens_read(before: dict[str, int], after: dict[str, int]) -> dict[str, int] | None:
+def tokens_read(before: dict[str, float], after: dict[str, float]) -> dict[str, float] | None:
     """The model server's work between two of its /health counts: requests, and prompt tokens it read rather than
-    took from a cache (every call of every question: judgement, answer, rewrite). None when it was restarted in
-    between (the counts start again) or reports none."""
+    took from a cache (every call of every question: judgement, answer, rewrite), with the milliseconds it spent
+    reading them and writing `writes` tokens when it reports them. None when it was restarted in between (the
+    counts start again) or reports none."""
     keys = ("requests", "prompt", "cached")
     if not all(k in before and k in after for k in keys) or after["requests"] < before["requests"]:
         return None
     delta = {k: after[k] - before[k] for k in keys}
-    return {"requests": delta["requests"], "read": delta["prompt"] - delta["cached"]}
+    work = {"requests": delta["requests"], "read": delta["prompt"] - delta["cached"]}
+    timed = ("read_ms", "writes", "write_ms")
+    if all(k in before and k in after for k in timed):
+        work.update({k: round(after[k] - before[k], 1) for k in timed})
+    return work
+
+
+def model_speeds(work: dict[str, float]) -> dict[str, float] | None:
+    """Prompt tokens read and tokens written a second at the model over a run (see `tokens_read`): the speeds its
+    times were made at, where the warm-up's, measured before the run, can be a sixth off on a shared machine."""
+    if not work.get("read_ms") or not work.get("write_ms"):
+        return None
+    return {
+        "reading": round(work["read"] / (work["read_ms"] / 1000), 1),
+        "writing": round(work["writes"] / (work["write_ms"] / 1000), 1),
+    }
 
 
 def time_ask(home: Path, n: int, question: str = "垃圾分类条例什么时候施行？") -> dict[str, Any]:

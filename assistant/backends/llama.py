@@ -83,29 +83,41 @@ def _extra_buffers(enabled: bool) -> Iterator[None]:
 
 
 def _count_evals(llm: Any) -> None:
-    """Log (tokens already in the context, tokens evaluated) of every eval call on `llm` in `llm.eval_log`.
+    """Log (tokens already in the context, tokens evaluated, seconds it took) of every eval call on `llm` in
+    `llm.eval_log`.
 
     llama-cpp-python keeps the longest prefix a new prompt shares with the context (or with a state restored from
-    the prompt cache) and evaluates only the rest, in one call: the first entry of a request is its prompt.
+    the prompt cache) and evaluates only the rest, in one call: the first entry of a request is its prompt, and
+    each later one a token it wrote.
     """
     original = llm.eval
     llm.eval_log = []
 
     def counting_eval(tokens: Sequence[int]) -> Any:
-        llm.eval_log.append((int(llm.n_tokens), len(tokens)))
-        return original(tokens)
+        kept, start = int(llm.n_tokens), time.perf_counter()
+        try:
+            return original(tokens)
+        finally:
+            llm.eval_log.append((kept, len(tokens), time.perf_counter() - start))
 
     llm.eval = counting_eval
 
 
-def _usage(eval_log: Sequence[tuple[int, int]], *, completion: bool) -> dict[str, Any]:
-    """OpenAI-style token counts of one request from its eval log (see `_count_evals`)."""
+def _usage(eval_log: Sequence[tuple[int, int, float]], *, completion: bool) -> dict[str, Any]:
+    """OpenAI-style token counts of one request from its eval log (see `_count_evals`), and how long the model
+    took to read the prompt and to write: times on a shared machine are compared at the speeds of their own run."""
     if not eval_log:
         return {}
-    kept, read = eval_log[0]
+    kept, read, read_s = eval_log[0]
     usage: dict[str, Any] = {"prompt_tokens": kept + read, "prompt_tokens_details": {"cached_tokens": kept}}
     if completion:  # one eval per generated token after the prompt, and the last token is never evaluated
         usage["completion_tokens"] = len(eval_log)
+    written = eval_log[1:]
+    usage["timings"] = {
+        "read_ms": round(read_s * 1000, 1),
+        "writes": len(written),
+        "write_ms": round(sum(seconds for _, _, seconds in written) * 1000, 1),
+    }
     return usage
 
 

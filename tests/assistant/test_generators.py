@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.backends.llama import LlamaGenerator, _prompt_cache, _restore_longest_prefix
+from assistant.backends.llama import LlamaGenerator, _prompt_cache, _restore_longest_prefix, _usage
 from assistant.backends.openai import API_KEY_ENV, OpenAIGenerator
 from assistant.backends.transformers import TransformersGenerator
 from assistant.extractive import ExtractiveAnswerer
@@ -603,6 +603,17 @@ def test_a_judgement_loads_the_cached_state_sharing_more_of_its_prompt() -> None
     assert empty.loaded == []
 
 
+def test_a_requests_usage_times_its_prompt_apart_from_the_tokens_it_wrote() -> None:
+    log = [(300, 120, 2.4), (420, 1, 0.06), (421, 1, 0.07)]  # (kept, evaluated, seconds): the prompt, then tokens
+    usage = _usage(log, completion=True)
+    assert usage["prompt_tokens"] == 420 and usage["prompt_tokens_details"] == {"cached_tokens": 300}
+    assert usage["completion_tokens"] == 3
+    assert usage["timings"] == {"read_ms": 2400.0, "writes": 2, "write_ms": 130.0}
+    judged = _usage(log[:1], completion=False)
+    assert "completion_tokens" not in judged and judged["timings"] == {"read_ms": 2400.0, "writes": 0, "write_ms": 0}
+    assert _usage([], completion=True) == {}
+
+
 @pytest.mark.model
 def test_llama_judgement_reads_only_what_the_prompt_cache_lacks(real_llama: WorkerGenerator) -> None:
     system = {"role": "system", "content": "你是新闻资料问答助手，只根据资料回答，并用[编号]标注来源。"}
@@ -611,11 +622,13 @@ def test_llama_judgement_reads_only_what_the_prompt_cache_lacks(real_llama: Work
     judge = [system, {"role": "user", "content": sources + "问题：条例一共有多少条？资料中是否写有答案？"}]
     complete(real_llama, answer, max_tokens=4)  # its state goes to the prompt cache
     complete(real_llama, [{"role": "user", "content": "你好"}], max_tokens=2)  # the live state holds another prompt
-    before = real_llama.worker.health()["tokens"]
+    before, timed = real_llama.worker.health()["tokens"], real_llama.worker.health()["timings"]
     choice_probs(real_llama, judge, ("是", "否"))
     after = real_llama.worker.health()["tokens"]
     prompt, cached = after["prompt"] - before["prompt"], after["cached"] - before["cached"]
     assert cached > prompt * 0.6, (prompt, cached)  # the system prompt and the source came from the cache
+    assert timed["writes"] >= 3 and timed["write_ms"] > 0  # the replies' tokens after their first were timed
+    assert real_llama.worker.health()["timings"]["read_ms"] > timed["read_ms"]  # and the judgement's reading
 
 
 @pytest.mark.model

@@ -125,11 +125,13 @@ class _CountingEngine(ScriptedEngine):
 
     def stream(self, messages, *, max_tokens, temperature=0.0, stop=None) -> Reply:
         usage = {"prompt_tokens": 30, "prompt_tokens_details": {"cached_tokens": 20}, "completion_tokens": 5}
+        usage["timings"] = {"read_ms": 200.0, "writes": 4, "write_ms": 250.5}
         return Reply(super().stream(messages, max_tokens=max_tokens), usage)
 
     def first_token_logprobs(self, messages, top_n):
         top, _ = super().first_token_logprobs(messages, top_n)
-        return top, {"prompt_tokens": 32, "prompt_tokens_details": {"cached_tokens": 30}}
+        usage = {"prompt_tokens": 32, "prompt_tokens_details": {"cached_tokens": 30}}
+        return top, {**usage, "timings": {"read_ms": 40.0, "writes": 0, "write_ms": 0.0}}
 
 
 def test_server_counts_the_tokens_it_read_and_took_from_its_caches() -> None:
@@ -148,6 +150,7 @@ def test_server_counts_the_tokens_it_read_and_took_from_its_caches() -> None:
         server.shutdown()
         thread.join()
     assert health["tokens"] == {"requests": 3, "prompt": 92, "cached": 70, "completion": 11, "ahead": 0}
+    assert health["timings"] == {"read_ms": 440.0, "writes": 8, "write_ms": 501.0}  # and the time they took
 
 
 def test_server_wants_its_token(server: ModelServer) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.latency import cpu_ticks, stolen_share, tokens_read
+from bench.latency import cpu_ticks, model_speeds, stolen_share, tokens_read
 
 
 def _stat(tmp_path: Path, line: str) -> Path:
@@ -40,3 +40,14 @@ def test_a_restarted_or_silent_server_gives_no_token_count() -> None:
     counts = {"requests": 9, "prompt": 900, "cached": 100}
     assert tokens_read(counts, {"requests": 2, "prompt": 50, "cached": 0}) is None  # counting began again
     assert tokens_read({}, counts) is None
+
+
+def test_the_speeds_of_a_run_are_its_tokens_over_the_time_the_model_took() -> None:
+    before = {"requests": 4, "prompt": 1000, "cached": 600, "read_ms": 8000.0, "writes": 40, "write_ms": 2600.0}
+    after = {"requests": 10, "prompt": 4000, "cached": 2100, "read_ms": 38000.0, "writes": 140, "write_ms": 9600.0}
+    work = tokens_read(before, after)
+    assert work == {"requests": 6, "read": 1500, "read_ms": 30000.0, "writes": 100, "write_ms": 7000.0}
+    assert model_speeds(work) == {"reading": 50.0, "writing": 14.3}
+    untimed = tokens_read({"requests": 1, "prompt": 10, "cached": 0}, {"requests": 2, "prompt": 30, "cached": 0})
+    assert untimed == {"requests": 1, "read": 20}  # a server that does not time its work gives no speeds
+    assert model_speeds(untimed) is None
