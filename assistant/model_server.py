@@ -121,8 +121,8 @@ class ModelServer:
         # what the engine has done since the start: prompt tokens read (not taken from a cache) tell how much of
         # the work the prompt caches saved, which time alone cannot on a machine shared with other guests
         self.tokens = {"requests": 0, "prompt": 0, "cached": 0, "completion": 0, "ahead": 0}
-        # and the time it spent reading those prompts and writing (engines that report it): the speeds of a run,
-        # which on a shared machine can differ by a sixth from the warm-up's an hour apart
+        # and the time it spent reading those prompts and writing (engines that report it): the speeds a run had,
+        # which on a shared machine the warm-up before it does not tell
         self.timings = {"read_ms": 0.0, "writes": 0, "write_ms": 0.0}
         self._tokens_lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())

@@ -8,8 +8,8 @@ warmed before the first question, as `newsqa serve` does), and prints:
 - first model token, and the whole answer (p50 / p95);
 - prompt tokens per question (the answer prompt as the model counts it), and the prompt tokens the model server
   actually read per question over all its calls (judgement, answer), the rest coming from its prompt caches;
-- the speeds the model read and wrote at during the run (`model_tokens_per_s`): on a shared machine they can be a
-  sixth off the warm-up's, so runs of different hours are compared at their own speeds;
+- the speeds the model read and wrote at during the run (`model_tokens_per_s`): on a shared machine the warm-up's
+  do not tell them, so runs of different hours are compared at their own speeds;
 - accuracy, refusal rate on unanswerable questions, false refusals, and the share of answer sentences verified.
 Before the first question the model reads passages ahead as the app does once started (`--ahead newest`), or
 each question's best passage (`--ahead best`, a bound), or none (`--ahead off`).
@@ -192,7 +192,7 @@ def tokens_read(before: dict[str, float], after: dict[str, float]) -> dict[str, 
 
 def model_speeds(work: dict[str, float]) -> dict[str, float] | None:
     """Prompt tokens read and tokens written a second at the model over a run (see `tokens_read`): the speeds its
-    times were made at, where the warm-up's, measured before the run, can be a sixth off on a shared machine."""
+    times were made at, which the warm-up's, measured before the run, do not tell on a shared machine."""
     if not work.get("read_ms") or not work.get("write_ms"):
         return None
     return {

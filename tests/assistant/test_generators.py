@@ -622,7 +622,8 @@ def test_llama_judgement_reads_only_what_the_prompt_cache_lacks(real_llama: Work
     judge = [system, {"role": "user", "content": sources + "问题：条例一共有多少条？资料中是否写有答案？"}]
     complete(real_llama, answer, max_tokens=4)  # its state goes to the prompt cache
     complete(real_llama, [{"role": "user", "content": "你好"}], max_tokens=2)  # the live state holds another prompt
-    before, timed = real_llama.worker.health()["tokens"], real_llama.worker.health()["timings"]
+    health = real_llama.worker.health()
+    before, timed = health["tokens"], health["timings"]
     choice_probs(real_llama, judge, ("是", "否"))
     after = real_llama.worker.health()["tokens"]
     prompt, cached = after["prompt"] - before["prompt"], after["cached"] - before["cached"]
