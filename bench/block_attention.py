@@ -32,13 +32,13 @@ import numpy as np  # noqa: E402
 
 from assistant.backends.llama import LlamaGenerator  # noqa: E402
 from assistant.kernels import KernelPlan  # noqa: E402
-from assistant.prompts import SOURCE_CLOSE  # noqa: E402
+from assistant.prompts import ANSWER_SYSTEM, SOURCE_CLOSE, SOURCE_OPEN  # noqa: E402
 from bench.latency import SETS, latency_row  # noqa: E402
 from core.config import load_settings  # noqa: E402
 from eval.questions import load_questions  # noqa: E402
 from eval.runner import open_target, run, summarize  # noqa: E402
 
-OPEN = "<资料 编号="
+OPEN = SOURCE_OPEN.split("{")[0]  # the opening tag up to its number
 SEQUENCES = 8  # the main sequence and one a passage, reused; more than the 4 passages a prompt holds
 
 
@@ -75,7 +75,8 @@ def passage_spans(llm: Any, prompt: str, tokens: Sequence[int]) -> list[tuple[in
     def token_at(offset: int) -> int:  # the token holding byte `offset`
         return next(i for i, end in enumerate(ends) if end > offset)
 
-    starts, pos = [], 0
+    rules = data.find(ANSWER_SYSTEM.encode())  # rule 5 names the tags too: passages start after the rules
+    starts, pos = [], 0 if rules < 0 else rules + len(ANSWER_SYSTEM.encode())
     while (found := data.find(OPEN.encode(), pos)) >= 0:
         starts.append(token_at(found))
         pos = found + 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from assistant.prompts import ANSWER_SYSTEM
 from bench.block_attention import passage_spans
 
 
@@ -24,6 +25,12 @@ def test_passages_run_from_each_opening_tag_to_the_last_closing_one() -> None:
     spans = _spans(prompt, list(prompt))
     first, second = prompt.index("<资料 编号=1>"), prompt.index("<资料 编号=2>")
     assert spans == [(first, second), (second, prompt.rindex("</资料>") + len("</资料>"))]
+
+
+def test_the_tags_the_rules_name_are_no_passage() -> None:
+    prompt = f"{ANSWER_SYSTEM}\n<资料 编号=1>\n甲\n</资料>\n问题：？"
+    start = prompt.index("\n<资料 编号=1>\n") + 1
+    assert _spans(prompt, list(prompt)) == [(start, prompt.rindex("</资料>") + len("</资料>"))]
 
 
 def test_a_token_across_a_boundary_belongs_to_the_passage_it_starts() -> None:
