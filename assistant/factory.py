@@ -37,8 +37,8 @@ def _worker_generator(settings: GeneratorSettings, engine: str, model: Path, run
         plan=plan,
         nice=settings.server_nice,
         flash_attn=settings.flash_attn,
-        # the passages and groups read ahead, and the start of the follow-up rewrite's prompt
-        ahead_states=settings.read_ahead + settings.read_ahead_groups + 1
+        # the passages, groups and neighbours read ahead, and the start of the follow-up rewrite's prompt
+        ahead_states=settings.read_ahead * (1 + settings.read_ahead_neighbours) + settings.read_ahead_groups + 1
         if engine == "llama" and settings.read_ahead
         else 0,
     )

@@ -10,6 +10,9 @@ A question about an article of several passages usually finds two or three of th
 two and three passages from one article are read ahead as well (`generator.read_ahead_groups`): those closest
 together in their article first, for every article, then passages further apart.
 
+Related reports are asked about together too: the passages of other articles nearest to a passage read ahead
+(searched with its text) are read ahead after it, as pairs (`generator.read_ahead_neighbours`).
+
 The start of the prompt that rewrites a follow-up as a standalone question (its rules) is read ahead too.
 
 A pass reads the newest chunks, newest article first, when the app starts and whenever the store changes (staff
@@ -91,8 +94,9 @@ def reading_plan(hits: Sequence[Hit], groups: int = 0, size: int = GROUP_SIZE) -
 
 
 class ReadAhead:
-    """Reads ahead the first `limit` chunks of the newest articles in `db_path` with the assistant's model, and up
-    to `groups` ordered groups of two or three of them from one article (`reading_plan`)."""
+    """Reads ahead the first `limit` chunks of the newest articles in `db_path` with the assistant's model, up to
+    `groups` ordered groups of two or three of them from one article (`reading_plan`), and each of them followed by
+    each of its `neighbours` nearest passages of other articles."""
 
     def __init__(
         self,
@@ -101,6 +105,7 @@ class ReadAhead:
         limit: int,
         *,
         groups: int = 0,
+        neighbours: int = 0,
         poll_s: float = 5.0,
         min_available: int = MIN_AVAILABLE_BYTES,
     ) -> None:
@@ -111,6 +116,7 @@ class ReadAhead:
         self.db_path = Path(db_path)
         self.limit = limit
         self.groups = groups
+        self.neighbours = neighbours
         self.min_available = min_available
         self.poll_s = poll_s
         # the last pass: passages, rewrite rules, groups, tokens read, seconds, when it ended, why it stopped
@@ -148,7 +154,7 @@ class ReadAhead:
         at a time whenever no question has the model or waits for it; stops at the first failure, or while the
         machine is short of memory (`stopped`: "memory"). What it did, also kept in `last`."""
         start = time.perf_counter()
-        done: dict[str, Any] = {"passages": 0, "rewrite": 0, "groups": 0, "tokens_read": 0}
+        done: dict[str, Any] = {"passages": 0, "rewrite": 0, "groups": 0, "neighbours": 0, "tokens_read": 0}
         for kind, messages in self._prompts(self.newest() if hits is None else hits):
             try:
                 self._server_ready()  # outside the line: a question asked while the model loads keeps its place
@@ -171,7 +177,8 @@ class ReadAhead:
     def _prompts(self, hits: Sequence[Hit]) -> Iterator[tuple[str, Messages]]:
         """What a pass reads, in order, each with what it counts as: every passage as a prompt's first; then the
         start of a follow-up's rewrite prompt, when follow-ups are rewritten (a resident's second question can come
-        before the groups are read); then the groups."""
+        before the groups are read); then the groups; then the pairs of a passage and a neighbour, every passage's
+        nearest first."""
         plan = reading_plan(hits, self.groups)
         for lead in plan[: len(hits)]:
             yield "passages", self.assistant.lead_messages(*lead)
@@ -179,6 +186,24 @@ class ReadAhead:
             yield "rewrite", rewrite_lead_messages()
         for lead in plan[len(hits) :]:
             yield "groups", self.assistant.lead_messages(*lead)
+        if self.neighbours <= 0 or self.assistant.searcher is None:
+            return
+        nearest = {hit.chunk.id: self._neighbours(hit) for hit in hits}
+        for rank in range(self.neighbours):
+            for hit in hits:
+                if rank < len(nearest[hit.chunk.id]):
+                    yield "neighbours", self.assistant.lead_messages(hit, nearest[hit.chunk.id][rank])
+
+    def _neighbours(self, hit: Hit) -> list[Hit]:
+        """The passages of other articles nearest to `hit`, searched with its text, best first; none when the
+        search fails (logged)."""
+        assert self.assistant.searcher is not None
+        try:
+            found = self.assistant.searcher.search(hit.chunk.text, k=self.neighbours + 4)
+        except Exception as exc:  # a broken index fails the questions too, which say so; reading ahead only skips
+            log.warning("reading ahead: no neighbours of chunk %s: %s", hit.chunk.id, exc)
+            return []
+        return [other for other in found if other.chunk.article_id != hit.chunk.article_id][: self.neighbours]
 
     def _short_of_memory(self) -> bool:
         """Has the machine less memory available than a pass leaves free (logged when so)?"""

@@ -125,7 +125,13 @@ def read_ahead(target: Any, questions: list[Any], mode: str) -> dict[str, Any] |
     if mode == "off" or not getattr(target.assistant.generator, "reads_ahead", False):
         return None
     ahead = target.settings.generator
-    reader = ReadAhead(target.assistant, target.settings.db_path, ahead.read_ahead, groups=ahead.read_ahead_groups)
+    reader = ReadAhead(
+        target.assistant,
+        target.settings.db_path,
+        ahead.read_ahead,
+        groups=ahead.read_ahead_groups,
+        neighbours=ahead.read_ahead_neighbours,
+    )
     hits = None
     if mode == "best":
         quoting = build_assistant(target.settings, target.store, target.searcher, None)
@@ -275,6 +281,7 @@ def main() -> int:
             "flash_attn": settings.generator.flash_attn,
             "read_ahead": settings.generator.read_ahead,
             "read_ahead_groups": settings.generator.read_ahead_groups,
+            "read_ahead_neighbours": settings.generator.read_ahead_neighbours,
             "ahead": args.ahead,
             "rgb_from": args.rgb_from,
         },

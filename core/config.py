@@ -122,6 +122,10 @@ class GeneratorSettings(_Group):
     # prompt, those closest together in the article first (assistant.readahead): a question about a longer article
     # usually finds two or three of its passages first. ~20 MB each in the model server's RAM.
     read_ahead_groups: int = 160
+    # after those, each passage read ahead again with each of this many passages of other articles nearest to it
+    # (searched with its text) as the second passage of a prompt: related reports are asked about together, and a
+    # question that finds one of these pairs first reads only the rest. ~20 MB each in the model server's RAM.
+    read_ahead_neighbours: int = 3
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -129,6 +133,10 @@ class GeneratorSettings(_Group):
             raise ConfigError(f"generator.read_ahead: expected 0 or more passages, got {self.read_ahead}")
         if self.read_ahead_groups < 0:
             raise ConfigError(f"generator.read_ahead_groups: expected 0 or more groups, got {self.read_ahead_groups}")
+        if self.read_ahead_neighbours < 0:
+            raise ConfigError(
+                f"generator.read_ahead_neighbours: expected 0 or more passages, got {self.read_ahead_neighbours}"
+            )
         if not 0 <= self.server_nice <= 19:
             raise ConfigError(f"generator.server_nice: expected 0 to 19, got {self.server_nice}")
 

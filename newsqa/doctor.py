@@ -92,7 +92,9 @@ def worker_section(generator: Any) -> dict[str, Any]:
 def ahead_section(runtime: Any) -> dict[str, Any]:
     """How many of the newest passages the model has read ahead (assistant.readahead), when it reads ahead."""
     reader = getattr(runtime, "read_ahead", None)
-    return {} if reader is None else {"limit": reader.limit, "groups_limit": reader.groups, **reader.last}
+    if reader is None:
+        return {}
+    return {"limit": reader.limit, "groups_limit": reader.groups, "neighbours_limit": reader.neighbours, **reader.last}
 
 
 def index_section(runtime: Any) -> dict[str, Any]:
@@ -184,6 +186,9 @@ def format_report(report: dict[str, Any]) -> str:
         if "passages" in ahead:
             groups = f"、同篇文章的 {ahead.get('groups', 0)} 组段落" if ahead.get("groups_limit") else ""
             most = f"、{ahead['groups_limit']} 组" if ahead.get("groups_limit") else ""
+            if ahead.get("neighbours_limit"):
+                groups += f"、与其他文章相近段落的 {ahead.get('neighbours', 0)} 对"
+                most += f"、每段 {ahead['neighbours_limit']} 对"
             lines.append(
                 f"  预读：最新文章的 {ahead['passages']} 段{groups}已读入（最多 {ahead['limit']} 段{most}，"
                 f"用时 {ahead['seconds']:.0f} 秒），问到它们的问题只需读其余部分"
@@ -192,6 +197,8 @@ def format_report(report: dict[str, Any]) -> str:
             )
         elif ahead:
             groups = f"及同篇文章的 {ahead['groups_limit']} 组段落" if ahead.get("groups_limit") else ""
+            if ahead.get("neighbours_limit"):
+                groups += f"、每段与其他文章 {ahead['neighbours_limit']} 个相近段落的组合"
             lines.append(f"  预读：最新文章的前 {ahead['limit']} 段{groups}，模型空闲时读入")
         if server.get("restarts"):
             lines.append(f"  已重启 {server['restarts']} 次，上次退出：{server['last_exit']}")

@@ -30,8 +30,14 @@ class Runtime:
         named_entities("预热")
         limit = self.settings.generator.read_ahead
         if self.read_ahead is None and limit > 0 and getattr(self.assistant.generator, "reads_ahead", False):
-            groups = self.settings.generator.read_ahead_groups
-            self.read_ahead = ReadAhead(self.assistant, self.settings.db_path, limit, groups=groups)
+            ahead = self.settings.generator
+            self.read_ahead = ReadAhead(
+                self.assistant,
+                self.settings.db_path,
+                limit,
+                groups=ahead.read_ahead_groups,
+                neighbours=ahead.read_ahead_neighbours,
+            )
             self.read_ahead.start()
 
     def close(self) -> None:

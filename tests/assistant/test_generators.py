@@ -90,12 +90,14 @@ def test_factory_picks_backend_by_name(tmp_path: Path) -> None:
     assert isinstance(api, OpenAIGenerator) and api.url == "http://h:1/v1/chat/completions"
     hf = make_generator(GeneratorSettings(backend="transformers", model_path=str(tmp_path)), tmp_path)
     assert isinstance(hf, WorkerGenerator) and hf.worker.spec.engine == "transformers"
-    # the passages, groups of them, and the start of the follow-up rewrite's prompt
-    assert llama.reads_ahead and llama.worker.spec.ahead_states == 32 + 160 + 1
+    # the passages, each with its 3 neighbours, groups of them, and the start of the follow-up rewrite's prompt
+    assert llama.reads_ahead and llama.worker.spec.ahead_states == 32 * (1 + 3) + 160 + 1
     assert "--ahead-states" in llama.worker.spec.command(None)
     assert not hf.reads_ahead  # only the llama engine keeps states read ahead
     assert not make_generator(GeneratorSettings(read_ahead=0), tmp_path).reads_ahead  # no groups without passages
     assert not llama.worker.alive()  # constructing starts nothing
+    paired = make_generator(GeneratorSettings(read_ahead=4, read_ahead_groups=5, read_ahead_neighbours=2), tmp_path)
+    assert paired.worker.spec.ahead_states == 4 + 4 * 2 + 5 + 1  # each passage alone and with each neighbour
 
 
 def test_a_fixed_cpu_variant_must_exist_in_the_build(tmp_path: Path) -> None:

@@ -125,6 +125,34 @@ def test_groups_of_one_articles_passages_come_after_the_passages_closest_togethe
     assert len(reading_plan(hits, groups=99, size=2)) == 6 + 8
 
 
+def test_a_pass_reads_each_passage_with_its_nearest_passages_of_other_articles_last(tmp_path: Path) -> None:
+    generator = ReadingGenerator()
+    reader = _reader(tmp_path, generator, limit=2, groups=1, neighbours=2)
+    done = reader.run_once()
+    assert done["passages"] == 2 and done["groups"] == 1 and done["neighbours"] == 4
+    texts = [m[1]["content"].split("\n") for m in generator.read[3:]]
+    pairs = [[line.removeprefix("正文：") for line in lines if line.startswith("正文：")] for lines in texts]
+    assert pairs == [
+        ["二月的第一段。", "一月的第一段。"], ["二月的第二段。", "一月的第二段。"],  # every passage's nearest first
+        ["二月的第一段。", "一月的第二段。"], ["二月的第二段。", "一月的第一段。"],  # never one of its own article
+    ]  # fmt: skip
+    assert generator.read[3] == reader.assistant.lead_messages(*reader.newest()[:1], hit_of(*_chunk(OLD, 0)))
+    assert _reader(tmp_path / "none", ReadingGenerator(), limit=2).run_once()["neighbours"] == 0  # none unless asked
+
+
+def test_a_failing_search_for_neighbours_skips_them_and_reads_the_rest(tmp_path: Path, caplog) -> None:
+    generator = ReadingGenerator()
+    reader = _reader(tmp_path, generator, limit=2, neighbours=1)
+    reader.assistant.searcher = FakeSearcher(scripted={})  # every search raises KeyError, as a broken index would
+    with caplog.at_level(logging.WARNING):
+        done = reader.run_once()
+    assert done["passages"] == 2 and done["neighbours"] == 0 and "no neighbours of chunk" in caplog.text
+
+
+def _chunk(article, index: int) -> tuple:
+    return article[1][index], article[0]
+
+
 def test_a_pass_reads_a_group_as_the_first_passages_of_a_prompt(tmp_path: Path) -> None:
     generator = ReadingGenerator()
     done = _reader(tmp_path, generator, limit=4, groups=1).run_once()
@@ -240,6 +268,7 @@ def test_the_app_reads_ahead_once_warm_and_stops_with_it(tmp_path: Path) -> None
     runtime.warm()
     assert runtime.read_ahead is not None and runtime.read_ahead.limit == settings.generator.read_ahead
     assert runtime.read_ahead.groups == settings.generator.read_ahead_groups
+    assert runtime.read_ahead.neighbours == settings.generator.read_ahead_neighbours
     _wait_for(lambda: len(generator.read) == 4)  # the article's 2 passages, then both pairs of them
     runtime.close()
     assert not runtime.read_ahead._thread.is_alive()

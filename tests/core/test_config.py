@@ -37,6 +37,8 @@ def test_unknown_keys_and_bad_types_are_errors(tmp_path):
         load_settings(environ={"NEWSQA_HOME": str(tmp_path), "NEWSQA_GENERATOR__READ_AHEAD": "-1"})
     with pytest.raises(ConfigError, match="read_ahead_groups: expected 0 or more groups, got -2"):
         load_settings(environ={"NEWSQA_HOME": str(tmp_path), "NEWSQA_GENERATOR__READ_AHEAD_GROUPS": "-2"})
+    with pytest.raises(ConfigError, match="read_ahead_neighbours: expected 0 or more passages, got -3"):
+        load_settings(environ={"NEWSQA_HOME": str(tmp_path), "NEWSQA_GENERATOR__READ_AHEAD_NEIGHBOURS": "-3"})
     with pytest.raises(ConfigError, match="score_gap: expected 0 .off. or more"):
         load_settings(environ={"NEWSQA_HOME": str(tmp_path), "NEWSQA_ANSWER__SCORE_GAP": "-0.1"})
     with pytest.raises(ConfigError, match="unknown setting 'nope'"):

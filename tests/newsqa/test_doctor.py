@@ -68,6 +68,12 @@ def test_report_says_how_much_the_model_read_ahead() -> None:
     assert "预读：最新文章的前 32 段及同篇文章的 160 组段落，模型空闲时读入" in format_report(
         {**_report(), "ahead": {"limit": 32, "groups_limit": 160}}
     )
+    paired = {**groups, "neighbours_limit": 3, "neighbours": 57}
+    read = "最新文章的 19 段、同篇文章的 160 组段落、与其他文章相近段落的 57 对已读入（最多 32 段、160 组、每段 3 对，"
+    assert read in format_report({**_report(), "ahead": paired})
+    assert "及同篇文章的 160 组段落、每段与其他文章 3 个相近段落的组合，模型空闲时读入" in format_report(
+        {**_report(), "ahead": {"limit": 32, "groups_limit": 160, "neighbours_limit": 3}}
+    )
 
 
 def test_report_of_a_server_that_cannot_run() -> None:
