@@ -188,11 +188,13 @@ class ReadAhead:
             yield "groups", self.assistant.lead_messages(*lead)
         if self.neighbours <= 0 or self.assistant.searcher is None:
             return
-        nearest = {hit.chunk.id: self._neighbours(hit) for hit in hits}
+        nearest: list[list[Hit]] = []  # each hit's, searched when its first pair is due: one search between prompts
         for rank in range(self.neighbours):
-            for hit in hits:
-                if rank < len(nearest[hit.chunk.id]):
-                    yield "neighbours", self.assistant.lead_messages(hit, nearest[hit.chunk.id][rank])
+            for i, hit in enumerate(hits):
+                if rank == 0:
+                    nearest.append(self._neighbours(hit))
+                if rank < len(nearest[i]):
+                    yield "neighbours", self.assistant.lead_messages(hit, nearest[i][rank])
 
     def _neighbours(self, hit: Hit) -> list[Hit]:
         """The passages of other articles nearest to `hit`, searched with its text, best first; none when the
