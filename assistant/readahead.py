@@ -34,6 +34,7 @@ from typing import Any
 from assistant.chat import Assistant
 from assistant.generation import GeneratorError, Messages, prompt_tokens_read
 from assistant.prompts import rewrite_lead_messages
+from core.config import Settings
 from core.types import Article, Chunk, Hit
 from corpus.store import Store, StoreError
 
@@ -124,6 +125,18 @@ class ReadAhead:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._store: Store | None = None  # its own connection, opened on first use
+
+    @classmethod
+    def configured(cls, assistant: Assistant, settings: Settings) -> ReadAhead:
+        """A reader of the store of `settings` as its `generator.read_ahead*` settings have it."""
+        ahead = settings.generator
+        return cls(
+            assistant,
+            settings.db_path,
+            ahead.read_ahead,
+            groups=ahead.read_ahead_groups,
+            neighbours=ahead.read_ahead_neighbours,
+        )
 
     def start(self) -> None:
         """Read ahead in the background from now on: at once, then after every change of the store or server."""

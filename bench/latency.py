@@ -124,14 +124,7 @@ def read_ahead(target: Any, questions: list[Any], mode: str) -> dict[str, Any] |
     without the model (a bound: the case of questions about the articles read ahead); "off", none."""
     if mode == "off" or not getattr(target.assistant.generator, "reads_ahead", False):
         return None
-    ahead = target.settings.generator
-    reader = ReadAhead(
-        target.assistant,
-        target.settings.db_path,
-        ahead.read_ahead,
-        groups=ahead.read_ahead_groups,
-        neighbours=ahead.read_ahead_neighbours,
-    )
+    reader = ReadAhead.configured(target.assistant, target.settings)
     hits = None
     if mode == "best":
         quoting = build_assistant(target.settings, target.store, target.searcher, None)

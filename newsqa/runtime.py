@@ -30,14 +30,7 @@ class Runtime:
         named_entities("预热")
         limit = self.settings.generator.read_ahead
         if self.read_ahead is None and limit > 0 and getattr(self.assistant.generator, "reads_ahead", False):
-            ahead = self.settings.generator
-            self.read_ahead = ReadAhead(
-                self.assistant,
-                self.settings.db_path,
-                limit,
-                groups=ahead.read_ahead_groups,
-                neighbours=ahead.read_ahead_neighbours,
-            )
+            self.read_ahead = ReadAhead.configured(self.assistant, self.settings)
             self.read_ahead.start()
 
     def close(self) -> None:
