@@ -34,7 +34,7 @@ from assistant.prompts import (
     lead_messages,
     refusal_text,
 )
-from assistant.rewrite import needs_rewrite, rewrite
+from assistant.rewrite import needs_model_rewrite, rewrite
 from assistant.timeline import (
     Anchored,
     Comparison,
@@ -274,14 +274,15 @@ class Assistant:
         return True
 
     def _model_rewrites(self, turn: _Turn) -> bool:
-        """The model is to rewrite this follow-up: it leans on the conversation, and the model is free (a busy one
-        would keep it from even being searched: the rules rewrite it then)."""
+        """The model is to rewrite this follow-up: it leans on the conversation in a way the rules cannot settle by
+        swapping one slot, and the model is free (a busy one would keep it from even being searched: the rules
+        rewrite it then)."""
         return (
             self.generator is not None
             and turn.context is None
             and self.settings.answer.rewrite_followups
             and self.line.length == 0
-            and needs_rewrite(turn.question, turn.history)
+            and needs_model_rewrite(turn.question, turn.history)
         )
 
     def _rewrite(self, turn: _Turn, *, model: bool = True) -> None:

@@ -9,6 +9,7 @@ from typing import Protocol
 from assistant.facts import named_entities
 from assistant.markers import strip_markers
 from assistant.prompts import rewrite_messages
+from core import lexicon
 from core.text import FOLLOW_UP_QUESTION_WORDS, is_question
 
 History = Sequence[tuple[str, str]]
@@ -77,6 +78,24 @@ _NOUN_HEADS = (
 )
 
 
+# "那税收收入呢？": the same question as before, about something else
+_ELLIPSIS = re.compile(r"^(?:那么|那)?\s*(?P<topic>[^，,。？?！!\s]{1,12}?)\s*呢[？?]?$")
+# where a question starts asking: the slot the topic of an elliptical follow-up goes before or after
+_ASKS = re.compile(
+    "是什么时候|什么时候|什么时间|是什么|什么|是多少|有多少|多少|有哪些|哪些|哪个|哪里|哪儿|哪|是谁|谁|几|如何|怎样|怎么样|为什么|何时"
+)
+# slots that a follow-up's topic replaces by kind: "那二季度呢？" swaps the quarter, "那第二名呢？" the rank
+_KINDED_SLOTS = (
+    re.compile(r"\d{4}年|[今去明前]年|[上下]半年"),
+    re.compile(r"第?[一二三四1-4]季度"),
+    re.compile(r"\d{1,2}月份?|[本上下]个?月"),
+    re.compile(r"第[一二三四五六七八九十\d]+[名位届次期]"),
+)
+_NOUNISH = {"n", "vn", "an", "ng", "nl", "nz", "j"}
+_SWAPPED_NAMES = {"ns", "nr", "nt", "nrt", "nrfg"}  # not nz: jieba tags "新开工" so
+_ASKING_VERBS = {"达到", "达", "有", "是", "为", "占", "超过", "突破"}  # "…总产值达到什么水平？"
+
+
 def needs_rewrite(question: str, history: History) -> bool:
     """Does `question` lean on the conversation (pronoun, determiner, or a short elliptical follow-up)?"""
     if not history:
@@ -128,6 +147,9 @@ def rule_rewrite(question: str, history: History) -> str:
     q = question.strip()
     if not needs_rewrite(q, history):
         return q
+    swapped = ellipsis_rewrite(q, history)
+    if swapped:
+        return swapped
     masked = _NOT_PRONOUNS.sub(lambda m: "\0" * len(m.group(0)), q)  # keep offsets, hide "其他" etc.
     for pronoun in _PERSONAL:  # 他/她 stand for a person, not for the topic
         at = masked.find(pronoun)
@@ -149,6 +171,66 @@ def rule_rewrite(question: str, history: History) -> str:
     return f"{phrase} {q}"
 
 
+def ellipsis_rewrite(question: str, history: History) -> str:
+    """The standalone question for an elliptical follow-up ("那财政收入呢？") whose topic fits a slot of the last
+    question, or "". It keeps all of the last question but that slot, which the bundled model did not: it dropped
+    the place or the year ("那二季度呢？" → "二季度新增就业多少人？") or kept the ellipsis."""
+    elliptical = _ELLIPSIS.match(question.strip())
+    return swap_topic(elliptical["topic"], history) if elliptical and history else ""
+
+
+def needs_model_rewrite(question: str, history: History) -> bool:
+    """Is a model worth asking: the question leans on the conversation, and swapping one slot does not settle it."""
+    return needs_rewrite(question, history) and not ellipsis_rewrite(question, history)
+
+
+def swap_topic(topic: str, history: History) -> str:
+    """The last question asked again about `topic` ("那税收收入呢？"), or "" when no slot for it is found.
+
+    The topic takes the place of what it stands beside: a year, quarter, month or rank of the same kind; else a
+    name of the same kind; else the nouns just before the question word ("2023年某市地区生产总值是多少？" and
+    "那财政收入呢？" give "2023年某市财政收入是多少？"), or just after it ("种植多少亩水稻？", "那小麦呢？").
+    """
+    last = next((q.strip() for q, _ in reversed(list(history)) if not _ELLIPSIS.match(q.strip())), "")
+    asks = _ASKS.search(last)
+    if not asks or topic in last or _ASKS.search(topic):
+        return ""
+    for slot in _KINDED_SLOTS:
+        if slot.fullmatch(topic):
+            same = slot.search(last)
+            return last[: same.start()] + topic + last[same.end() :] if same else ""
+    if any(f not in _NOUNISH | _SWAPPED_NAMES for _, f in lexicon.pos_tagger().cut(topic)):
+        return ""  # "那还有呢？" asks for more, not about another thing
+    head = [(w, f) for w, f in lexicon.pos_tagger().cut(last[: asks.start()])]
+    if named_entities(topic) == (topic,):  # a place, person or body for another: "新北区…", "那武进区呢？"
+        name = next((w for w, f in head if f in _SWAPPED_NAMES), "")
+        return last.replace(name, topic, 1) if name else ""
+    end = len(head)
+    if end and head[end - 1][0] in _ASKING_VERBS:
+        end -= 1
+    start = end
+    if start > 1 and head[start - 1][1] == "v" and head[start - 2][1] in _NOUNISH:  # "营业收入": jieba's 收入 is v
+        start -= 1
+    while start and head[start - 1][1] in _NOUNISH:
+        start -= 1
+    if start < end:
+        offset = sum(len(w) for w, _ in head[:start])
+        width = sum(len(w) for w, _ in head[start:end])
+        return last[:offset] + topic + last[offset + width :]
+    after = [(w, f) for w, f in lexicon.pos_tagger().cut(last[asks.end() :])]
+    first = 0
+    while first < len(after) and after[first][1] in {"q", "m"}:  # "多少亩水稻": past the measure word
+        first += 1
+    stop = first
+    while stop < len(after) and after[stop][1] in _NOUNISH:
+        stop += 1
+    if stop == first:
+        return ""
+    offset = asks.end() + sum(len(w) for w, _ in after[:first])
+    width = sum(len(w) for w, _ in after[first:stop])
+    return last[:offset] + topic + last[offset + width :]
+
+
 def _clean_model_rewrite(reply: str) -> str:
     line = next((ln.strip() for ln in reply.strip().splitlines() if ln.strip()), "")
     line = re.sub(r"^(改写后的问题|改写|问题)[：:]\s*", "", line)
@@ -162,14 +244,14 @@ class _Streams(Protocol):
 def rewrite(question: str, history: History, generator: _Streams | None = None, *, max_tokens: int = 64) -> str:
     """The standalone query for `question` given `history` (pairs of question and answer).
 
-    Uses `generator` when given and the question looks dependent on the conversation; falls back to the
+    Uses `generator` when given and the rules cannot settle it by swapping one slot; falls back to the
     rules when it fails, gives the question back unchanged, or replies with something that cannot be a question
     (empty, or far too long).
     """
     q = question.strip()
     if not needs_rewrite(q, history):
         return q
-    if generator is not None:
+    if generator is not None and needs_model_rewrite(q, history):
         try:
             reply = "".join(generator.stream(rewrite_messages(q, history), max_tokens=max_tokens, temperature=0.0))
         except Exception:  # a rewrite is an optimisation; the rule-based one still answers the question
@@ -187,12 +269,17 @@ def _pronouns_in(text: str) -> set[str]:
 
 
 def _unresolved(question: str, candidate: str) -> bool:
-    """Did the model leave the question's pronoun in place, or answer it instead of asking it?
+    """Did the model leave the question's pronoun or ellipsis in place, or answer it instead of asking it?
 
     A small model given "她还报道了哪场会议？" wrote "她还报道了阳湖N警·警物联盟群防群治工作部署会。": still "她",
-    and a statement naming the meeting already discussed, which retrieves that article again.
+    and a statement naming the meeting already discussed, which retrieves that article again. Given "那税收收入呢？"
+    after a question on 规上工业总产值, it wrote the last answer followed by "那税收收入呢？": the question still
+    asks nothing by itself.
     """
     if _pronouns_in(question) & _pronouns_in(candidate):
+        return True
+    elliptical = _ELLIPSIS.match(question.strip())
+    if elliptical and elliptical["topic"] + "呢" in candidate:  # the follow-up kept, context put before it
         return True
     asks = re.search(r"[？?]", question) is not None
     return asks and not is_question(candidate)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assistant.rewrite import needs_rewrite, rewrite, rule_rewrite, salient_phrase
+from assistant.rewrite import needs_model_rewrite, needs_rewrite, rewrite, rule_rewrite, salient_phrase
 from tests.support.generators import FakeGenerator
 from tests.support.news import sample_corpus
 from tests.support.searchers import FakeSearcher
@@ -89,14 +89,60 @@ def test_a_model_rewrite_that_keeps_the_pronoun_or_answers_falls_back_to_the_rul
 def test_a_model_rewrite_that_gives_the_question_back_falls_back_to_the_rules() -> None:
     """Seen in the web chat: after three turns the model returned "那税收收入呢？" as it was, and search and judgement
     then had no subject; the rules name the topic of the last question."""
-    history = [("2023年武高新规上工业总产值达到什么水平？", "2023年武高新规上工业总产值首次踏上2000亿元台阶[1]。")]
+    history = [("介绍一下2023年武高新规上工业总产值。", "2023年武高新规上工业总产值首次踏上2000亿元台阶[1]。")]
     for echo in ("那税收收入呢？", "那税收收入呢"):
-        query = rewrite("那税收收入呢？", history, FakeGenerator([echo]))
-        assert query == rule_rewrite("那税收收入呢？", history) and "武高新" in query
+        generator = FakeGenerator([echo])
+        query = rewrite("那税收收入呢？", history, generator)
+        assert generator.calls and query == rule_rewrite("那税收收入呢？", history) and "武高新" in query
 
 
 def test_the_rules_take_a_question_word_out_of_the_topic_whole() -> None:
     """ "什么" was taken out one character short: the topic read "2023年武高新规上工业总产值达到什水平"."""
     history = [("2023年武高新规上工业总产值达到什么水平？", "2023年武高新规上工业总产值首次踏上2000亿元台阶[1]。")]
-    query = rule_rewrite("那税收收入呢？", history)
-    assert "什" not in query and query.startswith("2023年武高新规上工业总产值达到水平")
+    assert salient_phrase(history) == "2023年武高新规上工业总产值达到水平"
+
+
+def test_an_elliptical_follow_up_asks_the_last_question_about_its_topic() -> None:
+    """ "那X呢？" asks the last question again about X. These conversations were written for the test."""
+    cases = [
+        ("2023年某市地区生产总值是多少？", "那财政收入呢？", "2023年某市财政收入是多少？"),
+        ("星河公司去年的营业收入是多少？", "那净利润呢？", "星河公司去年的净利润是多少？"),  # jieba: 收入 is v
+        ("2023年某市工业总产值达到什么水平？", "那税收收入呢？", "2023年某市税收收入达到什么水平？"),
+        ("马拉松比赛的男子冠军是谁？", "那女子冠军呢？", "马拉松比赛的女子冠军是谁？"),
+        ("2024年全市共种植多少亩水稻？", "那小麦呢？", "2024年全市共种植多少亩小麦？"),
+        ("今年一季度南湖区新增就业多少人？", "那二季度呢？", "今年二季度南湖区新增就业多少人？"),
+        ("金牌榜第一名是哪个国家？", "那第二名呢？", "金牌榜第二名是哪个国家？"),
+        ("新北区今年新开工多少个重大项目？", "那武进区呢？", "武进区今年新开工多少个重大项目？"),
+        ("滨江新城的学校什么时候建成？", "医院呢？", "滨江新城的医院什么时候建成？"),
+    ]
+    for asked, follow_up, expected in cases:
+        assert rule_rewrite(follow_up, [(asked, "……[1]。")]) == expected, follow_up
+    # an earlier elliptical question is not the one asked again
+    chain = [("2023年某市地区生产总值是多少？", "……[1]。"), ("那财政收入呢？", "……[1]。")]
+    assert rule_rewrite("那税收收入呢？", chain) == "2023年某市税收收入是多少？"
+
+
+def test_an_ellipsis_with_no_slot_for_its_topic_keeps_the_older_rules() -> None:
+    history = [("2023年某市地区生产总值是多少？", "……[1]。")]
+    for follow_up in ("那还有呢？", "那什么时候呢？"):  # more of the same, or a question word: no topic to swap
+        assert rule_rewrite(follow_up, history) == f"{salient_phrase(history)} {follow_up}"
+    assert rule_rewrite("那它呢？", HISTORY) == "那《常州市生活垃圾分类管理条例》呢？"
+
+
+def test_an_ellipsis_the_rules_settle_is_not_asked_of_the_model() -> None:
+    """The bundled model dropped the place or the year ("那二季度呢？" → "二季度新增就业多少人？"); the rules keep the
+    whole last question, at once."""
+    history = [("今年一季度南湖区新增就业多少人？", "今年一季度南湖区新增就业3200人[1]。")]
+    generator = FakeGenerator(["二季度新增就业多少人？"])
+    assert rewrite("那二季度呢？", history, generator) == "今年二季度南湖区新增就业多少人？"
+    assert not generator.calls
+    assert not needs_model_rewrite("那二季度呢？", history) and needs_model_rewrite("它一共有多少条？", HISTORY)
+
+
+def test_a_model_rewrite_that_keeps_the_ellipsis_falls_back_to_the_rules() -> None:
+    """Seen with the bundled model: the last answer put before the follow-up, which still asks nothing by itself."""
+    history = [("介绍一下某市的地区生产总值。", "2023年某市地区生产总值为5210亿元[1]。")]  # no slot to swap
+    kept = FakeGenerator(["2023年某市地区生产总值为5210亿元，那财政收入呢？"])
+    assert rewrite("那财政收入呢？", history, kept) == rule_rewrite("那财政收入呢？", history)
+    good = FakeGenerator(["2023年某市的财政收入是多少？"])
+    assert rewrite("那财政收入呢？", history, good) == "2023年某市的财政收入是多少？"
