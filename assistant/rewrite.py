@@ -191,7 +191,9 @@ def swap_topic(topic: str, history: History) -> str:
     name of the same kind; else the nouns just before the question word ("2023年某市地区生产总值是多少？" and
     "那财政收入呢？" give "2023年某市财政收入是多少？"), or just after it ("种植多少亩水稻？", "那小麦呢？").
     """
-    last = next((q.strip() for q, _ in reversed(list(history)) if not _ELLIPSIS.match(q.strip())), "")
+    turns = list(history)
+    at = next((i for i in range(len(turns) - 1, -1, -1) if not _ELLIPSIS.match(turns[i][0].strip())), -1)
+    last = rule_rewrite(turns[at][0], turns[:at]) if at >= 0 else ""  # "它有多少条？" names what it asks about first
     asks = _ASKS.search(last)
     if not asks or topic in last or _ASKS.search(topic):
         return ""
@@ -199,8 +201,10 @@ def swap_topic(topic: str, history: History) -> str:
         if slot.fullmatch(topic):
             same = slot.search(last)
             return last[: same.start()] + topic + last[same.end() :] if same else ""
-    if any(f not in _NOUNISH | _SWAPPED_NAMES for _, f in lexicon.pos_tagger().cut(topic)):
-        return ""  # "那还有呢？" asks for more, not about another thing
+    flags = [f for _, f in lexicon.pos_tagger().cut(topic)]
+    nounish = flags[-1] in _NOUNISH | _SWAPPED_NAMES or (flags[-1] == "v" and flags[-2:-1] in (["n"], ["vn"]))
+    if not nounish or "r" in flags:  # ("营业收入": jieba's 收入 is v)
+        return ""  # "那还有呢？" asks for more, not about another thing; "那它呢？" is a pronoun's to resolve
     head = [(w, f) for w, f in lexicon.pos_tagger().cut(last[: asks.start()])]
     if named_entities(topic) == (topic,):  # a place, person or body for another: "新北区…", "那武进区呢？"
         name = next((w for w, f in head if f in _SWAPPED_NAMES), "")

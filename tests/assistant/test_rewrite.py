@@ -107,6 +107,7 @@ def test_an_elliptical_follow_up_asks_the_last_question_about_its_topic() -> Non
     cases = [
         ("2023年某市地区生产总值是多少？", "那财政收入呢？", "2023年某市财政收入是多少？"),
         ("星河公司去年的营业收入是多少？", "那净利润呢？", "星河公司去年的净利润是多少？"),  # jieba: 收入 is v
+        ("星河公司去年的净利润是多少？", "那营业收入呢？", "星河公司去年的营业收入是多少？"),
         ("2023年某市工业总产值达到什么水平？", "那税收收入呢？", "2023年某市税收收入达到什么水平？"),
         ("马拉松比赛的男子冠军是谁？", "那女子冠军呢？", "马拉松比赛的女子冠军是谁？"),
         ("2024年全市共种植多少亩水稻？", "那小麦呢？", "2024年全市共种植多少亩小麦？"),
@@ -120,6 +121,9 @@ def test_an_elliptical_follow_up_asks_the_last_question_about_its_topic() -> Non
     # an earlier elliptical question is not the one asked again
     chain = [("2023年某市地区生产总值是多少？", "……[1]。"), ("那财政收入呢？", "……[1]。")]
     assert rule_rewrite("那税收收入呢？", chain) == "2023年某市税收收入是多少？"
+    # the last question leaned on the one before it: its pronoun is resolved first
+    chain = [("《某市养犬管理条例》什么时候起施行？", "……[1]。"), ("它的罚款标准是什么？", "……[1]。")]
+    assert rule_rewrite("那处罚程序呢？", chain) == "《某市养犬管理条例》的处罚程序是什么？"
 
 
 def test_an_ellipsis_with_no_slot_for_its_topic_keeps_the_older_rules() -> None:
