@@ -172,9 +172,10 @@ def rule_rewrite(question: str, history: History) -> str:
 
 
 def ellipsis_rewrite(question: str, history: History) -> str:
-    """The standalone question for an elliptical follow-up ("那财政收入呢？") whose topic fits a slot of the last
-    question, or "". It keeps all of the last question but that slot, which the bundled model did not: it dropped
-    the place or the year ("那二季度呢？" → "二季度新增就业多少人？") or kept the ellipsis."""
+    """The last question asked again about the topic of "那X呢？", or "" when it has no slot for X.
+
+    It keeps all of the last question but that slot, place and year included, which a small model's rewrite drops.
+    """
     elliptical = _ELLIPSIS.match(question.strip())
     return swap_topic(elliptical["topic"], history) if elliptical and history else ""
 
@@ -185,11 +186,11 @@ def needs_model_rewrite(question: str, history: History) -> bool:
 
 
 def swap_topic(topic: str, history: History) -> str:
-    """The last question asked again about `topic` ("那税收收入呢？"), or "" when no slot for it is found.
+    """The last question with `topic` in the slot it stands for, or "" when none is found.
 
-    The topic takes the place of what it stands beside: a year, quarter, month or rank of the same kind; else a
-    name of the same kind; else the nouns just before the question word ("2023年某市地区生产总值是多少？" and
-    "那财政收入呢？" give "2023年某市财政收入是多少？"), or just after it ("种植多少亩水稻？", "那小麦呢？").
+    A year, quarter, month or rank takes the place of one of its kind; a name that of a name; anything else that of
+    the nouns next to the question word ("2023年某市地区生产总值是多少？" + "那财政收入呢？" →
+    "2023年某市财政收入是多少？"; "种植多少亩水稻？" + "那小麦呢？" → "种植多少亩小麦？").
     """
     turns = list(history)
     at = next((i for i in range(len(turns) - 1, -1, -1) if not _ELLIPSIS.match(turns[i][0].strip())), -1)
@@ -200,39 +201,54 @@ def swap_topic(topic: str, history: History) -> str:
     for slot in _KINDED_SLOTS:
         if slot.fullmatch(topic):
             same = slot.search(last)
-            return last[: same.start()] + topic + last[same.end() :] if same else ""
-    flags = [f for _, f in lexicon.pos_tagger().cut(topic)]
-    nounish = flags[-1] in _NOUNISH | _SWAPPED_NAMES or (flags[-1] == "v" and flags[-2:-1] in (["n"], ["vn"]))
-    if not nounish or "r" in flags:  # ("营业收入": jieba's 收入 is v)
+            return _replaced(last, same.start(), same.end(), topic) if same else ""
+    tagged = _tagged(topic)
+    if not _ends_in_noun(tagged) or any(f == "r" for _, f in tagged):
         return ""  # "那还有呢？" asks for more, not about another thing; "那它呢？" is a pronoun's to resolve
-    head = [(w, f) for w, f in lexicon.pos_tagger().cut(last[: asks.start()])]
-    if named_entities(topic) == (topic,):  # a place, person or body for another: "新北区…", "那武进区呢？"
+    head = _tagged(last[: asks.start()])
+    if named_entities(topic) == (topic,):  # a place, person or body for another: "那武进区呢？"
         name = next((w for w, f in head if f in _SWAPPED_NAMES), "")
         return last.replace(name, topic, 1) if name else ""
-    end = len(head)
-    if end and head[end - 1][0] in _ASKING_VERBS:
-        end -= 1
-    start = end
-    if start > 1 and head[start - 1][1] == "v" and head[start - 2][1] in _NOUNISH:  # "营业收入": jieba's 收入 is v
-        start -= 1
-    while start and head[start - 1][1] in _NOUNISH:
-        start -= 1
+    end = len(head) - 1 if head and head[-1][0] in _ASKING_VERBS else len(head)
+    start = _noun_run(head, end)
     if start < end:
-        offset = sum(len(w) for w, _ in head[:start])
-        width = sum(len(w) for w, _ in head[start:end])
-        return last[:offset] + topic + last[offset + width :]
-    after = [(w, f) for w, f in lexicon.pos_tagger().cut(last[asks.end() :])]
-    first = 0
-    while first < len(after) and after[first][1] in {"q", "m"}:  # "多少亩水稻": past the measure word
-        first += 1
-    stop = first
-    while stop < len(after) and after[stop][1] in _NOUNISH:
-        stop += 1
+        return _replaced(last, _width(head[:start]), _width(head[:end]), topic)
+    after = _tagged(last[asks.end() :])
+    first = next((i for i, (_, f) in enumerate(after) if f not in {"q", "m"}), len(after))  # past "多少亩"
+    stop = next((i for i in range(first, len(after)) if after[i][1] not in _NOUNISH), len(after))
     if stop == first:
         return ""
-    offset = asks.end() + sum(len(w) for w, _ in after[:first])
-    width = sum(len(w) for w, _ in after[first:stop])
-    return last[:offset] + topic + last[offset + width :]
+    return _replaced(last, asks.end() + _width(after[:first]), asks.end() + _width(after[:stop]), topic)
+
+
+def _tagged(text: str) -> list[tuple[str, str]]:
+    return [(word, flag) for word, flag in lexicon.pos_tagger().cut(text)]
+
+
+def _width(tagged: list[tuple[str, str]]) -> int:
+    return sum(len(word) for word, _ in tagged)
+
+
+def _replaced(text: str, start: int, end: int, by: str) -> str:
+    return text[:start] + by + text[end:]
+
+
+# jieba tags the 收入 of 营业收入 as a verb: a verb right after a noun ends a noun phrase too
+def _ends_in_noun(tagged: list[tuple[str, str]]) -> bool:
+    flags = [flag for _, flag in tagged]
+    return bool(flags) and (
+        flags[-1] in _NOUNISH | _SWAPPED_NAMES or (flags[-1] == "v" and flags[-2:-1] in (["n"], ["vn"]))
+    )
+
+
+def _noun_run(tagged: list[tuple[str, str]], end: int) -> int:
+    """Where the nouns that end at `end` start (`end` when there are none)."""
+    start = end
+    if start > 1 and tagged[start - 1][1] == "v" and tagged[start - 2][1] in _NOUNISH:
+        start -= 1
+    while start and tagged[start - 1][1] in _NOUNISH:
+        start -= 1
+    return start
 
 
 def _clean_model_rewrite(reply: str) -> str:
@@ -276,9 +292,8 @@ def _unresolved(question: str, candidate: str) -> bool:
     """Did the model leave the question's pronoun or ellipsis in place, or answer it instead of asking it?
 
     A small model given "她还报道了哪场会议？" wrote "她还报道了阳湖N警·警物联盟群防群治工作部署会。": still "她",
-    and a statement naming the meeting already discussed, which retrieves that article again. Given "那税收收入呢？"
-    after a question on 规上工业总产值, it wrote the last answer followed by "那税收收入呢？": the question still
-    asks nothing by itself.
+    and a statement naming the meeting already discussed, which retrieves that article again. A reply that still
+    ends in "X呢" of "那X呢？" asks nothing by itself either.
     """
     if _pronouns_in(question) & _pronouns_in(candidate):
         return True
