@@ -211,6 +211,8 @@ def swap_topic(topic: str, history: History) -> str:
         return last.replace(name, topic, 1) if name else ""
     end = len(head) - 1 if head and head[-1][0] in _ASKING_VERBS else len(head)
     start = _noun_run(head, end)
+    if start == 0 and end > 0:
+        return ""  # the whole subject would go: "垃圾分类条例什么时候施行？" + "那罚款呢？" asks about the 条例 still
     if start < end:
         return _replaced(last, _width(head[:start]), _width(head[:end]), topic)
     after = _tagged(last[asks.end() :])

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from assistant.rewrite import needs_model_rewrite, needs_rewrite, rewrite, rule_rewrite, salient_phrase
+from assistant.rewrite import (
+    ellipsis_rewrite,
+    needs_model_rewrite,
+    needs_rewrite,
+    rewrite,
+    rule_rewrite,
+    salient_phrase,
+)
 from tests.support.generators import FakeGenerator
 from tests.support.news import sample_corpus
 from tests.support.searchers import FakeSearcher
@@ -131,6 +138,9 @@ def test_an_ellipsis_with_no_slot_for_its_topic_keeps_the_older_rules() -> None:
     for follow_up in ("那还有呢？", "那什么时候呢？"):  # more of the same, or a question word: no topic to swap
         assert rule_rewrite(follow_up, history) == f"{salient_phrase(history)} {follow_up}"
     assert rule_rewrite("那它呢？", HISTORY) == "那《常州市生活垃圾分类管理条例》呢？"
+    # the nouns before the question word are its whole subject: X may be a part of it, which only a model can tell
+    history = [("垃圾分类条例什么时候施行？", "该条例将于2024年9月1日起施行[1]。")]
+    assert not ellipsis_rewrite("那罚款呢？", history) and needs_model_rewrite("那罚款呢？", history)
 
 
 def test_an_ellipsis_the_rules_settle_is_not_asked_of_the_model() -> None:
