@@ -38,7 +38,7 @@ _STANDALONE = ("它们", "他们", "她们", "它", "他", "她", "其")  # stan
 _DETERMINERS = ("这个", "那个", "这项", "这部", "这次", "这些", "那些", "上述", "该", "此")
 # words that contain a pronoun character but point nowhere ("其他垃圾", "因此")
 _NOT_PRONOUNS = re.compile(
-    "其他|其它|其中|其实|其余|其次|尤其|极其|与其|因此|此外|如此|彼此|从此|为此|此前|此后|此次|他人|吉他"
+    "其他|其它|其中|其实|其余|其次|尤其|极其|与其|因此|此外|如此|彼此|从此|为此|此前|此后|此次|他人|吉他|应该"
 )
 _QUESTION_WORDS = re.compile("(" + "|".join(FOLLOW_UP_QUESTION_WORDS) + r"|[？?。！!，,\s])")
 _QUOTED = re.compile(r"《[^》]{1,40}》|“[^”]{2,40}”|「[^」]{2,40}」")
@@ -287,17 +287,17 @@ def rewrite(question: str, history: History, generator: _Streams | None = None, 
 
 def _pronouns_in(text: str) -> set[str]:
     masked = _NOT_PRONOUNS.sub("", text)
-    return {p for p in _STANDALONE if p in masked}
+    return {p for p in (*_STANDALONE, *_DETERMINERS) if p in masked}
 
 
 def _unresolved(question: str, candidate: str) -> bool:
-    """Did the model leave the question's pronoun or ellipsis in place, or answer it instead of asking it?
+    """Did the model leave a pronoun or the ellipsis in place, or answer the question instead of asking it?
 
     A small model given "她还报道了哪场会议？" wrote "她还报道了阳湖N警·警物联盟群防群治工作部署会。": still "她",
     and a statement naming the meeting already discussed, which retrieves that article again. A reply that still
     ends in "X呢" of "那X呢？" asks nothing by itself either.
     """
-    if _pronouns_in(question) & _pronouns_in(candidate):
+    if _pronouns_in(candidate):  # kept from the question, or brought in: "那罚款呢？" → "该条例何时实施罚款？"
         return True
     elliptical = _ELLIPSIS.match(question.strip())
     if elliptical and elliptical["topic"] + "呢" in candidate:  # the follow-up kept, context put before it
