@@ -294,13 +294,13 @@ def _unresolved(question: str, candidate: str) -> bool:
     """Did the model leave a pronoun or the ellipsis in place, or answer the question instead of asking it?
 
     A small model given "她还报道了哪场会议？" wrote "她还报道了阳湖N警·警物联盟群防群治工作部署会。": still "她",
-    and a statement naming the meeting already discussed, which retrieves that article again. A reply that still
-    ends in "X呢" of "那X呢？" asks nothing by itself either.
+    and a statement naming the meeting already discussed, which retrieves that article again. A rewrite of "那X呢？"
+    must name X, and not still end in "X呢".
     """
     if _pronouns_in(candidate):  # kept from the question, or brought in: "那罚款呢？" → "该条例何时实施罚款？"
         return True
     elliptical = _ELLIPSIS.match(question.strip())
-    if elliptical and elliptical["topic"] + "呢" in candidate:  # the follow-up kept, context put before it
-        return True
+    if elliptical and (elliptical["topic"] not in candidate or elliptical["topic"] + "呢" in candidate):
+        return True  # "那罚款呢？" → "垃圾分类条例何时实施？" forgot the topic; "…，那罚款呢？" kept the ellipsis
     asks = re.search(r"[？?]", question) is not None
     return asks and not is_question(candidate)

@@ -162,9 +162,11 @@ def test_a_model_rewrite_that_keeps_the_ellipsis_falls_back_to_the_rules() -> No
     assert rewrite("那财政收入呢？", history, good) == "2023年某市的财政收入是多少？"
 
 
-def test_a_model_rewrite_that_brings_in_a_determiner_falls_back_to_the_rules() -> None:
+def test_a_model_rewrite_that_brings_in_a_determiner_or_drops_the_topic_falls_back_to_the_rules() -> None:
     """Seen with the bundled model: "那罚款呢？" after a question on 垃圾分类条例 became "该条例何时实施罚款？"."""
     history = [("垃圾分类条例什么时候施行？", "该条例将于2024年9月1日起施行[1]。")]
     query = rewrite("那罚款呢？", history, FakeGenerator(["该条例何时实施罚款？"]))
     assert query == rule_rewrite("那罚款呢？", history) and "垃圾分类条例" in query
     assert rewrite("那罚款呢？", history, FakeGenerator(["垃圾分类条例应该怎样罚款？"])) == "垃圾分类条例应该怎样罚款？"
+    forgot = FakeGenerator(["垃圾分类条例何时实施？"])  # seen too: the topic left out
+    assert rewrite("那罚款呢？", history, forgot) == rule_rewrite("那罚款呢？", history)
