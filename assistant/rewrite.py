@@ -177,7 +177,9 @@ def ellipsis_rewrite(question: str, history: History) -> str:
     It keeps all of the last question but that slot, place and year included, which a small model's rewrite drops.
     """
     elliptical = _ELLIPSIS.match(question.strip())
-    return swap_topic(elliptical["topic"], history) if elliptical and history else ""
+    if not elliptical or not history or _pronouns_in(question):  # "那个学校呢？" points back: not a new topic
+        return ""
+    return swap_topic(elliptical["topic"], history)
 
 
 def needs_model_rewrite(question: str, history: History) -> bool:

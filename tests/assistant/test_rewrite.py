@@ -135,6 +135,7 @@ def test_an_elliptical_follow_up_asks_the_last_question_about_its_topic() -> Non
 
 def test_an_ellipsis_with_no_slot_for_its_topic_keeps_the_older_rules() -> None:
     history = [("2023年某市地区生产总值是多少？", "……[1]。")]
+    assert not ellipsis_rewrite("那个学校呢？", [("滨江新城的学校什么时候建成？", "……[1]。")])  # 那个 points back
     for follow_up in ("那还有呢？", "那什么时候呢？"):  # more of the same, or a question word: no topic to swap
         assert rule_rewrite(follow_up, history) == f"{salient_phrase(history)} {follow_up}"
     assert rule_rewrite("那它呢？", HISTORY) == "那《常州市生活垃圾分类管理条例》呢？"
