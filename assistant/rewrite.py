@@ -206,7 +206,7 @@ def swap_topic(topic: str, history: History) -> str:
             return _replaced(last, same.start(), same.end(), topic) if same else ""
     tagged = _tagged(topic)
     if not _ends_in_noun(tagged) or any(f == "r" for _, f in tagged):
-        return ""  # "那还有呢？" asks for more, not about another thing; "那它呢？" is a pronoun's to resolve
+        return ""  # "那还有呢？" asks for more, not about another thing; "那这里呢？" points back
     head = _tagged(last[: asks.start()])
     if named_entities(topic) == (topic,):  # a place, person or body for another: "那武进区呢？"
         name = next((w for w, f in head if f in _SWAPPED_NAMES), "")
@@ -275,7 +275,10 @@ def rewrite(question: str, history: History, generator: _Streams | None = None, 
     q = question.strip()
     if not needs_rewrite(q, history):
         return q
-    if generator is not None and needs_model_rewrite(q, history):
+    swapped = ellipsis_rewrite(q, history)
+    if swapped:
+        return swapped
+    if generator is not None:
         try:
             reply = "".join(generator.stream(rewrite_messages(q, history), max_tokens=max_tokens, temperature=0.0))
         except Exception:  # a rewrite is an optimisation; the rule-based one still answers the question
