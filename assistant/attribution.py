@@ -11,7 +11,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from assistant.facts import EvidenceFacts, Facts, evidence_facts, facts_of, joint_evidence, missing_facts
+from assistant.facts import (
+    FACT_KINDS,
+    EvidenceFacts,
+    Facts,
+    evidence_facts,
+    facts_of,
+    joint_evidence,
+    missing_facts,
+    missing_kinds,
+)
 from assistant.markers import AnswerSentence, cited_numbers, join_sentences, merge_repeats, split_answer, strip_markers
 from assistant.prompts import echoes_sources, is_refusal
 from core.text import bigrams, normalise, sentence_spans
@@ -45,6 +54,8 @@ class Attribution:
     opens_with_refusal: bool = False  # the first sentence declines ("资料中没有找到……")
     reattributed: int = 0
     dropped: tuple[int, ...] = field(default=())  # marker numbers that named no source
+    # the kinds of fact (facts.FACT_KINDS) the unverified sentences state that no source holds at all
+    unsupported: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,6 +71,7 @@ class Attributor:
         self.evidence = {e.n: e for e in evidence}
         self.min_overlap = min_overlap
         self._facts = {e.n: evidence_facts(e.full_text, e.hit.date, e.hit.source, e.lead_day) for e in evidence}
+        self._all = joint_evidence(list(self._facts.values())) if self._facts else None
 
     def check(self, sentence: str, facts: Facts, numbers: Sequence[int]) -> _Check:
         """Do the sources `numbers` together support `sentence`?"""
@@ -105,6 +117,7 @@ class Attributor:
         parts: list[tuple[AnswerSentence, Sequence[int]]] = []
         citations: list[Citation] = []
         unverified: list[str] = []
+        unsupported: set[str] = set()
         factual = verified = refusals = moved = 0
         opening = False
         for s in sentences:
@@ -121,6 +134,7 @@ class Attributor:
                 if not facts.empty:
                     factual += 1
                     unverified.append(s.text)
+                    unsupported.update(self._unsupported(facts))
                 parts.append((s, ()))
                 continue
             factual += 1
@@ -137,6 +151,7 @@ class Attributor:
                 verified += 1
             else:
                 unverified.append(s.text)
+                unsupported.update(self._unsupported(facts))
             parts.append((s, numbers))
             citations.extend(self._citation(n, s.text, facts, ok) for n in numbers)
         return Attribution(
@@ -149,7 +164,12 @@ class Attributor:
             opening,
             moved,
             dropped,
+            tuple(kind for kind in FACT_KINDS if kind in unsupported),
         )
+
+    def _unsupported(self, facts: Facts) -> tuple[str, ...]:
+        """The kinds of fact in `facts` that none of the sources holds."""
+        return missing_kinds(facts, self._all) if self._all is not None else ()
 
     def _citation(self, n: int, sentence: str, facts: Facts, verified: bool) -> Citation:
         hit = self.evidence[n].hit

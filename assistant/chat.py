@@ -579,7 +579,13 @@ class Assistant:
         if reason or attribution is None:
             # a question about another period than the corpus covers is told what the corpus does cover
             covered = covered_dates(turn.hits) if turn.period_fallback else []
-            text = refusal_text(reason, missing=turn.missing, covered=covered, quoted=turn.quotation is not None)
+            text = refusal_text(
+                reason,
+                missing=turn.missing,
+                unsupported=attribution.unsupported if attribution is not None else (),
+                covered=covered,
+                quoted=turn.quotation is not None,
+            )
             return Answer(text=text, refused=True, refusal_reason=reason, **common)
         # the answer's sources continue the quotation's numbering, in the order the reader meets them
         text, citations, _ = renumbered(attribution.text, attribution.citations, turn.numbers, shown=turn.shown)

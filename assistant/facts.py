@@ -284,6 +284,20 @@ def missing_facts(facts: Facts, evidence: EvidenceFacts) -> list[str]:
     return missing
 
 
+# what a reader calls each kind of checkable fact
+FACT_KINDS = ("数字", "日期", "名称")
+
+
+def missing_kinds(facts: Facts, evidence: EvidenceFacts) -> tuple[str, ...]:
+    """The kinds of fact (FACT_KINDS) of `facts` that `evidence` lacks, in that order."""
+    parts = (
+        Facts(numbers=facts.numbers),
+        Facts(dates=facts.dates, reported=facts.reported),
+        Facts(names=facts.names),
+    )
+    return tuple(kind for kind, part in zip(FACT_KINDS, parts, strict=True) if missing_facts(part, evidence))
+
+
 def unmatched_question_facts(
     question: str, passages: Sequence[tuple[str, str] | tuple[str, str, str]], *, names: bool = False
 ) -> list[str]:

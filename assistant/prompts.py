@@ -28,6 +28,9 @@ REFUSALS = {
     "confirmation": "模型核对后认为原文不足以支持它的回答，所以没有显示。",
     "event_missing": "资料中没有找到“{missing}”的报道，无法比较。",
 }
+# the unverified refusal when the reply states facts of these kinds (facts.FACT_KINDS) that no source holds: it
+# says what kind of claim was made up, not the claim itself, which the reader is better off not seeing
+REFUSAL_UNSUPPORTED = "模型写出的回答里有原文中没有的{kinds}，所以没有显示。"
 # added to a refusal: what the corpus covers when the question asks about another period, and the evidence above
 REFUSAL_COVERED = "资料中只有{dates}的相关报道。"
 REFUSAL_QUOTED = "上面是原文中与问题最接近的句子。"
@@ -193,9 +196,22 @@ def rewrite_messages(
     return [{"role": "system", "content": REWRITE_SYSTEM}, {"role": "user", "content": user}]
 
 
-def refusal_text(reason: str, *, missing: Sequence[str] = (), covered: Sequence[str] = (), quoted: bool = False) -> str:
-    """The refusal a reader sees: why, then what the corpus does hold (`covered` dates, a quotation above)."""
-    text = REFUSALS.get(reason, REFUSALS["generator"]).format(missing="”“".join(missing[:3]))
+def refusal_text(
+    reason: str,
+    *,
+    missing: Sequence[str] = (),
+    unsupported: Sequence[str] = (),
+    covered: Sequence[str] = (),
+    quoted: bool = False,
+) -> str:
+    """The refusal a reader sees: why, then what the corpus does hold (`covered` dates, a quotation above).
+
+    `missing`: the question's facts no passage mentions; `unsupported`: the kinds of fact an unverified reply made
+    up."""
+    if reason == "unverified" and unsupported:
+        text = REFUSAL_UNSUPPORTED.format(kinds="和".join(unsupported))
+    else:
+        text = REFUSALS.get(reason, REFUSALS["generator"]).format(missing="”“".join(missing[:3]))
     if covered:
         text += REFUSAL_COVERED.format(dates="、".join(covered))
     if quoted:

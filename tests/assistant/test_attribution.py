@@ -137,6 +137,25 @@ def test_uncited_sentence_with_facts_is_unverified(attributor: Attributor) -> No
     result = attributor.attribute("条例将于2024年9月1日起施行[1]。条例共五十八条。")
     assert result.unverified == ("条例共五十八条。",)
     assert all(c.verified for c in result.citations)
+    assert result.unsupported == ()  # 五十八 is in source [1]: the sentence only lacks its marker
+
+
+@pytest.mark.parametrize(
+    ("reply", "kinds"),
+    [
+        ("该条例共九章、六十条[1]。", ("数字",)),
+        ("条例共五十八条[1]，共98条[1]。", ("数字",)),
+        ("条例将于2025年3月1日起施行[1]。", ("日期",)),
+        ("《南京市生活垃圾分类管理条例》共五十八条[1]。", ("名称",)),
+        ("《南京市生活垃圾分类管理条例》将于2025年3月1日起施行[1]。条例共六十条[1]。", ("数字", "日期", "名称")),
+        # each fact is in some source, but no source cited or not holds both
+        ("条例共五十八条，新能源产业产值近1300亿元[1]。", ()),
+    ],
+)
+def test_the_kinds_of_fact_no_source_holds_are_named(attributor: Attributor, reply: str, kinds: tuple) -> None:
+    result = attributor.attribute(reply)
+    assert result.unverified
+    assert result.unsupported == kinds
 
 
 def test_name_not_in_the_source_fails_verification(attributor: Attributor) -> None:

@@ -268,3 +268,23 @@ def test_in_article_order_the_prompt_and_the_citations_follow_the_articles(corpu
 def test_first_read_needs_the_best_passages_first() -> None:
     with pytest.raises(ConfigError, match="passage_order"):
         Settings().override({"answer": {"first_read": 1, "passage_order": "article"}})
+
+
+# --- the reply withheld ------------------------------------------------------------------------------------------
+
+
+def test_a_withheld_reply_says_what_kind_of_fact_it_made_up_without_repeating_it(corpus) -> None:
+    made_up = "《常州市生活垃圾分类管理条例》共九章、五十八条，共98条[1]。"
+    answer = _assistant(corpus, FakeGenerator([made_up])).ask("《常州市生活垃圾分类管理条例》一共有多少条？")
+    assert answer.refused and answer.refusal_reason == "unverified", answer.refusal_reason
+    assert answer.text.startswith("模型写出的回答里有原文中没有的数字，所以没有显示。"), answer.text
+    assert "98" not in answer.text
+
+
+def test_the_refusal_names_the_kinds_it_is_given_or_keeps_its_general_reason() -> None:
+    from assistant.prompts import REFUSALS, refusal_text
+
+    made_up = refusal_text("unverified", unsupported=("数字", "日期"))
+    assert made_up.startswith("模型写出的回答里有原文中没有的数字和日期")
+    assert refusal_text("unverified") == REFUSALS["unverified"]  # its sentences failed on their wording or sources
+    assert refusal_text("judge", unsupported=("数字",)) == REFUSALS["judge"]  # only a made-up reply names them
