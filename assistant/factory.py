@@ -41,6 +41,8 @@ def _worker_generator(settings: GeneratorSettings, engine: str, model: Path, run
         ahead_states=settings.read_ahead * (1 + settings.read_ahead_neighbours) + settings.read_ahead_groups + 1
         if engine == "llama" and settings.read_ahead
         else 0,
+        # the answer prompt's rules, read once per machine (`newsqa ask` starts a model server for each question)
+        state_dir=str(run_dir / "prompt-states") if engine == "llama" and settings.rules_state_on_disk else "",
     )
     worker = ModelWorker(
         spec,

@@ -348,6 +348,7 @@ def _make_engine(args: argparse.Namespace) -> Engine:
             ahead_entries=args.ahead_states,
             plan=plan,
             flash_attn=args.flash_attn,
+            state_dir=Path(args.state_dir) if args.state_dir else None,
         )
     if args.engine == "transformers":
         return TransformersGenerator(Path(args.model), n_threads=args.threads)
@@ -369,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-warmup", dest="warmup", action="store_false")
     parser.add_argument("--flash-attn", action="store_true", help="llama.cpp's flash attention")
     parser.add_argument("--ahead-states", type=int, default=0, help="prompt states read ahead to keep (llama)")
+    parser.add_argument("--state-dir", default="", help="where system messages' states are kept on disk (llama)")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--nice", type=int, default=0, help="lower this process's CPU priority by this much")
     return parser

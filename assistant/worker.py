@@ -50,6 +50,7 @@ class WorkerSpec:
     nice: int = 0
     flash_attn: bool = False
     ahead_states: int = 0  # prompt states read ahead the server keeps (assistant.readahead)
+    state_dir: str = ""  # where the llama engine keeps system messages' states across processes ("" nowhere)
 
     def command(self, plan: KernelPlan | None) -> list[str]:
         cmd = [sys.executable, "-m", "assistant.model_server", "--engine", self.engine, "--model", self.model]
@@ -64,6 +65,8 @@ class WorkerSpec:
             cmd.append("--flash-attn")
         if self.ahead_states:
             cmd += ["--ahead-states", str(self.ahead_states)]
+        if self.state_dir:
+            cmd += ["--state-dir", self.state_dir]
         if self.nice:
             cmd += ["--nice", str(self.nice)]
         return cmd

@@ -7,7 +7,12 @@ the model server should do, and only once its CPU variant is registered.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import hashlib
+import json
+import logging
+import os
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -27,6 +32,9 @@ from assistant.generation import (
     top_logprobs,
 )
 from assistant.kernels import KernelPlan
+from core.files import write_atomic
+
+log = logging.getLogger(__name__)
 
 
 def _load_cpu_backend(library: Path) -> None:
@@ -92,15 +100,27 @@ def _count_evals(llm: Any) -> None:
     """
     original = llm.eval
     llm.eval_log = []
+    llm.eval_carry = None  # a prompt's start read in a call of its own (its system message), counted with the rest
 
     def counting_eval(tokens: Sequence[int]) -> Any:
         kept, start = int(llm.n_tokens), time.perf_counter()
         try:
             return original(tokens)
         finally:
-            llm.eval_log.append((kept, len(tokens), time.perf_counter() - start))
+            read, seconds = len(tokens), time.perf_counter() - start
+            if llm.eval_carry is not None:
+                carried, carried_s = llm.eval_carry
+                kept, read, seconds, llm.eval_carry = kept - carried, read + carried, seconds + carried_s, None
+            llm.eval_log.append((kept, read, seconds))
 
     llm.eval = counting_eval
+
+
+def _new_request(llm: Any) -> None:
+    """Start the eval log of a request afresh (see `_count_evals`)."""
+    if hasattr(llm, "eval_log"):
+        del llm.eval_log[:]
+        llm.eval_carry = None
 
 
 def _usage(eval_log: Sequence[tuple[int, int, float]], *, completion: bool) -> dict[str, Any]:
@@ -158,6 +178,10 @@ def _lean_states(llm: Any) -> None:
         llm._seed = state.seed
 
     llm.save_state, llm.load_state = save_state, load_state
+
+
+# a system message shorter than this is read again rather than kept on disk
+_MIN_LEAD_TOKENS = 64
 
 
 def _token_text(llm: Any, token: int) -> str:
@@ -240,6 +264,100 @@ def _restore_longest_prefix(llm: Any, tokens: Sequence[int]) -> None:
         llm.load_state(state)
 
 
+class PromptStarts:
+    """States of prompt starts kept on disk, so that a system message is read once per machine, not once per process.
+
+    Every answer and judgement prompt starts with the same rules (~285 tokens with Qwen2.5's template). A model
+    server reads them for its first question, and `newsqa ask` starts a model server for every question: ~2 s on
+    a 2-core Zen 4, 5-8 s at the 36-54 tokens/s AVX2 machines read. Their state (~8 MB) is kept in `directory`
+    under a key of its tokens and of everything that shapes the arithmetic (`context`: model file, llama.cpp
+    build, kernels, threads, context size, flash attention). Loaded, it gives the logits the rules read again
+    give, bit for bit with the zen4 and haswell kernels (docs/BENCHMARKS.md). A file that cannot be read is
+    removed and the rules are read again.
+    """
+
+    MAGIC = b"newsqa prompt state 1\n"
+    SUFFIX = ".state"
+
+    def __init__(self, directory: Path, context: str, *, keep: int = 8) -> None:
+        self.directory = Path(directory)
+        self.context = context
+        self.keep = keep
+
+    def path(self, tokens: Sequence[int]) -> Path:
+        digest = hashlib.sha256(f"{self.context}\n{list(tokens)}".encode()).hexdigest()[:32]
+        return self.directory / f"{digest}{self.SUFFIX}"
+
+    def load(self, tokens: Sequence[int], n_vocab: int) -> Any | None:
+        """The state saved for exactly `tokens`, or None."""
+        from llama_cpp import LlamaState
+
+        path = self.path(tokens)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            log.warning("cannot read the prompt state %s: %s", path, exc)
+            return None
+        try:
+            if not data.startswith(self.MAGIC):
+                raise ValueError("not a prompt state file")
+            line_end = data.index(b"\n", len(self.MAGIC))
+            header = json.loads(data[len(self.MAGIC) : line_end])
+            body = data[line_end + 1 :]
+            if header["tokens"] != list(tokens) or header["size"] != len(body):
+                raise ValueError("its tokens or size do not match")
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("dropping the prompt state %s: %s", path, exc)
+            path.unlink(missing_ok=True)
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(path)  # the newest used are kept
+        return LlamaState(
+            input_ids=np.array(tokens, dtype=np.intc),
+            scores=np.zeros((1, n_vocab), dtype=np.single),
+            n_tokens=len(tokens),
+            llama_state=body,
+            llama_state_size=len(body),
+            seed=int(header.get("seed", 0)),
+        )
+
+    def save(self, tokens: Sequence[int], state: Any) -> None:
+        """Keep `state`, the model's after reading exactly `tokens`; a failure only costs the next process the read."""
+        header = {"tokens": list(tokens), "size": state.llama_state_size, "seed": int(state.seed)}
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            write_atomic(self.path(tokens), self.MAGIC + json.dumps(header).encode() + b"\n" + state.llama_state)
+            self._prune()
+        except OSError as exc:
+            log.warning("cannot keep the prompt state in %s: %s", self.directory, exc)
+
+    def _prune(self) -> None:
+        files = sorted(self.directory.glob(f"*{self.SUFFIX}"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for stale in files[self.keep :]:
+            stale.unlink(missing_ok=True)
+
+
+def _build_context(model_path: Path, plan: KernelPlan | None, n_ctx: int, n_threads: int, flash_attn: bool) -> str:
+    """What a prompt state read by this model server depends on besides its tokens."""
+    import llama_cpp
+
+    stat = model_path.stat()
+    library = Path(plan.library) if plan is not None and plan.library else None
+    built = library.stat().st_mtime_ns if library is not None and library.is_file() else 0
+    return json.dumps(
+        {
+            "model": [str(model_path.resolve()), stat.st_size, stat.st_mtime_ns],
+            "llama_cpp": [llama_cpp.__version__, str(library or ""), built],
+            "kernels": [plan.variant, plan.extra_buffers] if plan is not None else None,
+            "n_ctx": n_ctx,
+            "threads": n_threads,
+            "flash_attn": flash_attn,
+        }
+    )
+
+
 class LlamaGenerator:
     """A local GGUF chat model run by llama-cpp-python; the chat template comes from the GGUF metadata.
 
@@ -262,6 +380,7 @@ class LlamaGenerator:
         ahead_entries: int = 0,
         plan: KernelPlan | None = None,
         flash_attn: bool = False,
+        state_dir: Path | None = None,
     ) -> None:
         self.model_path = Path(model_path)
         self.n_ctx = n_ctx
@@ -273,7 +392,10 @@ class LlamaGenerator:
         self.plan = plan  # which CPU kernels to load; None: llama.cpp's own choice (unsafe on CPUs that lie)
         self.flash_attn = flash_attn
         self.name = f"llama:{self.model_path.name}"
+        self.state_dir = state_dir  # where the states of system messages are kept (PromptStarts); None: nowhere
+        self._starts: PromptStarts | None = None
         self._chat_formatter: Any = None
+        self._leads: dict[str, list[int]] = {}
 
     def _load(self) -> Any:
         if not self.model_path.is_file():
@@ -303,6 +425,9 @@ class LlamaGenerator:
         if self.prefix_cache:
             llm.set_cache(_prompt_cache(self.cache_bytes, self.cache_entries, self.ahead_entries))
             _lean_states(llm)
+            if self.state_dir is not None:
+                context = _build_context(self.model_path, self.plan, self.n_ctx, self.n_threads, self.flash_attn)
+                self._starts = PromptStarts(self.state_dir, context)
         _count_evals(llm)
         return llm
 
@@ -334,7 +459,7 @@ class LlamaGenerator:
         loaded = self.loaded()
         llm = loaded.model
         with loaded.lock:
-            del llm.eval_log[:]
+            _new_request(llm)
             logits = self._first_logits(llm, messages)
             top = [(_token_text(llm, i), lp) for i, lp in top_logprobs(logits, top_n)]
             return top, _usage(llm.eval_log, completion=False)
@@ -348,7 +473,7 @@ class LlamaGenerator:
         if not llm.cache or self.ahead_entries <= 0:
             return {}
         with loaded.lock:
-            del llm.eval_log[:]
+            _new_request(llm)
             tokens = self._read_prompt(llm, messages)
             llm.cache.keep_ahead(tokens, llm.save_state())
             return _usage(llm.eval_log, completion=False)
@@ -372,9 +497,51 @@ class LlamaGenerator:
         if len(tokens) >= llm.n_ctx():
             raise GeneratorError(f"{self.name}: prompt of {len(tokens)} tokens does not fit in n_ctx")
         _restore_longest_prefix(llm, tokens)
+        self._bring_lead(llm, messages, tokens)
         shared = min(Llama.longest_token_prefix(llm._input_ids.tolist(), tokens), len(tokens) - 1)
         self._read(llm, prompt, tokens, shared)
         return tokens
+
+    def _lead(self, llm: Any, messages: Messages, tokens: Sequence[int]) -> list[int]:
+        """The start of `tokens` that the system message alone makes, [] without one (or when it is short)."""
+        from llama_cpp import Llama
+
+        if not messages or messages[0].get("role") != "system" or len(messages) < 2:
+            return []
+        system = messages[0]["content"]
+        if system not in self._leads:
+            alone = self._formatter(llm)(messages=messages[:1]).prompt
+            self._leads[system] = llm.tokenize(alone.encode("utf-8"), special=True)
+        lead = self._leads[system]
+        shared = Llama.longest_token_prefix(lead, tokens)
+        return list(tokens[:shared]) if shared >= _MIN_LEAD_TOKENS else []
+
+    def _bring_lead(self, llm: Any, messages: Messages, tokens: Sequence[int]) -> None:
+        """Bring the model's state to at least the system message of `tokens`: from disk when it was read before
+        on this machine, else by reading it (then kept on disk). Nothing happens when the state holds it already."""
+        from llama_cpp import Llama
+
+        if self._starts is None:
+            return
+        lead = self._lead(llm, messages, tokens)
+        have = Llama.longest_token_prefix(llm._input_ids.tolist(), lead) if lead else 0
+        if have >= len(lead):
+            return
+        state = self._starts.load(lead, llm.n_vocab())
+        if state is not None:
+            try:
+                llm.load_state(state)
+                return
+            except RuntimeError as exc:  # a state llama.cpp does not take: read the rules again
+                log.warning("cannot load the prompt state %s: %s", self._starts.path(lead), exc)
+                self._starts.path(lead).unlink(missing_ok=True)
+                llm.reset()
+                have = 0
+        self._read(llm, "", lead, have)
+        self._starts.save(lead, llm.save_state())
+        if getattr(llm, "eval_log", None):  # the request's log counts the rules as part of its prompt
+            _, read, seconds = llm.eval_log.pop()
+            llm.eval_carry = (read, seconds)
 
     def _read(self, llm: Any, prompt: str, tokens: Sequence[int], shared: int) -> None:
         """Evaluate `tokens` (the formatted `prompt`) past the `shared` ones the model's state already holds."""
@@ -432,9 +599,13 @@ class LlamaGenerator:
     ) -> Iterator[str]:
         with loaded.lock:
             eval_log = getattr(loaded.model, "eval_log", None)
-            if eval_log is not None:
-                del eval_log[:]
+            _new_request(loaded.model)
             try:
+                if self._starts is not None:  # completions restore their own prefix; the rules may be on disk
+                    llm = loaded.model
+                    tokens = llm.tokenize(self._formatter(llm)(messages=messages).prompt.encode("utf-8"), special=True)
+                    _restore_longest_prefix(llm, tokens)
+                    self._bring_lead(llm, messages, tokens)
                 chunks = loaded.model.create_chat_completion(
                     messages=messages, stream=True, max_tokens=max_tokens, temperature=temperature, stop=stop or None
                 )

@@ -7,11 +7,18 @@ import re
 import socket
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from assistant.backends.llama import LlamaGenerator, _prompt_cache, _restore_longest_prefix, _usage
+from assistant.backends.llama import (
+    LlamaGenerator,
+    PromptStarts,
+    _prompt_cache,
+    _restore_longest_prefix,
+    _usage,
+)
 from assistant.backends.openai import API_KEY_ENV, OpenAIGenerator
 from assistant.backends.transformers import TransformersGenerator
 from assistant.extractive import ExtractiveAnswerer
@@ -663,6 +670,60 @@ def test_a_follow_up_rewrite_after_its_rules_were_read_ahead_reads_only_the_conv
     "".join(reply)
     cached = usage_of(reply)["prompt_tokens_details"]["cached_tokens"]
     assert cached >= usage["prompt_tokens"] - 8, (usage, usage_of(reply))  # all of the lead but its closing tokens
+
+
+@pytest.mark.model
+def test_a_new_model_server_loads_the_rules_an_earlier_one_read_and_judges_the_same(
+    real_gguf: Path, tmp_path: Path
+) -> None:
+    law = "《常州市生活垃圾分类管理条例》将于2024年9月1日起施行，共九章五十八条。"
+    judge = answer_messages("条例什么时候施行？", [Source(1, "垃圾分类条例", "2024-02-02", law)], task=JUDGE_TASK)
+    settings = GeneratorSettings(model_path=str(real_gguf), n_ctx=1024, read_ahead=0)
+    seen = []
+    for rules_kept in (True, True, False):  # as `newsqa ask` runs: one model server after another
+        gen = make_generator(replace(settings, rules_state_on_disk=rules_kept), real_gguf.parent, tmp_path / "run")
+        try:
+            probs = choice_probs(gen, judge, JUDGE_OPTIONS)
+            seen.append((probs, gen.worker.health()["tokens"]))
+        finally:
+            gen.worker.stop()
+    (first, read), (again, loaded), (plain, _) = seen
+    assert len(list((tmp_path / "run" / "prompt-states").glob("*.state"))) == 1
+    assert read["cached"] == 0 and loaded["cached"] >= 250, loaded  # the second server did not read the rules
+    assert read["prompt"] == loaded["prompt"]  # the rules read apart still count as the prompt's, once
+    assert first == again == plain  # the same judgement, bit for bit, as with the rules read with the rest
+
+
+def test_prompt_states_on_disk_are_found_by_tokens_and_context_and_bad_files_are_dropped(tmp_path: Path) -> None:
+    llama_cpp = pytest.importorskip("llama_cpp")
+    import numpy as np
+
+    state = llama_cpp.LlamaState(
+        input_ids=np.array([1, 2, 3], dtype=np.intc),
+        scores=np.zeros((1, 4), dtype=np.single),
+        n_tokens=3,
+        llama_state=b"kv-cache-bytes",
+        llama_state_size=14,
+        seed=7,
+    )
+    starts = PromptStarts(tmp_path / "states", "model A", keep=2)
+    assert starts.load([1, 2, 3], 4) is None
+    starts.save([1, 2, 3], state)
+    back = starts.load([1, 2, 3], 4)
+    assert back.llama_state == b"kv-cache-bytes" and back.n_tokens == 3 and back.seed == 7
+    assert list(back.input_ids) == [1, 2, 3]
+    assert starts.load([1, 2], 4) is None  # another prompt start
+    assert PromptStarts(tmp_path / "states", "model B").load([1, 2, 3], 4) is None  # other kernels or model
+    starts.path([1, 2, 3]).write_bytes(PromptStarts.MAGIC + b'{"tokens": [1, 2, 3], "size": 99}\nshort')
+    assert starts.load([1, 2, 3], 4) is None and not starts.path([1, 2, 3]).exists()  # cut short: dropped
+    starts.path([1, 2, 3]).write_bytes(b"\x00\xff garbage")
+    assert starts.load([1, 2, 3], 4) is None and not starts.path([1, 2, 3]).exists()
+    for tokens in ([1], [2], [3]):
+        starts.save(tokens, state)
+    assert len(list((tmp_path / "states").glob("*.state"))) == 2  # the newest kept
+    blocked = tmp_path / "file"
+    blocked.write_text("x")
+    PromptStarts(blocked / "states", "model A").save([1], state)  # cannot be kept: the next process reads again
 
 
 def test_a_reply_that_repeats_itself_ends_with_its_last_sentence_before_the_repeat() -> None:
