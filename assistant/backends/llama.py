@@ -339,18 +339,25 @@ class PromptStarts:
             stale.unlink(missing_ok=True)
 
 
+def _stamp(path: Path | None) -> list[int] | None:
+    """Size and modification time of a file that a state depends on; None where there is none."""
+    if path is None or not path.is_file():
+        return None
+    stat = path.stat()
+    return [stat.st_size, stat.st_mtime_ns]
+
+
 def _build_context(model_path: Path, plan: KernelPlan | None, n_ctx: int, n_threads: int, flash_attn: bool) -> str:
-    """What a prompt state read by this model server depends on besides its tokens."""
+    """What a prompt state read by this model server depends on besides its tokens: a rebuilt llama.cpp, another
+    model file or other kernels make their own states."""
     import llama_cpp
 
-    stat = model_path.stat()
     library = Path(plan.library) if plan is not None and plan.library else None
-    built = library.stat().st_mtime_ns if library is not None and library.is_file() else 0
     return json.dumps(
         {
-            "model": [str(model_path.resolve()), stat.st_size, stat.st_mtime_ns],
-            "llama_cpp": [llama_cpp.__version__, str(library or ""), built],
-            "kernels": [plan.variant, plan.extra_buffers] if plan is not None else None,
+            "model": [str(model_path.resolve()), _stamp(model_path)],
+            "llama_cpp": [llama_cpp.__version__, _stamp(Path(llama_cpp.__file__).parent / "lib" / "libllama.so")],
+            "kernels": [plan.variant, plan.extra_buffers, str(library or ""), _stamp(library)] if plan else None,
             "n_ctx": n_ctx,
             "threads": n_threads,
             "flash_attn": flash_attn,

@@ -15,6 +15,7 @@ import pytest
 from assistant.backends.llama import (
     LlamaGenerator,
     PromptStarts,
+    _build_context,
     _prompt_cache,
     _restore_longest_prefix,
     _usage,
@@ -724,6 +725,25 @@ def test_prompt_states_on_disk_are_found_by_tokens_and_context_and_bad_files_are
     blocked = tmp_path / "file"
     blocked.write_text("x")
     PromptStarts(blocked / "states", "model A").save([1], state)  # cannot be kept: the next process reads again
+
+
+def test_a_prompt_state_belongs_to_its_model_file_kernels_and_settings(tmp_path: Path) -> None:
+    pytest.importorskip("llama_cpp")
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"GGUF one")
+    zen4, haswell = KernelPlan("zen4", "", False), KernelPlan("haswell", "", False)
+    base = _build_context(model, zen4, 4096, 2, False)
+    assert base == _build_context(model, zen4, 4096, 2, False)
+    others = [
+        _build_context(model, haswell, 4096, 2, False),
+        _build_context(model, KernelPlan("zen4", "", True), 4096, 2, False),
+        _build_context(model, zen4, 2048, 2, False),
+        _build_context(model, zen4, 4096, 1, False),
+        _build_context(model, zen4, 4096, 2, True),
+    ]
+    model.write_bytes(b"GGUF two, replaced")
+    others.append(_build_context(model, zen4, 4096, 2, False))
+    assert len({base, *others}) == 1 + len(others)
 
 
 def test_a_reply_that_repeats_itself_ends_with_its_last_sentence_before_the_repeat() -> None:
