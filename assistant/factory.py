@@ -18,6 +18,11 @@ from corpus.timeexpr import annotate
 BackendMaker = Callable[[GeneratorSettings, Path, Path], Generator]
 
 
+def prompt_states_dir(run_dir: Path) -> Path:
+    """Where the llama engine keeps the state after the answer prompt's rules (LlamaGenerator's PromptStarts)."""
+    return Path(run_dir) / "prompt-states"
+
+
 def _worker_generator(settings: GeneratorSettings, engine: str, model: Path, run_dir: Path, name: str) -> Generator:
     plan = None
     if engine == "llama" and settings.cpu_variant != "auto":
@@ -42,7 +47,7 @@ def _worker_generator(settings: GeneratorSettings, engine: str, model: Path, run
         if engine == "llama" and settings.read_ahead
         else 0,
         # the answer prompt's rules, read once per machine (`newsqa ask` starts a model server for each question)
-        state_dir=str(run_dir / "prompt-states") if engine == "llama" and settings.rules_state_on_disk else "",
+        state_dir=str(prompt_states_dir(run_dir)) if engine == "llama" and settings.rules_state_on_disk else "",
     )
     worker = ModelWorker(
         spec,

@@ -56,6 +56,8 @@ def model_section(settings: Settings, *, hash_file: bool = True) -> dict[str, An
         return {"backend": "extractive"}
     path = Path(gen.model_path).expanduser() if gen.model_path else settings.models_dir / DEFAULT_MODEL.filename
     info: dict[str, Any] = {"backend": gen.backend, "path": str(path), "exists": path.exists()}
+    if gen.backend == "llama":
+        info["rules_state"] = rules_state_section(settings)
     if path.is_file():
         info["bytes"] = path.stat().st_size
         if hash_file:
@@ -63,6 +65,18 @@ def model_section(settings: Settings, *, hash_file: bool = True) -> dict[str, An
             if path.name == DEFAULT_MODEL.filename:
                 info["sha256_ok"] = info["sha256"] == DEFAULT_MODEL.sha256
     return info
+
+
+def rules_state_section(settings: Settings) -> dict[str, Any]:
+    """Whether the state after the answer prompt's rules is kept on disk, and how many files of it there are."""
+    from assistant.factory import prompt_states_dir
+
+    if not settings.generator.rules_state_on_disk:
+        return {"on": False}
+    files = []
+    with contextlib.suppress(OSError):
+        files = [p.stat().st_size for p in prompt_states_dir(settings.run_dir).glob("*.state")]
+    return {"on": True, "files": len(files), "bytes": sum(files)}
 
 
 def worker_section(generator: Any) -> dict[str, Any]:
@@ -162,6 +176,14 @@ def format_report(report: dict[str, Any]) -> str:
             lines.append(f"  大小 {size}，sha256 {digest}{check.get(model.get('sha256_ok'), '')}")
         else:
             lines.append("  不存在：运行 newsqa models pull")
+        rules = model.get("rules_state")
+        if rules and not rules["on"]:
+            lines.append("  提示规则的状态：不存盘（generator.rules_state_on_disk 关），每个新的模型进程重读规则")
+        elif rules and rules["files"]:
+            size = f"{rules['bytes'] / 1e6:.1f} MB"
+            lines.append(f"  提示规则的状态：已存盘（{rules['files']} 份，{size}），新的模型进程载入它，不必重读规则")
+        elif rules:
+            lines.append("  提示规则的状态：尚未存盘，模型第一次读过规则后存盘")
     if server:
         state = _STATES.get(server["state"], server["state"])
         lines.append(f"模型进程：{state}（pid {server['pid'] or '—'}）")

@@ -51,6 +51,32 @@ def test_report_names_the_plan_the_trials_and_a_bad_hash() -> None:
     assert "与发布的哈希不一致" in text
 
 
+def test_report_says_whether_the_rules_state_is_on_disk() -> None:
+    def text(rules: dict) -> str:
+        report = _report()
+        report["model"]["rules_state"] = rules
+        return format_report(report)
+
+    assert "提示规则的状态：已存盘（1 份，8.2 MB）" in text({"on": True, "files": 1, "bytes": 8_177_598})
+    assert "提示规则的状态：尚未存盘" in text({"on": True, "files": 0, "bytes": 0})
+    assert "不存盘（generator.rules_state_on_disk 关）" in text({"on": False})
+    assert "提示规则" not in format_report(_report())  # no local model
+
+
+def test_the_rules_state_section_counts_the_files_in_the_run_directory(tmp_path: Path) -> None:
+    from assistant.factory import prompt_states_dir
+    from core.config import Settings
+    from newsqa.doctor import rules_state_section
+
+    settings = Settings(home=tmp_path)
+    assert rules_state_section(settings) == {"on": True, "files": 0, "bytes": 0}
+    prompt_states_dir(settings.run_dir).mkdir(parents=True)
+    (prompt_states_dir(settings.run_dir) / "a.state").write_bytes(b"x" * 10)
+    assert rules_state_section(settings) == {"on": True, "files": 1, "bytes": 10}
+    off = settings.override({"generator": {"rules_state_on_disk": False}})
+    assert rules_state_section(off) == {"on": False}
+
+
 def test_report_says_how_much_the_model_read_ahead() -> None:
     reading = format_report({**_report(), "ahead": {"limit": 32}})
     assert "预读：最新文章的前 32 段，模型空闲时读入" in reading
