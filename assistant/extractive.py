@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from core.text import ASKS_FOR_NUMBER, CN_NUMERAL_CHARS, QUESTION_WORDS, SENTENCE_ENDS, bigrams
+from corpus.page import dateline_reporters, photo_credit
 
 # a closing quote after the end marks is left to the next piece, so that _cite finds the end mark last
 _SENTENCE = re.compile(rf"[^{SENTENCE_ENDS}\n]+[{SENTENCE_ENDS}]*")
@@ -18,6 +19,16 @@ _NOT_TEXT = re.compile(r"[\W_]+")
 # "一共有多少条？", "几天": the count asked for comes with its unit, and a sentence stating "五十八条" holds it even
 # when it repeats little of the question (the question's other words are its topic, which the passage shares)
 _ASKED_UNIT = re.compile(r"(?:多少|几)(?P<unit>[\u4e00-\u9fff])")
+# "…的报道是哪位记者写的？", "照片是谁拍的？": the question asks who wrote or took it, which a dateline's credit
+# ("本报讯（记者 朱梦琪）") or a caption's ("陆新 徐晶玮 摄") says. Not "记者会", a press conference.
+_ASKS_FOR_CREDIT = re.compile(
+    r"哪位记者|哪个记者|记者是谁|的记者(?!会|站|节|证|招待)|作者|谁写|撰写|执笔|摄影师|摄影者|谁拍|拍摄者|署名"
+)
+# the words that frame such a question, shared by every byline: no part of what it is about
+_CREDIT_FRAME = re.compile(r"记者|报道|文章|稿件|新闻|照片|图片")
+# a dateline's lead before its credit, any paper's: "新京报讯", "新华社南昌7月20日电", "本报北京1月1日电"
+_NEWS_LEAD = re.compile(r"^[^，。、；：（(]{1,20}?[讯电]\s*(?=[（(])")
+_FULLWIDTH_PARENS = str.maketrans("()", "（）")  # as datelines are written after normalising
 
 
 @dataclass(frozen=True)
@@ -53,7 +64,9 @@ class ExtractiveAnswerer:
 
     def rank(self, question: str, passages: list[str]) -> list[ScoredSentence]:
         """Sentences that pass the thresholds, best first (ties: earlier passage, earlier sentence)."""
-        content = question
+        wants_credit = bool(_ASKS_FOR_CREDIT.search(question))
+        # a credit question's frame ("…的报道是哪位记者写的") is no part of its topic, and every byline shares it
+        content = _CREDIT_FRAME.sub(" ", _ASKS_FOR_CREDIT.sub(" ", question)) if wants_credit else question
         for word in QUESTION_WORDS:
             content = content.replace(word, " ")
         wanted = bigrams(content, letters_only=True)
@@ -64,17 +77,27 @@ class ExtractiveAnswerer:
         counted = re.compile(rf"(?:[0-9０-９]+|[{CN_NUMERAL_CHARS}万亿]+){unit['unit']}") if unit else None
         scored: list[ScoredSentence] = []
         seen: set[str] = set()
+        # a credit answers for its whole article: the question's topic, dates and figures included, is the passage's
+        about = bigrams(content) if wants_credit else frozenset()
         for n, passage in enumerate(passages, start=1):
             # how much of the question the whole passage shares: needed only for a count in the asked unit
             topic = len(wanted & bigrams(passage, letters_only=True)) / len(wanted) if counted is not None else 0.0
+            credit_topic = len(about & bigrams(passage)) / len(about) if about else 0.0
             for match in _SENTENCE.finditer(passage):
-                sentence = _BYLINE.sub("", match.group()).strip()
+                credited = _credited(match.group().strip())
+                # the byline stays where the question asks for it or names one of its people
+                kept = bool(credited) and (wants_credit or any(name in question for name in credited))
+                sentence = match.group().strip() if kept else _BYLINE.sub("", match.group()).strip()
                 key = _NOT_TEXT.sub("", sentence)
                 if len(key) < 4 or key in seen:
                     continue
                 seen.add(key)
                 shared = len(wanted & bigrams(sentence, letters_only=True))
                 overlap = shared / len(wanted)
+                if kept and wants_credit and credit_topic >= self.min_overlap:
+                    # the credit of a passage about the question answers "who wrote it": as good as the passage
+                    scored.append(ScoredSentence(credit_topic + 2 * self.number_bonus, n, sentence))
+                    continue
                 if counted is not None and shared and topic >= self.min_overlap and counted.search(sentence):
                     # the asked count, in a passage about the question: as good as the passage, and better than
                     # a sentence that only repeats the question's topic
@@ -97,3 +120,13 @@ class ExtractiveAnswerer:
         if end not in ("。", "！", "？", "!", "?"):
             end = "。"
         return f"{body}[{n}]{end}"
+
+
+def _credited(sentence: str) -> tuple[str, ...]:
+    """The people a sentence credits: a dateline's reporters ("本报讯（记者 朱梦琪）昨天上午，…") or a caption's
+    photographers ("陆新 徐晶玮 摄"); () for any other sentence."""
+    reporters = dateline_reporters(_NEWS_LEAD.sub("", sentence.translate(_FULLWIDTH_PARENS)))
+    if reporters:
+        return reporters
+    credit = photo_credit(sentence)
+    return credit[1] if credit else ()

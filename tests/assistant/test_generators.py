@@ -448,6 +448,48 @@ def test_extractive_quotes_the_count_asked_for_over_a_sentence_repeating_the_top
     assert all("五十八条" not in r.sentence for r in ranked)
 
 
+@pytest.fixture(scope="module")
+def sample_chunks() -> list[str]:
+    from tests.support.news import sample_corpus
+
+    return [c.text for c in sample_corpus()[1]]
+
+
+def test_extractive_quotes_the_byline_when_asked_who_wrote_the_report(sample_chunks: list[str]) -> None:
+    passages = [_paragraph_with(sample_chunks, "新闻发布会"), _paragraph_with(sample_chunks, "九章")]
+    for question in ("垃圾分类条例新闻发布会的报道，作者是谁？", "报道垃圾分类条例新闻发布会的记者是谁？"):
+        answer = ExtractiveAnswerer().answer(question, passages)
+        assert answer.startswith("本报讯（记者 黄雅婷）") and answer.endswith("[1]。"), (question, answer)
+    # any other question about it quotes the sentence without the byline, as before
+    assert "记者" not in ExtractiveAnswerer().answer("垃圾分类条例什么时候施行？", passages)
+    # a press conference is no credit: "记者会" asks about the event
+    other = ExtractiveAnswerer().answer("垃圾分类条例的新闻发布会是哪天召开的记者会？", passages)
+    assert "本报讯" not in other
+
+
+def test_extractive_quotes_the_photo_credit_when_asked_who_took_the_photo(sample_chunks: list[str]) -> None:
+    passages = [_paragraph_with(sample_chunks, "烟花爆竹"), _paragraph_with(sample_chunks, "口袋公园")]
+    assert ExtractiveAnswerer().answer("口袋公园那组图片的摄影师是谁？", passages) == "陆新 徐晶玮 摄[2]。"
+    assert "摄" not in ExtractiveAnswerer().answer("口袋公园的面积有多大？", passages)
+
+
+def test_extractive_keeps_the_byline_of_a_reporter_the_question_names(sample_chunks: list[str]) -> None:
+    passages = [_paragraph_with(sample_chunks, "警物联盟"), _paragraph_with(sample_chunks, "燃放管控工作动员部署会议")]
+    answer = ExtractiveAnswerer().answer("何晓丹报道的会议部署了什么工作？", passages)
+    assert "（记者 何晓丹）" in answer, answer
+
+
+def test_a_credit_is_found_in_any_papers_dateline() -> None:
+    from assistant.extractive import _credited
+
+    assert _credited("本报讯（记者 朱梦琪）昨天上午，乔俊杰专题调研") == ("朱梦琪",)
+    assert _credited("新京报讯（记者曹晶瑞 王巍）7月31日的一场暴雨") == ("曹晶瑞", "王巍")
+    assert _credited("中新社北京8月11日电 (记者 夏宾)中国央行11日公布数据") == ("夏宾",)
+    assert _credited("陆新 徐晶玮 摄") == ("陆新", "徐晶玮")
+    assert _credited("市人大常委会召开新闻发布会（记者会），介绍条例") == ()
+    assert _credited("昨天上午，乔俊杰专题调研") == ()
+
+
 def test_extractive_returns_empty_when_nothing_overlaps(seed_paragraphs: list[str]) -> None:
     assert ExtractiveAnswerer().answer("北京冬奥会中国队获得几枚金牌？", seed_paragraphs[:8]) == ""
     assert ExtractiveAnswerer().answer("什么？", seed_paragraphs[:8]) == ""
