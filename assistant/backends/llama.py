@@ -272,14 +272,15 @@ class PromptStarts:
     a 2-core Zen 4, 5-8 s at the 36-54 tokens/s AVX2 machines read. Their state (~8 MB) is kept in `directory`
     under a key of its tokens and of everything that shapes the arithmetic (`context`: model file, llama.cpp
     build, kernels, threads, context size, flash attention). Loaded, it gives the logits the rules read again
-    give, bit for bit with the zen4 and haswell kernels (docs/BENCHMARKS.md). A file that cannot be read is
-    removed and the rules are read again.
+    give, bit for bit with the zen4 and haswell kernels (docs/BENCHMARKS.md). A file that cannot be read, or whose
+    bytes do not match their checksum, is removed and the rules are read again: llama.cpp would load damaged
+    bytes as they are, and a model server that crashed on them would crash again on every restart.
     """
 
-    MAGIC = b"newsqa prompt state 1\n"
+    MAGIC = b"newsqa prompt state 2\n"
     SUFFIX = ".state"
 
-    def __init__(self, directory: Path, context: str, *, keep: int = 8) -> None:
+    def __init__(self, directory: Path, context: str, *, keep: int = 4) -> None:
         self.directory = Path(directory)
         self.context = context
         self.keep = keep
@@ -308,6 +309,8 @@ class PromptStarts:
             body = data[line_end + 1 :]
             if header["tokens"] != list(tokens) or header["size"] != len(body):
                 raise ValueError("its tokens or size do not match")
+            if header["sha256"] != hashlib.sha256(body).hexdigest():  # llama.cpp would take damaged bytes as they are
+                raise ValueError("its bytes do not match their checksum")
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("dropping the prompt state %s: %s", path, exc)
             path.unlink(missing_ok=True)
@@ -325,10 +328,16 @@ class PromptStarts:
 
     def save(self, tokens: Sequence[int], state: Any) -> None:
         """Keep `state`, the model's after reading exactly `tokens`; a failure only costs the next process the read."""
-        header = {"tokens": list(tokens), "size": state.llama_state_size, "seed": int(state.seed)}
+        body = bytes(state.llama_state)
+        header = {
+            "tokens": list(tokens),
+            "size": len(body),
+            "sha256": hashlib.sha256(body).hexdigest(),
+            "seed": int(state.seed),
+        }
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            write_atomic(self.path(tokens), self.MAGIC + json.dumps(header).encode() + b"\n" + state.llama_state)
+            write_atomic(self.path(tokens), self.MAGIC + json.dumps(header).encode() + b"\n" + body)
             self._prune()
         except OSError as exc:
             log.warning("cannot keep the prompt state in %s: %s", self.directory, exc)

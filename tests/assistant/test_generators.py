@@ -759,6 +759,10 @@ def test_prompt_states_on_disk_are_found_by_tokens_and_context_and_bad_files_are
     assert PromptStarts(tmp_path / "states", "model B").load([1, 2, 3], 4) is None  # other kernels or model
     starts.path([1, 2, 3]).write_bytes(PromptStarts.MAGIC + b'{"tokens": [1, 2, 3], "size": 99}\nshort')
     assert starts.load([1, 2, 3], 4) is None and not starts.path([1, 2, 3]).exists()  # cut short: dropped
+    starts.save([1, 2, 3], state)
+    kept = starts.path([1, 2, 3]).read_bytes()
+    starts.path([1, 2, 3]).write_bytes(kept[:-3] + b"KV!")  # the same size, damaged bytes
+    assert starts.load([1, 2, 3], 4) is None and not starts.path([1, 2, 3]).exists()
     starts.path([1, 2, 3]).write_bytes(b"\x00\xff garbage")
     assert starts.load([1, 2, 3], 4) is None and not starts.path([1, 2, 3]).exists()
     for tokens in ([1], [2], [3]):
