@@ -232,6 +232,11 @@ def _prompt_cache(capacity_bytes: int, max_entries: int, ahead_entries: int = 0)
                         best, found = shared, (pool, k)
             return found
 
+        def holds(self, prefix: Sequence[int]) -> bool:
+            """Does a kept state start with all of `prefix`? A look only: which states are kept does not change."""
+            found = self._longest(tuple(prefix))
+            return found is not None and Llama.longest_token_prefix(found[1], prefix) >= len(prefix)
+
         def _find_longest_prefix_key(self, key: tuple[int, ...]) -> tuple[int, ...] | None:
             found = self._longest(key)
             return found[1] if found else None
@@ -541,8 +546,8 @@ class LlamaGenerator:
             return
         lead = self._lead(llm, messages, tokens)
         have = Llama.longest_token_prefix(llm._input_ids.tolist(), lead) if lead else 0
-        if have >= len(lead):
-            return
+        if have >= len(lead) or (llm.cache and llm.cache.holds(lead)):
+            return  # the model or its prompt cache has the rules: the prompt is read as it always was
         state = self._starts.load(lead, llm.n_vocab())
         if state is not None:
             try:
@@ -617,10 +622,9 @@ class LlamaGenerator:
             eval_log = getattr(loaded.model, "eval_log", None)
             _new_request(loaded.model)
             try:
-                if self._starts is not None:  # completions restore their own prefix; the rules may be on disk
+                if self._starts is not None:  # a completion restores its own prefix; the rules may be on disk
                     llm = loaded.model
                     tokens = llm.tokenize(self._formatter(llm)(messages=messages).prompt.encode("utf-8"), special=True)
-                    _restore_longest_prefix(llm, tokens)
                     self._bring_lead(llm, messages, tokens)
                 chunks = loaded.model.create_chat_completion(
                     messages=messages, stream=True, max_tokens=max_tokens, temperature=temperature, stop=stop or None

@@ -734,7 +734,9 @@ def test_a_new_model_server_loads_the_rules_an_earlier_one_read_and_judges_the_s
     assert len(list((tmp_path / "run" / "prompt-states").glob("*.state"))) == 1
     assert read["cached"] == 0 and loaded["cached"] >= 250, loaded  # the second server did not read the rules
     assert read["prompt"] == loaded["prompt"]  # the rules read apart still count as the prompt's, once
-    assert first == again == plain  # the same judgement, bit for bit, as with the rules read with the rest
+    assert first == again  # loaded, the rules give the judgement their own reading gave, bit for bit
+    # read with the rest in one batch they round the same with the zen4 kernels, a little differently with others
+    assert abs(first["是"] - plain["是"]) < 0.05, (first, plain)
 
 
 def test_prompt_states_on_disk_are_found_by_tokens_and_context_and_bad_files_are_dropped(tmp_path: Path) -> None:
