@@ -127,8 +127,9 @@ class GeneratorSettings(_Group):
     # question that finds one of these pairs first reads only the rest. ~20 MB each in the model server's RAM.
     read_ahead_neighbours: int = 3
     # keep the local model's state after the answer prompt's rules on disk (~8 MB in the run directory), so that a
-    # new model server, one per `newsqa ask`, loads it instead of reading the ~285 tokens again. The answers are the
-    # same: the logits match bit for bit (docs/BENCHMARKS.md)
+    # new model server, one per `newsqa ask`, loads it instead of reading the ~285 tokens again. The rules are then
+    # read in a batch of their own: the same answers with the zen4 kernels, with the haswell ones judgements that
+    # differ in the second or third decimal and the same scores (docs/BENCHMARKS.md)
     rules_state_on_disk: bool = True
 
     def __post_init__(self) -> None:
