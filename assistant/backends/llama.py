@@ -278,9 +278,9 @@ class PromptStarts:
     under a key of its tokens and of everything that shapes the arithmetic (`context`: model file, llama.cpp
     build, kernels, threads, context size, flash attention). Loaded, it gives the logits the rules read again
     in a batch of their own give, bit for bit. Read with the rest of a prompt in one batch, they round the same
-    with the zen4 kernels and a little differently with the haswell ones (docs/BENCHMARKS.md). A file that cannot be read, or whose
-    bytes do not match their checksum, is removed and the rules are read again: llama.cpp would load damaged
-    bytes as they are, and a model server that crashed on them would crash again on every restart.
+    with the zen4 kernels and a little differently with the haswell ones (docs/BENCHMARKS.md). A file that cannot
+    be read, or whose bytes do not match their checksum, is removed and the rules are read again: llama.cpp would
+    load damaged bytes as they are, and a model server that crashed on them would crash again on every restart.
     """
 
     MAGIC = b"newsqa prompt state 2\n"
