@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 
 from assistant.facts import (
     FACT_KINDS,
@@ -71,7 +72,6 @@ class Attributor:
         self.evidence = {e.n: e for e in evidence}
         self.min_overlap = min_overlap
         self._facts = {e.n: evidence_facts(e.full_text, e.hit.date, e.hit.source, e.lead_day) for e in evidence}
-        self._all = joint_evidence(list(self._facts.values())) if self._facts else None
 
     def check(self, sentence: str, facts: Facts, numbers: Sequence[int]) -> _Check:
         """Do the sources `numbers` together support `sentence`?"""
@@ -166,6 +166,11 @@ class Attributor:
             dropped,
             tuple(kind for kind in FACT_KINDS if kind in unsupported),
         )
+
+    @cached_property
+    def _all(self) -> EvidenceFacts | None:
+        """What all the sources vouch for together: wanted only when a sentence fails."""
+        return joint_evidence(list(self._facts.values())) if self._facts else None
 
     def _unsupported(self, facts: Facts) -> tuple[str, ...]:
         """The kinds of fact in `facts` that none of the sources holds."""
