@@ -84,10 +84,11 @@ class ExtractiveAnswerer:
             topic = len(wanted & bigrams(passage, letters_only=True)) / len(wanted) if counted is not None else 0.0
             credit_topic = len(about & bigrams(passage)) / len(about) if about else 0.0
             for match in _SENTENCE.finditer(passage):
-                credited = _credited(match.group().strip())
+                raw = match.group().strip()
+                credited = _credited(raw)
                 # the byline stays where the question asks for it or names one of its people
                 kept = bool(credited) and (wants_credit or any(name in question for name in credited))
-                sentence = match.group().strip() if kept else _BYLINE.sub("", match.group()).strip()
+                sentence = raw if kept else _BYLINE.sub("", raw).strip()
                 key = _NOT_TEXT.sub("", sentence)
                 if len(key) < 4 or key in seen:
                     continue

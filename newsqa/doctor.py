@@ -69,13 +69,14 @@ def model_section(settings: Settings, *, hash_file: bool = True) -> dict[str, An
 
 def rules_state_section(settings: Settings) -> dict[str, Any]:
     """Whether the state after the answer prompt's rules is kept on disk, and how many files of it there are."""
+    from assistant.backends.llama import PromptStarts
     from assistant.factory import prompt_states_dir
 
     if not settings.generator.rules_state_on_disk:
         return {"on": False}
     files = []
     with contextlib.suppress(OSError):
-        files = [p.stat().st_size for p in prompt_states_dir(settings.run_dir).glob("*.state")]
+        files = [p.stat().st_size for p in PromptStarts.files(prompt_states_dir(settings.run_dir))]
     return {"on": True, "files": len(files), "bytes": sum(files)}
 
 

@@ -349,9 +349,14 @@ class PromptStarts:
             log.warning("cannot keep the prompt state in %s: %s", self.directory, exc)
 
     def _prune(self) -> None:
-        files = sorted(self.directory.glob(f"*{self.SUFFIX}"), key=lambda p: p.stat().st_mtime, reverse=True)
+        files = sorted(self.files(self.directory), key=lambda p: p.stat().st_mtime, reverse=True)
         for stale in files[self.keep :]:
             stale.unlink(missing_ok=True)
+
+    @classmethod
+    def files(cls, directory: Path) -> list[Path]:
+        """The state files kept in `directory`."""
+        return list(Path(directory).glob(f"*{cls.SUFFIX}"))
 
 
 def _stamp(path: Path | None) -> list[int] | None:
