@@ -279,7 +279,7 @@ def main(settings: Settings | None = None) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for name in ("newsqa", "assistant", "index", "corpus", "eval"):
         logging.getLogger(name).setLevel(logging.INFO)
-    runtime = open_runtime(settings, progress=True)
+    runtime = open_runtime(settings, progress=True, model_role="serve")  # `newsqa ask` may then ask its model
     runtime.warm()
     app = NewsApp(settings, runtime, staff=StaffCredentials.from_env(), upload_roots=[gradio_tmp])
     demo = build_demo(app)

@@ -11,11 +11,11 @@ from assistant.chat import Assistant, SearcherLike
 from assistant.generation import Generator, GeneratorError
 from assistant.kernels import BUILTIN, KernelPlan, cpu_variants, llama_lib_dir
 from assistant.models import DEFAULT_MODEL
-from assistant.worker import ModelWorker, WorkerGenerator, WorkerSpec
+from assistant.worker import SHARED_SERVER_FILE, ModelWorker, WorkerGenerator, WorkerSpec
 from core.config import GeneratorSettings, Settings
 from corpus.timeexpr import annotate
 
-BackendMaker = Callable[[GeneratorSettings, Path, Path], Generator]
+BackendMaker = Callable[..., Generator]
 
 
 def prompt_states_dir(run_dir: Path) -> Path:
@@ -23,7 +23,14 @@ def prompt_states_dir(run_dir: Path) -> Path:
     return Path(run_dir) / "prompt-states"
 
 
-def _worker_generator(settings: GeneratorSettings, engine: str, model: Path, run_dir: Path, name: str) -> Generator:
+def shared_server_path(run_dir: Path) -> Path:
+    """Where the web app names its running model server for `newsqa ask` (assistant.worker.SharedServer)."""
+    return Path(run_dir) / SHARED_SERVER_FILE
+
+
+def _worker_generator(
+    settings: GeneratorSettings, engine: str, model: Path, run_dir: Path, name: str, *, role: str
+) -> Generator:
     plan = None
     if engine == "llama" and settings.cpu_variant != "auto":
         library = ""
@@ -49,28 +56,30 @@ def _worker_generator(settings: GeneratorSettings, engine: str, model: Path, run
         # the answer prompt's rules, read once per machine (`newsqa ask` starts a model server for each question)
         state_dir=str(prompt_states_dir(run_dir)) if engine == "llama" and settings.rules_state_on_disk else "",
     )
+    shared = shared_server_path(run_dir) if settings.share_server else None
     worker = ModelWorker(
         spec,
         log_path=run_dir / "model-server.log",
         choice_path=run_dir / "kernels.json",
         start_timeout_s=settings.start_timeout_s,
+        shared_path=shared if role == "serve" else None,
     )
-    return WorkerGenerator(worker, name, timeout_s=settings.timeout_s)
+    return WorkerGenerator(worker, name, timeout_s=settings.timeout_s, shared_path=shared if role == "ask" else None)
 
 
-def _make_llama(settings: GeneratorSettings, models_dir: Path, run_dir: Path) -> Generator:
+def _make_llama(settings: GeneratorSettings, models_dir: Path, run_dir: Path, *, role: str) -> Generator:
     path = Path(settings.model_path).expanduser() if settings.model_path else Path(models_dir) / DEFAULT_MODEL.filename
-    return _worker_generator(settings, "llama", path, run_dir, f"llama:{path.name}")
+    return _worker_generator(settings, "llama", path, run_dir, f"llama:{path.name}", role=role)
 
 
-def _make_transformers(settings: GeneratorSettings, models_dir: Path, run_dir: Path) -> Generator:
+def _make_transformers(settings: GeneratorSettings, models_dir: Path, run_dir: Path, *, role: str) -> Generator:
     if not settings.model_path:
         raise GeneratorError("the transformers backend needs generator.model_path: a local model directory")
     path = Path(settings.model_path).expanduser()
-    return _worker_generator(settings, "transformers", path, run_dir, f"transformers:{path.name}")
+    return _worker_generator(settings, "transformers", path, run_dir, f"transformers:{path.name}", role=role)
 
 
-def _make_openai(settings: GeneratorSettings, models_dir: Path, run_dir: Path) -> Generator:
+def _make_openai(settings: GeneratorSettings, models_dir: Path, run_dir: Path, *, role: str) -> Generator:
     if not settings.base_url:
         raise GeneratorError("the openai backend needs generator.base_url, e.g. http://127.0.0.1:8000/v1")
     return OpenAIGenerator(settings.base_url, settings.api_model, timeout_s=settings.timeout_s)
@@ -83,24 +92,32 @@ BACKENDS: dict[str, BackendMaker] = {
 }
 
 
-def make_generator(settings: GeneratorSettings, models_dir: Path, run_dir: Path | None = None) -> Generator:
+ROLES = ("own", "serve", "ask")
+
+
+def make_generator(
+    settings: GeneratorSettings, models_dir: Path, run_dir: Path | None = None, *, role: str = "own"
+) -> Generator:
     """The generator `settings.backend` names; cheap, a local model starts in its own process on first use.
 
     Local models (llama, transformers) run in a model server child process whose log and kernel choice are kept in
-    `run_dir` (default: beside `models_dir`). "extractive" is not a Generator: it needs the question and passages,
-    not a prompt; use ExtractiveAnswerer.
+    `run_dir` (default: beside `models_dir`). With `generator.share_server`, the web app (`role` "serve") names
+    its server there, and `newsqa ask` ("ask") asks that one when it serves as its own would; "own": neither.
+    "extractive" is not a Generator: it needs the question and passages, not a prompt; use ExtractiveAnswerer.
     """
     if settings.backend == "extractive":
         raise GeneratorError("the extractive backend is ExtractiveAnswerer, not a Generator")
+    if role not in ROLES:
+        raise ValueError(f"role: expected one of {', '.join(ROLES)}, got {role!r}")
     make = BACKENDS[settings.backend]  # the settings admit no other backend
-    return make(settings, models_dir, Path(run_dir) if run_dir else Path(models_dir).parent / "run")
+    return make(settings, models_dir, Path(run_dir) if run_dir else Path(models_dir).parent / "run", role=role)
 
 
-def open_generator(settings: Settings) -> Generator | None:
+def open_generator(settings: Settings, *, role: str = "own") -> Generator | None:
     """The configured generator (its model starts on first use), or None for the extractive answerer."""
     if settings.generator.backend == "extractive":
         return None
-    return make_generator(settings.generator, settings.models_dir, settings.run_dir)
+    return make_generator(settings.generator, settings.models_dir, settings.run_dir, role=role)
 
 
 def build_assistant(

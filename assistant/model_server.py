@@ -2,8 +2,8 @@
 
 Native model code that dies (SIGILL from kernels the CPU traps, SIGSEGV, an out-of-memory kill) takes only this
 process down; the app's supervisor (`assistant.worker`) answers the question in flight without the model and starts
-a new server. Requests are served one at a time by the engine's own lock, so the prefix a judgement evaluated is
-still there for the answer that follows it.
+a new server. Requests are served one at a time, so the prefix a judgement evaluated is still there for the answer
+that follows it; a question waiting goes before any prompt to read ahead, whoever sent either (`Turns`).
 
     python -m assistant.model_server --engine llama --model M.gguf [--cpu-variant zen4 --cpu-library L.so]
 
@@ -108,6 +108,53 @@ def _chat_request(body: Any) -> dict[str, Any]:
     }
 
 
+class Turns:
+    """The engine's one-at-a-time lock, with questions first: a read-ahead waits while any question waits.
+
+    The app reads ahead only while its own questions leave the model idle; a question from another process that
+    shares this server (`newsqa ask` beside the app) is unknown to it, and would otherwise race each next passage.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._held = False
+        self._questions = 0  # questions waiting for the engine
+
+    def locked(self) -> bool:
+        return self._held
+
+    @contextlib.contextmanager
+    def question(self) -> Iterator[None]:
+        with self._cond:
+            self._questions += 1
+            try:
+                while self._held:
+                    self._cond.wait()
+            finally:
+                self._questions -= 1
+            self._held = True
+        try:
+            yield
+        finally:
+            self._release()
+
+    @contextlib.contextmanager
+    def ahead(self) -> Iterator[None]:
+        with self._cond:
+            while self._held or self._questions:
+                self._cond.wait()
+            self._held = True
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        with self._cond:
+            self._held = False
+            self._cond.notify_all()
+
+
 class ModelServer:
     """An HTTP server on 127.0.0.1 around one engine: POST /v1/chat/completions, GET /v1/models and /health, and
     POST /v1/read_ahead ({"messages": [...]}) for an engine with `read_ahead`: read a prompt's start before any
@@ -117,7 +164,7 @@ class ModelServer:
         self.engine = engine
         self.token = token
         self.info = dict(info or {})
-        self.busy = threading.Lock()  # held while the engine works: /health says whether a request is running
+        self.busy = Turns()  # held while the engine works: /health says whether a request is running
         # what the engine has done since the start: prompt tokens read (not taken from a cache) tell how much of
         # the work the prompt caches saved, which time alone cannot on a machine shared with other guests
         self.tokens = {"requests": 0, "prompt": 0, "cached": 0, "completion": 0, "ahead": 0}
@@ -225,7 +272,7 @@ class ModelServer:
                         self._send_json(500, {"error": {"message": message, "type": "server_error"}})
 
             def _judge(self, request: dict[str, Any]) -> None:
-                with server.busy:
+                with server.busy.question():
                     top, usage = server.engine.first_token_logprobs(
                         request["messages"], max(request["top_logprobs"], 1)
                     )
@@ -237,7 +284,7 @@ class ModelServer:
                 self._send_json(200, {**reply, "usage": {**usage, "completion_tokens": 1}})
 
             def _read_ahead(self, request: dict[str, Any]) -> None:
-                with server.busy:
+                with server.busy.ahead():
                     usage = server.engine.read_ahead(request["messages"])  # type: ignore[attr-defined]
                 server.count_ahead(usage)
                 self._send_json(200, {"object": "read_ahead", "usage": usage})
@@ -251,7 +298,7 @@ class ModelServer:
                 )
 
             def _complete(self, request: dict[str, Any]) -> None:
-                with server.busy:
+                with server.busy.question():
                     pieces = self._pieces(request)
                     text = "".join(pieces)
                 usage = dict(getattr(pieces, "usage", None) or {})
@@ -276,7 +323,7 @@ class ModelServer:
                     self.wfile.write(f"data: {json.dumps(event, ensure_ascii=False)}\n\n".encode())
                     self.wfile.flush()
 
-                with server.busy:
+                with server.busy.question():
                     send({"role": "assistant"})
                     pieces = self._pieces(request)
                     try:

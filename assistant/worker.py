@@ -3,11 +3,15 @@
 The app talks to the server as to any OpenAI-compatible endpoint (`OpenAIGenerator`), so a crash in native model
 code ends a child process, never the app, an evaluation or a test run. The question in flight is then answered
 without the model, and the server is started again for the next one.
+
+The web app names its running server in the run directory (`SharedServer`): a `newsqa ask` beside it asks that
+server, warm and holding the passages it read ahead, instead of loading a second model on the same cores.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import logging
 import os
@@ -35,6 +39,7 @@ _PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # the child imports `assist
 # a plan that dies this often within the window is given up for the next one (a kernel that traps now and then)
 _MAX_DEATHS, _DEATH_WINDOW_S = 3, 600.0
 _RESTART_DELAYS_S = (0.5, 2.0, 5.0, 15.0, 30.0)
+SHARED_SERVER_FILE = "model-server.json"  # in the run directory: the web app's running server, for `newsqa ask`
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,24 @@ class WorkerSpec:
     flash_attn: bool = False
     ahead_states: int = 0  # prompt states read ahead the server keeps (assistant.readahead)
     state_dir: str = ""  # where the llama engine keeps system messages' states across processes ("" nowhere)
+
+    def serves_like(self, other: WorkerSpec, plan: KernelPlan | None) -> bool:
+        """Would a server started from `other`, running `plan`, answer as one started from this spec would?
+
+        The same engine, model file, context, threads and attention; the kernels too when this spec fixes them
+        (with "auto" it would have chosen among what runs here). What it keeps ahead or on disk does not matter.
+        """
+        same = (self.engine, _resolved(self.model), self.n_ctx, self.threads, self.flash_attn) == (
+            other.engine,
+            _resolved(other.model),
+            other.n_ctx,
+            other.threads,
+            other.flash_attn,
+        )
+        if self.plan is None:
+            return same
+        fixed = (self.plan.variant, self.plan.extra_buffers)
+        return same and plan is not None and fixed == (plan.variant, plan.extra_buffers)
 
     def command(self, plan: KernelPlan | None) -> list[str]:
         cmd = [sys.executable, "-m", "assistant.model_server", "--engine", self.engine, "--model", self.model]
@@ -70,6 +93,94 @@ class WorkerSpec:
         if self.nice:
             cmd += ["--nice", str(self.nice)]
         return cmd
+
+
+def _resolved(model: str) -> str:
+    """A model file or directory as an absolute path (two processes may name it from different directories); a
+    name that is no path here (a hub name) as it is."""
+    path = Path(model).expanduser()
+    return str(path.resolve()) if model and path.exists() else model
+
+
+@dataclass(frozen=True)
+class SharedServer:
+    """A model server another process runs and names in its run directory (the web app's, for `newsqa ask`)."""
+
+    url: str  # …/v1
+    token: str
+    pid: int
+
+    def alive(self) -> bool:
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # another user's process has that number now: not the server named
+            return False
+        return True
+
+    @staticmethod
+    def write(path: Path, spec: WorkerSpec, running: _Running, token: str) -> None:
+        """Name `running` in `path` (readable by this user only: it holds the server's token), replacing it whole."""
+        plan = running.plan
+        record = {
+            "version": 1,
+            "owner": os.getpid(),
+            "pid": running.process.pid,
+            "port": running.port,
+            "token": token,
+            "spec": {
+                "engine": spec.engine,
+                "model": _resolved(spec.model),
+                "n_ctx": spec.n_ctx,
+                "threads": spec.threads,
+                "flash_attn": spec.flash_attn,
+            },
+            "plan": None if plan is None else [plan.variant, plan.library, plan.extra_buffers],
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        part = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(record, out)
+        os.replace(part, path)
+
+    @staticmethod
+    def forget(path: Path) -> None:
+        """Remove `path` if this process wrote it (a second app on the same data may have named its own since)."""
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads(path.read_text(encoding="utf-8")).get("owner") == os.getpid():
+                path.unlink()
+
+    @classmethod
+    def find(cls, path: Path, spec: WorkerSpec) -> SharedServer | None:
+        """The server named in `path` if it runs, answers with its token and serves as `spec` would; else None."""
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            saved = record["spec"]
+            plan = KernelPlan(*record["plan"]) if record["plan"] else None
+            named = WorkerSpec(
+                saved["engine"], saved["model"], saved["n_ctx"], saved["threads"], flash_attn=saved["flash_attn"]
+            )
+            server = cls(f"http://127.0.0.1:{int(record['port'])}/v1", str(record["token"]), int(record["pid"]))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("%s does not name a model server (%s); starting one", path, exc)
+            return None
+        if record.get("version") != 1 or not spec.serves_like(named, plan) or not server.alive():
+            return None
+        import httpx  # here, not on import: `newsqa ask` shows its quotation before it needs the model
+
+        try:
+            reply = httpx.get(
+                server.url.removesuffix("/v1") + "/health",
+                headers={"Authorization": f"Bearer {server.token}"},
+                timeout=5.0,
+            )
+        except httpx.HTTPError:
+            return None
+        return server if reply.status_code == 200 else None
 
 
 @dataclass
@@ -112,8 +223,11 @@ class ModelWorker:
         start_timeout_s: float = 600.0,
         env: dict[str, str] | None = None,
         candidates: Sequence[KernelPlan] | None = None,
+        shared_path: Path | None = None,
     ) -> None:
         self.spec = spec
+        # where to name the running server for other processes on the same data (SharedServer); None: nowhere
+        self.shared_path = shared_path
         # the plans to probe; None: this machine's llama.cpp build decides (llama engine without a fixed plan)
         self.candidates = None if candidates is None else list(candidates)
         self.log_path = Path(log_path)
@@ -207,6 +321,8 @@ class ModelWorker:
             self._cond.notify_all()
         if running is not None:
             _terminate(running.process)
+        if self.shared_path is not None:
+            SharedServer.forget(self.shared_path)
 
     # -- starting ----------------------------------------------------------------------------------------------
 
@@ -240,6 +356,11 @@ class ModelWorker:
             self._status.error = ""
             if choice is not None:
                 self._status.choice = choice
+            if self.shared_path is not None:
+                try:
+                    SharedServer.write(self.shared_path, self.spec, running, self.token)
+                except OSError as exc:  # `newsqa ask` then starts its own server, as it did before
+                    log.warning("cannot name the model server in %s: %s", self.shared_path, exc)
             self._cond.notify_all()
         # `newsqa serve` prints the ready state itself; `newsqa doctor` shows why these kernels
         log.debug("local model ready (pid %s, %s)", running.process.pid, running.plan.label if running.plan else "")
@@ -362,6 +483,8 @@ class ModelWorker:
             outcome = kernels.describe_exit(code)
             log.error("the local model server (pid %s) %s; restarting it", running.process.pid, outcome)
             self._running = None
+            if self.shared_path is not None:
+                SharedServer.forget(self.shared_path)
             self._status.last_exit = outcome
             self._status.restarts += 1
             now = time.monotonic()
@@ -418,24 +541,51 @@ class WorkerGenerator:
     A failure while the child is gone raises ModelCrashed, so the caller can answer without the model and say why.
     """
 
-    def __init__(self, worker: ModelWorker, name: str, *, timeout_s: float = 120.0) -> None:
+    def __init__(
+        self, worker: ModelWorker, name: str, *, timeout_s: float = 120.0, shared_path: Path | None = None
+    ) -> None:
         self.worker = worker
         self.name = name
         self.timeout_s = timeout_s
+        # where another process (the web app) may name a running server to ask instead of starting one; looked up
+        # once, on the first request
+        self.shared_path = shared_path
+        self._shared: SharedServer | None = None
+        self._looked = shared_path is None
         self._clients: dict[str, OpenAIGenerator] = {}
         self._lock = threading.Lock()
 
+    @property
+    def shared(self) -> SharedServer | None:
+        """The other process's server this generator asks, if it found one that serves as its own would."""
+        with self._lock:
+            if not self._looked:
+                self._looked = True
+                self._shared = SharedServer.find(self.shared_path, self.worker.spec)  # type: ignore[arg-type]
+                if self._shared is not None:
+                    log.debug("asking the model server of process %s at %s", self._shared.pid, self._shared.url)
+            return self._shared
+
     def _client(self) -> OpenAIGenerator:
-        url = self.worker.url()
+        shared = self.shared
+        url, token = (shared.url, shared.token) if shared is not None else (self.worker.url(), self.worker.token)
         with self._lock:
             if url not in self._clients:
-                self._clients = {
-                    url: OpenAIGenerator(url, timeout_s=self.timeout_s, api_key=self.worker.token, report_usage=True)
-                }
+                self._clients = {url: OpenAIGenerator(url, timeout_s=self.timeout_s, api_key=token, report_usage=True)}
             return self._clients[url]
 
     def _crashed(self, exc: GeneratorError, url: str) -> GeneratorError:
-        """ModelCrashed when the server at `url` died under this request; `exc` as it is for any other failure."""
+        """ModelCrashed when the server at `url` died under this request; `exc` as it is for any other failure.
+
+        A shared server that is gone is not asked again: the next request starts this process's own."""
+        with self._lock:
+            shared = self._shared
+        if shared is not None and url == shared.url:
+            if shared.alive():
+                return exc
+            with self._lock:
+                self._shared = None
+            return ModelCrashed(f"the web app's model server (pid {shared.pid}) ended while answering: {exc}")
         ended = self.worker.exit_of(url)
         return ModelCrashed(f"the local model server {ended} while answering: {exc}") if ended else exc
 
@@ -475,5 +625,7 @@ class WorkerGenerator:
         return dict(reply.get("usage") or {}) if isinstance(reply, dict) else {}
 
     def warm(self) -> None:
-        """Start the model server now (in the background) instead of on the first question."""
-        self.worker.start()
+        """Start the model server now (in the background) instead of on the first question, unless another
+        process's server is there to ask."""
+        if self.shared is None:
+            self.worker.start()

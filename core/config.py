@@ -131,6 +131,10 @@ class GeneratorSettings(_Group):
     # read in a batch of their own: the same answers with the zen4 kernels, with the haswell ones judgements that
     # differ in the second or third decimal and the same scores (docs/BENCHMARKS.md)
     rules_state_on_disk: bool = True
+    # `newsqa ask` asks the model server of the web app running on the same data directory, when it runs the same
+    # model the same way, instead of loading a second copy on the same cores; it then finds the passages the app
+    # read ahead, and answers as its own server would have
+    share_server: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -235,7 +235,10 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
     history = _read_history(args.history) if args.history else []
     # the model starts once the quotation is out: loading it beside the search would make the quotation wait
-    runtime = open_runtime(with_generator(settings, args.generator), progress=not args.json, warm=False)
+    # and it asks the web app's model server when one runs on this data (generator.share_server)
+    runtime = open_runtime(
+        with_generator(settings, args.generator), progress=not args.json, warm=False, model_role="ask"
+    )
     answer = None
     try:
         for event in runtime.assistant.stream(args.question, history, question_date=args.date):

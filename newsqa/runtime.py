@@ -53,17 +53,23 @@ def with_generator(settings: Settings, backend: str | None) -> Settings:
 
 
 def open_runtime(
-    settings: Settings, *, load_sample_if_empty: bool = True, progress: bool = False, warm: bool = True
+    settings: Settings,
+    *,
+    load_sample_if_empty: bool = True,
+    progress: bool = False,
+    warm: bool = True,
+    model_role: str = "own",
 ) -> Runtime:
     """Open the store (loading the bundled sample page into an empty one), sync the indexes, build the assistant.
 
     With `warm` the local model starts loading in its own process at once (a server, whose first visitor should
     not wait for it); without, on the first question that needs it (`newsqa ask`, whose quotation would otherwise
-    wait for the cores the loading model takes)."""
+    wait for the cores the loading model takes). `model_role` "serve" names the model server for other processes
+    on this data directory, "ask" asks such a server when one runs (assistant.factory.make_generator)."""
     store = Store(settings.db_path)
     if load_sample_if_empty and store.count() == 0:
         ingest_sample(settings, store)
-    generator = open_generator(settings)
+    generator = open_generator(settings, role=model_role)
     start = getattr(generator, "warm", None)
     if warm and start is not None:
         start()  # the model loads in its own process while the indexes are brought in step

@@ -388,3 +388,137 @@ def test_the_setting_reaches_the_worker(tmp_path: Path) -> None:
     gen = make_generator(settings.generator, tmp_path, tmp_path / "run")
     assert isinstance(gen, WorkerGenerator) and gen.worker.spec.flash_attn is True
     assert not make_generator(Settings(home=tmp_path).generator, tmp_path, tmp_path / "run").worker.spec.flash_attn
+
+
+# -- one model server for the web app and `newsqa ask` -------------------------------------------------------------
+
+
+def test_a_waiting_question_goes_before_a_waiting_read_ahead() -> None:
+    from assistant.model_server import Turns
+
+    turns, order = Turns(), []
+
+    def take(kind: str) -> None:
+        with turns.question() if kind == "question" else turns.ahead():
+            order.append(kind)
+
+    with turns.question():  # the engine is busy; a read-ahead comes first, then a question from another process
+        ahead = threading.Thread(target=take, args=("ahead",))
+        ahead.start()
+        time.sleep(0.1)
+        question = threading.Thread(target=take, args=("question",))
+        question.start()
+        time.sleep(0.1)
+        assert turns.locked() and order == []
+    ahead.join(5)
+    question.join(5)
+    assert order == ["question", "ahead"] and not turns.locked()
+
+
+def test_ask_uses_the_app_s_running_server_and_starts_its_own_when_that_is_gone(tmp_path: Path) -> None:
+    shared = tmp_path / "run" / worker_module.SHARED_SERVER_FILE
+    script = _script(tmp_path, piece_delay_s=0.2)
+    app_worker = _worker(tmp_path, script, plan=ZEN4, shared_path=shared)
+    try:
+        app_url = app_worker.url()
+        assert shared.stat().st_mode & 0o777 == 0o600  # it holds the server's token
+        ask = WorkerGenerator(_worker(tmp_path, script, plan=ZEN4), "scripted", shared_path=shared)
+        assert complete(ask, MESSAGES, max_tokens=64) == LAW_REPLY
+        assert ask.shared is not None and ask.shared.url == app_url
+        assert ask.worker.status().state == "stopped"  # no second model was loaded
+        assert app_worker.health()["tokens"]["requests"] == 1
+
+        reply = ask.stream(MESSAGES, max_tokens=64)
+        assert next(reply)
+        app_worker.stop()  # the app is closed while `ask` is answering
+        with pytest.raises(ModelCrashed, match="web app's model server"):
+            list(reply)
+        assert not shared.exists()
+        assert complete(ask, MESSAGES, max_tokens=64) == LAW_REPLY  # from a server of its own now
+        assert ask.worker.status().state == "ready" and ask.shared is None
+    finally:
+        app_worker.stop()
+        ask.worker.stop()
+
+
+def test_a_named_server_is_asked_only_when_it_runs_and_serves_the_same_way(tmp_path: Path, caplog) -> None:
+    from dataclasses import replace
+
+    from assistant.worker import SharedServer
+
+    shared = tmp_path / "run" / worker_module.SHARED_SERVER_FILE
+    app_worker = _worker(tmp_path, _script(tmp_path), plan=ZEN4, shared_path=shared)
+    spec = app_worker.spec
+    try:
+        app_worker.url()
+        assert SharedServer.find(shared, spec) is not None
+        assert SharedServer.find(shared, replace(spec, plan=None, ahead_states=5, state_dir="x", nice=3)) is not None
+        for other in (
+            replace(spec, n_ctx=1024),
+            replace(spec, threads=1),
+            replace(spec, flash_attn=True),
+            replace(spec, model=str(tmp_path / "other.json")),
+            replace(spec, plan=KernelPlan("haswell", "", True)),  # a fixed plan must be the one running
+            replace(spec, plan=ZEN4_SAFE),
+        ):
+            assert SharedServer.find(shared, other) is None, other
+        record = json.loads(shared.read_text(encoding="utf-8"))
+        shared.write_text(json.dumps({**record, "token": "wrong"}), encoding="utf-8")
+        assert SharedServer.find(shared, spec) is None  # the server does not know that token
+        shared.write_text("{not json", encoding="utf-8")
+        with caplog.at_level("WARNING"):
+            assert SharedServer.find(shared, spec) is None
+        assert "does not name a model server" in caplog.text
+        shared.write_text(json.dumps({**record, "version": 2}), encoding="utf-8")
+        assert SharedServer.find(shared, spec) is None
+        shared.write_text(json.dumps(record), encoding="utf-8")
+    finally:
+        app_worker.stop()
+    assert not shared.exists()
+    shared.write_text(json.dumps(record), encoding="utf-8")  # left behind by an app that was killed
+    assert SharedServer.find(shared, spec) is None
+    assert SharedServer.find(tmp_path / "nothing.json", spec) is None
+
+
+def test_a_restarted_app_server_is_named_again(tmp_path: Path, fast_restarts: None) -> None:
+    from assistant.worker import SharedServer
+
+    shared = tmp_path / "run" / worker_module.SHARED_SERVER_FILE
+    app_worker = _worker(tmp_path, _script(tmp_path), plan=ZEN4, shared_path=shared)
+    try:
+        app_worker.url()
+        first = SharedServer.find(shared, app_worker.spec)
+        os.kill(app_worker.status().pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while app_worker.status().restarts < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        url = app_worker.url()
+        again = SharedServer.find(shared, app_worker.spec)
+        assert first is not None and again is not None and again.url == url and again.pid != first.pid
+    finally:
+        app_worker.stop()
+
+
+@pytest.mark.parametrize(
+    ("role", "share", "named", "asks"),
+    [
+        ("serve", True, True, False),
+        ("ask", True, False, True),
+        ("own", True, False, False),
+        ("serve", False, False, False),
+        ("ask", False, False, False),
+    ],
+)
+def test_the_roles_and_the_setting_reach_the_worker(tmp_path: Path, role, share, named, asks) -> None:
+    from assistant.factory import make_generator
+
+    settings = Settings(home=tmp_path).override({"generator": {"share_server": share}})
+    gen = make_generator(settings.generator, tmp_path, tmp_path / "run", role=role)
+    assert (gen.worker.shared_path is not None) is named and (gen.shared_path is not None) is asks
+
+
+def test_an_unknown_role_is_refused(tmp_path: Path) -> None:
+    from assistant.factory import make_generator
+
+    with pytest.raises(ValueError, match="role"):
+        make_generator(Settings(home=tmp_path).generator, tmp_path, role="guest")

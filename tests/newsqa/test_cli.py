@@ -112,7 +112,7 @@ def test_ask_starts_the_model_only_when_a_question_needs_it(monkeypatch, tmp_pat
 
     monkeypatch.setattr(newsqa.runtime, "Store", OpenOnlyStore)
     monkeypatch.setattr(newsqa.runtime, "Searcher", OpenOnlySearcher)
-    monkeypatch.setattr(newsqa.runtime, "open_generator", lambda settings: Warmable(default="好"))
+    monkeypatch.setattr(newsqa.runtime, "open_generator", lambda settings, **kw: Warmable(default="好"))
     settings = Settings(home=tmp_path)
     newsqa.runtime.open_runtime(settings)  # the web app: the model loads while the indexes are synced
     assert Warmable.warmed == 1
@@ -124,4 +124,4 @@ def test_ask_starts_the_model_only_when_a_question_needs_it(monkeypatch, tmp_pat
     monkeypatch.setattr(newsqa.runtime, "open_runtime", lambda *a, **kw: opened.append(kw) or real(*a, **kw))
     monkeypatch.setenv("NEWSQA_HOME", str(tmp_path))
     main(["ask", "垃圾分类条例什么时候施行？", "--generator", "extractive"])
-    assert opened and opened[0]["warm"] is False
+    assert opened and opened[0]["warm"] is False and opened[0]["model_role"] == "ask"
