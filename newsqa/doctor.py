@@ -58,6 +58,7 @@ def model_section(settings: Settings, *, hash_file: bool = True) -> dict[str, An
     info: dict[str, Any] = {"backend": gen.backend, "path": str(path), "exists": path.exists()}
     if gen.backend == "llama":
         info["rules_state"] = rules_state_section(settings)
+    info["shared_server"] = shared_server_section(settings)
     if path.is_file():
         info["bytes"] = path.stat().st_size
         if hash_file:
@@ -78,6 +79,18 @@ def rules_state_section(settings: Settings) -> dict[str, Any]:
     with contextlib.suppress(OSError):
         files = [p.stat().st_size for p in PromptStarts.files(prompt_states_dir(settings.run_dir))]
     return {"on": True, "files": len(files), "bytes": sum(files)}
+
+
+def shared_server_section(settings: Settings) -> dict[str, Any]:
+    """Whether `newsqa ask` would ask the web app's running model server (generator.share_server), and whose."""
+    from assistant.factory import make_generator
+
+    if not settings.generator.share_server:
+        return {"on": False}
+    shared = None
+    with contextlib.suppress(Exception):  # a setting that cannot build a generator is reported elsewhere
+        shared = make_generator(settings.generator, settings.models_dir, settings.run_dir, role="ask").shared
+    return {"on": True, "pid": shared.pid if shared is not None else None}
 
 
 def worker_section(generator: Any) -> dict[str, Any]:
@@ -185,6 +198,13 @@ def format_report(report: dict[str, Any]) -> str:
             lines.append(f"  提示规则的状态：已存盘（{rules['files']} 份，{size}），新的模型进程载入它，不必重读规则")
         elif rules:
             lines.append("  提示规则的状态：尚未存盘，模型第一次读过规则后存盘")
+        shared = model.get("shared_server")
+        if shared and not shared["on"]:
+            lines.append("  newsqa ask：每次启动自己的模型进程（generator.share_server 关）")
+        elif shared and shared["pid"]:
+            lines.append(f"  newsqa ask：用正在运行的网页应用的模型进程（pid {shared['pid']}），不另载模型")
+        elif shared:
+            lines.append("  newsqa ask：没有正在运行的网页应用可共用模型，每次启动自己的模型进程")
     if server:
         state = _STATES.get(server["state"], server["state"])
         lines.append(f"模型进程：{state}（pid {server['pid'] or '—'}）")

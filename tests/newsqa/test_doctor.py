@@ -77,6 +77,49 @@ def test_the_rules_state_section_counts_the_files_in_the_run_directory(tmp_path:
     assert rules_state_section(off) == {"on": False}
 
 
+def test_report_says_whether_ask_shares_the_app_s_model() -> None:
+    def text(shared: dict) -> str:
+        report = _report()
+        report["model"]["shared_server"] = shared
+        return format_report(report)
+
+    assert "newsqa ask：用正在运行的网页应用的模型进程（pid 4242），不另载模型" in text({"on": True, "pid": 4242})
+    assert "没有正在运行的网页应用可共用模型" in text({"on": True, "pid": None})
+    assert "（generator.share_server 关）" in text({"on": False})
+    assert "newsqa ask" not in format_report(_report())
+
+
+def test_the_shared_server_section_finds_the_app_s_running_server(tmp_path: Path) -> None:
+    import threading
+    from types import SimpleNamespace
+
+    from assistant.factory import shared_server_path
+    from assistant.model_server import ModelServer
+    from assistant.worker import SharedServer, WorkerSpec, _Running
+    from core.config import Settings
+    from newsqa.doctor import shared_server_section
+    from tests.support.engines import ScriptedEngine
+
+    settings = Settings(home=tmp_path)
+    assert shared_server_section(settings) == {"on": True, "pid": None}
+    server = ModelServer(ScriptedEngine({}, "zen4", False), token="t0ken")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        gen = settings.generator
+        spec = WorkerSpec("llama", str(settings.models_dir / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"), gen.n_ctx)
+        running = _Running(SimpleNamespace(pid=os.getpid()), server.port, {}, None)  # type: ignore[arg-type]
+        SharedServer.write(shared_server_path(settings.run_dir), spec, running, "t0ken")
+        assert shared_server_section(settings) == {"on": True, "pid": os.getpid()}
+        wider = settings.override({"generator": {"n_ctx": 8192}})  # ask would run another model: not shared
+        assert shared_server_section(wider) == {"on": True, "pid": None}
+        off = settings.override({"generator": {"share_server": False}})
+        assert shared_server_section(off) == {"on": False}
+    finally:
+        server.shutdown()
+        thread.join()
+
+
 def test_report_says_how_much_the_model_read_ahead() -> None:
     reading = format_report({**_report(), "ahead": {"limit": 32}})
     assert "预读：最新文章的前 32 段，模型空闲时读入" in reading
