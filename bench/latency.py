@@ -1,6 +1,7 @@
 """How long residents wait, side by side with the quality of the same run: the sample set and rgb_zh's first 60.
 
-    .venv/bin/python bench/latency.py [--sets sample rgb] [--rgb-limit 60] [--rgb-from 0] [--ask 5] [--out F.json]
+    .venv/bin/python bench/latency.py [--sets sample rgb] [--rgb-limit 60] [--rgb-from 0] [--ask 5]
+                                      [--ask-beside-app 6] [--out F.json]
 
 For each set it runs every question through the assistant as `newsqa eval` does (the model server started and
 warmed before the first question, as `newsqa serve` does), and prints:
@@ -14,7 +15,8 @@ warmed before the first question, as `newsqa serve` does), and prints:
 Before the first question the model reads passages ahead as the app does once started (`--ahead newest`), or
 each question's best passage (`--ahead best`, a bound), or none (`--ahead off`).
 `--ask N` also times `newsqa ask` N times from process start to the quotation on screen and to the answer,
-against a data directory holding the sample page. Every figure is printed with the CPU and kernels it ran on, and
+against a data directory holding the sample page. `--ask-beside-app N` times it on N sample questions while
+`newsqa serve` runs on that directory, through the app's model server and then each with its own. Every figure is printed with the CPU and kernels it ran on, and
 with the share of the run's CPU time a virtual machine's hypervisor gave to other guests (`cpu_stolen`).
 """
 
@@ -200,11 +202,11 @@ def model_speeds(work: dict[str, float]) -> dict[str, float] | None:
     }
 
 
-def time_ask(home: Path, n: int, question: str = "垃圾分类条例什么时候施行？") -> dict[str, Any]:
-    """Seconds from `newsqa ask` starting to the quotation's line, and to the process's end, over n runs."""
-    env = {**os.environ, "NEWSQA_HOME": str(home), "PYTHONUNBUFFERED": "1"}
-    quote_s, answer_s = [], []
-    for _ in range(n):
+def _time_asks(home: Path, questions: list[str], extra_env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Seconds from `newsqa ask` starting to the quotation's line, and to the process's end, one run a question."""
+    env = {**os.environ, "NEWSQA_HOME": str(home), "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+    quote_s, answer_s, answers = [], [], []
+    for question in questions:
         start = time.perf_counter()
         process = subprocess.Popen(
             [sys.executable, "-m", "newsqa.cli", "ask", question],
@@ -215,15 +217,102 @@ def time_ask(home: Path, n: int, question: str = "垃圾分类条例什么时候
             text=True,
         )
         assert process.stdout is not None
+        answers.append("")
         for line in process.stdout:
             if line.startswith("原文摘录") and len(quote_s) < len(answer_s) + 1:
                 quote_s.append(time.perf_counter() - start)
+            elif line.startswith("回答："):
+                answers[-1] = line.strip()
         process.wait()
         answer_s.append(time.perf_counter() - start)
     return {
-        "runs": n,
+        "runs": len(questions),
         "quote_s": (round(percentile(quote_s, 50), 2), round(percentile(quote_s, 95), 2)) if quote_s else None,
         "answer_s": (round(percentile(answer_s, 50), 2), round(percentile(answer_s, 95), 2)),
+        "answer_each_s": [round(t, 2) for t in answer_s],
+        "answers": answers,
+    }
+
+
+def time_ask(home: Path, n: int, question: str = "垃圾分类条例什么时候施行？") -> dict[str, Any]:
+    """Seconds from `newsqa ask` starting to the quotation's line, and to the process's end, over n runs."""
+    return _time_asks(home, [question] * n)
+
+
+def _app_health(shared: Path) -> dict[str, Any] | None:
+    """The /health of the model server the app names in `shared`, or None while there is none."""
+    import httpx
+
+    try:
+        record = json.loads(shared.read_text(encoding="utf-8"))
+        reply = httpx.get(
+            f"http://127.0.0.1:{record['port']}/health",
+            headers={"Authorization": f"Bearer {record['token']}"},
+            timeout=5,
+        )
+        return dict(reply.json()) if reply.status_code == 200 else None
+    except (OSError, ValueError, KeyError, httpx.HTTPError):
+        return None
+
+
+def time_ask_beside_app(home: Path, n: int, quiet_s: float = 20.0, limit_s: float = 3600.0) -> dict[str, Any]:
+    """`newsqa ask` while `newsqa serve` runs on the same data, after the app's read-ahead pass: n questions of the
+    sample set (none a follow-up) asked through the app's model server (`generator.share_server`, the default),
+    then the same n each with a model server of its own (the setting off) with the app still running, idle."""
+    import socket
+
+    from assistant.worker import SHARED_SERVER_FILE
+
+    with socket.socket() as probe:  # a free port for the app: another may hold the default one
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    questions = [q.question for q in load_questions(SETS["sample"][0]) if not q.history][:n]
+    shared = home / "run" / SHARED_SERVER_FILE
+    env = {**os.environ, "NEWSQA_HOME": str(home)}
+    log = (home / "app-beside.log").open("wb")
+    app = subprocess.Popen(
+        [sys.executable, "-m", "newsqa.cli", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        began, last, quiet_since = time.monotonic(), None, None
+        while True:  # the pass is over when the server has read nothing more ahead for quiet_s
+            if app.poll() is not None or time.monotonic() - began > limit_s:
+                raise RuntimeError(f"the app ended or its pass did not end; see {home / 'app-beside.log'}")
+            health = _app_health(shared)
+            ahead = None if health is None else (health["tokens"]["ahead"], health["busy"])
+            if ahead is not None and ahead == last and not ahead[1]:
+                quiet_since = quiet_since or time.monotonic()
+                if time.monotonic() - quiet_since >= quiet_s:
+                    pass_s = quiet_since - began
+                    break
+            else:
+                quiet_since = None
+            last = ahead
+            time.sleep(2.0)
+        before = _app_health(shared)["tokens"]
+        beside = _time_asks(home, questions)
+        middle = _app_health(shared)["tokens"]
+        own = _time_asks(home, questions, {"NEWSQA_GENERATOR__SHARE_SERVER": "false"})
+        after = _app_health(shared)["tokens"]
+    finally:
+        app.terminate()
+        try:
+            app.wait(30)
+        except subprocess.TimeoutExpired:
+            app.kill()
+        log.close()
+    return {
+        "questions": questions,
+        "app_start_and_pass_s": round(pass_s, 1),
+        "read_ahead_tokens": before["ahead"],
+        "shared": {**beside, "app_requests": middle["requests"] - before["requests"]},
+        "own": {**own, "app_requests": after["requests"] - middle["requests"]},
+        "same_answers": sum(a == b for a, b in zip(beside["answers"], own["answers"], strict=True)),
     }
 
 
@@ -238,6 +327,14 @@ def main() -> int:
         help="rgb_zh's questions from this one on (60: past the measured 60, for choosing settings)",
     )
     parser.add_argument("--ask", type=int, default=0, help="time `newsqa ask` this many times")
+    parser.add_argument(
+        "--ask-beside-app",
+        type=int,
+        default=0,
+        metavar="N",
+        help="time `newsqa ask` on N sample questions while `newsqa serve` runs on the same data, through its "
+        "model server and then each with its own",
+    )
     parser.add_argument(
         "--ahead",
         choices=["newest", "best", "off"],
@@ -291,7 +388,7 @@ def main() -> int:
         chosen = home / "run" / "kernels.json"
         choice = json.loads(chosen.read_text()) if chosen.is_file() else {}
         result["kernels"] = [entry["plan"] for entry in choice.values()]
-    if args.ask:
+    if args.ask or args.ask_beside_app:
         ask_home = home / "ask"
         env = {**os.environ, "NEWSQA_HOME": str(ask_home), "NEWSQA_GENERATOR__MODEL_PATH": str(model)}
         subprocess.run(
@@ -312,11 +409,20 @@ def main() -> int:
             capture_output=True,
         )
         os.environ["NEWSQA_GENERATOR__MODEL_PATH"] = str(model)
-        result["ask"] = time_ask(ask_home, args.ask)
+        if args.ask:
+            result["ask"] = time_ask(ask_home, args.ask)
+        if args.ask_beside_app:
+            result["ask_beside_app"] = time_ask_beside_app(ask_home, args.ask_beside_app)
     rows = {k: v["row"] for k, v in result.items() if isinstance(v, dict) and "row" in v}
     print(
         json.dumps(
-            {"cpu": result["cpu"], "kernels": result["kernels"], **rows, "ask": result.get("ask")},
+            {
+                "cpu": result["cpu"],
+                "kernels": result["kernels"],
+                **rows,
+                "ask": result.get("ask"),
+                "ask_beside_app": result.get("ask_beside_app"),
+            },
             ensure_ascii=False,
             indent=1,
         )
