@@ -16,8 +16,9 @@ Before the first question the model reads passages ahead as the app does once st
 each question's best passage (`--ahead best`, a bound), or none (`--ahead off`).
 `--ask N` also times `newsqa ask` N times from process start to the quotation on screen and to the answer,
 against a data directory holding the sample page. `--ask-beside-app N` times it on N sample questions while
-`newsqa serve` runs on that directory, through the app's model server and then each with its own. Every figure is printed with the CPU and kernels it ran on, and
-with the share of the run's CPU time a virtual machine's hypervisor gave to other guests (`cpu_stolen`).
+`newsqa serve` runs on that directory, through the app's model server and then each with its own. Every figure
+is printed with the CPU and kernels it ran on, and with the share of the run's CPU time a virtual machine's
+hypervisor gave to other guests (`cpu_stolen`).
 """
 
 from __future__ import annotations
