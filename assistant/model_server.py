@@ -27,7 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Protocol
 
-from assistant.backends.llama import LlamaGenerator
+from assistant.backends.llama import READ_AHEAD_KEEPS, LlamaGenerator
 from assistant.backends.transformers import TransformersGenerator
 from assistant.generation import prompt_tokens_read
 from assistant.kernels import KernelPlan
@@ -108,6 +108,15 @@ def _chat_request(body: Any) -> dict[str, Any]:
     }
 
 
+def _read_ahead_request(body: Any) -> dict[str, Any]:
+    """A read-ahead: {"messages": [...], "keep": "ahead" (default), "recent" or "none"} (LlamaGenerator.read_ahead)."""
+    messages = _messages(body)
+    keep = body.get("keep", "ahead")
+    if keep not in READ_AHEAD_KEEPS:
+        raise BadRequest(f"keep must be one of {', '.join(READ_AHEAD_KEEPS)}, got {keep!r}")
+    return {"messages": messages, "keep": keep}
+
+
 class Turns:
     """The engine's one-at-a-time lock, with questions first: a read-ahead waits while any question waits.
 
@@ -157,8 +166,8 @@ class Turns:
 
 class ModelServer:
     """An HTTP server on 127.0.0.1 around one engine: POST /v1/chat/completions, GET /v1/models and /health, and
-    POST /v1/read_ahead ({"messages": [...]}) for an engine with `read_ahead`: read a prompt's start before any
-    question needs it (assistant.readahead)."""
+    POST /v1/read_ahead ({"messages": [...], "keep": ...}) for an engine with `read_ahead`: read a prompt's start
+    before any question needs it (assistant.readahead)."""
 
     def __init__(self, engine: Engine, *, token: str = "", info: dict[str, Any] | None = None, port: int = 0) -> None:
         self.engine = engine
@@ -252,7 +261,7 @@ class ModelServer:
                 try:
                     length = int(self.headers.get("Content-Length", "0"))
                     body = json.loads(self.rfile.read(length) or b"null")
-                    request = {"messages": _messages(body)} if reads_ahead else _chat_request(body)
+                    request = _read_ahead_request(body) if reads_ahead else _chat_request(body)
                 except (ValueError, BadRequest) as exc:
                     self._send_json(400, {"error": {"message": str(exc), "type": "invalid_request_error"}})
                     return
@@ -285,7 +294,8 @@ class ModelServer:
 
             def _read_ahead(self, request: dict[str, Any]) -> None:
                 with server.busy.ahead():
-                    usage = server.engine.read_ahead(request["messages"])  # type: ignore[attr-defined]
+                    engine: Any = server.engine
+                    usage = engine.read_ahead(request["messages"], keep=request["keep"])
                 server.count_ahead(usage)
                 self._send_json(200, {"object": "read_ahead", "usage": usage})
 

@@ -614,12 +614,12 @@ class WorkerGenerator:
         """Does the server keep states read ahead (the llama engine with generator.read_ahead)?"""
         return self.worker.spec.ahead_states > 0
 
-    def read_ahead(self, messages: Messages) -> dict[str, Any]:
-        """Have the model server read the prompt of `messages` now and keep its state (assistant.readahead); the
-        token counts it read."""
+    def read_ahead(self, messages: Messages, keep: str = "ahead") -> dict[str, Any]:
+        """Have the model server read the prompt of `messages` now and keep its state (assistant.readahead; `keep`
+        as LlamaGenerator.read_ahead has it); the token counts it read."""
         client = self._client()
         try:
-            reply = client.post("read_ahead", {"messages": messages})
+            reply = client.post("read_ahead", {"messages": messages, "keep": keep})
         except GeneratorError as exc:
             raise self._crashed(exc, client.base_url) from exc
         return dict(reply.get("usage") or {}) if isinstance(reply, dict) else {}

@@ -184,6 +184,10 @@ def _lean_states(llm: Any) -> None:
 _MIN_LEAD_TOKENS = 64
 
 
+# where a state read ahead is kept (LlamaGenerator.read_ahead): apart from the questions', among them, or nowhere
+READ_AHEAD_KEEPS = ("ahead", "recent", "none")
+
+
 def _token_text(llm: Any, token: int) -> str:
     return llm.detokenize([token], special=True).decode("utf-8", errors="replace")
 
@@ -491,18 +495,25 @@ class LlamaGenerator:
             top = [(_token_text(llm, i), lp) for i, lp in top_logprobs(logits, top_n)]
             return top, _usage(llm.eval_log, completion=False)
 
-    def read_ahead(self, messages: Messages) -> dict[str, Any]:
+    def read_ahead(self, messages: Messages, keep: str = "ahead") -> dict[str, Any]:
         """Read the prompt of `messages` now and keep its state among the `ahead_entries` read ahead: a later prompt
-        that starts the same way (a passage read ahead for the questions about it) reads only the rest. Returns
+        that starts the same way (a passage read ahead for the questions about it) reads only the rest. With
+        `keep` "recent" the state joins the recent questions' instead (a question being typed, asked soon or
+        never); with "none" it is only the model's current state (a step towards a longer prompt to read). Returns
         the prompt's token counts; nothing is read without a prompt cache to keep the state in."""
+        if keep not in READ_AHEAD_KEEPS:
+            raise ValueError(f"keep: expected one of {', '.join(READ_AHEAD_KEEPS)}, got {keep!r}")
         loaded = self.loaded()
         llm = loaded.model
-        if not llm.cache or self.ahead_entries <= 0:
+        if not llm.cache or (keep == "ahead" and self.ahead_entries <= 0):
             return {}
         with loaded.lock:
             _new_request(llm)
             tokens = self._read_prompt(llm, messages)
-            llm.cache.keep_ahead(tokens, llm.save_state())
+            if keep == "ahead":
+                llm.cache.keep_ahead(tokens, llm.save_state())
+            elif keep == "recent":
+                llm.cache[tokens] = llm.save_state()
             return _usage(llm.eval_log, completion=False)
 
     def _first_logits(self, llm: Any, messages: Messages) -> Any:

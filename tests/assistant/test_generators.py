@@ -702,6 +702,22 @@ def test_a_question_whose_first_passage_was_read_ahead_reads_only_the_rest(real_
 
 
 @pytest.mark.model
+def test_a_question_typed_is_read_a_passage_at_a_time_and_kept_among_the_questions(real_llama: WorkerGenerator) -> None:
+    law = "《常州市生活垃圾分类管理条例》将于2024年9月1日起施行，共九章五十八条。"
+    source = Source(1, "常州市生活垃圾分类管理条例9月1日起施行", "2024-02-02", law)
+    other = Source(2, "口袋公园", "2024-02-02", "果蔬艺术空间口袋公园面积约7200平方米，今年春节前开放。")
+    first = real_llama.read_ahead(lead_messages([source]), keep="none")  # the model's state only
+    both = real_llama.read_ahead(lead_messages([source, other]), keep="recent")
+    assert both["prompt_tokens_details"]["cached_tokens"] >= first["prompt_tokens"] - 8, (first, both)
+    complete(real_llama, [{"role": "user", "content": "你好"}], max_tokens=2)  # the live state holds another prompt
+    before = real_llama.worker.health()["tokens"]
+    choice_probs(real_llama, answer_messages("条例一共有多少条？", [source, other], task=JUDGE_TASK), JUDGE_OPTIONS)
+    after = real_llama.worker.health()["tokens"]
+    cached = after["cached"] - before["cached"]
+    assert cached >= both["prompt_tokens"] - 8, (both, cached)  # the two passages came from the questions' cache
+
+
+@pytest.mark.model
 def test_a_follow_up_rewrite_after_its_rules_were_read_ahead_reads_only_the_conversation(
     real_llama: WorkerGenerator,
 ) -> None:

@@ -170,6 +170,18 @@ def test_server_reads_ahead_and_counts_that_apart_from_the_questions(server: Mod
     assert tokens == {"requests": 0, "prompt": 0, "cached": 0, "completion": 0, "ahead": 10}
 
 
+def test_a_read_ahead_says_where_its_state_is_kept(server: ModelServer) -> None:
+    url = f"http://127.0.0.1:{server.port}/v1/read_ahead"
+    headers = {"Authorization": "Bearer t0ken"}
+    for keep in ("recent", "none", "ahead"):
+        reply = httpx.post(url, json={"messages": MESSAGES, "keep": keep}, headers=headers, timeout=10)
+        assert reply.status_code == 200 and server.engine.kept == keep
+    httpx.post(url, json={"messages": MESSAGES}, headers=headers, timeout=10)
+    assert server.engine.kept == "ahead"  # the default: apart from the questions' states
+    bad = httpx.post(url, json={"messages": MESSAGES, "keep": "forever"}, headers=headers, timeout=10)
+    assert bad.status_code == 400 and "keep must be one of ahead, recent, none" in bad.json()["error"]["message"]
+
+
 def test_an_engine_that_cannot_read_ahead_has_no_such_route() -> None:
     class Plain:  # the server's Engine protocol and nothing more
         name = "plain"

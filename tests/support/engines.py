@@ -50,8 +50,9 @@ class ScriptedEngine:
         top = sorted(self.script.get("logprobs", {"是": -0.1}).items(), key=lambda kv: -kv[1])
         return top[:top_n], {"prompt_tokens": 10, "prompt_tokens_details": {"cached_tokens": 0}}
 
-    def read_ahead(self, messages: list[dict[str, str]]) -> dict[str, Any]:
+    def read_ahead(self, messages: list[dict[str, str]], keep: str = "ahead") -> dict[str, Any]:
         self._die_if_scripted("read_ahead")
+        self.kept = keep
         return {"prompt_tokens": 40, "prompt_tokens_details": {"cached_tokens": 30}}
 
     def warm_up(self, text: str) -> dict[str, float]:
