@@ -105,6 +105,16 @@ def _chat_tab(app: NewsApp) -> None:
             api_visibility="private",
         ).then(done, None, [busy, send], queue=False, api_visibility="private")
     clear.click(lambda: [], None, [chatbot], queue=False, api_visibility="private")
+    # the model reads the passages of a question while it is typed (the latest keystroke only; cheap, not queued)
+    box.input(
+        app.typing,
+        [box, chatbot],
+        None,
+        queue=False,
+        trigger_mode="always_last",
+        show_progress="hidden",
+        api_visibility="private",
+    )
 
     def on_like(history: Messages, data: gr.LikeData) -> None:
         gr.Info(app.record_feedback(history, data.index, data.liked))

@@ -677,6 +677,24 @@ class Assistant:
             ]
         )
 
+    def typed_sources(
+        self, question: str, history: Sequence[tuple[str, str]] = (), *, question_date: date | str | None = None
+    ) -> list[Source]:
+        """The passages the answer prompt of `question` would hold, in its order and windows, found without the
+        model: what a question being typed lets the model read ahead (assistant.readahead). None are given where
+        the model would not read them, or not first: nothing found or close enough, a fact of the question no
+        passage holds, a question about an event's day, or a follow-up the model would rewrite."""
+        if not question.strip():
+            return []
+        if history and self.settings.answer.rewrite_followups and needs_model_rewrite(question, history):
+            return []
+        turn = _Turn(question, history, _as_date(question_date), None)
+        self._rewrite(turn, model=False)
+        if self.settings.answer.resolve_dates and analyse(turn.standalone) is not None:
+            return []
+        self._retrieve(turn)
+        return [] if self._gate(turn) else _sources(turn)
+
     def _shown(self, hit: Hit, turn: _Turn) -> str:
         """The passage as the model sees it: relative dates spelled out over the whole chunk (so that 当天 still
         finds the day named sentences before), then the window around what the question asks."""

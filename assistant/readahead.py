@@ -15,6 +15,10 @@ Related reports are asked about together too: the passages of other articles nea
 
 The start of the prompt that rewrites a follow-up as a standalone question (its rules) is read ahead too.
 
+A question being typed is read ahead as well (`typed`): once the resident pauses, its passages are searched as
+the question stands, and the model reads them, one more passage a prompt, before anything else the pass has left.
+If the question sent finds the same passages first, it reads only the rest of its prompt.
+
 A pass reads the newest chunks, newest article first, when the app starts and whenever the store changes (staff
 add articles, `newsqa ingest` from a shell) or the model server was started again. It takes the model only while
 no question waits or holds it, one passage at a time, so a question asked meanwhile waits for one passage at most.
@@ -27,13 +31,14 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from datetime import date
 from itertools import combinations, permutations
 from pathlib import Path
 from typing import Any
 
 from assistant.chat import Assistant
 from assistant.generation import GeneratorError, Messages, prompt_tokens_read
-from assistant.prompts import rewrite_lead_messages
+from assistant.prompts import lead_messages, rewrite_lead_messages
 from core.config import Settings
 from core.types import Article, Chunk, Hit
 from corpus.store import Store, StoreError
@@ -43,6 +48,10 @@ log = logging.getLogger(__name__)
 # the most passages read ahead together: a prompt has up to answer.max_passages (4), and groups of four would take
 # 4 times as many states as those of three for one more passage read ahead
 GROUP_SIZE = 3
+# a question being typed is read ahead once it has stood this long unchanged, and this many characters long at least;
+# longer than the longest question anyone types (a pasted article) it is not
+TYPING_PAUSE_S = 0.5
+TYPED_MIN_CHARS, TYPED_MAX_CHARS = 4, 200
 # a pass stops while the machine has less memory available than this: each state read ahead takes ~17-20 MB of the
 # model server's, and questions, uploads and the index need room
 MIN_AVAILABLE_BYTES = 2 << 30
@@ -123,6 +132,11 @@ class ReadAhead:
         # the last pass: passages, rewrite rules, groups, tokens read, seconds, when it ended, why it stopped
         self.last: dict[str, Any] = {}
         self._stop = threading.Event()
+        self._wake = threading.Event()  # set to stop, or for a question being typed
+        self._typed: tuple[str, tuple[tuple[str, str], ...], float] | None = None  # the latest, and when
+        self._typed_version = 0  # one more for every question typed or sent: a read of an older one stops
+        self._typed_lock = threading.Lock()
+        self.typed_read = {"questions": 0, "prompts": 0, "tokens_read": 0}  # what questions being typed made it read
         self._thread: threading.Thread | None = None
         self._store: Store | None = None  # its own connection, opened on first use
 
@@ -148,10 +162,79 @@ class ReadAhead:
         """Stop after the passage being read; with `wait_s` 0, only ask it to (the model server is stopped next,
         which ends a pass still waiting for it to start)."""
         self._stop.set()
+        self._wake.set()
         if wait_s and self._thread is not None:
             self._thread.join(timeout=wait_s)
         if wait_s and self._store is not None and (self._thread is None or not self._thread.is_alive()):
             self._store.close()
+
+    def typed(self, question: str, history: Sequence[tuple[str, str]] = ()) -> None:
+        """A resident is typing `question` (after `history`): once it stands unchanged for TYPING_PAUSE_S, its
+        passages are read before anything else a pass has left. Only the latest question typed counts."""
+        text = question.strip()
+        if not TYPED_MIN_CHARS <= len(text) <= TYPED_MAX_CHARS:
+            return
+        with self._typed_lock:
+            self._typed = (text, tuple(history), time.monotonic())
+            self._typed_version += 1
+        self._wake.set()
+
+    def sent(self) -> None:
+        """A question was sent: what was being typed is not read any further."""
+        with self._typed_lock:
+            self._typed = None
+            self._typed_version += 1
+
+    def read_typed(
+        self,
+        question: str,
+        history: Sequence[tuple[str, str]] = (),
+        *,
+        version: int | None = None,
+        question_date: date | str | None = None,
+    ) -> dict[str, Any]:
+        """Read the passages `question` would find as the start of its prompt, the first alone, then the first
+        two…, each while no question has the model; the last state kept among the recent questions'. What it read
+        ({"prompts", "tokens_read"}); stops early at a failure, or, given the `version` it was typed at, once
+        another question is typed or sent."""
+        sources = self.assistant.typed_sources(question, history, question_date=question_date)
+        done = {"prompts": 0, "tokens_read": 0}
+        for n in range(1, len(sources) + 1):
+            if not self._wait_idle() or (version is not None and version != self._typed_version):
+                break
+            keep = "recent" if n == len(sources) else "none"
+            try:
+                with self.assistant.line.turn(background=True):
+                    usage = self.generator.read_ahead(lead_messages(sources[:n]), keep=keep)
+            except GeneratorError as exc:
+                log.warning("reading a question being typed stopped: %s", exc)
+                break
+            done["prompts"] += 1
+            done["tokens_read"] += prompt_tokens_read(usage)
+        return done
+
+    def _serve_typed(self) -> None:
+        """Read the latest question typed, once it has stood long enough, and again while newer ones come."""
+        while not self._stop.is_set():
+            with self._typed_lock:
+                typed, version = self._typed, self._typed_version
+                left = TYPING_PAUSE_S - (time.monotonic() - typed[2]) if typed else 0.0
+                if typed is not None and left <= 0:
+                    self._typed = None
+            if typed is None:
+                return
+            if left > 0:
+                self._stop.wait(left)
+                continue
+            try:
+                self._server_ready()
+                done = self.read_typed(typed[0], typed[1], version=version)
+            except Exception as exc:  # a search or model failure: the question, when sent, finds out and says so
+                log.warning("reading a question being typed: %s: %s", type(exc).__name__, exc)
+                continue
+            self.typed_read["questions"] += 1
+            for key in ("prompts", "tokens_read"):
+                self.typed_read[key] += done[key]
 
     def newest(self) -> list[Hit]:
         """The chunks a pass reads, as the hits a search would return for them."""
@@ -169,6 +252,7 @@ class ReadAhead:
         start = time.perf_counter()
         done: dict[str, Any] = {"passages": 0, "rewrite": 0, "groups": 0, "neighbours": 0, "tokens_read": 0}
         for kind, messages in self._prompts(self.newest() if hits is None else hits):
+            self._serve_typed()  # a resident about to ask comes first
             try:
                 self._server_ready()  # outside the line: a question asked while the model loads keeps its place
                 if not self._wait_idle():
@@ -258,6 +342,8 @@ class ReadAhead:
     def _loop(self) -> None:
         done: tuple[int | None, int | None] | None = None
         while not self._stop.is_set():
+            self._wake.clear()
+            self._serve_typed()
             version = self._version()
             if version is not None and (version, self._server()) != done:
                 try:
@@ -265,4 +351,4 @@ class ReadAhead:
                 except (StoreError, sqlite3.Error) as exc:
                     log.warning("reading ahead: %s", exc)
                 done = (version, self._server())
-            self._stop.wait(self.poll_s)
+            self._wake.wait(self.poll_s)

@@ -135,6 +135,9 @@ class GeneratorSettings(_Group):
     # model the same way, instead of loading a second copy on the same cores; it then finds the passages the app
     # read ahead, and answers as its own server would have
     share_server: bool = True
+    # the web app has the model read the passages of a question while a resident types it (when reading ahead),
+    # once the typing pauses: a question sent with the same passages found first reads only the rest of its prompt
+    read_while_typing: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()

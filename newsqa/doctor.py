@@ -122,7 +122,8 @@ def ahead_section(runtime: Any) -> dict[str, Any]:
     reader = getattr(runtime, "read_ahead", None)
     if reader is None:
         return {}
-    return {"limit": reader.limit, "groups_limit": reader.groups, "neighbours_limit": reader.neighbours, **reader.last}
+    limits = {"limit": reader.limit, "groups_limit": reader.groups, "neighbours_limit": reader.neighbours}
+    return {**limits, **reader.last, "typed": dict(getattr(reader, "typed_read", {}))}
 
 
 def index_section(runtime: Any) -> dict[str, Any]:
@@ -243,6 +244,12 @@ def format_report(report: dict[str, Any]) -> str:
             if ahead.get("neighbours_limit"):
                 groups += f"、每段与其他文章 {ahead['neighbours_limit']} 个相近段落的组合"
             lines.append(f"  预读：最新文章的前 {ahead['limit']} 段{groups}，模型空闲时读入")
+        typed = ahead.get("typed") or {}
+        if typed.get("questions"):
+            lines.append(
+                f"  输入时预读：居民输入停顿时已读入 {typed['questions']} 个问题的资料"
+                f"（{typed['prompts']} 次，{typed['tokens_read']} 个词元），发出的问题若找到同样的资料只需读其余部分"
+            )
         if server.get("restarts"):
             lines.append(f"  已重启 {server['restarts']} 次，上次退出：{server['last_exit']}")
         if server.get("error"):

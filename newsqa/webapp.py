@@ -168,8 +168,22 @@ class NewsApp:
     def _article(self, article_id: str):
         return self.runtime.store.get(article_id)
 
+    def _typing_reader(self) -> Any:
+        """The reader that reads a question being typed ahead (generator.read_while_typing), or None."""
+        reader = getattr(self.runtime, "read_ahead", None)
+        return reader if reader is not None and self.settings.generator.read_while_typing else None
+
+    def typing(self, message: str, history: Sequence[Mapping[str, Any]] | None) -> None:
+        """A resident is typing `message`: the model may read its passages before it is sent (assistant.readahead)."""
+        reader = self._typing_reader()
+        if reader is not None and isinstance(message, str):
+            reader.typed(message, plain_history([dict(m) for m in (history or [])]))
+
     def respond(self, message: str, history: Sequence[Mapping[str, Any]] | None) -> Iterator[Messages]:
         """Stream the answer to `message`: the chat with the reply so far, then the final one with citations."""
+        reader = self._typing_reader()
+        if reader is not None:
+            reader.sent()  # what was being typed is asked now
         history = [dict(m) for m in (history or [])]
         question = (message or "").strip()
         if not question:

@@ -430,3 +430,36 @@ def test_page_stays_responsive_while_an_answer_streams(slow_server, browser):
     assert second_done - first_done < 10
     driver.close()
     driver.switch_to.window(first)
+
+
+def test_what_a_resident_types_reaches_the_reader_before_the_question_is_sent(slow_server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = browser
+    wait = WebDriverWait(driver, 60)
+    log = slow_server.home / "typed.jsonl"
+
+    def told() -> list[dict]:  # what this test made the app tell the reader (the server is shared by the module)
+        lines = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
+        return [json.loads(line) for line in lines[earlier:]]
+
+    earlier = 0
+    earlier = len(told())
+    driver.get(slow_server.url)
+    box = wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "#question textarea")))
+    for char in "口袋公园有多大":
+        box.send_keys(char)
+        time.sleep(0.15)
+    deadline = time.monotonic() + 20
+    while not (told() and told()[-1] == {"typed": "口袋公园有多大"}) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert told() and told()[-1] == {"typed": "口袋公园有多大"}, told()  # the latest keystroke always arrives
+    assert all("typed" in record for record in told())
+    box.send_keys(Keys.ENTER)
+    deadline = time.monotonic() + 20
+    while {"sent": True} not in told() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert told()[-1] == {"sent": True}

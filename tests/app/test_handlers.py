@@ -498,3 +498,27 @@ def test_a_bad_gradio_port_is_named():
 
     with pytest.raises(ValueError, match="GRADIO_SERVER_PORT is not a port number: 'eighty'"):
         listen_address(Settings(), {"GRADIO_SERVER_PORT": "eighty"})
+
+
+def test_a_question_being_typed_goes_to_the_reader_and_stops_there_once_sent(runtime, settings):
+    class Reader:
+        def __init__(self) -> None:
+            self.calls: list[tuple] = []
+
+        def typed(self, question, history) -> None:
+            self.calls.append(("typed", question, tuple(history)))
+
+        def sent(self) -> None:
+            self.calls.append(("sent",))
+
+    app = make_app(runtime)
+    app.typing("垃圾分类条例", [])  # no reader: nothing to do, and no error
+    runtime.read_ahead = reader = Reader()
+    history = [{"role": "user", "content": "口袋公园在哪？"}, {"role": "assistant", "content": "在湖塘。"}]
+    app.typing("垃圾分类条例什么时候", history)
+    list(app.respond("垃圾分类条例什么时候施行？", []))
+    assert reader.calls == [("typed", "垃圾分类条例什么时候", (("口袋公园在哪？", "在湖塘。"),)), ("sent",)]
+    off = make_app(runtime)
+    off.settings = settings.override({"generator": {"read_while_typing": False}})
+    off.typing("垃圾分类条例", [])
+    assert len(reader.calls) == 2

@@ -38,12 +38,14 @@ class ReadingGenerator(FakeJudgingGenerator):
         super().__init__(*args, **options)
         self.read: list[list[dict[str, str]]] = []
         self.rules_read: list[list[dict[str, str]]] = []
+        self.kept: list[str] = []  # where each state read was to be kept
         self.fail = dict(fail or {})
 
-    def read_ahead(self, messages: list[dict[str, str]]) -> dict:
+    def read_ahead(self, messages: list[dict[str, str]], keep: str = "ahead") -> dict:
         if len(self.read) in self.fail:
             raise self.fail.pop(len(self.read))
         (self.rules_read if messages == rewrite_lead_messages() else self.read).append([dict(m) for m in messages])
+        self.kept.append(keep)
         return {"prompt_tokens": 100, "prompt_tokens_details": {"cached_tokens": 40}}
 
 
@@ -338,3 +340,70 @@ def test_a_pass_waits_for_the_model_server_to_start_without_holding_the_model(tm
     loaded.set()
     thread.join(5.0)
     assert len(generator.read) == 1
+
+
+# -- a question being typed ----------------------------------------------------------------------------------------
+
+
+def _typing_reader(judgements=(0.9,), **options) -> tuple[ReadAhead, ReadingGenerator, Assistant]:
+    articles, chunks = sample_corpus()
+    generator = ReadingGenerator([LAW_REPLY], judgements=list(judgements))
+    settings = Settings().override({"answer": {"min_dense_score": 0.0, "min_answerable": 0.5}})
+    assistant = Assistant(settings, FakeStore(articles), FakeSearcher(articles, chunks), generator, annotate=annotate)
+    return ReadAhead(assistant, Path("/nonexistent/newsqa.db"), 0, **options), generator, assistant
+
+
+def test_a_question_being_typed_is_read_as_the_start_of_its_prompt_one_passage_more_each_time() -> None:
+    reader, generator, assistant = _typing_reader()
+    sources = assistant.typed_sources(LAW_Q, question_date=date(2024, 2, 2))
+    assert sources
+    done = reader.read_typed(LAW_Q)
+    assert done == {"prompts": len(sources), "tokens_read": 60 * len(sources)}
+    assert [m[1]["content"].count("<资料 编号=") for m in generator.read] == list(range(1, len(sources) + 1))
+    assert generator.kept == ["none"] * (len(sources) - 1) + ["recent"]  # only the whole start is kept
+    answer = assistant.ask(LAW_Q)  # sent as typed: its judgement and answer start with what was read
+    assert not answer.refused
+    for messages in (generator.choose_calls[0], generator.last_messages):
+        assert messages[0] == generator.read[-1][0]
+        assert messages[1]["content"].startswith(generator.read[-1][1]["content"] + "\n\n")
+
+
+def test_nothing_is_read_for_a_typed_question_the_model_would_not_read_first() -> None:
+    reader, generator, assistant = _typing_reader()
+    history = [("垃圾分类条例什么时候施行？", LAW_REPLY)]
+    assert assistant.typed_sources("它一共有多少条？", history) == []  # the model rewrites it first
+    assert assistant.typed_sources("   ") == []
+    assert assistant.typed_sources("武高新新能源产业产值有9999亿吗？") == []  # a figure no passage holds
+    assert reader.read_typed("它一共有多少条？", history) == {"prompts": 0, "tokens_read": 0}
+    assert generator.read == []
+
+
+def test_the_app_reads_the_latest_question_typed_after_a_pause_and_stops_when_it_is_sent(monkeypatch) -> None:
+    monkeypatch.setattr(readahead, "TYPING_PAUSE_S", 0.2)
+    reader, generator, _ = _typing_reader()
+    monkeypatch.setattr(reader, "_version", lambda: None)  # no store: only what is typed is read
+    reader.start()
+    try:
+        reader.typed("垃圾")  # too short to search
+        reader.typed("《常州市生活垃圾分类")
+        reader.typed(LAW_Q)  # within the pause: only this one is read
+        time.sleep(0.1)
+        assert generator.read == []  # the typing has not paused yet
+        _wait_for(lambda: reader.typed_read["questions"] == 1)
+        assert generator.read and all("<资料 编号=1>" in m[1]["content"] for m in generator.read)
+        assert reader.typed_read["prompts"] == len(generator.read)
+        reader.typed("x" * 201)  # longer than anyone types
+        reader.typed("果蔬艺术空间口袋公园")
+        reader.sent()  # sent before the pause ended: nothing more is read
+        time.sleep(0.4)
+        assert reader.typed_read["questions"] == 1
+    finally:
+        reader.stop()
+
+
+def test_a_newer_question_typed_stops_the_reading_of_the_older() -> None:
+    reader, generator, _ = _typing_reader()
+    reader._typed_version = 1
+    reader.typed("果蔬艺术空间口袋公园的面积有多大？")  # typed while the older one was read
+    assert reader.read_typed(LAW_Q, version=1) == {"prompts": 0, "tokens_read": 0}
+    assert generator.read == []

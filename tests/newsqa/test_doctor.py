@@ -143,6 +143,11 @@ def test_report_says_how_much_the_model_read_ahead() -> None:
     assert "及同篇文章的 160 组段落、每段与其他文章 3 个相近段落的组合，模型空闲时读入" in format_report(
         {**_report(), "ahead": {"limit": 32, "groups_limit": 160, "neighbours_limit": 3}}
     )
+    typed = {"questions": 3, "prompts": 9, "tokens_read": 1210}
+    assert "输入时预读：居民输入停顿时已读入 3 个问题的资料（9 次，1210 个词元）" in format_report(
+        {**_report(), "ahead": {**groups, "typed": typed}}
+    )
+    assert "输入时预读" not in format_report({**_report(), "ahead": {**groups, "typed": {"questions": 0}}})
 
 
 def test_report_of_a_server_that_cannot_run() -> None:

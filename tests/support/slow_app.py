@@ -5,6 +5,7 @@ Usage, from the repository root (or with it on PYTHONPATH): python -m tests.supp
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Iterator
@@ -34,12 +35,30 @@ class SlowAssistant(FakeAssistant):
             yield event
 
 
+class TypingLog:
+    """A reader of questions being typed that writes what it is told to HOME/typed.jsonl, one line a call."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _write(self, record: dict) -> None:
+        with self.path.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    def typed(self, question: str, history=()) -> None:
+        self._write({"typed": question})
+
+    def sent(self) -> None:
+        self._write({"sent": True})
+
+
 def main() -> None:
     port, home, delay_s = int(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])
     settings = Settings(home=home)
     store = Store(settings.db_path)
     store.put([(GARBAGE, [chunk_of(GARBAGE)])])
     runtime = FakeRuntime(settings, store, FakeSearcher([GARBAGE], [chunk_of(GARBAGE)]), SlowAssistant(delay_s))
+    runtime.read_ahead = TypingLog(home / "typed.jsonl")  # type: ignore[attr-defined]
     demo = build_demo(NewsApp(settings, runtime))
     demo.launch(server_name="127.0.0.1", server_port=port, css=CSS, footer_links=[])
 
