@@ -320,7 +320,7 @@ class ModelWorker:
             self._status.state = "stopped"
             self._cond.notify_all()
         if running is not None:
-            _terminate(running.process)
+            stop_process(running.process)
         if self.shared_path is not None:
             SharedServer.forget(self.shared_path)
 
@@ -344,7 +344,7 @@ class ModelWorker:
             return
         with self._cond:
             if self._stopping:
-                _terminate(running.process)
+                stop_process(running.process)
                 return
             self._running = running
             self._served[f"http://127.0.0.1:{running.port}/v1"] = running.process
@@ -413,7 +413,7 @@ class ModelWorker:
         choice = replace(kernels.choose_plan(plans, trial, skip=skip), key=self._choice_key)
         keep = started.pop(choice.plan)
         for loser in started.values():
-            _terminate(loser.process)
+            stop_process(loser.process)
         if self.choice_path is not None:
             kernels.save_choice(self.choice_path, choice)
         log.debug("llama.cpp kernels: %s", choice.reason)
@@ -448,13 +448,13 @@ class ModelWorker:
         deadline = time.monotonic() + self.start_timeout_s
         while True:
             if self._stopping:
-                _terminate(process)
+                stop_process(process)
                 raise _StartFailed("stopped")
             try:
                 line = lines.get(timeout=max(0.1, min(1.0, deadline - time.monotonic())))
             except queue.Empty:
                 if time.monotonic() > deadline:
-                    _terminate(process)
+                    stop_process(process)
                     raise _StartFailed(f"failed: no answer within {self.start_timeout_s:g} s") from None
                 continue
             if line is None:
@@ -515,7 +515,8 @@ class _StartFailed(RuntimeError):
         self.outcome = outcome
 
 
-def _terminate(process: subprocess.Popen, grace_s: float = 5.0) -> None:
+def stop_process(process: subprocess.Popen, grace_s: float = 5.0) -> None:
+    """Ask `process` to end (SIGTERM), and kill it if it has not within `grace_s`; returns once it has ended."""
     if process.poll() is not None:
         return
     process.terminate()

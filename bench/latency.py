@@ -1,7 +1,7 @@
 """How long residents wait, side by side with the quality of the same run: the sample set and rgb_zh's first 60.
 
     .venv/bin/python bench/latency.py [--sets sample rgb] [--rgb-limit 60] [--rgb-from 0] [--ask 5]
-                                      [--ask-beside-app 6] [--out F.json]
+                                      [--ask-beside-app 6] [--typed 0.8] [--out F.json]
 
 For each set it runs every question through the assistant as `newsqa eval` does (the model server started and
 warmed before the first question, as `newsqa serve` does), and prints:
@@ -13,7 +13,9 @@ warmed before the first question, as `newsqa serve` does), and prints:
   do not tell them, so runs of different hours are compared at their own speeds;
 - accuracy, refusal rate on unanswerable questions, false refusals, and the share of answer sentences verified.
 Before the first question the model reads passages ahead as the app does once started (`--ahead newest`), or
-each question's best passage (`--ahead best`, a bound), or none (`--ahead off`).
+each question's best passage (`--ahead best`, a bound), or none (`--ahead off`). `--typed SHARE` has the model
+read each question's passages as the app does while a resident types it, paused after that share of its
+characters, before the question is sent.
 `--ask N` also times `newsqa ask` N times from process start to the quotation on screen and to the answer,
 against a data directory holding the sample page. `--ask-beside-app N` times it on N sample questions while
 `newsqa serve` runs on that directory, through the app's model server and then each with its own. Every figure
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -140,7 +143,36 @@ def read_ahead(target: Any, questions: list[Any], mode: str) -> dict[str, Any] |
     return {"mode": mode, **{k: v for k, v in done.items() if k != "ended_at"}}
 
 
-def run_set(name: str, settings: Settings, limit: int | None, ahead: str = "newest", start: int = 0) -> dict[str, Any]:
+class TypedFirst:
+    """The assistant, but each question is first read as typed up to `share` of its characters, as the app does
+    when a resident pauses there (ReadAhead.read_typed): a bound, since a resident may type faster than the model
+    reads. What those reads took is in `read`; `clock` leaves their time out of the question's times (the runner
+    starts a question's clock before it calls `stream`)."""
+
+    def __init__(self, assistant: Any, reader: ReadAhead, share: float) -> None:
+        self.assistant, self.reader, self.share = assistant, reader, share
+        self.read = {"questions": 0, "prompts": 0, "tokens_read": 0, "seconds": 0.0}
+
+    def clock(self) -> float:
+        return time.perf_counter() - self.read["seconds"]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.assistant, name)
+
+    def stream(self, question: str, history: Any = (), **options: Any) -> Any:
+        typed = question[: max(1, math.ceil(len(question) * self.share))]
+        began = time.perf_counter()
+        done = self.reader.read_typed(typed, history, question_date=options.get("question_date"))
+        self.read["seconds"] += time.perf_counter() - began
+        self.read["questions"] += 1
+        for key in ("prompts", "tokens_read"):
+            self.read[key] += done[key]
+        return self.assistant.stream(question, history, **options)
+
+
+def run_set(
+    name: str, settings: Settings, limit: int | None, ahead: str = "newest", start: int = 0, typed: float = 0.0
+) -> dict[str, Any]:
     questions_path, corpus, corpus_date, source = SETS[name]
     if not questions_path.is_file():
         return {"skipped": f"{questions_path} is missing (external evaluation data, see docs/BENCHMARKS.md)"}
@@ -152,13 +184,19 @@ def run_set(name: str, settings: Settings, limit: int | None, ahead: str = "newe
         if worker is not None:
             worker.url()  # loaded and warmed, as `newsqa serve` has it before the first resident asks
             read = read_ahead(target, questions, ahead)
+        assistant = target.assistant
+        if typed and getattr(assistant.generator, "reads_ahead", False):
+            assistant = TypedFirst(assistant, ReadAhead.configured(assistant, target.settings), typed)
         before, tokens_before = cpu_ticks(), _model_tokens(worker)
-        records, wall_s = run(questions, searcher=target.searcher, assistant=target.assistant, progress=True)
+        clock = assistant.clock if isinstance(assistant, TypedFirst) else time.perf_counter
+        records, wall_s = run(questions, searcher=target.searcher, assistant=assistant, progress=True, clock=clock)
         stolen, tokens = stolen_share(before, cpu_ticks()), tokens_read(tokens_before, _model_tokens(worker))
     finally:
         target.close()
     summary = summarize(records, wall_s, {"set": name})
     row = {**latency_row(records, summary), "cpu_stolen": stolen, "read_ahead": read}
+    if isinstance(assistant, TypedFirst):
+        row["typed_read"] = {"share": typed, **assistant.read, "seconds": round(assistant.read["seconds"], 1)}
     if tokens:
         row["model_prompt_tokens_read_mean"] = round(tokens["read"] / len(records), 1)
         row["model_requests"] = tokens["requests"]
@@ -262,7 +300,7 @@ def time_ask_beside_app(home: Path, n: int, quiet_s: float = 20.0, limit_s: floa
     then the same n each with a model server of its own (the setting off) with the app still running, idle."""
     import socket
 
-    from assistant.worker import SHARED_SERVER_FILE
+    from assistant.worker import SHARED_SERVER_FILE, stop_process
 
     with socket.socket() as probe:  # a free port for the app: another may hold the default one
         probe.bind(("127.0.0.1", 0))
@@ -301,11 +339,7 @@ def time_ask_beside_app(home: Path, n: int, quiet_s: float = 20.0, limit_s: floa
         own = _time_asks(home, questions, {"NEWSQA_GENERATOR__SHARE_SERVER": "false"})
         after = _app_health(shared)["tokens"]
     finally:
-        app.terminate()
-        try:
-            app.wait(30)
-        except subprocess.TimeoutExpired:
-            app.kill()
+        stop_process(app, grace_s=30.0)  # the app stops its model server as it ends
         log.close()
     return {
         "questions": questions,
@@ -343,6 +377,14 @@ def main() -> int:
         help="passages read ahead before the first question: as the app does (newest), each question's best "
         "passage (best: a bound), or none",
     )
+    parser.add_argument(
+        "--typed",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="before each question, have the model read it as typed up to this share of its characters, as the "
+        "app does when a resident pauses there (0: not)",
+    )
     parser.add_argument("--home", type=Path, help="data directory (default: a temporary one; models from settings)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
@@ -375,11 +417,12 @@ def main() -> int:
             "read_ahead_neighbours": settings.generator.read_ahead_neighbours,
             "ahead": args.ahead,
             "rgb_from": args.rgb_from,
+            "typed": args.typed,
         },
     }
     for name in args.sets:
         limit, start = (args.rgb_limit, args.rgb_from) if name == "rgb" else (None, 0)
-        result[name] = run_set(name, settings, limit, args.ahead, start)
+        result[name] = run_set(name, settings, limit, args.ahead, start, args.typed)
         print(json.dumps({name: result[name].get("row") or result[name]}, ensure_ascii=False), file=sys.stderr)
     if settings.generator.cpu_variant != "auto":  # the plan was set, not chosen: kernels.json holds another one
         result["kernels"] = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from bench.latency import cpu_ticks, model_speeds, stolen_share, tokens_read
@@ -51,3 +52,29 @@ def test_the_speeds_of_a_run_are_its_tokens_over_the_time_the_model_took() -> No
     untimed = tokens_read({"requests": 1, "prompt": 10, "cached": 0}, {"requests": 2, "prompt": 30, "cached": 0})
     assert untimed == {"requests": 1, "read": 20}  # a server that does not time its work gives no speeds
     assert model_speeds(untimed) is None
+
+
+def test_reading_a_question_as_typed_is_left_out_of_its_times() -> None:
+    from bench.latency import TypedFirst
+
+    class Reader:
+        def __init__(self) -> None:
+            self.typed: list[str] = []
+
+        def read_typed(self, question, history, question_date=None) -> dict:
+            self.typed.append(question)
+            time.sleep(0.2)
+            return {"prompts": 2, "tokens_read": 150}
+
+    class Assistant:
+        def stream(self, question, history=(), **options):
+            return iter([question])
+
+    reader = Reader()
+    typed = TypedFirst(Assistant(), reader, 0.8)  # type: ignore[arg-type]
+    start = typed.clock()
+    question = "垃圾分类条例什么时候施行？"
+    assert list(typed.stream(question, [], question_date="2024-02-02")) == [question]
+    assert typed.clock() - start < 0.1  # the runner times the question from before `stream`
+    assert reader.typed == ["垃圾分类条例什么时候施"]  # 80% of 13 characters, rounded up
+    assert typed.read["questions"] == 1 and typed.read["prompts"] == 2 and typed.read["tokens_read"] == 150
