@@ -32,6 +32,7 @@ from assistant.backends.openai import OpenAIGenerator
 from assistant.generation import GeneratorError, Messages, ModelCrashed, Reply
 from assistant.kernels import KernelChoice, KernelPlan, Trial
 from assistant.model_server import TOKEN_ENV
+from core.files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -102,13 +103,31 @@ def _resolved(model: str) -> str:
     return str(path.resolve()) if model and path.exists() else model
 
 
+def server_health(port: int, token: str, timeout_s: float = 5.0) -> dict[str, Any]:
+    """The /health reply of the model server on `port` (state, and the tokens it has read and written since it
+    started); {} when none answers there, or it refuses `token`."""
+    import httpx  # here, not on import: `newsqa ask` shows its quotation before it needs the model
+
+    try:
+        reply = httpx.get(
+            f"http://127.0.0.1:{port}/health", headers={"Authorization": f"Bearer {token}"}, timeout=timeout_s
+        )
+        return dict(reply.json()) if reply.status_code == 200 else {}
+    except (httpx.HTTPError, ValueError):
+        return {}
+
+
 @dataclass(frozen=True)
 class SharedServer:
     """A model server another process runs and names in its run directory (the web app's, for `newsqa ask`)."""
 
-    url: str  # …/v1
+    port: int
     token: str
     pid: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
 
     def alive(self) -> bool:
         try:
@@ -138,12 +157,7 @@ class SharedServer:
             },
             "plan": None if plan is None else [plan.variant, plan.library, plan.extra_buffers],
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        part = path.with_name(f".{path.name}.{os.getpid()}")
-        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(record, out)
-        os.replace(part, path)
+        write_atomic(path, json.dumps(record))  # its temp file, renamed over `path`, is made mode 0600 (mkstemp)
 
     @staticmethod
     def forget(path: Path) -> None:
@@ -162,7 +176,7 @@ class SharedServer:
             named = WorkerSpec(
                 saved["engine"], saved["model"], saved["n_ctx"], saved["threads"], flash_attn=saved["flash_attn"]
             )
-            server = cls(f"http://127.0.0.1:{int(record['port'])}/v1", str(record["token"]), int(record["pid"]))
+            server = cls(int(record["port"]), str(record["token"]), int(record["pid"]))
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -170,17 +184,7 @@ class SharedServer:
             return None
         if record.get("version") != 1 or not spec.serves_like(named, plan) or not server.alive():
             return None
-        import httpx  # here, not on import: `newsqa ask` shows its quotation before it needs the model
-
-        try:
-            reply = httpx.get(
-                server.url.removesuffix("/v1") + "/health",
-                headers={"Authorization": f"Bearer {server.token}"},
-                timeout=5.0,
-            )
-        except httpx.HTTPError:
-            return None
-        return server if reply.status_code == 200 else None
+        return server if server_health(server.port, server.token) else None
 
 
 @dataclass
@@ -289,19 +293,7 @@ class ModelWorker:
         {} when no server is running or it does not answer."""
         with self._cond:
             running = self._running
-        if running is None:
-            return {}
-        import httpx  # here, not on import: `newsqa ask` shows its quotation before it needs the model
-
-        try:
-            reply = httpx.get(
-                f"http://127.0.0.1:{running.port}/health",
-                headers={"Authorization": f"Bearer {self.token}"},
-                timeout=5.0,
-            )
-            return dict(reply.json()) if reply.status_code == 200 else {}
-        except (httpx.HTTPError, ValueError):
-            return {}
+        return {} if running is None else server_health(running.port, self.token)
 
     def alive(self) -> bool:
         with self._cond:

@@ -280,17 +280,12 @@ def time_ask(home: Path, n: int, question: str = "垃圾分类条例什么时候
 
 def _app_health(shared: Path) -> dict[str, Any] | None:
     """The /health of the model server the app names in `shared`, or None while there is none."""
-    import httpx
+    from assistant.worker import server_health
 
     try:
         record = json.loads(shared.read_text(encoding="utf-8"))
-        reply = httpx.get(
-            f"http://127.0.0.1:{record['port']}/health",
-            headers={"Authorization": f"Bearer {record['token']}"},
-            timeout=5,
-        )
-        return dict(reply.json()) if reply.status_code == 200 else None
-    except (OSError, ValueError, KeyError, httpx.HTTPError):
+        return server_health(record["port"], record["token"]) or None
+    except (OSError, ValueError, KeyError):
         return None
 
 
