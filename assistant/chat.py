@@ -250,15 +250,22 @@ class Assistant:
         takes seconds, longer while it reads ahead. The turn that found the quotation, or None."""
         if not self._model_rewrites(turn):
             return None  # no model rewrite to wait for: the usual quotation comes as soon
-        early = _Turn(turn.question, turn.history, turn.today, None)
-        self._rewrite(early, model=False)
-        if self.settings.answer.resolve_dates and analyse(early.standalone) is not None:
-            return None  # questions about an event's day are searched in steps of their own
-        self._retrieve(early)
-        if self._gate(early):
+        early = self._found_by_rules(turn.question, turn.history, turn.today)
+        if early is None:
             return None
         early.quotation = self._quote(early)
         return early if early.quotation is not None else None
+
+    def _found_by_rules(self, question: str, history: Sequence[tuple[str, str]], today: date | None) -> _Turn | None:
+        """The turn of `question` rewritten by the rules alone, searched, and through the checks before the model;
+        None where those steps do not give its passages: a question about an event's day (searched in steps of
+        its own), or one refused before the model reads anything."""
+        turn = _Turn(question, history, today, None)
+        self._rewrite(turn, model=False)
+        if self.settings.answer.resolve_dates and analyse(turn.standalone) is not None:
+            return None
+        self._retrieve(turn)
+        return None if self._gate(turn) else turn
 
     def _keep_quotation(self, turn: _Turn, early: _Turn | None) -> bool:
         """The quotation shown before the model's rewrite stays above the answer when it quotes a passage the
@@ -688,12 +695,8 @@ class Assistant:
             return []
         if history and self.settings.answer.rewrite_followups and needs_model_rewrite(question, history):
             return []
-        turn = _Turn(question, history, _as_date(question_date), None)
-        self._rewrite(turn, model=False)
-        if self.settings.answer.resolve_dates and analyse(turn.standalone) is not None:
-            return []
-        self._retrieve(turn)
-        return [] if self._gate(turn) else _sources(turn)
+        turn = self._found_by_rules(question, history, _as_date(question_date))
+        return [] if turn is None else _sources(turn)
 
     def _shown(self, hit: Hit, turn: _Turn) -> str:
         """The passage as the model sees it: relative dates spelled out over the whole chunk (so that 当天 still
