@@ -5,7 +5,10 @@
 
 Each resident is a browser session of its own (a session hash): it sends a question the way the page does (the
 chat's `take` step, then the queued `respond` stream), waits for the final answer, thinks for a few seconds and
-asks again, sometimes a follow-up in the same conversation, sometimes starting over. Questions come from the
+asks again, sometimes a follow-up in the same conversation, sometimes starting over. With `--typing CPS` it types
+each question first, at CPS characters a second, a word (`TYPED_CHUNK` characters) at a time, sending the box's
+`input` event after each word as the page does, so the app may read the question while it is typed
+(`generator.read_while_typing`); the question's times start when it is sent. Questions come from the
 bundled question set, in a seeded order. Everything is bounded: the run ends after `--duration` seconds (residents
 finish the question in flight, each at most `--timeout` s), and each resident asks at most `--max-questions`.
 
@@ -40,6 +43,7 @@ QUESTIONS = ROOT / "corpus" / "sample" / "questions.jsonl"
 FOLLOW_UPS = ("它是什么时候的事？", "还有哪些细节？", "这件事是谁负责的？", "具体数字是多少？")
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 RSS_EVERY_S = 2.0
+TYPED_CHUNK = 2  # characters a resident types between two input events: about a word, as an IME commits it
 
 
 # -- the app's endpoints ---------------------------------------------------------------------------------------
@@ -52,6 +56,9 @@ class ChatEndpoints:
     take: int  # puts the question into the session's pending state and marks it busy (not queued)
     respond: int  # streams the answer (queued, in the "answer" concurrency group)
     done: int  # clears the busy mark, so the session can ask again
+    typing: int | None = (
+        None  # the box's input event: what has been typed so far (not queued); None if the app has none
+    )
 
 
 def find_endpoints(config: dict[str, Any]) -> ChatEndpoints:
@@ -71,7 +78,8 @@ def find_endpoints(config: dict[str, Any]) -> ChatEndpoints:
     done = next((d for d in deps if d.get("trigger_after") == respond["id"]), None)
     if done is None:
         raise SystemExit("load: cannot find the step that ends the chat's answer in the app config")
-    return ChatEndpoints(take=take["id"], respond=respond["id"], done=done["id"])
+    typing = next((d for d in deps if [ids["question"], "input"] in d.get("targets", [])), None)
+    return ChatEndpoints(take=take["id"], respond=respond["id"], done=done["id"], typing=typing and typing["id"])
 
 
 # -- server memory ---------------------------------------------------------------------------------------------
@@ -153,6 +161,8 @@ class Run:
     max_questions: int
     think: tuple[float, float]
     t0: float
+    typing_cps: float = 0.0  # characters typed a second before a question is sent; 0: sent at once
+    typing_errors: Counter[str] = field(default_factory=Counter)  # failed input events, by kind
     records: list[Record] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -240,6 +250,30 @@ def ask(
     return final
 
 
+def type_question(
+    client: httpx.Client, run: Run, session: str, question: str, history: list[dict[str, Any]], rng: random.Random
+) -> None:
+    """Type `question` as a resident does, a word at a time at `run.typing_cps` characters a second (each pause
+    drawn around the mean), sending what the box holds after each word the way the page does."""
+    if run.typing_cps <= 0:
+        return
+    base = run.url.rstrip("/") + "/gradio_api"
+    for end in range(TYPED_CHUNK, len(question) + TYPED_CHUNK, TYPED_CHUNK):
+        time.sleep(rng.uniform(0.5, 1.5) * TYPED_CHUNK / run.typing_cps)
+        if run.endpoints.typing is None:
+            continue
+        r = client.post(
+            f"{base}/run/predict",
+            json={
+                "data": [question[:end], history],
+                "fn_index": run.endpoints.typing,
+                "session_hash": session,
+                "event_data": None,
+            },
+        )
+        r.raise_for_status()
+
+
 class QueueFull(Exception):
     pass
 
@@ -260,6 +294,11 @@ def resident(run: Run, n: int, questions: list[str], seed: int) -> None:
             question = rng.choice(FOLLOW_UPS) if follow_up else rng.choice(questions)
             if not follow_up:
                 history = []
+            try:
+                type_question(client, run, session, question, history, rng)
+            except httpx.HTTPError as exc:
+                with run.lock:
+                    run.typing_errors[type(exc).__name__] += 1
             record = Record(resident=n, question=question, started=round(time.monotonic() - run.t0, 2))
             try:
                 history = ask(client, run, session, question, history, record)
@@ -337,6 +376,9 @@ def summarise(run: Run, elapsed: float, residents: int, rss: RssSampler | None, 
         "first_verified_s": {"p50": percentile(verified, 0.5), "p95": percentile(verified, 0.95)},
         **by_asking(run.records),
         "errors": dict(Counter(r.outcome for r in run.records if r.outcome.startswith("error"))),
+        "typing_cps": run.typing_cps,
+        "typing_events": run.endpoints.typing is not None and run.typing_cps > 0,
+        "typing_errors": dict(run.typing_errors),
         "server_pid": pid,
         "server_rss_mb": {
             "start": samples[0][1] if samples else None,
@@ -373,6 +415,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar=("MIN", "MAX"),
         help="pause between a resident's questions, seconds",
     )
+    parser.add_argument(
+        "--typing",
+        type=float,
+        default=0.0,
+        metavar="CPS",
+        help="type each question first at CPS characters a second, sending the box's input events (0: send at once)",
+    )
     parser.add_argument("--questions", type=Path, default=QUESTIONS, help='JSONL with a "question" per line')
     parser.add_argument("--pid", type=int, help="server process for memory samples (default: found by port)")
     parser.add_argument("--seed", type=int, default=1)
@@ -384,6 +433,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"load: only a local app over http on loopback is allowed, got {args.url}")
     if not (1 <= args.residents <= 64) or args.duration <= 0 or args.duration > 3600:
         raise SystemExit("load: --residents must be 1..64 and --duration 0..3600 s")
+    if not 0 <= args.typing <= 50:
+        raise SystemExit("load: --typing must be 0 (off) .. 50 characters a second")
     questions = load_questions(args.questions)
     try:
         config = httpx.get(args.url.rstrip("/") + "/config", timeout=30).json()
@@ -407,6 +458,7 @@ def main(argv: list[str] | None = None) -> int:
         max_questions=args.max_questions,
         think=tuple(args.think),
         t0=t0,
+        typing_cps=args.typing,
     )
     threads = [
         threading.Thread(target=resident, args=(run, n, questions, args.seed), daemon=True)
@@ -428,7 +480,9 @@ def main(argv: list[str] | None = None) -> int:
         args.out.write_text(
             json.dumps({"summary": summary, "records": records}, ensure_ascii=False, indent=1), encoding="utf-8"
         )
-    return 0 if run.records and not summary["errors"] else 1
+    if args.typing and endpoints.typing is None:
+        print("load: the app has no input event on its question box; questions were typed without it", file=sys.stderr)
+    return 0 if run.records and not summary["errors"] and not summary["typing_errors"] else 1
 
 
 if __name__ == "__main__":
