@@ -30,6 +30,7 @@ import logging
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from datetime import date
 from itertools import combinations, permutations
@@ -52,6 +53,8 @@ GROUP_SIZE = 3
 # longer than the longest question anyone types (a pasted article) it is not
 TYPING_PAUSE_S = 0.5
 TYPED_MIN_CHARS, TYPED_MAX_CHARS = 4, 200
+# residents typing at once whose latest question is remembered (a few bytes each), for the stale reads to stop
+TYPING_SESSIONS = 1024
 # a pass stops while the machine has less memory available than this: each state read ahead takes ~17-20 MB of the
 # model server's, and questions, uploads and the index need room
 MIN_AVAILABLE_BYTES = 2 << 30
@@ -133,8 +136,12 @@ class ReadAhead:
         self.last: dict[str, Any] = {}
         self._stop = threading.Event()
         self._wake = threading.Event()  # set to stop, or for a question being typed
-        self._typed: tuple[str, tuple[tuple[str, str], ...], float] | None = None  # the latest, and when
-        self._typed_version = 0  # one more for every question typed or sent: a read of an older one stops
+        # each resident's latest question typed and not yet read: session -> (question, history, when, version)
+        self._typed: dict[str, tuple[str, tuple[tuple[str, str], ...], float, int]] = {}
+        # the version of each session's latest question typed or sent (one more for every one, over all sessions):
+        # a read of an older one stops; sessions that typed and never sent are forgotten beyond TYPING_SESSIONS
+        self._typed_latest: OrderedDict[str, int] = OrderedDict()
+        self._typed_version = 0
         self._typed_lock = threading.Lock()
         self.typed_read = {"questions": 0, "prompts": 0, "tokens_read": 0}  # what questions being typed made it read
         self._thread: threading.Thread | None = None
@@ -168,22 +175,33 @@ class ReadAhead:
         if wait_s and self._store is not None and (self._thread is None or not self._thread.is_alive()):
             self._store.close()
 
-    def typed(self, question: str, history: Sequence[tuple[str, str]] = ()) -> None:
-        """A resident is typing `question` (after `history`): once it stands unchanged for TYPING_PAUSE_S, its
-        passages are read before anything else a pass has left. Only the latest question typed counts."""
+    def typed(self, question: str, history: Sequence[tuple[str, str]] = (), session: str = "") -> None:
+        """The resident of `session` is typing `question` (after `history`): once it stands unchanged for
+        TYPING_PAUSE_S, its passages are read before anything else a pass has left. Only the latest question typed
+        in a session counts; the questions of several residents are read in the order their typing paused."""
         text = question.strip()
         if not TYPED_MIN_CHARS <= len(text) <= TYPED_MAX_CHARS:
             return
         with self._typed_lock:
-            self._typed = (text, tuple(history), time.monotonic())
-            self._typed_version += 1
+            version = self._next_version(session)
+            self._typed[session] = (text, tuple(history), time.monotonic(), version)
         self._wake.set()
 
-    def sent(self) -> None:
-        """A question was sent: what was being typed is not read any further."""
+    def sent(self, session: str = "") -> None:
+        """The resident of `session` sent a question: what they were typing is not read any further."""
         with self._typed_lock:
-            self._typed = None
-            self._typed_version += 1
+            self._typed.pop(session, None)
+            self._typed_latest.pop(session, None)  # a read of it under way stops
+
+    def _next_version(self, session: str) -> int:
+        """One more version for `session`'s typing (under the lock); a read of an older one stops."""
+        self._typed_version += 1
+        self._typed_latest[session] = self._typed_version
+        self._typed_latest.move_to_end(session)
+        while len(self._typed_latest) > TYPING_SESSIONS:
+            forgotten, _ = self._typed_latest.popitem(last=False)
+            self._typed.pop(forgotten, None)
+        return self._typed_version
 
     def read_typed(
         self,
@@ -191,16 +209,17 @@ class ReadAhead:
         history: Sequence[tuple[str, str]] = (),
         *,
         version: int | None = None,
+        session: str = "",
         question_date: date | str | None = None,
     ) -> dict[str, Any]:
         """Read the passages `question` would find as the start of its prompt, the first alone, then the first
         two…, each while no question has the model; the last state kept among the recent questions'. What it read
         ({"prompts", "tokens_read"}); stops early at a failure, or, given the `version` it was typed at, once
-        another question is typed or sent."""
+        another question is typed or sent in its `session`."""
         sources = self.assistant.typed_sources(question, history, question_date=question_date)
         done = {"prompts": 0, "tokens_read": 0}
         for n in range(1, len(sources) + 1):
-            if not self._wait_idle() or (version is not None and version != self._typed_version):
+            if not self._wait_idle() or (version is not None and version != self._typed_latest.get(session)):
                 break
             keep = "recent" if n == len(sources) else "none"
             try:
@@ -214,21 +233,23 @@ class ReadAhead:
         return done
 
     def _serve_typed(self) -> None:
-        """Read the latest question typed, once it has stood long enough, and again while newer ones come."""
+        """Read the questions typed, each once it has stood long enough, the one whose typing paused first first,
+        until none is left; a question typed again meanwhile is read again."""
         while not self._stop.is_set():
             with self._typed_lock:
-                typed, version = self._typed, self._typed_version
-                left = TYPING_PAUSE_S - (time.monotonic() - typed[2]) if typed else 0.0
-                if typed is not None and left <= 0:
-                    self._typed = None
-            if typed is None:
+                paused = min(self._typed.items(), key=lambda item: item[1][2], default=None)
+                left = TYPING_PAUSE_S - (time.monotonic() - paused[1][2]) if paused else 0.0
+                if paused is not None and left <= 0:
+                    del self._typed[paused[0]]
+            if paused is None:
                 return
             if left > 0:
                 self._stop.wait(left)
                 continue
+            session, (question, history, _, version) = paused
             try:
                 self._server_ready()
-                done = self.read_typed(typed[0], typed[1], version=version)
+                done = self.read_typed(question, history, version=version, session=session)
             except Exception as exc:  # a search or model failure: the question, when sent, finds out and says so
                 log.warning("reading a question being typed: %s: %s", type(exc).__name__, exc)
                 continue

@@ -138,6 +138,11 @@ def plain_history(history: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]
 # -- the app -----------------------------------------------------------------------------------------------------
 
 
+def session_of(request: gr.Request | None) -> str:
+    """The browser session a request came from ("" when there is none: called outside Gradio)."""
+    return str(getattr(request, "session_hash", None) or "")
+
+
 class NewsApp:
     """All handlers of the web app, over one runtime (store, searcher, assistant) opened once per process."""
 
@@ -173,17 +178,22 @@ class NewsApp:
         reader = getattr(self.runtime, "read_ahead", None)
         return reader if reader is not None and self.settings.generator.read_while_typing else None
 
-    def typing(self, message: str, history: Sequence[Mapping[str, Any]] | None) -> None:
-        """A resident is typing `message`: the model may read its passages before it is sent (assistant.readahead)."""
+    def typing(
+        self, message: str, history: Sequence[Mapping[str, Any]] | None, request: gr.Request | None = None
+    ) -> None:
+        """A resident is typing `message`: the model may read its passages before it is sent (assistant.readahead);
+        each browser session's latest question counts."""
         reader = self._typing_reader()
         if reader is not None and isinstance(message, str):
-            reader.typed(message, plain_history([dict(m) for m in (history or [])]))
+            reader.typed(message, plain_history([dict(m) for m in (history or [])]), session_of(request))
 
-    def respond(self, message: str, history: Sequence[Mapping[str, Any]] | None) -> Iterator[Messages]:
+    def respond(
+        self, message: str, history: Sequence[Mapping[str, Any]] | None, request: gr.Request | None = None
+    ) -> Iterator[Messages]:
         """Stream the answer to `message`: the chat with the reply so far, then the final one with citations."""
         reader = self._typing_reader()
         if reader is not None:
-            reader.sent()  # what was being typed is asked now
+            reader.sent(session_of(request))  # what was being typed in this session is asked now
         history = [dict(m) for m in (history or [])]
         question = (message or "").strip()
         if not question:

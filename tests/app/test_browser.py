@@ -454,12 +454,14 @@ def test_what_a_resident_types_reaches_the_reader_before_the_question_is_sent(sl
         box.send_keys(char)
         time.sleep(0.15)
     deadline = time.monotonic() + 20
-    while not (told() and told()[-1] == {"typed": "口袋公园有多大"}) and time.monotonic() < deadline:
+    while not (told() and told()[-1]["typed"] == "口袋公园有多大") and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert told() and told()[-1] == {"typed": "口袋公园有多大"}, told()  # the latest keystroke always arrives
+    assert told() and told()[-1]["typed"] == "口袋公园有多大", told()  # the latest keystroke always arrives
     assert all("typed" in record for record in told())
+    session = told()[-1]["session"]
+    assert session and {r["session"] for r in told()} == {session}  # the page's own session, every keystroke
     box.send_keys(Keys.ENTER)
     deadline = time.monotonic() + 20
-    while {"sent": True} not in told() and time.monotonic() < deadline:
+    while not any("sent" in r for r in told()) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert told()[-1] == {"sent": True}
+    assert told()[-1] == {"sent": True, "session": session}  # only what this resident typed stops being read

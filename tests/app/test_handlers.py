@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import gradio as gr
 import pytest
 
 from app import build_demo
@@ -505,20 +506,27 @@ def test_a_question_being_typed_goes_to_the_reader_and_stops_there_once_sent(run
         def __init__(self) -> None:
             self.calls: list[tuple] = []
 
-        def typed(self, question, history) -> None:
-            self.calls.append(("typed", question, tuple(history)))
+        def typed(self, question, history, session) -> None:
+            self.calls.append(("typed", question, tuple(history), session))
 
-        def sent(self) -> None:
-            self.calls.append(("sent",))
+        def sent(self, session) -> None:
+            self.calls.append(("sent", session))
 
     app = make_app(runtime)
     app.typing("垃圾分类条例", [])  # no reader: nothing to do, and no error
     runtime.read_ahead = reader = Reader()
     history = [{"role": "user", "content": "口袋公园在哪？"}, {"role": "assistant", "content": "在湖塘。"}]
-    app.typing("垃圾分类条例什么时候", history)
-    list(app.respond("垃圾分类条例什么时候施行？", []))
-    assert reader.calls == [("typed", "垃圾分类条例什么时候", (("口袋公园在哪？", "在湖塘。"),)), ("sent",)]
+    request = gr.Request()
+    request.session_hash = "s1"
+    app.typing("垃圾分类条例什么时候", history, request)
+    list(app.respond("垃圾分类条例什么时候施行？", [], request))
+    app.typing("口袋公园", [])  # outside a browser session
+    assert reader.calls == [
+        ("typed", "垃圾分类条例什么时候", (("口袋公园在哪？", "在湖塘。"),), "s1"),
+        ("sent", "s1"),
+        ("typed", "口袋公园", (), ""),
+    ]
     off = make_app(runtime)
     off.settings = settings.override({"generator": {"read_while_typing": False}})
     off.typing("垃圾分类条例", [])
-    assert len(reader.calls) == 2
+    assert len(reader.calls) == 3

@@ -407,3 +407,33 @@ def test_a_newer_question_typed_stops_the_reading_of_the_older() -> None:
     reader.typed("果蔬艺术空间口袋公园的面积有多大？")  # typed while the older one was read
     assert reader.read_typed(LAW_Q, version=1) == {"prompts": 0, "tokens_read": 0}
     assert generator.read == []
+
+
+def test_each_resident_typing_is_read_and_one_sending_stops_only_their_own(monkeypatch) -> None:
+    monkeypatch.setattr(readahead, "TYPING_PAUSE_S", 0.2)
+    reader, generator, _ = _typing_reader()
+    reader.typed(LAW_Q, session="a")
+    reader.typed("果蔬艺术空间口袋公园的面积有多大？", session="b")
+    reader.sent("c")  # another resident sends a question: what a and b type is still read
+    reader._serve_typed()
+    assert reader.typed_read["questions"] == 2
+    read = [m[1]["content"] for m in generator.read]
+    assert any("垃圾分类" in m for m in read) and any("口袋公园" in m for m in read)
+    first_b = next(i for i, m in enumerate(read) if "口袋公园" in m)
+    assert all("垃圾分类" in m for m in read[:first_b])  # a paused first: read first
+
+    reader.typed(LAW_Q, session="a")
+    version = reader._typed_latest["a"]
+    reader.typed("果蔬艺术空间口袋公园的面积有多大？", session="b")
+    assert reader.read_typed(LAW_Q, version=version, session="a")["prompts"] > 0  # b typing does not stop a's read
+    reader.sent("a")
+    assert reader.read_typed(LAW_Q, version=version, session="a") == {"prompts": 0, "tokens_read": 0}
+    assert set(reader._typed) == {"b"}
+
+
+def test_the_residents_typing_are_remembered_up_to_a_bound(monkeypatch) -> None:
+    monkeypatch.setattr(readahead, "TYPING_SESSIONS", 3)
+    reader, _, _ = _typing_reader()
+    for session in "abcde":
+        reader.typed(LAW_Q, session=session)
+    assert list(reader._typed_latest) == list(reader._typed) == ["c", "d", "e"]  # the oldest forgotten, not read

@@ -45,11 +45,11 @@ class TypingLog:
         with self.path.open("a", encoding="utf-8") as out:
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
-    def typed(self, question: str, history=()) -> None:
-        self._write({"typed": question})
+    def typed(self, question: str, history=(), session: str = "") -> None:
+        self._write({"typed": question, "session": session})
 
-    def sent(self) -> None:
-        self._write({"sent": True})
+    def sent(self, session: str = "") -> None:
+        self._write({"sent": True, "session": session})
 
 
 def main() -> None:
