@@ -132,6 +132,10 @@ class Turns:
     def locked(self) -> bool:
         return self._held
 
+    def waiting(self) -> bool:
+        """Does a question wait for the engine? (A read-ahead under way stops for it between two batches.)"""
+        return self._questions > 0
+
     @contextlib.contextmanager
     def question(self) -> Iterator[None]:
         with self._cond:
@@ -295,7 +299,7 @@ class ModelServer:
             def _read_ahead(self, request: dict[str, Any]) -> None:
                 with server.busy.ahead():
                     engine: Any = server.engine
-                    usage = engine.read_ahead(request["messages"], keep=request["keep"])
+                    usage = engine.read_ahead(request["messages"], keep=request["keep"], yield_to=server.busy.waiting)
                 server.count_ahead(usage)
                 self._send_json(200, {"object": "read_ahead", "usage": usage})
 

@@ -21,7 +21,9 @@ If the question sent finds the same passages first, it reads only the rest of it
 
 A pass reads the newest chunks, newest article first, when the app starts and whenever the store changes (staff
 add articles, `newsqa ingest` from a shell) or the model server was started again. It takes the model only while
-no question waits or holds it, one passage at a time, so a question asked meanwhile waits for one passage at most.
+no question waits or holds it, one prompt at a time, and the model server stops reading a prompt between two batches
+of tokens when a question comes (that prompt is read again after it): a question asked meanwhile waits for one
+batch, ~64 tokens, at most.
 """
 
 from __future__ import annotations
@@ -218,7 +220,8 @@ class ReadAhead:
         another question is typed or sent in its `session`."""
         sources = self.assistant.typed_sources(question, history, question_date=question_date)
         done = {"prompts": 0, "tokens_read": 0}
-        for n in range(1, len(sources) + 1):
+        n = 1
+        while n <= len(sources):
             if not self._wait_idle() or (version is not None and version != self._typed_latest.get(session)):
                 break
             keep = "recent" if n == len(sources) else "none"
@@ -228,8 +231,10 @@ class ReadAhead:
             except GeneratorError as exc:
                 log.warning("reading a question being typed stopped: %s", exc)
                 break
-            done["prompts"] += 1
             done["tokens_read"] += prompt_tokens_read(usage)
+            if not usage.get("stopped"):  # else a question came first: read these passages again after it
+                done["prompts"] += 1
+                n += 1
         return done
 
     def _serve_typed(self) -> None:
@@ -273,24 +278,35 @@ class ReadAhead:
         start = time.perf_counter()
         done: dict[str, Any] = {"passages": 0, "rewrite": 0, "groups": 0, "neighbours": 0, "tokens_read": 0}
         for kind, messages in self._prompts(self.newest() if hits is None else hits):
+            if not self._read_in_turn(messages, done):
+                break
+            done[kind] += 1
+        self.last = {**done, "seconds": round(time.perf_counter() - start, 2), "ended_at": time.time()}
+        return self.last
+
+    def _read_in_turn(self, messages: Messages, done: dict[str, Any]) -> bool:
+        """Read `messages` ahead once no question has the model or waits for it, and again whenever a question came
+        while it was read (the model server stops such a read between two batches and keeps nothing: "stopped").
+        False when the pass must end: stopped, the model failed, or the machine is short of memory (`done`
+        says "memory"); the tokens read go to `done` either way."""
+        while True:
             self._serve_typed()  # a resident about to ask comes first
             try:
                 self._server_ready()  # outside the line: a question asked while the model loads keeps its place
                 if not self._wait_idle():
-                    break
+                    return False
                 if self._short_of_memory():  # measured now: the questions just answered may have taken some
                     done["stopped"] = "memory"
-                    break
+                    return False
                 with self.assistant.line.turn(background=True):  # not "answering someone else" to those behind
                     usage = self.generator.read_ahead(messages)
             except GeneratorError as exc:  # the model failed or died: questions find out and say so themselves
                 if not self._stop.is_set():  # not the server stopped with the app
                     log.warning("reading ahead stopped: %s", exc)
-                break
-            done[kind] += 1
+                return False
             done["tokens_read"] += prompt_tokens_read(usage)
-        self.last = {**done, "seconds": round(time.perf_counter() - start, 2), "ended_at": time.time()}
-        return self.last
+            if not usage.get("stopped"):
+                return True
 
     def _prompts(self, hits: Sequence[Hit]) -> Iterator[tuple[str, Messages]]:
         """What a pass reads, in order, each with what it counts as: every passage as a prompt's first; then the

@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -116,6 +116,16 @@ def _count_evals(llm: Any) -> None:
     llm.eval = counting_eval
 
 
+def _join_evals(llm: Any, first: int) -> None:
+    """Count the eval calls logged from index `first` on as one (see `_count_evals`): a prompt read in batches."""
+    log_ = getattr(llm, "eval_log", None)
+    if log_ is None or len(log_) - first < 2:
+        return
+    batches = log_[first:]
+    del log_[first:]
+    log_.append((batches[0][0], sum(b[1] for b in batches), sum(b[2] for b in batches)))
+
+
 def _new_request(llm: Any) -> None:
     """Start the eval log of a request afresh (see `_count_evals`)."""
     if hasattr(llm, "eval_log"):
@@ -186,6 +196,10 @@ _MIN_LEAD_TOKENS = 64
 
 # where a state read ahead is kept (LlamaGenerator.read_ahead): apart from the questions', among them, or nowhere
 READ_AHEAD_KEEPS = ("ahead", "recent", "none")
+# a prompt read ahead is read in batches of this many tokens, so that a question arriving meanwhile waits for one
+# batch, not the whole prompt; from 32 tokens on a batch reads as fast per token as a whole prompt
+# (docs/BENCHMARKS.md, "what a small batch costs")
+READ_AHEAD_BATCH = 64
 
 
 def _token_text(llm: Any, token: int) -> str:
@@ -495,12 +509,18 @@ class LlamaGenerator:
             top = [(_token_text(llm, i), lp) for i, lp in top_logprobs(logits, top_n)]
             return top, _usage(llm.eval_log, completion=False)
 
-    def read_ahead(self, messages: Messages, keep: str = "ahead") -> dict[str, Any]:
+    def read_ahead(
+        self, messages: Messages, keep: str = "ahead", *, yield_to: Callable[[], bool] | None = None
+    ) -> dict[str, Any]:
         """Read the prompt of `messages` now and keep its state among the `ahead_entries` read ahead: a later prompt
         that starts the same way (a passage read ahead for the questions about it) reads only the rest. With
         `keep` "recent" the state joins the recent questions' instead (a question being typed, asked soon or
         never); with "none" it is only the model's current state (a step towards a longer prompt to read). Returns
-        the prompt's token counts; nothing is read without a prompt cache to keep the state in."""
+        the prompt's token counts; nothing is read without a prompt cache to keep the state in.
+
+        With `yield_to`, the prompt is read READ_AHEAD_BATCH tokens at a time and the read stops between two
+        batches once `yield_to()` is true (a question waits): nothing is kept, the counts say `"stopped": True`,
+        and the model's state holds what was read, which a question starting the same way reads no more."""
         if keep not in READ_AHEAD_KEEPS:
             raise ValueError(f"keep: expected one of {', '.join(READ_AHEAD_KEEPS)}, got {keep!r}")
         loaded = self.loaded()
@@ -509,7 +529,9 @@ class LlamaGenerator:
             return {}
         with loaded.lock:
             _new_request(llm)
-            tokens = self._read_prompt(llm, messages)
+            tokens = self._read_prompt(llm, messages, yield_to=yield_to)
+            if tokens is None:
+                return {**_usage(llm.eval_log, completion=False), "stopped": True}
             if keep == "ahead":
                 llm.cache.keep_ahead(tokens, llm.save_state())
             elif keep == "recent":
@@ -525,9 +547,11 @@ class LlamaGenerator:
         self._read_prompt(llm, messages)
         return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).copy()
 
-    def _read_prompt(self, llm: Any, messages: Messages) -> list[int]:
+    def _read_prompt(
+        self, llm: Any, messages: Messages, *, yield_to: Callable[[], bool] | None = None
+    ) -> list[int] | None:
         """Bring the model's state to the prompt of `messages`, from the cached state that shares its longest start
-        (or the current one); the prompt's tokens."""
+        (or the current one); the prompt's tokens, or None when `yield_to` stopped the reading (see `_read`)."""
         from llama_cpp import Llama
 
         prompt = self._formatter(llm)(messages=messages).prompt
@@ -537,8 +561,7 @@ class LlamaGenerator:
         _restore_longest_prefix(llm, tokens)
         self._bring_lead(llm, messages, tokens)
         shared = min(Llama.longest_token_prefix(llm._input_ids.tolist(), tokens), len(tokens) - 1)
-        self._read(llm, prompt, tokens, shared)
-        return tokens
+        return tokens if self._read(llm, prompt, tokens, shared, yield_to=yield_to) else None
 
     def _lead(self, llm: Any, messages: Messages, tokens: Sequence[int]) -> list[int]:
         """The start of `tokens` that the system message alone makes, [] without one (or when it is short)."""
@@ -581,10 +604,25 @@ class LlamaGenerator:
             _, read, seconds = llm.eval_log.pop()
             llm.eval_carry = (read, seconds)
 
-    def _read(self, llm: Any, prompt: str, tokens: Sequence[int], shared: int) -> None:
-        """Evaluate `tokens` (the formatted `prompt`) past the `shared` ones the model's state already holds."""
+    def _read(
+        self, llm: Any, prompt: str, tokens: Sequence[int], shared: int, *, yield_to: Callable[[], bool] | None = None
+    ) -> bool:
+        """Evaluate `tokens` (the formatted `prompt`) past the `shared` ones the model's state already holds; with
+        `yield_to`, READ_AHEAD_BATCH tokens at a time (the last batch up to twice that), stopping between two
+        once `yield_to()` is true. Whether all were read; the eval log counts the batches as one read."""
         llm.n_tokens = shared  # eval() drops the cached state past this point
-        llm.eval(tokens[shared:])
+        if yield_to is None:
+            llm.eval(tokens[shared:])
+            return True
+        logged, start = len(getattr(llm, "eval_log", ())), shared
+        while start < len(tokens):
+            end = len(tokens) if len(tokens) - start < 2 * READ_AHEAD_BATCH else start + READ_AHEAD_BATCH
+            llm.eval(tokens[start:end])
+            start = end
+            if start < len(tokens) and yield_to():
+                break
+        _join_evals(llm, logged)
+        return start >= len(tokens)
 
     def warm_up(self, text: str, gen_tokens: int = 16) -> dict[str, float]:
         """Read `text` and generate a few tokens greedily: the first question then finds the model paged in and

@@ -718,6 +718,29 @@ def test_a_question_typed_is_read_a_passage_at_a_time_and_kept_among_the_questio
 
 
 @pytest.mark.model
+def test_a_read_ahead_stops_between_two_batches_for_a_question_and_is_kept_only_when_whole(
+    real_llama: WorkerGenerator,
+) -> None:
+    text = "武进区今年新建口袋公园十二座，其中果蔬艺术空间口袋公园面积约7200平方米，春节前向市民开放。"
+    lead = lead_messages([Source(n, f"口袋公园（{n}）", "2024-02-03", text * 2) for n in range(1, 5)])  # ~350 tokens
+    stopped: dict = {}
+    real_llama.worker.url()  # started and warmed
+    reading = threading.Thread(target=lambda: stopped.update(real_llama.read_ahead(lead)))
+    reading.start()
+    deadline = time.monotonic() + 30
+    while not real_llama.worker.health().get("busy") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    # the read has begun; a question comes (as from `newsqa ask`, which the app cannot see)
+    choice_probs(real_llama, [{"role": "user", "content": "你好吗？"}], ("是", "否"))
+    reading.join(120)
+    assert stopped.get("stopped") is True, stopped
+    whole = real_llama.read_ahead(lead)  # the model is free now: read to the end and kept
+    assert "stopped" not in whole and whole["prompt_tokens"] > stopped["prompt_tokens"], (stopped, whole)
+    again = real_llama.read_ahead(lead)
+    assert again["prompt_tokens_details"]["cached_tokens"] >= whole["prompt_tokens"] - 8, again  # it was kept
+
+
+@pytest.mark.model
 def test_a_follow_up_rewrite_after_its_rules_were_read_ahead_reads_only_the_conversation(
     real_llama: WorkerGenerator,
 ) -> None:

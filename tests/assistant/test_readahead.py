@@ -40,10 +40,13 @@ class ReadingGenerator(FakeJudgingGenerator):
         self.rules_read: list[list[dict[str, str]]] = []
         self.kept: list[str] = []  # where each state read was to be kept
         self.fail = dict(fail or {})
+        self.stopped_at: dict[int, bool] = {}  # reads (by number) that a question stops, once each
 
     def read_ahead(self, messages: list[dict[str, str]], keep: str = "ahead") -> dict:
         if len(self.read) in self.fail:
             raise self.fail.pop(len(self.read))
+        if self.stopped_at.pop(len(self.read), False):  # a question came while this was read: nothing kept
+            return {"prompt_tokens": 64, "prompt_tokens_details": {"cached_tokens": 40}, "stopped": True}
         (self.rules_read if messages == rewrite_lead_messages() else self.read).append([dict(m) for m in messages])
         self.kept.append(keep)
         return {"prompt_tokens": 100, "prompt_tokens_details": {"cached_tokens": 40}}
@@ -437,3 +440,16 @@ def test_the_residents_typing_are_remembered_up_to_a_bound(monkeypatch) -> None:
     for session in "abcde":
         reader.typed(LAW_Q, session=session)
     assert list(reader._typed_latest) == list(reader._typed) == ["c", "d", "e"]  # the oldest forgotten, not read
+
+
+def test_a_prompt_a_question_stopped_is_read_again_after_it() -> None:
+    reader, generator, assistant = _typing_reader()
+    hits = assistant.searcher.search(LAW_Q)[:2]
+    generator.stopped_at = {0: True}  # the first passage's read, stopped by a question
+    done = ReadAhead(assistant, Path("unused.db"), 2, groups=0).run_once(hits)
+    assert done["passages"] == 2 and len(generator.read) == 2  # each kept once, the first read twice
+    assert done["tokens_read"] == 24 + 60 * (done["passages"] + done["rewrite"])  # and what the stopped one read
+    generator.read.clear()
+    generator.stopped_at = {1: True}  # a typed question's second step
+    typed = reader.read_typed(LAW_Q)
+    assert typed["prompts"] == len(generator.read) and typed["tokens_read"] == 24 + 60 * typed["prompts"]

@@ -427,6 +427,37 @@ def test_a_waiting_question_goes_before_a_waiting_read_ahead() -> None:
     assert order == ["question", "ahead"] and not turns.locked()
 
 
+def test_a_question_arriving_while_a_prompt_is_read_ahead_waits_for_one_batch_not_the_whole_prompt() -> None:
+    engine = ScriptedEngine({"reply": LAW_REPLY, "ahead_batches": 40, "ahead_batch_s": 0.05}, "zen4", True)
+    server = ModelServer(engine, token="t0ken")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    headers = {"Authorization": "Bearer t0ken"}
+    try:
+        url = f"http://127.0.0.1:{server.port}/v1/read_ahead"
+        whole = httpx.post(url, json={"messages": MESSAGES}, headers=headers, timeout=10).json()
+        assert "stopped" not in whole["usage"] and engine.kept == "ahead"  # 2 s alone: read to the end, kept
+        replies: dict[str, httpx.Response] = {}
+        ahead = threading.Thread(
+            target=lambda: replies.update(
+                ahead=httpx.post(url, json={"messages": MESSAGES}, headers=headers, timeout=10)
+            )
+        )
+        ahead.start()
+        time.sleep(0.3)
+        start = time.monotonic()
+        assert _post(server, {"messages": MESSAGES}).json()["choices"][0]["message"]["content"] == LAW_REPLY
+        waited = time.monotonic() - start
+        ahead.join(10)
+    finally:
+        server.shutdown()
+        thread.join()
+    usage = replies["ahead"].json()["usage"]
+    assert usage["stopped"] is True and engine.kept is None  # not kept: the pass reads it again later
+    assert waited < 1.0  # one batch (0.05 s), not the 1.7 s left of the prompt
+    assert usage["prompt_tokens"] < whole["usage"]["prompt_tokens"]  # what it read before it stopped
+
+
 def test_ask_uses_the_app_s_running_server_and_starts_its_own_when_that_is_gone(tmp_path: Path) -> None:
     shared = tmp_path / "run" / worker_module.SHARED_SERVER_FILE
     script = _script(tmp_path, piece_delay_s=0.2)

@@ -50,9 +50,19 @@ class ScriptedEngine:
         top = sorted(self.script.get("logprobs", {"是": -0.1}).items(), key=lambda kv: -kv[1])
         return top[:top_n], {"prompt_tokens": 10, "prompt_tokens_details": {"cached_tokens": 0}}
 
-    def read_ahead(self, messages: list[dict[str, str]], keep: str = "ahead") -> dict[str, Any]:
+    def read_ahead(
+        self, messages: list[dict[str, str]], keep: str = "ahead", *, yield_to: Any = None
+    ) -> dict[str, Any]:
+        """Reads in `ahead_batches` batches of `ahead_batch_s` each (default one, at once), stopping between two
+        when `yield_to()` is true, as the llama engine does."""
         self._die_if_scripted("read_ahead")
         self.kept = keep
+        batches = int(self.script.get("ahead_batches", 1))
+        for n in range(1, batches + 1):
+            time.sleep(float(self.script.get("ahead_batch_s", 0.0)))
+            if n < batches and yield_to is not None and yield_to():
+                self.kept = None
+                return {"prompt_tokens": 30 + n, "prompt_tokens_details": {"cached_tokens": 30}, "stopped": True}
         return {"prompt_tokens": 40, "prompt_tokens_details": {"cached_tokens": 30}}
 
     def warm_up(self, text: str) -> dict[str, float]:
