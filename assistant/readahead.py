@@ -23,7 +23,7 @@ A pass reads the newest chunks, newest article first, when the app starts and wh
 add articles, `newsqa ingest` from a shell) or the model server was started again. It takes the model only while
 no question waits or holds it, one prompt at a time, and the model server stops reading a prompt between two batches
 of tokens when a question comes (that prompt is read again after it): a question asked meanwhile waits for one
-batch, ~64 tokens, at most.
+batch, 128 tokens, at most.
 """
 
 from __future__ import annotations

@@ -197,9 +197,9 @@ _MIN_LEAD_TOKENS = 64
 # where a state read ahead is kept (LlamaGenerator.read_ahead): apart from the questions', among them, or nowhere
 READ_AHEAD_KEEPS = ("ahead", "recent", "none")
 # a prompt read ahead is read in batches of this many tokens, so that a question arriving meanwhile waits for one
-# batch, not the whole prompt; from 32 tokens on a batch reads as fast per token as a whole prompt
-# (docs/BENCHMARKS.md, "what a small batch costs")
-READ_AHEAD_BATCH = 64
+# batch, not the whole prompt; batches of 128 read 512 tokens 0-10% slower than one batch, of 64 17-25% slower
+# (docs/BENCHMARKS.md, "A read ahead stops for a question between two batches")
+READ_AHEAD_BATCH = 128
 
 
 def _token_text(llm: Any, token: int) -> str:
