@@ -56,9 +56,8 @@ class ChatEndpoints:
     take: int  # puts the question into the session's pending state and marks it busy (not queued)
     respond: int  # streams the answer (queued, in the "answer" concurrency group)
     done: int  # clears the busy mark, so the session can ask again
-    typing: int | None = (
-        None  # the box's input event: what has been typed so far (not queued); None if the app has none
-    )
+    # the box's input event: what has been typed so far (not queued); None if the app has none
+    typing: int | None = None
 
 
 def find_endpoints(config: dict[str, Any]) -> ChatEndpoints:
@@ -190,17 +189,22 @@ def classify(history: list[dict[str, Any]]) -> str:
     return "answer"
 
 
+def predict(client: httpx.Client, run: Run, session: str, fn_index: int, data: list[Any]) -> None:
+    """Call one of the chat's unqueued steps for `session`, as the page does (an HTTP error raises)."""
+    r = client.post(
+        run.url.rstrip("/") + "/gradio_api/run/predict",
+        json={"data": data, "fn_index": fn_index, "session_hash": session, "event_data": None},
+    )
+    r.raise_for_status()
+
+
 def ask(
     client: httpx.Client, run: Run, session: str, question: str, history: list[dict[str, Any]], record: Record
 ) -> list[dict[str, Any]]:
     """One question as the page sends it; returns the chat history after the final answer."""
     base = run.url.rstrip("/") + "/gradio_api"
     start = time.monotonic()
-    r = client.post(  # the question and the session's busy flag (a State: the server keeps its value)
-        f"{base}/run/predict",
-        json={"data": [question, None], "fn_index": run.endpoints.take, "session_hash": session, "event_data": None},
-    )
-    r.raise_for_status()
+    predict(client, run, session, run.endpoints.take, [question, None])  # the question and the busy flag (a State)
     r = client.post(
         f"{base}/queue/join",
         json={
@@ -240,11 +244,7 @@ def ask(
             elif kind == "close_stream":
                 break
     record.latency = time.monotonic() - start
-    r = client.post(  # as the page does once the answer is in: the session may ask again
-        f"{base}/run/predict",
-        json={"data": [], "fn_index": run.endpoints.done, "session_hash": session, "event_data": None},
-    )
-    r.raise_for_status()
+    predict(client, run, session, run.endpoints.done, [])  # as the page does once the answer is in: may ask again
     if final is None:
         raise AppError("stream ended without an answer")
     return final
@@ -257,21 +257,10 @@ def type_question(
     drawn around the mean), sending what the box holds after each word the way the page does."""
     if run.typing_cps <= 0:
         return
-    base = run.url.rstrip("/") + "/gradio_api"
     for end in range(TYPED_CHUNK, len(question) + TYPED_CHUNK, TYPED_CHUNK):
         time.sleep(rng.uniform(0.5, 1.5) * TYPED_CHUNK / run.typing_cps)
-        if run.endpoints.typing is None:
-            continue
-        r = client.post(
-            f"{base}/run/predict",
-            json={
-                "data": [question[:end], history],
-                "fn_index": run.endpoints.typing,
-                "session_hash": session,
-                "event_data": None,
-            },
-        )
-        r.raise_for_status()
+        if run.endpoints.typing is not None:
+            predict(client, run, session, run.endpoints.typing, [question[:end], history])
 
 
 class QueueFull(Exception):
