@@ -55,7 +55,7 @@ GROUP_SIZE = 3
 # longer than the longest question anyone types (a pasted article) it is not
 TYPING_PAUSE_S = 0.5
 TYPED_MIN_CHARS, TYPED_MAX_CHARS = 4, 200
-# residents typing at once whose latest question is remembered (a few bytes each), for the stale reads to stop
+# residents whose question typed waits to be read, at the most (history comes from the browser: a bound on memory)
 TYPING_SESSIONS = 1024
 # a pass stops while the machine has less memory available than this: each state read ahead takes ~17-20 MB of the
 # model server's, and questions, uploads and the index need room
@@ -138,12 +138,12 @@ class ReadAhead:
         self.last: dict[str, Any] = {}
         self._stop = threading.Event()
         self._wake = threading.Event()  # set to stop, or for a question being typed
-        # each resident's latest question typed and not yet read: session -> (question, history, when, version)
-        self._typed: dict[str, tuple[str, tuple[tuple[str, str], ...], float, int]] = {}
-        # the version of each session's latest question typed or sent (one more for every one, over all sessions):
-        # a read of an older one stops; sessions that typed and never sent are forgotten beyond TYPING_SESSIONS
-        self._typed_latest: OrderedDict[str, int] = OrderedDict()
-        self._typed_version = 0
+        # each resident's latest question typed and not yet read: session -> (question, history, when typed), the
+        # oldest forgotten beyond TYPING_SESSIONS
+        self._typed: OrderedDict[str, tuple[str, tuple[tuple[str, str], ...], float]] = OrderedDict()
+        # the session whose question is being read, and whether it has typed again or sent since (the read stops)
+        self._reading: str | None = None
+        self._reading_changed = False
         self._typed_lock = threading.Lock()
         self.typed_read = {"questions": 0, "prompts": 0, "tokens_read": 0}  # what questions being typed made it read
         self._thread: threading.Thread | None = None
@@ -185,44 +185,40 @@ class ReadAhead:
         if not TYPED_MIN_CHARS <= len(text) <= TYPED_MAX_CHARS:
             return
         with self._typed_lock:
-            version = self._next_version(session)
-            self._typed[session] = (text, tuple(history), time.monotonic(), version)
+            self._changed(session)
+            self._typed[session] = (text, tuple(history), time.monotonic())
+            self._typed.move_to_end(session)
+            while len(self._typed) > TYPING_SESSIONS:
+                self._typed.popitem(last=False)
         self._wake.set()
 
     def sent(self, session: str = "") -> None:
         """The resident of `session` sent a question: what they were typing is not read any further."""
         with self._typed_lock:
+            self._changed(session)
             self._typed.pop(session, None)
-            self._typed_latest.pop(session, None)  # a read of it under way stops
 
-    def _next_version(self, session: str) -> int:
-        """One more version for `session`'s typing (under the lock); a read of an older one stops."""
-        self._typed_version += 1
-        self._typed_latest[session] = self._typed_version
-        self._typed_latest.move_to_end(session)
-        while len(self._typed_latest) > TYPING_SESSIONS:
-            forgotten, _ = self._typed_latest.popitem(last=False)
-            self._typed.pop(forgotten, None)
-        return self._typed_version
+    def _changed(self, session: str) -> None:
+        """`session` typed or sent (under the lock): a read of what it typed before stops."""
+        if session == self._reading:
+            self._reading_changed = True
 
     def read_typed(
         self,
         question: str,
         history: Sequence[tuple[str, str]] = (),
         *,
-        version: int | None = None,
-        session: str = "",
         question_date: date | str | None = None,
     ) -> dict[str, Any]:
         """Read the passages `question` would find as the start of its prompt, the first alone, then the first
         two…, each while no question has the model; the last state kept among the recent questions'. What it read
-        ({"prompts", "tokens_read"}); stops early at a failure, or, given the `version` it was typed at, once
-        another question is typed or sent in its `session`."""
+        ({"prompts", "tokens_read"}); stops early at a failure, or once the session it was typed in (the one
+        `_serve_typed` reads) types again or sends."""
         sources = self.assistant.typed_sources(question, history, question_date=question_date)
         done = {"prompts": 0, "tokens_read": 0}
         n = 1
         while n <= len(sources):
-            if not self._wait_idle() or (version is not None and version != self._typed_latest.get(session)):
+            if not self._wait_idle() or self._reading_changed:
                 break
             keep = "recent" if n == len(sources) else "none"
             try:
@@ -242,22 +238,26 @@ class ReadAhead:
         until none is left; a question typed again meanwhile is read again."""
         while not self._stop.is_set():
             with self._typed_lock:
-                paused = min(self._typed.items(), key=lambda item: item[1][2], default=None)
+                paused = next(iter(self._typed.items()), None)  # in the order typing paused: the last typed last
                 left = TYPING_PAUSE_S - (time.monotonic() - paused[1][2]) if paused else 0.0
                 if paused is not None and left <= 0:
                     del self._typed[paused[0]]
+                    self._reading, self._reading_changed = paused[0], False
             if paused is None:
                 return
             if left > 0:
                 self._stop.wait(left)
                 continue
-            session, (question, history, _, version) = paused
+            question, history, _ = paused[1]
             try:
                 self._server_ready()
-                done = self.read_typed(question, history, version=version, session=session)
+                done = self.read_typed(question, history)
             except Exception as exc:  # a search or model failure: the question, when sent, finds out and says so
                 log.warning("reading a question being typed: %s: %s", type(exc).__name__, exc)
                 continue
+            finally:
+                with self._typed_lock:
+                    self._reading, self._reading_changed = None, False
             self.typed_read["questions"] += 1
             for key in ("prompts", "tokens_read"):
                 self.typed_read[key] += done[key]

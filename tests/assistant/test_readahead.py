@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import date
 from itertools import permutations
 from pathlib import Path
@@ -41,8 +42,11 @@ class ReadingGenerator(FakeJudgingGenerator):
         self.kept: list[str] = []  # where each state read was to be kept
         self.fail = dict(fail or {})
         self.stopped_at: dict[int, bool] = {}  # reads (by number) that a question stops, once each
+        self.during: dict[int, Callable[[], None]] = {}  # what happens while a read (by number) is under way
 
     def read_ahead(self, messages: list[dict[str, str]], keep: str = "ahead") -> dict:
+        if len(self.read) in self.during:
+            self.during.pop(len(self.read))()
         if len(self.read) in self.fail:
             raise self.fail.pop(len(self.read))
         if self.stopped_at.pop(len(self.read), False):  # a question came while this was read: nothing kept
@@ -404,17 +408,21 @@ def test_the_app_reads_the_latest_question_typed_after_a_pause_and_stops_when_it
         reader.stop()
 
 
-def test_a_newer_question_typed_stops_the_reading_of_the_older() -> None:
-    reader, generator, _ = _typing_reader()
-    reader._typed_version = 1
-    reader.typed("果蔬艺术空间口袋公园的面积有多大？")  # typed while the older one was read
-    assert reader.read_typed(LAW_Q, version=1) == {"prompts": 0, "tokens_read": 0}
-    assert generator.read == []
+def test_a_newer_question_typed_stops_the_reading_of_the_older(monkeypatch) -> None:
+    monkeypatch.setattr(readahead, "TYPING_PAUSE_S", 0.0)
+    reader, generator, assistant = _typing_reader()
+    assert len(assistant.typed_sources(LAW_Q)) >= 3
+    reader.typed(LAW_Q)
+    generator.during = {1: lambda: reader.typed("果蔬艺术空间口袋公园的面积有多大？")}  # typed on, as it was read
+    reader._serve_typed()
+    read = [m[1]["content"] for m in generator.read]
+    assert ["垃圾分类" in m for m in read[:3]] == [True, True, False]  # the prompt being read ends, then it stops
+    assert all("口袋公园" in m for m in read[2:]) and reader.typed_read["questions"] == 2
 
 
 def test_each_resident_typing_is_read_and_one_sending_stops_only_their_own(monkeypatch) -> None:
     monkeypatch.setattr(readahead, "TYPING_PAUSE_S", 0.2)
-    reader, generator, _ = _typing_reader()
+    reader, generator, assistant = _typing_reader()
     reader.typed(LAW_Q, session="a")
     reader.typed("果蔬艺术空间口袋公园的面积有多大？", session="b")
     reader.sent("c")  # another resident sends a question: what a and b type is still read
@@ -425,13 +433,23 @@ def test_each_resident_typing_is_read_and_one_sending_stops_only_their_own(monke
     first_b = next(i for i, m in enumerate(read) if "口袋公园" in m)
     assert all("垃圾分类" in m for m in read[:first_b])  # a paused first: read first
 
+    generator.read.clear()
+    whole = len(assistant.typed_sources(LAW_Q))  # the prompts of a's question, read to the end
+    assert whole >= 3
     reader.typed(LAW_Q, session="a")
-    version = reader._typed_latest["a"]
+    generator.during = {1: lambda: reader.typed("果蔬艺术空间口袋公园的面积有多大？", session="b")}
+    reader._serve_typed()  # b typing does not stop a's read
+    read = [m[1]["content"] for m in generator.read]
+    assert sum("垃圾分类" in m for m in read) == whole and "口袋公园" in read[-1]
+
+    generator.read.clear()
+    reader.typed(LAW_Q, session="a")
     reader.typed("果蔬艺术空间口袋公园的面积有多大？", session="b")
-    assert reader.read_typed(LAW_Q, version=version, session="a")["prompts"] > 0  # b typing does not stop a's read
-    reader.sent("a")
-    assert reader.read_typed(LAW_Q, version=version, session="a") == {"prompts": 0, "tokens_read": 0}
-    assert set(reader._typed) == {"b"}
+    monkeypatch.setattr(readahead, "TYPING_PAUSE_S", 0.0)
+    generator.during = {1: lambda: reader.sent("a")}  # a sends as its question is read: b's is read all the same
+    reader._serve_typed()
+    read = [m[1]["content"] for m in generator.read]
+    assert ["垃圾分类" in m for m in read[:3]] == [True, True, False] and all("口袋公园" in m for m in read[2:])
 
 
 def test_the_residents_typing_are_remembered_up_to_a_bound(monkeypatch) -> None:
@@ -439,7 +457,7 @@ def test_the_residents_typing_are_remembered_up_to_a_bound(monkeypatch) -> None:
     reader, _, _ = _typing_reader()
     for session in "abcde":
         reader.typed(LAW_Q, session=session)
-    assert list(reader._typed_latest) == list(reader._typed) == ["c", "d", "e"]  # the oldest forgotten, not read
+    assert list(reader._typed) == ["c", "d", "e"]  # the oldest forgotten, not read
 
 
 def test_a_prompt_a_question_stopped_is_read_again_after_it() -> None:
