@@ -12,6 +12,13 @@ each question first, at CPS characters a second, a word (`TYPED_CHUNK` character
 bundled question set, in a seeded order. Everything is bounded: the run ends after `--duration` seconds (residents
 finish the question in flight, each at most `--timeout` s), and each resident asks at most `--max-questions`.
 
+Two runs of one seed ask the same questions in the same order, so they can be compared question by question:
+
+    .venv/bin/python bench/load.py --compare BASE.json NEW.json [BASE2.json NEW2.json ...]
+
+pairs the k-th question of each resident in BASE with the same in NEW (runs written with --out), over as many pairs of
+runs as given, and prints how much sooner NEW answered: the median and mean difference and for how many questions.
+
 Recorded: answers per minute, latency p50/p95/max (question sent -> final answer) and time to the first streamed
 update, refusals, errors by kind (HTTP, queue full, timeouts, the app's own error message), and the server
 process's resident memory over time (VmRSS from /proc; the process is found by the port it listens on, or given
@@ -389,6 +396,65 @@ def load_questions(path: Path) -> list[str]:
     return questions
 
 
+# -- comparing two runs, question by question ----------------------------------------------------------------
+
+
+def paired_latencies(base: dict[str, Any], new: dict[str, Any]) -> list[tuple[float, float]]:
+    """(base, new) latency of each question both runs asked and answered or refused: the same resident's k-th
+    question in each. A SystemExit when they asked different questions (other seeds or question files)."""
+    by_resident: list[dict[int, list[dict[str, Any]]]] = []
+    for run in (base, new):
+        asked: dict[int, list[dict[str, Any]]] = {}
+        for record in sorted(run["records"], key=lambda r: r["started"]):
+            asked.setdefault(record["resident"], []).append(record)
+        by_resident.append(asked)
+    pairs = []
+    for resident, questions in sorted(by_resident[0].items()):
+        for k, (a, b) in enumerate(zip(questions, by_resident[1].get(resident, []), strict=False)):
+            if a["question"] != b["question"]:
+                raise SystemExit(
+                    f"load: the runs asked different questions (resident {resident}'s question {k + 1}: "
+                    f"{a['question']!r} and {b['question']!r}); compare runs of one seed and question file"
+                )
+            if all(r["latency"] is not None and r["outcome"] in ("answer", "refusal") for r in (a, b)):
+                pairs.append((a["latency"], b["latency"]))
+    return pairs
+
+
+def compare(paths: list[Path]) -> dict[str, Any]:
+    """NEW against BASE for each (BASE, NEW) in `paths`, and over all of them together."""
+    if len(paths) % 2:
+        raise SystemExit("load: --compare takes runs in pairs: BASE NEW [BASE NEW ...]")
+    runs = []
+    for path in paths:
+        try:
+            runs.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise SystemExit(f"load: cannot read the run {path}: {exc}") from exc
+        if not isinstance(runs[-1], dict) or not isinstance(runs[-1].get("records"), list):
+            raise SystemExit(f"load: {path} is not a run written by bench/load.py --out (no records)")
+    each = [
+        {"base": str(paths[i]), "new": str(paths[i + 1]), **_sooner(paired_latencies(runs[i], runs[i + 1]))}
+        for i in range(0, len(paths), 2)
+    ]
+    pooled = [pair for i in range(0, len(paths), 2) for pair in paired_latencies(runs[i], runs[i + 1])]
+    return {"pairs_of_runs": each, "all": _sooner(pooled)}
+
+
+def _sooner(pairs: list[tuple[float, float]]) -> dict[str, Any]:
+    if not pairs:
+        return {"questions": 0}
+    differences = [new - base for base, new in pairs]
+    return {
+        "questions": len(pairs),
+        "base_p50_s": round(statistics.median(base for base, _ in pairs), 2),
+        "new_p50_s": round(statistics.median(new for _, new in pairs), 2),
+        "new_minus_base_p50_s": round(statistics.median(differences), 2),
+        "new_minus_base_mean_s": round(statistics.fmean(differences), 2),
+        "new_sooner": sum(d < 0 for d in differences),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", default="http://127.0.0.1:7860", help="the running app (loopback only)")
@@ -415,7 +481,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pid", type=int, help="server process for memory samples (default: found by port)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, help="also write the summary (and every record) here as JSON")
+    parser.add_argument(
+        "--compare", type=Path, nargs="+", metavar="RUN", help="compare runs question by question: BASE NEW [...]"
+    )
     args = parser.parse_args(argv)
+    if args.compare:
+        print(json.dumps(compare(args.compare), ensure_ascii=False, indent=1))
+        return 0
 
     parts = urlsplit(args.url)
     if parts.scheme != "http" or parts.hostname not in LOOPBACK:

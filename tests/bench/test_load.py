@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import json
 import random
 
-from bench.load import ChatEndpoints, Record, Run, by_asking, find_endpoints, type_question
+import pytest
+
+from bench.load import ChatEndpoints, Record, Run, by_asking, compare, find_endpoints, type_question
 
 
 def test_questions_asked_again_are_told_apart_from_first_askings() -> None:
@@ -71,3 +74,55 @@ def test_a_resident_types_a_question_a_word_at_a_time(monkeypatch) -> None:
     client = _Posts()
     type_question(client, Run(**{**vars(run), "typing_cps": 0.0}), "s1", "问题？", [], random.Random(0))
     assert client.sent == []  # not typed: sent at once
+
+
+def _run_file(tmp_path, name: str, latencies: dict[int, list[tuple[str, float | None, str]]]):
+    """A run as --out writes it: each resident's questions in order, (question, latency, outcome)."""
+    records = [
+        {"resident": r, "question": q, "started": 10.0 * k + r, "latency": s, "outcome": o}
+        for r, asked in latencies.items()
+        for k, (q, s, o) in enumerate(asked)
+    ]
+    path = tmp_path / name
+    path.write_text(json.dumps({"summary": {}, "records": records}), encoding="utf-8")
+    return path
+
+
+BASE_RUN = {0: [("甲", 6.0, "answer"), ("乙", 8.0, "refusal")], 1: [("丙", 5.0, "answer")]}
+NEW_RUN = {0: [("甲", 5.0, "answer"), ("乙", 9.0, "refusal")], 1: [("丙", 3.0, "answer")]}
+
+
+def test_two_runs_of_one_seed_are_compared_question_by_question(tmp_path) -> None:
+    base = _run_file(tmp_path, "a.json", BASE_RUN)
+    new = _run_file(tmp_path, "b.json", NEW_RUN)
+    result = compare([base, new])
+    assert result["all"] == {
+        "questions": 3,
+        "base_p50_s": 6.0,
+        "new_p50_s": 5.0,
+        "new_minus_base_p50_s": -1.0,
+        "new_minus_base_mean_s": -0.67,
+        "new_sooner": 2,
+    }
+    assert compare([base, new, new, base])["all"]["questions"] == 6  # pairs of runs pooled
+
+
+def test_only_questions_answered_in_both_runs_are_paired(tmp_path) -> None:
+    base = _run_file(tmp_path, "a.json", {0: [("甲", 6.0, "answer"), ("乙", None, "timeout"), ("丙", 4.0, "answer")]})
+    new = _run_file(tmp_path, "b.json", {0: [("甲", 5.0, "answer"), ("乙", 9.0, "answer")]})  # ended before 丙
+    assert compare([base, new])["all"]["questions"] == 1
+
+
+def test_runs_of_other_questions_or_not_runs_are_refused(tmp_path) -> None:
+    base = _run_file(tmp_path, "a.json", {0: [("甲", 6.0, "answer")]})
+    other = _run_file(tmp_path, "b.json", {0: [("乙", 6.0, "answer")]})
+    with pytest.raises(SystemExit, match="resident 0's question 1: '甲' and '乙'"):
+        compare([base, other])
+    with pytest.raises(SystemExit, match="in pairs"):
+        compare([base])
+    (tmp_path / "bad.json").write_bytes(b"\xff\xfe")
+    with pytest.raises(SystemExit, match="cannot read the run .*bad.json"):
+        compare([base, tmp_path / "bad.json"])
+    (tmp_path / "summary.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(SystemExit, match="summary.json is not a run"):
+        compare([base, tmp_path / "summary.json"])
