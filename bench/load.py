@@ -387,10 +387,25 @@ def summarise(run: Run, elapsed: float, residents: int, rss: RssSampler | None, 
 
 
 def load_questions(path: Path) -> list[str]:
+    """The "question" of each line of JSON Lines file `path`; a SystemExit that names the file and line otherwise."""
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except OSError as exc:
+        raise SystemExit(f"load: cannot read the questions {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise SystemExit(f"load: {path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     questions = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            questions.append(json.loads(line)["question"])
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise SystemExit(f"load: {path}:{number}: not valid JSON: {exc.msg} (column {exc.colno})") from exc
+        question = row.get("question") if isinstance(row, dict) else None
+        if not isinstance(question, str) or not question.strip():
+            raise SystemExit(f'load: {path}:{number}: expected an object with a "question" string')
+        questions.append(question.strip())
     if not questions:
         raise SystemExit(f"load: no questions in {path}")
     return questions

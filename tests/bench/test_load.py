@@ -5,7 +5,16 @@ import random
 
 import pytest
 
-from bench.load import ChatEndpoints, Record, Run, by_asking, compare, find_endpoints, type_question
+from bench.load import (
+    ChatEndpoints,
+    Record,
+    Run,
+    by_asking,
+    compare,
+    find_endpoints,
+    load_questions,
+    type_question,
+)
 
 
 def test_questions_asked_again_are_told_apart_from_first_askings() -> None:
@@ -126,3 +135,23 @@ def test_runs_of_other_questions_or_not_runs_are_refused(tmp_path) -> None:
     (tmp_path / "summary.json").write_text("{}", encoding="utf-8")
     with pytest.raises(SystemExit, match="summary.json is not a run"):
         compare([base, tmp_path / "summary.json"])
+
+
+def test_a_bad_question_file_is_refused_with_its_line(tmp_path) -> None:
+    good = tmp_path / "q.jsonl"
+    good.write_text(
+        '\ufeff{"question": " 垃圾分类条例什么时候施行？"}\n\n{"question": "它一共有多少条？"}\n', encoding="utf-8"
+    )
+    assert load_questions(good) == ["垃圾分类条例什么时候施行？", "它一共有多少条？"]
+    for content, message in (
+        (b'{"question": "a"}\nnot json\n', r"q\.jsonl:2: not valid JSON"),
+        (b'{"question": "a"}\n["b"]\n', r'q\.jsonl:2: expected an object with a "question" string'),
+        (b'{"q": "a"}\n', r"q\.jsonl:1: expected"),
+        (b"\xff\xfe\x00", "not UTF-8"),
+        (b"\n \n", "no questions"),
+    ):
+        good.write_bytes(content)
+        with pytest.raises(SystemExit, match=message):
+            load_questions(good)
+    with pytest.raises(SystemExit, match="cannot read the questions"):
+        load_questions(tmp_path / "missing.jsonl")
