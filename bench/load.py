@@ -46,6 +46,11 @@ from urllib.parse import urlsplit
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from eval.questions import QuestionError, jsonl_rows  # noqa: E402
+
 QUESTIONS = ROOT / "corpus" / "sample" / "questions.jsonl"
 FOLLOW_UPS = ("它是什么时候的事？", "还有哪些细节？", "这件事是谁负责的？", "具体数字是多少？")
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -389,22 +394,18 @@ def summarise(run: Run, elapsed: float, residents: int, rss: RssSampler | None, 
 def load_questions(path: Path) -> list[str]:
     """The "question" of each line of JSON Lines file `path`; a SystemExit that names the file and line otherwise."""
     try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
+        rows = list(jsonl_rows(path))
     except OSError as exc:
         raise SystemExit(f"load: cannot read the questions {path}: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
         raise SystemExit(f"load: {path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except QuestionError as exc:
+        raise SystemExit(f"load: {exc}") from exc
     questions = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SystemExit(f"load: {path}:{number}: not valid JSON: {exc.msg} (column {exc.colno})") from exc
-        question = row.get("question") if isinstance(row, dict) else None
+    for number, row in rows:
+        question = row.get("question")
         if not isinstance(question, str) or not question.strip():
-            raise SystemExit(f'load: {path}:{number}: expected an object with a "question" string')
+            raise SystemExit(f'load: {path}:{number}: expected a "question" string')
         questions.append(question.strip())
     if not questions:
         raise SystemExit(f"load: no questions in {path}")

@@ -50,7 +50,7 @@ def load_questions(path: str | Path) -> list[Question]:
     """Read a question file; `.csv` is read as CSV, anything else as JSON Lines."""
     path = Path(path)
     try:
-        rows = list(_csv_rows(path) if path.suffix.lower() == ".csv" else _jsonl_rows(path))
+        rows = list(_csv_rows(path) if path.suffix.lower() == ".csv" else jsonl_rows(path))
     except OSError as exc:
         raise QuestionError(f"{path}: cannot read question file: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
@@ -69,7 +69,9 @@ def load_questions(path: str | Path) -> list[Question]:
     return questions
 
 
-def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) of each non-blank line of JSON Lines file `path`; a QuestionError naming the line of
+    the first that is not a JSON object (OSError and UnicodeDecodeError as reading raises them)."""
     with path.open(encoding="utf-8-sig") as f:
         for line_no, line in enumerate(f, 1):
             if not line.strip():

@@ -145,8 +145,8 @@ def test_a_bad_question_file_is_refused_with_its_line(tmp_path) -> None:
     assert load_questions(good) == ["垃圾分类条例什么时候施行？", "它一共有多少条？"]
     for content, message in (
         (b'{"question": "a"}\nnot json\n', r"q\.jsonl:2: not valid JSON"),
-        (b'{"question": "a"}\n["b"]\n', r'q\.jsonl:2: expected an object with a "question" string'),
-        (b'{"q": "a"}\n', r"q\.jsonl:1: expected"),
+        (b'{"question": "a"}\n["b"]\n', r"q\.jsonl:2: expected a JSON object"),
+        (b'{"q": "a"}\n', r'q\.jsonl:1: expected a "question" string'),
         (b"\xff\xfe\x00", "not UTF-8"),
         (b"\n \n", "no questions"),
     ):
