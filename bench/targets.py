@@ -73,8 +73,11 @@ def run_latency(name: str, out: Path, home: Path, rgb_limit: int, typed: float, 
     if name == "sample" and ask:
         command += ["--ask", str(ask)]
     print(f"targets: {name}: {' '.join(command[1:])}", file=sys.stderr, flush=True)
-    with (out / f"{name}.log").open("w", encoding="utf-8") as log:  # its own summary; its progress goes to stderr
-        subprocess.run(command, cwd=ROOT, check=True, stdout=log)
+    log_path = out / f"{name}.log"
+    with log_path.open("w", encoding="utf-8") as log:  # its own summary; its progress goes to stderr
+        done = subprocess.run(command, cwd=ROOT, stdout=log)
+    if done.returncode:
+        raise SystemExit(f"targets: the {name} run failed (exit {done.returncode}); what it printed: {log_path}")
     return path
 
 
@@ -111,7 +114,12 @@ def verdicts(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, st
             )
         else:
             rows.append(
-                ("whole answer ≤ 10 s p50 (AVX2)", name, f"{answer[0] / 1000:.1f} s", check(answer[0] <= 10000))
+                (
+                    "whole answer ≤ 10 s p50 (AVX2)",
+                    name,
+                    f"{answer[0] / 1000:.1f} s ({answer[1] / 1000:.1f} s p95)",
+                    check(answer[0] <= 10000),
+                )
             )
         quality = f"{row['accuracy']:.3f} / {row['false_refusal_rate']:.3f} / {row['verified_sentences']:.3f}"
         if name == "sample":
