@@ -449,12 +449,9 @@ def compare(paths: list[Path]) -> dict[str, Any]:
             raise SystemExit(f"load: cannot read the run {path}: {exc}") from exc
         if not isinstance(runs[-1], dict) or not isinstance(runs[-1].get("records"), list):
             raise SystemExit(f"load: {path} is not a run written by bench/load.py --out (no records)")
-    each = [
-        {"base": str(paths[i]), "new": str(paths[i + 1]), **_sooner(paired_latencies(runs[i], runs[i + 1]))}
-        for i in range(0, len(paths), 2)
-    ]
-    pooled = [pair for i in range(0, len(paths), 2) for pair in paired_latencies(runs[i], runs[i + 1])]
-    return {"pairs_of_runs": each, "all": _sooner(pooled)}
+    paired = {i: paired_latencies(runs[i], runs[i + 1]) for i in range(0, len(paths), 2)}
+    each = [{"base": str(paths[i]), "new": str(paths[i + 1]), **_sooner(pairs)} for i, pairs in paired.items()]
+    return {"pairs_of_runs": each, "all": _sooner([pair for pairs in paired.values() for pair in pairs])}
 
 
 def _sooner(pairs: list[tuple[float, float]]) -> dict[str, Any]:
