@@ -103,6 +103,8 @@ class CpuReport:
     flags: frozenset[str] = field(default_factory=frozenset)
     os_avx512: bool | None = None  # None: the OS could not be asked (not Linux on x86-64)
     os_amx: bool | None = None  # the kernel saves AMX tile state and grants this process permission to use it
+    # vendor, family, model number and stepping: a VM's model name ("AMD EPYC") does not tell a Zen 3 from a Zen 4
+    ident: str = ""
 
     def shown_flags(self) -> list[str]:
         return [f for f in SHOWN_FLAGS if f in self.flags]
@@ -111,12 +113,17 @@ class CpuReport:
 # -- the CPU -------------------------------------------------------------------------------------------------------
 
 
-def _cpuinfo(path: Path = Path("/proc/cpuinfo")) -> tuple[str, frozenset[str]]:
+_IDENT_FIELDS = {"vendor_id": "", "cpu family": "family", "model": "model", "stepping": "stepping"}
+
+
+def _cpuinfo(path: Path = Path("/proc/cpuinfo")) -> tuple[str, frozenset[str], str]:
+    """The model name, the flags and the ident ("AuthenticAMD family 25 model 17 stepping 1") of the first CPU."""
     model, flags = platform.processor() or platform.machine(), frozenset()
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return model, flags
+        return model, flags, ""
+    ident: dict[str, str] = {}
     for line in text.splitlines():
         name, _, value = line.partition(":")
         name = name.strip()
@@ -124,7 +131,9 @@ def _cpuinfo(path: Path = Path("/proc/cpuinfo")) -> tuple[str, frozenset[str]]:
             model = value.strip()
         elif name == "flags" and not flags:
             flags = frozenset(value.split())
-    return model, flags
+        elif name in _IDENT_FIELDS and name not in ident and value.strip():
+            ident[name] = f"{_IDENT_FIELDS[name]} {value.strip()}".strip()
+    return model, flags, " ".join(ident[name] for name in _IDENT_FIELDS if name in ident)
 
 
 def _arch_prctl(code: int, arg: int | ctypes.c_uint64) -> int | None:
@@ -141,14 +150,14 @@ def _arch_prctl(code: int, arg: int | ctypes.c_uint64) -> int | None:
 
 def cpu_report() -> CpuReport:
     """Model, cpuinfo flags, and what the kernel's XSAVE support and AMX permission check say."""
-    model, flags = _cpuinfo()
+    model, flags, ident = _cpuinfo()
     supported = ctypes.c_uint64(0)
     if _arch_prctl(_ARCH_GET_XCOMP_SUPP, supported) != 0:
-        return CpuReport(model, flags)
+        return CpuReport(model, flags, ident=ident)
     xstate = supported.value
     os_avx512 = bool(xstate & _XSTATE_AVX) and (xstate & _XSTATE_AVX512) == _XSTATE_AVX512
     os_amx = (xstate & _XSTATE_AMX) == _XSTATE_AMX and _arch_prctl(_ARCH_REQ_XCOMP_PERM, _XFEATURE_XTILEDATA) == 0
-    return CpuReport(model, flags, os_avx512=os_avx512, os_amx=os_amx)
+    return CpuReport(model, flags, os_avx512=os_avx512, os_amx=os_amx, ident=ident)
 
 
 # -- the llama.cpp build ---------------------------------------------------------------------------------------------

@@ -395,6 +395,7 @@ def main() -> int:
     cpu = kernels.cpu_report()
     result: dict[str, Any] = {
         "cpu": cpu.model,
+        "cpu_ident": cpu.ident,
         "flags": cpu.shown_flags(),
         "settings": {
             "max_passages": settings.answer.max_passages,

@@ -44,24 +44,6 @@ AVX512_VARIANTS = frozenset(
 SAMPLE_QUALITY = {"accuracy": 0.88, "refusal_rate": 6 / 7, "false_refusal_rate": 0.12, "verified_sentences": 0.96}
 
 
-def machine() -> dict[str, str]:
-    """This CPU's vendor, family, model and stepping as /proc/cpuinfo has them: "AMD EPYC" alone does not tell a
-    Zen 3 from a Zen 4."""
-    fields = {"vendor_id": "vendor", "cpu family": "family", "model": "model", "stepping": "stepping"}
-    found: dict[str, str] = {}
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as cpuinfo:
-            for line in cpuinfo:
-                key, _, value = line.partition(":")
-                if key.strip() in fields and fields[key.strip()] not in found:
-                    found[fields[key.strip()]] = value.strip()
-                if not line.strip() and found:
-                    break
-    except OSError:
-        pass
-    return found
-
-
 def run_latency(name: str, out: Path, home: Path, rgb_limit: int, typed: float, ask: int) -> Path:
     """One latency.py run; its JSON file."""
     path = out / f"{name}.json"
@@ -148,8 +130,7 @@ def verdicts(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, st
 def report(results: dict[str, dict[str, Any]]) -> str:
     """The table, under the CPU and kernels of the runs."""
     first = next(iter(results.values()), {})
-    cpu = first.get("machine") or {}
-    named = ", ".join(f"{key} {value}" for key, value in cpu.items())
+    named = first.get("cpu_ident", "")
     kernels = {name: [plan.get("variant") for plan in result.get("kernels", [])] for name, result in results.items()}
     lines = [
         f"CPU: {first.get('cpu', '?')}{f' ({named})' if named else ''}; "
@@ -192,9 +173,6 @@ def main(argv: list[str] | None = None) -> int:
                 raise SystemExit(f"targets: {path} is not a latency.py result: {exc}") from exc
             if not isinstance(results[name], dict) or "cpu" not in results[name]:
                 raise SystemExit(f"targets: {path} is not a latency.py result (no cpu)")
-            if not args.report:  # the runs are on this machine: name its CPU in the file, for --report later
-                results[name]["machine"] = machine()
-                path.write_text(json.dumps(results[name], ensure_ascii=False, indent=1), encoding="utf-8")
     if not results:
         raise SystemExit(f"targets: no runs in {out}")
     print(report(results))

@@ -23,7 +23,13 @@ def _version(package: str) -> str:
 
 def cpu_section() -> dict[str, Any]:
     cpu = kernels.cpu_report()
-    return {"model": cpu.model, "flags": cpu.shown_flags(), "os_avx512": cpu.os_avx512, "os_amx": cpu.os_amx}
+    return {
+        "model": cpu.model,
+        "ident": cpu.ident,
+        "flags": cpu.shown_flags(),
+        "os_avx512": cpu.os_avx512,
+        "os_amx": cpu.os_amx,
+    }
 
 
 def build_section() -> dict[str, Any]:
@@ -168,7 +174,7 @@ def format_report(report: dict[str, Any]) -> str:
     """The report as plain text, one fact a line."""
     cpu, build, model, server, index = (report[k] for k in ("cpu", "build", "model", "server", "index"))
     lines = [
-        f"CPU：{cpu['model']}",
+        f"CPU：{cpu['model']}" + (f"（{cpu['ident']}）" if cpu.get("ident") else ""),
         f"  指令集：{' '.join(cpu['flags']) or '—'}",
         f"  操作系统允许 AVX-512：{_yes(cpu['os_avx512'])}；允许 AMX：{_yes(cpu['os_amx'])}",
         f"llama-cpp-python：{build['llama_cpp_python'] or '未安装'}",

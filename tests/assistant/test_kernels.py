@@ -165,3 +165,16 @@ def test_variant_scores_survive_a_library_that_kills_its_loader(tmp_path: Path) 
         variants[name] = library
     assert kernels.cpu_variants(tmp_path) == variants
     assert kernels.variant_scores(variants) == {"good": 7, "trap": 0}
+
+
+def test_cpuinfo_names_the_first_cpu_by_vendor_family_model_and_stepping(tmp_path: Path) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    block = (
+        "processor\t: {n}\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: {model}\n"
+        "model name\t: AMD EPYC\nstepping\t: 1\nflags\t\t: fpu avx2 avx512f\n\n"
+    )
+    cpuinfo.write_text(block.format(n=0, model=17) + block.format(n=1, model=99), encoding="utf-8")
+    model, flags, ident = kernels._cpuinfo(cpuinfo)
+    assert (model, ident) == ("AMD EPYC", "AuthenticAMD family 25 model 17 stepping 1")
+    assert {"avx2", "avx512f"} <= flags
+    assert kernels._cpuinfo(tmp_path / "missing")[2] == ""

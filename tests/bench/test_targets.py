@@ -19,6 +19,7 @@ def _result(variant: str, *, answer_ms=(5000, 9000), accuracy=0.88, refusal=6 / 
     }
     return {
         "cpu": "AMD EPYC",
+        "cpu_ident": "AuthenticAMD family 25 model 17 stepping 1",
         "flags": ["avx2", "avx512f"],
         "kernels": [{"variant": variant, "extra_buffers": False}],
         set_name: {"row": row},
@@ -60,7 +61,9 @@ def test_a_set_without_its_data_is_reported_skipped() -> None:
 def test_the_report_reads_runs_kept_and_refuses_other_files(tmp_path, capsys) -> None:
     (tmp_path / "sample.json").write_text(json.dumps(_result("zen4")), encoding="utf-8")
     assert main(["--out", str(tmp_path), "--report", "--runs", "sample"]) == 0
-    assert "| first verified content ≤ 1 s p50 | sample | 30 ms | met |" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert printed.startswith("CPU: AMD EPYC (AuthenticAMD family 25 model 17 stepping 1); flags: avx2 avx512f")
+    assert "| first verified content ≤ 1 s p50 | sample | 30 ms | met |" in printed
     (tmp_path / "sample.json").write_text("{}", encoding="utf-8")
     with pytest.raises(SystemExit, match="not a latency.py result"):
         main(["--out", str(tmp_path), "--report", "--runs", "sample"])

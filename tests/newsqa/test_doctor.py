@@ -44,6 +44,10 @@ def test_report_names_the_plan_the_trials_and_a_bad_hash() -> None:
         )
     )
     assert "允许 AMX：是" in text
+    assert "CPU：Xeon VM\n" in text  # no ident: the model name alone
+    report = _report()
+    report["cpu"]["ident"] = "GenuineIntel family 6 model 143 stepping 8"
+    assert "CPU：Xeon VM（GenuineIntel family 6 model 143 stepping 8）" in format_report(report)
     assert "sapphirerapids(9), zen4(5)" in text and "x(0)" not in text  # only variants this CPU can run
     assert "使用的内核：zen4，extra buffer types 开" in text
     assert "sapphirerapids：died: SIGILL" in text and "zen4：可以运行，读提示 95 词元/秒" in text
