@@ -346,46 +346,9 @@ def time_ask_beside_app(home: Path, n: int, quiet_s: float = 20.0, limit_s: floa
     }
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sets", nargs="*", default=["sample", "rgb"], choices=sorted(SETS))
-    parser.add_argument("--rgb-limit", type=int, default=60)
-    parser.add_argument(
-        "--rgb-from",
-        type=int,
-        default=0,
-        help="rgb_zh's questions from this one on (60: past the measured 60, for choosing settings)",
-    )
-    parser.add_argument("--ask", type=int, default=0, help="time `newsqa ask` this many times")
-    parser.add_argument(
-        "--ask-beside-app",
-        type=int,
-        default=0,
-        metavar="N",
-        help="time `newsqa ask` on N sample questions while `newsqa serve` runs on the same data, through its "
-        "model server and then each with its own",
-    )
-    parser.add_argument(
-        "--ahead",
-        choices=["newest", "best", "off"],
-        default="newest",
-        help="passages read ahead before the first question: as the app does (newest), each question's best "
-        "passage (best: a bound), or none",
-    )
-    parser.add_argument(
-        "--typed",
-        type=float,
-        default=0.0,
-        metavar="SHARE",
-        help="before each question, have the model read it as typed up to this share of its characters, as the "
-        "app does when a resident pauses there (0: not)",
-    )
-    parser.add_argument("--home", type=Path, help="data directory (default: a temporary one; models from settings)")
-    parser.add_argument("--out", type=Path)
-    args = parser.parse_args()
-
+def measure(args: argparse.Namespace, home: Path) -> dict[str, Any]:
+    """The runs `args` ask for, with `home` as the data directory."""
     base = load_settings()
-    home = args.home or Path(tempfile.mkdtemp(prefix="newsqa-latency-"))
     model = (
         Path(base.generator.model_path)
         if base.generator.model_path
@@ -453,6 +416,51 @@ def main() -> int:
             result["ask"] = time_ask(ask_home, args.ask)
         if args.ask_beside_app:
             result["ask_beside_app"] = time_ask_beside_app(ask_home, args.ask_beside_app)
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sets", nargs="*", default=["sample", "rgb"], choices=sorted(SETS))
+    parser.add_argument("--rgb-limit", type=int, default=60)
+    parser.add_argument(
+        "--rgb-from",
+        type=int,
+        default=0,
+        help="rgb_zh's questions from this one on (60: past the measured 60, for choosing settings)",
+    )
+    parser.add_argument("--ask", type=int, default=0, help="time `newsqa ask` this many times")
+    parser.add_argument(
+        "--ask-beside-app",
+        type=int,
+        default=0,
+        metavar="N",
+        help="time `newsqa ask` on N sample questions while `newsqa serve` runs on the same data, through its "
+        "model server and then each with its own",
+    )
+    parser.add_argument(
+        "--ahead",
+        choices=["newest", "best", "off"],
+        default="newest",
+        help="passages read ahead before the first question: as the app does (newest), each question's best "
+        "passage (best: a bound), or none",
+    )
+    parser.add_argument(
+        "--typed",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="before each question, have the model read it as typed up to this share of its characters, as the "
+        "app does when a resident pauses there (0: not)",
+    )
+    parser.add_argument("--home", type=Path, help="data directory (default: a temporary one; models from settings)")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    if args.home:
+        result = measure(args, args.home)
+    else:  # a temporary home, rgb_zh's index among it, goes when the run ends
+        with tempfile.TemporaryDirectory(prefix="newsqa-latency-") as temp:
+            result = measure(args, Path(temp))
     rows = {k: v["row"] for k, v in result.items() if isinstance(v, dict) and "row" in v}
     print(
         json.dumps(

@@ -20,6 +20,7 @@ machine: that run is held to the AVX2 target, and stays a proxy (the CPU named i
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
@@ -160,12 +161,14 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("targets: --report reads the runs of --out")
     out = args.out or Path(tempfile.mkdtemp(prefix="newsqa-targets-"))
     out.mkdir(parents=True, exist_ok=True)
-    home = args.home or Path(tempfile.mkdtemp(prefix="newsqa-targets-home-"))
+    if not args.report:
+        with contextlib.ExitStack() as stack:  # a temporary home (rgb_zh's index among it) goes when the runs end
+            home = args.home or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="newsqa-targets-home-")))
+            for name in args.runs:
+                run_latency(name, out, home, args.rgb_limit, args.typed, args.ask)
     results: dict[str, dict[str, Any]] = {}
     for name in args.runs:
         path = out / f"{name}.json"
-        if not args.report:
-            run_latency(name, out, home, args.rgb_limit, args.typed, args.ask)
         if path.is_file():
             try:
                 results[name] = json.loads(path.read_text(encoding="utf-8"))

@@ -77,3 +77,20 @@ def test_a_run_that_fails_stops_with_where_its_output_is(tmp_path, monkeypatch) 
     monkeypatch.setitem(targets.RUNS, "sample", ["--sets", "no-such-set"])  # latency.py refuses it at once
     with pytest.raises(SystemExit, match=r"the sample run failed \(exit 2\); what it printed: .*sample\.log"):
         main(["--out", str(tmp_path), "--home", str(tmp_path / "home"), "--runs", "sample", "--ask", "0"])
+
+
+def test_a_temporary_home_goes_when_the_runs_end_and_a_report_makes_none(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(targets.tempfile, "tempdir", str(tmp_path))  # where TemporaryDirectory and mkdtemp make theirs
+    homes = []
+
+    def fake_run(name, out, home, *rest):
+        homes.append(home)
+        (home / "index").mkdir(parents=True, exist_ok=True)  # as latency.py builds rgb_zh's index there
+        (out / f"{name}.json").write_text(json.dumps(_result("zen4")), encoding="utf-8")
+
+    monkeypatch.setattr(targets, "run_latency", fake_run)
+    out = tmp_path / "out"
+    assert main(["--out", str(out), "--runs", "sample", "rgb_off"]) == 0
+    assert len(set(homes)) == 1 and homes[0].parent == tmp_path and not homes[0].exists()
+    assert main(["--out", str(out), "--report"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
