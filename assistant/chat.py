@@ -128,6 +128,12 @@ class _Turn:
     def lap(self, name: str, since: float) -> None:
         self.timings[name] = time.perf_counter() - since
 
+    @property
+    def follow_up(self) -> str:
+        """The follow-up as asked when what is searched is its rewrite, else "" (a quotation must hold some of it)."""
+        asked = self.question.strip()
+        return asked if self.history and self.standalone and self.standalone != asked else ""
+
 
 def _sources(turn: _Turn) -> list[Source]:
     """The turn's evidence as the model reads it."""
@@ -397,7 +403,7 @@ class Assistant:
 
     def _quote(self, turn: _Turn) -> Quotation | None:
         """The best sentence of the passages for the question, with its verified citation, or None."""
-        text = self.extractive.answer(turn.query, [fence_text(e.shown) for e in turn.evidence])
+        text = self.extractive.answer(turn.query, [fence_text(e.shown) for e in turn.evidence], asked=turn.follow_up)
         if not text:
             return None
         attribution = self._verify(turn, text)
@@ -492,7 +498,9 @@ class Assistant:
                 pieces = []
         if not turn.generator:
             # quoted article text keeps its own bracketed numbers as 〔n〕, so they are never read as our citations
-            reply = self.extractive.answer(turn.query, [fence_text(e.shown) for e in turn.evidence])
+            reply = self.extractive.answer(
+                turn.query, [fence_text(e.shown) for e in turn.evidence], asked=turn.follow_up
+            )
             turn.timings.setdefault("ttft", time.perf_counter() - turn.start)
             pieces = [reply]
             turn.generator = "extractive"

@@ -57,21 +57,25 @@ class ExtractiveAnswerer:
         self.min_shared = min_shared
         self.number_bonus = number_bonus
 
-    def answer(self, question: str, passages: list[str]) -> str:
-        """Up to `max_sentences` best sentences, each with its marker; "" when no sentence overlaps enough."""
-        chosen = self.rank(question, passages)[: self.max_sentences]
+    def answer(self, question: str, passages: list[str], *, asked: str = "") -> str:
+        """Up to `max_sentences` best sentences, each with its marker; "" when no sentence overlaps enough.
+        `asked`: the follow-up as the resident asked it, when `question` is its rewrite (see rank)."""
+        chosen = self.rank(question, passages, asked=asked)[: self.max_sentences]
         return "".join(self._cite(s.sentence, s.passage) for s in chosen)
 
-    def rank(self, question: str, passages: list[str]) -> list[ScoredSentence]:
-        """Sentences that pass the thresholds, best first (ties: earlier passage, earlier sentence)."""
+    def rank(self, question: str, passages: list[str], *, asked: str = "") -> list[ScoredSentence]:
+        """Sentences that pass the thresholds, best first (ties: earlier passage, earlier sentence).
+
+        With `asked`, the follow-up as asked when `question` is its rewrite, a sentence must also hold some of
+        what the follow-up itself says, where its words are kept in the rewrite: "过年能放鞭炮吗？" after a question
+        about a park is searched as "口袋公园 过年能放鞭炮吗？", and a sentence about the park alone matches only the
+        topic carried over. The asked count or credit counts as holding it ("它一共有多少条？": "五十八条")."""
         wants_credit = bool(_ASKS_FOR_CREDIT.search(question))
-        # a credit question's frame ("…的报道是哪位记者写的") is no part of its topic, and every byline shares it
-        content = _CREDIT_FRAME.sub(" ", _ASKS_FOR_CREDIT.sub(" ", question)) if wants_credit else question
-        for word in QUESTION_WORDS:
-            content = content.replace(word, " ")
+        content = _content(question, wants_credit)
         wanted = bigrams(content, letters_only=True)
         if not wanted:
             return []
+        own = wanted & bigrams(_content(asked, wants_credit), letters_only=True) if asked else frozenset()
         wants_number = bool(ASKS_FOR_NUMBER.search(question))
         unit = _ASKED_UNIT.search(question)
         counted = re.compile(rf"(?:[0-9０-９]+|[{CN_NUMERAL_CHARS}万亿]+){unit['unit']}") if unit else None
@@ -93,7 +97,8 @@ class ExtractiveAnswerer:
                 if len(key) < 4 or key in seen:
                     continue
                 seen.add(key)
-                shared = len(wanted & bigrams(sentence, letters_only=True))
+                said = bigrams(sentence, letters_only=True)
+                shared = len(wanted & said)
                 overlap = shared / len(wanted)
                 if kept and wants_credit and credit_topic >= self.min_overlap:
                     # the credit of a passage about the question answers "who wrote it": as good as the passage
@@ -106,6 +111,8 @@ class ExtractiveAnswerer:
                     continue
                 if shared < self.min_shared or overlap < self.min_overlap:
                     continue
+                if own and not own & said:
+                    continue  # it matches only the topic a follow-up's rewrite carried over
                 bonus = self.number_bonus if wants_number and _NUMBER.search(sentence) else 0.0
                 scored.append(ScoredSentence(overlap + bonus, n, sentence))
         scored.sort(key=lambda s: -s.score)  # stable: keeps passage and sentence order among equals
@@ -121,6 +128,15 @@ class ExtractiveAnswerer:
         if end not in ("。", "！", "？", "!", "?"):
             end = "。"
         return f"{body}[{n}]{end}"
+
+
+def _content(question: str, wants_credit: bool) -> str:
+    """What `question` is about: without its question words, and for a credit question without the frame
+    ("…的报道是哪位记者写的"), which is no part of its topic and which every byline shares."""
+    content = _CREDIT_FRAME.sub(" ", _ASKS_FOR_CREDIT.sub(" ", question)) if wants_credit else question
+    for word in QUESTION_WORDS:
+        content = content.replace(word, " ")
+    return content
 
 
 def _credited(sentence: str) -> tuple[str, ...]:

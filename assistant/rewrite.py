@@ -41,6 +41,8 @@ _NOT_PRONOUNS = re.compile(
     "其他|其它|其中|其实|其余|其次|尤其|极其|与其|因此|此外|如此|彼此|从此|为此|此前|此后|此次|他人|吉他|应该"
 )
 _QUESTION_WORDS = re.compile("(" + "|".join(FOLLOW_UP_QUESTION_WORDS) + r"|[？?。！!，,\s])")
+# what is left of "口袋公园在哪里？", "条例是…" once the question word goes: no part of the topic
+_TRAILING_LINKS = re.compile(r"[在是为有的]+$")
 _QUOTED = re.compile(r"《[^》]{1,40}》|“[^”]{2,40}”|「[^」]{2,40}」")
 _NOUN_HEADS = (
     "条例",
@@ -132,7 +134,7 @@ def salient_phrase(history: History) -> str:
         names = list(named_entities(q))
         if names:
             return "".join(names[:2]) if len(names) > 1 and len("".join(names[:2])) <= 12 else names[0]
-        topic = _QUESTION_WORDS.sub("", q)
+        topic = _TRAILING_LINKS.sub("", _QUESTION_WORDS.sub("", q))
         if topic:
             return topic
     return ""

@@ -303,3 +303,32 @@ def test_a_quotation_of_passages_the_models_rewrite_no_longer_finds_gives_way(co
     answer = events[-1].answer
     assert law not in {h.chunk.article_id for h in answer.hits}
     assert answer.quotation == second and "2000亿元" in second.text and [c.n for c in second.citations] == [1]
+
+
+PARK = [("口袋公园在哪里？", "公园位于武南路凤栖路西北角[1]。")]
+
+
+def _quoted(assistant, question: str, history) -> str:
+    return "".join(e.quotation.text for e in assistant.stream(question, history) if isinstance(e, Quote))
+
+
+def test_a_short_question_of_its_own_is_not_quoted_from_the_topic_before_it(corpus) -> None:
+    """Seen in the web chat: "过年能放鞭炮吗？" after a question about the park was searched with the park (the model
+    gave it back as it was, so the rules prepended the park) and quoted the park's address. No sentence that holds
+    nothing of what was asked is quoted, before the model's rewrite or after, or answered without a model."""
+    assistant, searcher = _assistant(corpus, None)
+    answer = assistant.ask("过年能放鞭炮吗？", PARK)
+    assert "口袋公园" in searcher.calls[-1]["query"] and "西北角" not in answer.text
+    generator = FakeGenerator(["过年能放鞭炮吗？"], default="资料中没有相关信息。")
+    assistant, _ = _assistant(corpus, generator)
+    assert _quoted(assistant, "过年能放鞭炮吗？", PARK) == "" and generator.calls  # the model was asked
+
+
+def test_a_follow_up_is_quoted_where_a_sentence_holds_what_it_asks(corpus) -> None:
+    for question, rewritten, quoted in (
+        ("面积多大？", "口袋公园面积多大？", "7200平方米"),
+        ("什么时候建成的？", "口袋公园什么时候建成的？", "建成投用"),
+    ):
+        assistant, _ = _assistant(corpus, FakeGenerator([rewritten], default="资料中没有相关信息。"))
+        assert quoted in _quoted(assistant, question, PARK)
+        assert quoted in _assistant(corpus, None)[0].ask(question, PARK).text  # the rules' rewrite, no model

@@ -171,3 +171,8 @@ def test_a_model_rewrite_that_brings_in_a_determiner_or_drops_the_topic_falls_ba
     assert rewrite("那罚款呢？", history, FakeGenerator(["垃圾分类条例应该怎样罚款？"])) == "垃圾分类条例应该怎样罚款？"
     forgot = FakeGenerator(["垃圾分类条例何时实施？"])  # seen too: the topic left out
     assert rewrite("那罚款呢？", history, forgot) == rule_rewrite("那罚款呢？", history)
+
+
+def test_the_topic_left_by_a_question_word_drops_the_word_that_led_to_it() -> None:
+    assert salient_phrase([("口袋公园在哪里？", "公园位于武南路凤栖路西北角[1]。")]) == "口袋公园"
+    assert rule_rewrite("面积多大？", [("口袋公园在哪里？", "")]) == "口袋公园 面积多大？"
