@@ -208,7 +208,15 @@ class _Piece:
 
 
 def _markers(text: str) -> list[_Piece]:
-    return [_Piece(m.start(), m.end(), tuple(cited_numbers(m.group(0)))) for m in MARKERS.finditer(text)]
+    """The runs of markers in `text`, each ending before a line break that follows it: "…[1]\n2. …" keeps its
+    lines."""
+    pieces = []
+    for m in MARKERS.finditer(text):
+        run = m.group(0)
+        kept = len(run.rstrip())
+        end = m.start() + (run.index("\n", kept) if "\n" in run[kept:] else len(run))
+        pieces.append(_Piece(m.start(), end, tuple(cited_numbers(run))))
+    return pieces
 
 
 def _unverified_spans(text: str, sentences: Sequence[str]) -> list[tuple[int, int]]:

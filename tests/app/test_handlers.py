@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -356,6 +357,16 @@ def test_sources_panel_lists_each_cited_article_once_with_its_numbers():
     panel = render_answer(answer, {GARBAGE.id: GARBAGE}).split('class="nq-sources"', 1)[1]
     assert panel.count("<li>") == 1 and "[1][2]" in panel
     assert "<mark>条例明确了居民分类投放的责任</mark>" in panel
+
+
+def test_a_list_keeps_its_lines_after_their_markers():
+    """A digest ("今天有什么新闻？") or a model's list puts a marker at the end of each line: the line break after it
+    was taken with the marker, and the list ran together into one paragraph."""
+    one = cited_answer().citations[0]
+    answer = Answer(question="q", text="共 2 篇：\n1. 条例施行[1]\n2. 条例分类[1] \n", citations=(one,))
+    body = render_answer(answer, {GARBAGE.id: GARBAGE}).split('class="nq-sources"', 1)[0]
+    assert re.sub(r"<details.*?</details>", "[m]", body).count("[m]<br>") == 1  # the text's end has no line after it
+    assert "共 2 篇：<br>1. 条例施行" in body and "</details><br>2. 条例分类" in body
 
 
 def _until(condition, timeout_s: float = 5.0) -> None:
