@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from assistant.attribution import Attribution, Attributor, Evidence
 from assistant.context import in_article_order, select_passages, trim_passage
+from assistant.digest import MAX_ITEMS, Headline, asks_for_news, digest_text, lead_citation
 from assistant.events import Event, Final, Progress, Quote, Token
 from assistant.extractive import ExtractiveAnswerer
 from assistant.facts import unmatched_question_facts
@@ -209,6 +210,10 @@ class Assistant:
             turn.lap("quote", turn.start)
             yield Quote(early.quotation)
         self._rewrite(turn)
+        digest = self._digest(turn)
+        if digest is not None:  # "今天有什么新闻？": the day's articles, from the store
+            yield Final(digest)
+            return
         plan = analyse(turn.standalone) if turn.context is None and self.settings.answer.resolve_dates else None
         if isinstance(plan, Comparison):  # two events' days, compared in code: no model needed
             yield Final(self._compare(turn, plan))
@@ -265,10 +270,11 @@ class Assistant:
     def _found_by_rules(self, question: str, history: Sequence[tuple[str, str]], today: date | None) -> _Turn | None:
         """The turn of `question` rewritten by the rules alone, searched, and through the checks before the model;
         None where those steps do not give its passages: a question about an event's day (searched in steps of
-        its own), or one refused before the model reads anything."""
+        its own) or for the news of a day (answered from the store), or one refused before the model reads
+        anything."""
         turn = _Turn(question, history, today, None)
         self._rewrite(turn, model=False)
-        if self.settings.answer.resolve_dates and analyse(turn.standalone) is not None:
+        if self._asks_for_news(turn) or self.settings.answer.resolve_dates and analyse(turn.standalone) is not None:
             return None
         self._retrieve(turn)
         return None if self._gate(turn) else turn
@@ -335,6 +341,47 @@ class Assistant:
         turn.standalone = plan.asked  # the anchor's own names need not be in B's passages
         turn.query = plan.asked
         turn.asked = f"{day}（{plan.anchor}当天），{plan.asked}"
+
+    def _digest(self, turn: _Turn) -> Answer | None:
+        """1d. The answer to a question that asks what the news is and names no topic: the titles of the articles of
+        the period it names, or of the newest day the store holds, each cited with its first sentence. None for any
+        other question, and where no article is dated."""
+        if not self._asks_for_news(turn):
+            return None
+        dated = self.store.dated
+        mark = time.perf_counter()
+        scope = turn.scope if turn.scope is not None and turn.scope.first and turn.scope.last else None
+        total, articles = dated(scope.first.isoformat(), scope.last.isoformat(), MAX_ITEMS) if scope else (0, [])
+        if not total:  # no period named, "最新", or a period with nothing: the newest day
+            newest = dated("", "", 1)[1]
+            if not newest:
+                return None
+            if scope is not None:
+                turn.notice = f"资料中没有{scope.resolved}的报道，以下是最新一天的。"
+            day = newest[0].date
+            total, articles = dated(day, day, MAX_ITEMS)
+            scope = None
+        headlines = []
+        for article in articles:
+            chunks = self.store.chunks_of(article.id)
+            if chunks:
+                headlines.append(Headline(article, lead_citation(article, chunks[0], len(headlines) + 1)))
+        turn.lap("retrieve", mark)
+        turn.generator = "digest"
+        newest_day = parse_day(articles[0].date)
+        period = scope.resolved if scope is not None else format_date(newest_day) if newest_day else articles[0].date
+        text = digest_text(headlines, total, period)
+        citations = tuple(h.citation for h in headlines)
+        verified = sum(c.verified for c in citations)
+        attribution = Attribution(
+            text=text, citations=citations, unverified=(), factual=len(citations), verified=verified
+        )
+        return self._answer(turn, attribution, "" if headlines else "no_hits")
+
+    def _asks_for_news(self, turn: _Turn) -> bool:
+        """Does the (rewritten) question ask what the news is, with no topic, of a store that can tell?"""
+        words = turn.scope.text if turn.scope is not None else ""
+        return turn.context is None and hasattr(self.store, "dated") and asks_for_news(turn.standalone, words)
 
     def _compare(self, turn: _Turn, plan: Comparison) -> Answer:
         """1c. The answer to "A和B哪个更早/相隔多少天": both days found and compared in code, each cited."""

@@ -223,6 +223,18 @@ class Store:
     def count(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
 
+    def dated(self, first: str = "", last: str = "", limit: int = 10) -> tuple[int, list[Article]]:
+        """How many articles are dated from `first` to `last` (ISO dates, both included; "" leaves that end open),
+        and the first `limit` of them in the order of `articles` (newest date first)."""
+        where = "date != '' AND (? = '' OR date >= ?) AND (? = '' OR date <= ?)"
+        bounds = (first, first, last, last)
+        total = self._db.execute(f"SELECT COUNT(*) FROM articles WHERE {where}", bounds).fetchone()[0]
+        rows = self._db.execute(
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE {where} ORDER BY date DESC, added_at, rowid LIMIT ?",
+            (*bounds, max(limit, 0)),
+        ).fetchall()
+        return total, [_article(r) for r in rows]
+
     def chunk_counts(self) -> dict[str, int]:
         rows = self._db.execute("SELECT article_id, COUNT(*) AS n FROM chunks GROUP BY article_id").fetchall()
         return {r["article_id"]: r["n"] for r in rows}

@@ -38,6 +38,19 @@ def test_put_is_idempotent_and_replaces_changed_articles(tmp_path):
     assert store.version == version + 1
 
 
+def test_dated_counts_a_period_and_lists_its_newest_first(tmp_path):
+    store = Store(tmp_path / "db.sqlite")
+    days = ["2024-02-01", "2024-02-02"] * 2
+    items = [make(f"报道{i}", "昨天上午，我区召开会议。", day) for i, day in enumerate(days)]
+    items.append(make("无日期", "没有日期的报道。", ""))
+    store.put(items)
+    total, newest = store.dated("2024-02-02", "2024-02-02", limit=1)
+    assert total == 2 and [a.title for a in newest] == ["报道1"]  # the day's first added
+    total, every = store.dated()
+    assert total == 4 and [a.date for a in every] == ["2024-02-02"] * 2 + ["2024-02-01"] * 2  # undated left out
+    assert store.dated("2024-02-03") == (0, []) and store.dated(last="2024-02-01")[0] == 2
+
+
 def test_chunks_round_trip_and_offsets(tmp_path):
     store = Store(tmp_path / "db.sqlite")
     a, ca = make("会议", "昨天上午，我区召开会议。会议强调，要落实责任。")

@@ -111,16 +111,25 @@ def chunk_of(article: Article, start: int = 0, end: int | None = None) -> Chunk:
 
 
 class FakeStore:
-    """The two read methods the assistant may use."""
+    """The read methods the assistant may use."""
 
-    def __init__(self, articles: Sequence[Article]) -> None:
+    def __init__(self, articles: Sequence[Article], chunks: Sequence[Chunk] = ()) -> None:
         self._articles = {a.id: a for a in articles}
+        self._chunks = list(chunks)
 
     def get(self, article_id: str) -> Article | None:
         return self._articles.get(article_id)
 
     def articles_by_id(self, ids: Sequence[str]) -> dict[str, Article]:
         return {i: self._articles[i] for i in ids if i in self._articles}
+
+    def dated(self, first: str = "", last: str = "", limit: int = 10) -> tuple[int, list[Article]]:
+        found = [a for a in self._articles.values() if a.date and first <= a.date and (not last or a.date <= last)]
+        found.sort(key=lambda a: a.date, reverse=True)  # stable: the order added within a day
+        return len(found), found[:limit]
+
+    def chunks_of(self, article_id: str) -> list[Chunk]:
+        return [c for c in self._chunks if c.article_id == article_id]
 
 
 def sample_corpus() -> tuple[list[Article], list[Chunk]]:

@@ -1,0 +1,79 @@
+"""Questions that ask what the news is, with no topic: "今天有什么新闻？", "这期报纸讲了什么？", "上周有哪些报道？".
+
+They are answered from the store, not by search and the model: the question names nothing to search for, and which
+articles a day holds is a fact of the store. The answer lists the titles of the day's articles (or the period's,
+newest first), each cited with its article's first sentence, which a news report gives its news in.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from core.text import sentence_spans
+from core.types import Article, Chunk, Citation
+
+# the question asks for the news itself: "有什么新闻", "讲了什么", "有哪些报道", "头条是什么"
+_ASKS_FOR_NEWS = re.compile(
+    r"(?:有|讲|说|报道|登|写|发)了?(?:些)?(?:什么|哪些|啥)|(?:新闻|报道|消息|头条|要闻)(?:有哪些|是什么|都是什么|有啥)"
+)
+# what such a question may hold besides its time words: the news, the paper, and the words that ask for them
+_NEWS_WORDS = re.compile(
+    r"[\u4e00-\u9fff]{2,6}(?:日报|晚报|时报|商报)|新闻|报道|消息|头条|要闻|内容|文章|报纸|本报|这一?期|那一?期|最新一期|"
+    r"今日|上面|上|里|中|都|的|了|些|有|讲|说|登|写|发|一下|请问|介绍|看看|什么|哪些|啥|是|吗|呢|[？?。！!，,、\s]"
+)
+# a dateline's lead and credit, before the news itself: "本报讯 (记者 朱梦琪) 昨天上午, …"
+_DATELINE = re.compile(r"^[^，。、；：（(]{0,20}?[讯电]\s*[（(][^）)]{0,30}[）)]\s*")
+# the most titles one answer lists
+MAX_ITEMS = 10
+
+
+def asks_for_news(question: str, time_words: str = "") -> bool:
+    """Does `question` ask what the news is, and nothing more? `time_words` are the question's own time expressions
+    ("今天", "上周"; several joined by "、"), which may stand anywhere in it."""
+    if not _ASKS_FOR_NEWS.search(question):
+        return False
+    rest = question
+    for words in filter(None, time_words.split("、")):
+        rest = rest.replace(words, "")
+    return not _NEWS_WORDS.sub("", rest)
+
+
+@dataclass(frozen=True)
+class Headline:
+    """One article of a digest: its title, and its first sentence as the citation."""
+
+    article: Article
+    citation: Citation
+
+
+def lead_citation(article: Article, first: Chunk, n: int) -> Citation:
+    """The first sentence of `article` (its first chunk, past a dateline) as citation [n]."""
+    spans = sentence_spans(first.text)
+    start, end = spans[0] if spans else (0, len(first.text))
+    skip = _DATELINE.match(first.text[start:end])
+    if skip and skip.end() < end - start:
+        start += skip.end()
+    quote = first.text[start:end]
+    return Citation(
+        n=n,
+        chunk_id=first.id,
+        article_id=article.id,
+        title=article.title,
+        date=article.date,
+        paragraph=first.paragraph,
+        quote=quote,
+        start=first.start + start,
+        end=first.start + end,
+        verified=article.text[first.start + start : first.start + end] == quote,
+        sentence=article.title,
+    )
+
+
+def digest_text(headlines: Sequence[Headline], total: int, period: str) -> str:
+    """The answer: the period and how many articles it holds, then one cited title a line."""
+    more = f"，以下是最新的 {len(headlines)} 篇" if total > len(headlines) else ""
+    lines = [f"{period}的报道共 {total} 篇{more}："]
+    lines += [f"{i}. {h.article.title}[{h.citation.n}]" for i, h in enumerate(headlines, start=1)]
+    return "\n".join(lines)

@@ -1,0 +1,97 @@
+"""Questions that ask what the news is: answered from the store, each title cited with its article's first sentence."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from assistant.chat import Assistant
+from assistant.digest import asks_for_news, lead_citation
+from core.config import Settings
+from tests.support.generators import FakeGenerator
+from tests.support.news import FakeStore, sample_corpus
+from tests.support.searchers import FakeSearcher
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return sample_corpus()
+
+
+def _assistant(corpus):
+    articles, chunks = corpus
+    searcher = FakeSearcher(articles, chunks)
+    generator = FakeGenerator()  # no reply scripted: a call to the model fails the test
+    return Assistant(Settings(), FakeStore(articles, chunks), searcher, generator), searcher, generator
+
+
+@pytest.mark.parametrize(
+    ("question", "time_words"),
+    [
+        ("今天报纸上有什么新闻？", "今天"),
+        ("最近有什么新闻？", "最近"),
+        ("2月2日有哪些报道？", "2月2日"),
+        ("这期报纸讲了什么？", ""),
+        ("昨天武进日报登了哪些新闻？", "昨天"),
+        ("上周的头条是什么？", "上周"),
+    ],
+)
+def test_a_question_for_the_news_itself_is_told_apart(question, time_words) -> None:
+    assert asks_for_news(question, time_words)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["武进有什么新闻？", "垃圾分类有什么新规定？", "乔俊杰讲了什么？", "今天天气怎么样？", "口袋公园有多大？"],
+)
+def test_a_question_with_a_topic_is_not_a_digest(question) -> None:
+    assert not asks_for_news(question)
+
+
+def test_the_days_titles_are_listed_each_cited_with_its_first_sentence(corpus) -> None:
+    assistant, searcher, generator = _assistant(corpus)
+    answer = assistant.ask("今天报纸上有什么新闻？", question_date="2024-02-02")
+    articles = corpus[0]
+    assert answer.generator == "digest" and not answer.refused and not answer.notice
+    lines = answer.text.split("\n")
+    assert lines[0] == f"2024年2月2日的报道共 {len(articles)} 篇："
+    assert lines[1:] == [f"{i}. {a.title}[{i}]" for i, a in enumerate(articles, start=1)]
+    by_id = {a.id: a for a in articles}
+    for citation in answer.citations:
+        article = by_id[citation.article_id]
+        assert citation.verified and article.text[citation.start : citation.end] == citation.quote
+        assert not citation.quote.startswith("本报讯") and citation.quote.endswith("。")
+    assert searcher.calls == [] and generator.calls == []  # nothing searched, the model not asked
+
+
+def test_a_day_with_no_news_says_so_and_gives_the_newest_day(corpus) -> None:
+    assistant, _, _ = _assistant(corpus)
+    answer = assistant.ask("今天有什么新闻？", question_date="2026-12-05")
+    assert answer.notice == "资料中没有2026年12月5日的报道，以下是最新一天的。"
+    assert answer.text.startswith("2024年2月2日的报道共") and len(answer.citations) == len(corpus[0])
+
+
+def test_a_long_day_lists_its_first_ten(corpus) -> None:
+    articles, chunks = corpus
+    # the page's five, three times over under other ids: only the count and the cut matter here
+    many = [replace(a, id=f"{copy}-{a.id}") for copy in range(3) for a in articles]
+    copies = [replace(c, article_id=f"{copy}-{c.article_id}") for copy in range(3) for c in chunks]
+    assistant = Assistant(Settings(), FakeStore(many, copies), FakeSearcher(articles, chunks), FakeGenerator())
+    answer = assistant.ask("这期报纸讲了什么？")
+    assert answer.text.startswith("2024年2月2日的报道共 15 篇，以下是最新的 10 篇：") and len(answer.citations) == 10
+
+
+def test_a_question_with_a_topic_is_searched_as_before(corpus) -> None:
+    assistant, searcher, _ = _assistant(corpus)
+    assistant.generator = None
+    answer = assistant.ask("烟花爆竹燃放管控有什么要求？")
+    assert answer.generator != "digest" and searcher.calls
+
+
+def test_a_lead_sentence_skips_the_dateline(corpus) -> None:
+    articles, chunks = corpus
+    article = next(a for a in articles if a.text.startswith("本报讯"))
+    first = next(c for c in chunks if c.article_id == article.id and c.index == 0)
+    citation = lead_citation(article, first, 3)
+    assert citation.n == 3 and citation.quote.startswith("昨天上午") and citation.verified
