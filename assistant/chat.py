@@ -35,7 +35,7 @@ from assistant.prompts import (
     lead_messages,
     refusal_text,
 )
-from assistant.rewrite import needs_model_rewrite, rewrite
+from assistant.rewrite import needs_model_rewrite, refers_back, rewrite
 from assistant.timeline import (
     Anchored,
     Comparison,
@@ -131,9 +131,12 @@ class _Turn:
 
     @property
     def follow_up(self) -> str:
-        """The follow-up as asked when what is searched is its rewrite, else "" (a quotation must hold some of it)."""
+        """The question as asked when it was rewritten only for being short, else "": what is searched then carries
+        a topic over that the question may not be about, and a quotation must hold some of the question itself. One
+        that points back ("它", "那X呢？", "第二篇") is about what it points at."""
         asked = self.question.strip()
-        return asked if self.history and self.standalone and self.standalone != asked else ""
+        rewritten = bool(self.history) and bool(self.standalone) and self.standalone != asked
+        return asked if rewritten and not refers_back(asked, self.history) else ""
 
 
 def _sources(turn: _Turn) -> list[Source]:

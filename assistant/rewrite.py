@@ -10,7 +10,7 @@ from assistant.facts import named_entities
 from assistant.markers import strip_markers
 from assistant.prompts import rewrite_messages
 from core import lexicon
-from core.text import FOLLOW_UP_QUESTION_WORDS, is_question
+from core.text import FOLLOW_UP_QUESTION_WORDS, is_question, numeral_value
 
 History = Sequence[tuple[str, str]]
 
@@ -82,6 +82,9 @@ _NOUN_HEADS = (
 
 # "那税收收入呢？": the same question as before, about something else
 _ELLIPSIS = re.compile(r"^(?:那么|那)?\s*(?P<topic>[^，,。？?！!\s]{1,12}?)\s*呢[？?]?$")
+# "第二篇讲了什么？" after a numbered list, such as the news of a day ("2. 标题[2]"): item 2 of that list
+_ORDINAL = re.compile(r"第(?P<n>[一二两三四五六七八九十\d]{1,3})(?:篇|条|则|个|项)(?:报道|新闻|文章|消息)?")
+_LIST_ITEM = re.compile(r"^\s*(?P<n>\d{1,2})[.．、]\s*(?P<item>.+?)\s*$", re.MULTILINE)
 # where a question starts asking: the slot the topic of an elliptical follow-up goes before or after
 _ASKS = re.compile(
     "是什么时候|什么时候|什么时间|是什么|什么|是多少|有多少|多少|有哪些|哪些|哪个|哪里|哪儿|哪|是谁|谁|几|如何|怎样|怎么样|为什么|何时"
@@ -99,16 +102,25 @@ _ASKING_VERBS = {"达到", "达", "有", "是", "为", "占", "超过", "突破"
 
 
 def needs_rewrite(question: str, history: History) -> bool:
-    """Does `question` lean on the conversation (pronoun, determiner, or a short elliptical follow-up)?"""
+    """Does `question` lean on the conversation: it points back at it (refers_back), or is too short to stand
+    alone? A question that names a quoted title stands alone."""
     if not history:
         return False
     q = question.strip()
     if _QUOTED.search(q):
         return False
-    if any(p in _NOT_PRONOUNS.sub("", q) for p in _PRONOUNS):
-        return True
-    core = _QUESTION_WORDS.sub("", q)
-    return len(core) <= 6 or (bool(re.search(r"(呢|那么?)[？?]?$", q)) and len(q) <= 16)
+    return refers_back(q, history) or len(_QUESTION_WORDS.sub("", q)) <= 6
+
+
+def refers_back(question: str, history: History) -> bool:
+    """Does `question` point back at the conversation in so many words: a pronoun or determiner, a short "那X呢？",
+    or "第N篇" of the list in the last answer? One that is only short may be a question of its own."""
+    q = question.strip()
+    return (
+        any(p in _NOT_PRONOUNS.sub("", q) for p in _PRONOUNS)
+        or (bool(re.search(r"(呢|那么?)[？?]?$", q)) and len(q) <= 16)
+        or bool(ordinal_rewrite(q, history))
+    )
 
 
 _PERSONAL = ("他们", "她们", "他", "她")
@@ -149,7 +161,7 @@ def rule_rewrite(question: str, history: History) -> str:
     q = question.strip()
     if not needs_rewrite(q, history):
         return q
-    swapped = ellipsis_rewrite(q, history)
+    swapped = settled_by_rules(q, history)
     if swapped:
         return swapped
     masked = _NOT_PRONOUNS.sub(lambda m: "\0" * len(m.group(0)), q)  # keep offsets, hide "其他" etc.
@@ -185,8 +197,29 @@ def ellipsis_rewrite(question: str, history: History) -> str:
 
 
 def needs_model_rewrite(question: str, history: History) -> bool:
-    """Is a model worth asking: the question leans on the conversation, and swapping one slot does not settle it."""
-    return needs_rewrite(question, history) and not ellipsis_rewrite(question, history)
+    """Is a model worth asking: the question leans on the conversation, and neither swapping one slot nor naming
+    the listed item it counts to settles it."""
+    return needs_rewrite(question, history) and not settled_by_rules(question, history)
+
+
+def settled_by_rules(question: str, history: History) -> str:
+    """The rewrite of a follow-up that the rules settle for sure, or "": "那X呢？" with a slot for X, or "第N篇"
+    of a numbered list."""
+    return ellipsis_rewrite(question, history) or ordinal_rewrite(question, history)
+
+
+def ordinal_rewrite(question: str, history: History) -> str:
+    """`question` with "第N篇" (条, 则, 个, 项) replaced by item N of the numbered list in the last answer, or "" when
+    it counts to none: "第二篇讲了什么？" after the news of a day asks what that article says."""
+    counted = _ORDINAL.search(question)
+    if counted is None or not history:
+        return ""
+    n = numeral_value(counted["n"], strict=False)
+    items = {int(m["n"]): strip_markers(m["item"]).strip() for m in _LIST_ITEM.finditer(list(history)[-1][1])}
+    item = items.get(n) if n is not None else None
+    if not item:
+        return ""
+    return question[: counted.start()] + item + question[counted.end() :]
 
 
 def swap_topic(topic: str, history: History) -> str:
@@ -277,7 +310,7 @@ def rewrite(question: str, history: History, generator: _Streams | None = None, 
     q = question.strip()
     if not needs_rewrite(q, history):
         return q
-    swapped = ellipsis_rewrite(q, history)
+    swapped = settled_by_rules(q, history)
     if swapped:
         return swapped
     if generator is not None:

@@ -8,6 +8,7 @@ import pytest
 
 from assistant.chat import Assistant
 from assistant.digest import asks_for_news, lead_citation
+from assistant.events import Quote
 from core.config import Settings
 from tests.support.generators import FakeGenerator
 from tests.support.news import FakeStore, sample_corpus
@@ -23,7 +24,8 @@ def _assistant(corpus):
     articles, chunks = corpus
     searcher = FakeSearcher(articles, chunks)
     generator = FakeGenerator()  # no reply scripted: a call to the model fails the test
-    return Assistant(Settings(), FakeStore(articles, chunks), searcher, generator), searcher, generator
+    settings = Settings().override({"answer": {"min_dense_score": 0.0}})  # the fake searcher's scores are bigrams'
+    return Assistant(settings, FakeStore(articles, chunks), searcher, generator), searcher, generator
 
 
 @pytest.mark.parametrize(
@@ -95,3 +97,15 @@ def test_a_lead_sentence_skips_the_dateline(corpus) -> None:
     first = next(c for c in chunks if c.article_id == article.id and c.index == 0)
     citation = lead_citation(article, first, 3)
     assert citation.n == 3 and citation.quote.startswith("昨天上午") and citation.verified
+
+
+def test_the_second_article_of_the_list_is_asked_about_by_its_title_and_quoted(corpus) -> None:
+    assistant, searcher, _ = _assistant(corpus)
+    digest = assistant.ask("这期报纸讲了什么？")
+    second = corpus[0][1]
+    assistant.generator = FakeGenerator(default="资料中没有相关信息。")
+    events = list(assistant.stream("第二篇讲了什么？", [("这期报纸讲了什么？", digest.text)]))
+    answer = events[-1].answer
+    assert answer.rewritten_query == f"{second.title}讲了什么？"
+    quoted = [e.quotation for e in events if isinstance(e, Quote)]
+    assert quoted and {c.article_id for c in quoted[0].citations} == {second.id}

@@ -6,6 +6,7 @@ from assistant.rewrite import (
     ellipsis_rewrite,
     needs_model_rewrite,
     needs_rewrite,
+    ordinal_rewrite,
     rewrite,
     rule_rewrite,
     salient_phrase,
@@ -176,3 +177,31 @@ def test_a_model_rewrite_that_brings_in_a_determiner_or_drops_the_topic_falls_ba
 def test_the_topic_left_by_a_question_word_drops_the_word_that_led_to_it() -> None:
     assert salient_phrase([("口袋公园在哪里？", "公园位于武南路凤栖路西北角[1]。")]) == "口袋公园"
     assert rule_rewrite("面积多大？", [("口袋公园在哪里？", "")]) == "口袋公园 面积多大？"
+
+
+NEWS_OF_THE_DAY = [
+    (
+        "今天有什么新闻？",
+        "2024年2月2日的报道共 3 篇：\n1. 乔俊杰专题调研武高新[1]\n2. “阳湖N警·警物联盟”群防群治工作部署会召开[2]\n"
+        "3. 烟花爆竹燃放管控工作动员部署[3]",
+    )
+]
+
+
+def test_an_ordinal_names_the_item_of_the_list_in_the_last_answer_without_the_model() -> None:
+    generator = FakeGenerator()  # nothing scripted: asking the model fails the test
+    assert (
+        rewrite("第二篇讲了什么？", NEWS_OF_THE_DAY, generator) == "“阳湖N警·警物联盟”群防群治工作部署会召开讲了什么？"
+    )
+    assert (
+        rewrite("第3篇报道主要讲了什么内容？", NEWS_OF_THE_DAY, generator)
+        == "烟花爆竹燃放管控工作动员部署主要讲了什么内容？"
+    )
+    assert generator.calls == [] and not needs_model_rewrite("第一条是谁写的？", NEWS_OF_THE_DAY)
+    assert needs_rewrite("第3篇报道主要讲了什么内容？", NEWS_OF_THE_DAY)  # long, but it counts to an item
+
+
+def test_an_ordinal_with_no_list_item_to_count_to_is_left_to_the_other_rules() -> None:
+    assert ordinal_rewrite("第五篇讲了什么？", NEWS_OF_THE_DAY) == ""
+    assert ordinal_rewrite("第二篇讲了什么？", [("问", "没有列表的回答。")]) == ""
+    assert not needs_rewrite("2024年是我区实施燃放管控政策的第几年？", NEWS_OF_THE_DAY)
