@@ -18,7 +18,7 @@ from assistant.extractive import ExtractiveAnswerer
 from assistant.facts import unmatched_question_facts
 from assistant.generation import LoopWatch, Messages, ModelCrashed, choice_probs, usage_of
 from assistant.judgements import combined_judgement, confirmation_turns
-from assistant.markers import renumbered
+from assistant.markers import finished_sentences, renumbered
 from assistant.memory import Remembered, ReplyMemory, memory_key
 from assistant.periods import covered_dates, search_period
 from assistant.prompts import (
@@ -543,6 +543,8 @@ class Assistant:
                         break
                 turn.usage = usage_of(reply)
                 turn.generator = getattr(self.generator, "name", type(self.generator).__name__)
+                if turn.usage.get("completion_tokens", 0) >= max_tokens:  # stopped at the limit, mid-sentence
+                    pieces = [finished_sentences("".join(pieces))]
             except Exception as exc:  # a model that fails to load or dies mid-reply: answer extractively instead
                 self._gave_up(turn, exc)
                 pieces = []

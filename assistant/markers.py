@@ -67,6 +67,17 @@ def cited_numbers(text: str) -> list[int]:
     return found
 
 
+# the end of a finished sentence: its end mark, a closing quote, and the markers that cite it ("。[1]" or "[1]。")
+_FINISHED = re.compile(rf"[{SENTENCE_ENDS}]+[{CLOSING_QUOTES}]?(?:\s*{_ONE_MARKER})*")
+
+
+def finished_sentences(text: str) -> str:
+    """`text` up to the end of its last finished sentence, with the markers after it: a reply the model stopped
+    writing at its token limit ends in half a sentence. All of `text` when no sentence in it is finished."""
+    ends = list(_FINISHED.finditer(text))
+    return text[: ends[-1].end()] if ends else text
+
+
 def strip_markers(text: str) -> str:
     return MARKERS.sub("", text)
 

@@ -332,3 +332,17 @@ def test_a_follow_up_is_quoted_where_a_sentence_holds_what_it_asks(corpus) -> No
         assistant, _ = _assistant(corpus, FakeGenerator([rewritten], default="资料中没有相关信息。"))
         assert quoted in _quoted(assistant, question, PARK)
         assert quoted in _assistant(corpus, None)[0].ask(question, PARK).text  # the rules' rewrite, no model
+
+
+def test_a_reply_stopped_at_its_token_limit_loses_its_unfinished_sentence(corpus) -> None:
+    said = "《常州市生活垃圾分类管理条例》将于2024年9月1日起施行[1]。"
+    cut_short = (
+        said + "条例共九章、五十八条，明确了各级政府及相关部门职责、规划与建设的相关要求，建立分类投放的相关制度"
+    )
+    settings = _settings().override({"answer": {"max_answer_tokens": len(cut_short) - 5}})
+    assistant, _ = _assistant(corpus, FakeGenerator([cut_short], counts_tokens=True), settings)
+    answer = assistant.ask(LAW_Q)
+    assert not answer.refused and answer.text == said and not answer.unverified
+    whole = said + "条例共九章、五十八条[1]。"  # within the limit: nothing is taken off
+    assistant, _ = _assistant(corpus, FakeGenerator([whole], counts_tokens=True), settings)
+    assert "五十八条" in assistant.ask(LAW_Q).text

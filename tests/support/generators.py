@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator
 
+from assistant.generation import Reply
+
 
 class FakeGenerator:
     """A scripted Generator: tests enqueue replies, each call to `stream` pops the next one.
@@ -13,6 +15,7 @@ class FakeGenerator:
     streaming consumers see several chunks. An enqueued exception is raised instead of replying. Every call
     is recorded in `calls` (messages and options) for assertions. With no reply queued, `default` is used;
     when that is None too the call fails loudly, because a test that did not script a reply is a bug.
+    With `counts_tokens`, a character is a token: a reply stops at `max_tokens` of them, and reports its usage.
     """
 
     def __init__(
@@ -22,8 +25,10 @@ class FakeGenerator:
         default: str | None = None,
         piece_chars: int = 3,
         name: str = "fake",
+        counts_tokens: bool = False,
     ) -> None:
         self.name = name
+        self.counts_tokens = counts_tokens
         self.default = default
         self.piece_chars = piece_chars
         self.replies: deque[str | Exception] = deque(replies or [])
@@ -60,6 +65,9 @@ class FakeGenerator:
         if stop:  # honour stop strings like a real backend: cut before the first one
             cut = min((i for s in stop if (i := reply.find(s)) >= 0), default=len(reply))
             reply = reply[:cut]
+        if self.counts_tokens:
+            reply = reply[:max_tokens]
+            return Reply(self._pieces(reply), {"completion_tokens": len(reply)})
         return self._pieces(reply)
 
     def _pieces(self, reply: str) -> Iterator[str]:
