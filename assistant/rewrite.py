@@ -205,21 +205,31 @@ def needs_model_rewrite(question: str, history: History) -> bool:
 def settled_by_rules(question: str, history: History) -> str:
     """The rewrite of a follow-up that the rules settle for sure, or "": "那X呢？" with a slot for X, or "第N篇"
     of a numbered list."""
-    return ellipsis_rewrite(question, history) or ordinal_rewrite(question, history)
+    return ordinal_rewrite(question, history) or ellipsis_rewrite(question, history)
 
 
 def ordinal_rewrite(question: str, history: History) -> str:
-    """`question` with "第N篇" (条, 则, 个, 项) replaced by item N of the numbered list in the last answer, or "" when
-    it counts to none: "第二篇讲了什么？" after the news of a day asks what that article says."""
+    """`question` with "第N篇" (条, 则, 个, 项) replaced by item N of the last numbered list in the conversation, or
+    "" when it counts to none: "第二篇讲了什么？" after the news of a day asks what that article says. "那第四篇呢？"
+    asks the last such question again about item 4."""
     counted = _ORDINAL.search(question)
-    if counted is None or not history:
+    n = numeral_value(counted["n"], strict=False) if counted is not None else None
+    turns = list(history)
+    lists = (items for _, answer in reversed(turns) if (items := _list_items(answer)))
+    item = next(lists, {}).get(n) if n is not None else None
+    if counted is None or not item:
         return ""
-    n = numeral_value(counted["n"], strict=False)
-    items = {int(m["n"]): strip_markers(m["item"]).strip() for m in _LIST_ITEM.finditer(list(history)[-1][1])}
-    item = items.get(n) if n is not None else None
-    if not item:
-        return ""
+    if _ELLIPSIS.match(question.strip()) and counted.group() in question:  # "那第四篇呢？"
+        asked = next((q for q, _ in reversed(turns) if _ORDINAL.search(q) and not _ELLIPSIS.match(q.strip())), "")
+        if asked:
+            earlier = _ORDINAL.search(asked)
+            return asked[: earlier.start()] + item + asked[earlier.end() :]
     return question[: counted.start()] + item + question[counted.end() :]
+
+
+def _list_items(answer: str) -> dict[int, str]:
+    """The items of a numbered list in `answer` ("2. 标题[2]" a line), by number, without their markers."""
+    return {int(m["n"]): strip_markers(m["item"]).strip() for m in _LIST_ITEM.finditer(answer)}
 
 
 def swap_topic(topic: str, history: History) -> str:

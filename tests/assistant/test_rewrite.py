@@ -205,3 +205,10 @@ def test_an_ordinal_with_no_list_item_to_count_to_is_left_to_the_other_rules() -
     assert ordinal_rewrite("第五篇讲了什么？", NEWS_OF_THE_DAY) == ""
     assert ordinal_rewrite("第二篇讲了什么？", [("问", "没有列表的回答。")]) == ""
     assert not needs_rewrite("2024年是我区实施燃放管控政策的第几年？", NEWS_OF_THE_DAY)
+
+
+def test_an_ordinal_counts_in_the_last_list_and_then_ask_the_last_question_again() -> None:
+    history = [*NEWS_OF_THE_DAY, ("第二篇讲了什么？", "昨天上午，我区召开“阳湖N警·警物联盟”群防群治工作部署会[1]。")]
+    assert rewrite("第三篇是谁写的？", history, None) == "烟花爆竹燃放管控工作动员部署是谁写的？"
+    assert rewrite("那第一篇呢？", history, None) == "乔俊杰专题调研武高新讲了什么？"
+    assert not needs_model_rewrite("第三篇呢？", history)
