@@ -42,6 +42,9 @@ class TimeScope:
 _ABS_YEAR_RE = re.compile(r"(?P<y>[0-9０-９]{4}|[零〇一二三四五六七八九]{4})年度?")
 _BARE_MONTH_RE = re.compile(rf"(?P<mon>{NUM})月份?(?:(?P<mday>{NUM})[日号])?")
 _RECENT_N_RE = re.compile(rf"(?P<lead>最近|近|过去)(?P<n>{NUM})(?P<unit>年|个月|个星期|星期|周|天)")
+# a title or name the question quotes: a date in it ("《条例》9月1日起施行" as a headline) is its words, not the
+# time the question asks about
+_QUOTED = re.compile(r"“[^“”]{1,80}”|《[^《》]{1,80}》|「[^「」]{1,80}」")
 _RECENT_RE = re.compile(r"最近一次|最近一期|最新|最近|近期|近日|近来|目前|当前|现在|如今|眼下|日前|前不久|不久前")
 
 
@@ -117,7 +120,12 @@ _QUESTION_KINDS = ("relative",) * (len(RELATIVE_RULES) + 2) + ("absolute", "rece
 
 def _question_mentions(question: str, today: date) -> list[tuple[TimeMention, str]]:
     found = non_overlapping(scan(question, _QUESTION_RULES, today, question=True))
-    return [(mention, _QUESTION_KINDS[index]) for mention, index in found]
+    quoted = [m.span() for m in _QUOTED.finditer(question)]
+    return [
+        (mention, _QUESTION_KINDS[index])
+        for mention, index in found
+        if not any(start <= mention.start and mention.end <= end for start, end in quoted)
+    ]
 
 
 def parse_question_time(question: str, today: date) -> TimeScope | None:

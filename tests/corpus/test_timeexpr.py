@@ -652,3 +652,12 @@ def test_a_questions_relative_day_or_month_is_noted(question, today, noted):
     from corpus.timeexpr import note_days, relative_mentions
 
     assert note_days(question, relative_mentions(question, today)) == noted
+
+
+def test_a_date_inside_a_quoted_title_is_not_the_time_the_question_asks_about() -> None:
+    today = date(2026, 12, 5)
+    assert parse_question_time("「《常州市生活垃圾分类管理条例》9月1日起施行」讲了什么？", today) is None
+    assert parse_question_time("“2023年度十大新闻”有哪些？", today) is None
+    scope = parse_question_time("去年“双十一”的销售额是多少？", today)
+    assert scope is not None and scope.text == "去年"
+    assert parse_question_time("《条例》9月1日起施行吗？", today).text == "9月1日"  # outside the quotes
