@@ -434,7 +434,8 @@ class Assistant:
         if opts.question_facts != "off" and not turn.period_note:
             turn.missing = unmatched_question_facts(
                 without_resolved(turn.standalone, turn.query),
-                [(self._annotated(h, turn), h.date, h.source) for h in turn.hits],
+                # an article's title is its words too: "「标题」讲了什么？" names the article
+                [(f"{h.title}\n{self._annotated(h, turn)}", h.date, h.source) for h in turn.hits],
                 names=opts.question_facts == "names",
             )
             if turn.missing:

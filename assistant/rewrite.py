@@ -219,12 +219,13 @@ def ordinal_rewrite(question: str, history: History) -> str:
     item = next(lists, {}).get(n) if n is not None else None
     if counted is None or not item:
         return ""
+    named = f"「{item}」"  # quoted as a title: a date in it is no time the question asks about
     if _ELLIPSIS.match(question.strip()) and counted.group() in question:  # "那第四篇呢？"
         asked = next((q for q, _ in reversed(turns) if _ORDINAL.search(q) and not _ELLIPSIS.match(q.strip())), "")
         if asked:
             earlier = _ORDINAL.search(asked)
-            return asked[: earlier.start()] + item + asked[earlier.end() :]
-    return question[: counted.start()] + item + question[counted.end() :]
+            return asked[: earlier.start()] + named + asked[earlier.end() :]
+    return question[: counted.start()] + named + question[counted.end() :]
 
 
 def _list_items(answer: str) -> dict[int, str]:

@@ -106,6 +106,6 @@ def test_the_second_article_of_the_list_is_asked_about_by_its_title_and_quoted(c
     assistant.generator = FakeGenerator(default="资料中没有相关信息。")
     events = list(assistant.stream("第二篇讲了什么？", [("这期报纸讲了什么？", digest.text)]))
     answer = events[-1].answer
-    assert answer.rewritten_query == f"{second.title}讲了什么？"
+    assert answer.rewritten_query == f"「{second.title}」讲了什么？"
     quoted = [e.quotation for e in events if isinstance(e, Quote)]
     assert quoted and {c.article_id for c in quoted[0].citations} == {second.id}

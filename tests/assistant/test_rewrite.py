@@ -191,11 +191,12 @@ NEWS_OF_THE_DAY = [
 def test_an_ordinal_names_the_item_of_the_list_in_the_last_answer_without_the_model() -> None:
     generator = FakeGenerator()  # nothing scripted: asking the model fails the test
     assert (
-        rewrite("第二篇讲了什么？", NEWS_OF_THE_DAY, generator) == "“阳湖N警·警物联盟”群防群治工作部署会召开讲了什么？"
+        rewrite("第二篇讲了什么？", NEWS_OF_THE_DAY, generator)
+        == "「“阳湖N警·警物联盟”群防群治工作部署会召开」讲了什么？"
     )
     assert (
         rewrite("第3篇报道主要讲了什么内容？", NEWS_OF_THE_DAY, generator)
-        == "烟花爆竹燃放管控工作动员部署主要讲了什么内容？"
+        == "「烟花爆竹燃放管控工作动员部署」主要讲了什么内容？"
     )
     assert generator.calls == [] and not needs_model_rewrite("第一条是谁写的？", NEWS_OF_THE_DAY)
     assert needs_rewrite("第3篇报道主要讲了什么内容？", NEWS_OF_THE_DAY)  # long, but it counts to an item
@@ -209,6 +210,6 @@ def test_an_ordinal_with_no_list_item_to_count_to_is_left_to_the_other_rules() -
 
 def test_an_ordinal_counts_in_the_last_list_and_then_ask_the_last_question_again() -> None:
     history = [*NEWS_OF_THE_DAY, ("第二篇讲了什么？", "昨天上午，我区召开“阳湖N警·警物联盟”群防群治工作部署会[1]。")]
-    assert rewrite("第三篇是谁写的？", history, None) == "烟花爆竹燃放管控工作动员部署是谁写的？"
-    assert rewrite("那第一篇呢？", history, None) == "乔俊杰专题调研武高新讲了什么？"
+    assert rewrite("第三篇是谁写的？", history, None) == "「烟花爆竹燃放管控工作动员部署」是谁写的？"
+    assert rewrite("那第一篇呢？", history, None) == "「乔俊杰专题调研武高新」讲了什么？"
     assert not needs_model_rewrite("第三篇呢？", history)
