@@ -12,7 +12,15 @@ from typing import Any, Protocol
 
 from assistant.attribution import Attribution, Attributor, Evidence
 from assistant.context import in_article_order, select_passages, trim_passage
-from assistant.digest import MAX_ITEMS, Headline, asks_for_news, digest_text, lead_citation
+from assistant.digest import (
+    LEAD_CHARS,
+    MAX_ITEMS,
+    Headline,
+    asks_for_news,
+    asks_what_article_says,
+    digest_text,
+    lead_citation,
+)
 from assistant.events import Event, Final, Progress, Quote, Token
 from assistant.extractive import ExtractiveAnswerer
 from assistant.facts import unmatched_question_facts
@@ -213,9 +221,9 @@ class Assistant:
             turn.lap("quote", turn.start)
             yield Quote(early.quotation)
         self._rewrite(turn)
-        digest = self._digest(turn)
-        if digest is not None:  # "今天有什么新闻？": the day's articles, from the store
-            yield Final(digest)
+        from_store = self._digest(turn) or self._what_it_says(turn)
+        if from_store is not None:  # "今天有什么新闻？", "「标题」讲了什么？": from the store, no search or model
+            yield Final(from_store)
             return
         plan = analyse(turn.standalone) if turn.context is None and self.settings.answer.resolve_dates else None
         if isinstance(plan, Comparison):  # two events' days, compared in code: no model needed
@@ -380,6 +388,22 @@ class Assistant:
             text=text, citations=citations, unverified=(), factual=len(citations), verified=verified
         )
         return self._answer(turn, attribution, "" if headlines else "no_hits")
+
+    def _what_it_says(self, turn: _Turn) -> Answer | None:
+        """1e. The answer to "「标题」讲了什么？" (as "第二篇讲了什么？" after the news of a day is rewritten) when an
+        article has that title: its lead, the news in a report's first sentences, quoted and cited. None otherwise;
+        the small model, asked this, wrote the title back or words about its sources."""
+        title = asks_what_article_says(turn.standalone) if turn.context is None else ""
+        articles = self.store.titled(title) if title and hasattr(self.store, "titled") else []
+        first = self.store.chunks_of(articles[0].id)[:1] if articles else []
+        if not first:
+            return None
+        citation = lead_citation(articles[0], first[0], 1, chars=LEAD_CHARS)
+        turn.generator = "lead"
+        attribution = Attribution(
+            text=f"{citation.quote}[1]", citations=(citation,), factual=1, verified=int(citation.verified)
+        )
+        return self._answer(turn, attribution, "")
 
     def _asks_for_news(self, turn: _Turn) -> bool:
         """Does the (rewritten) question ask what the news is, with no topic, of a store that can tell?"""

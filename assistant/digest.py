@@ -27,6 +27,19 @@ _NEWS_WORDS = re.compile(
 _DATELINE = re.compile(r"^[^，。、；：（(]{0,20}?[讯电]\s*[（(][^）)]{0,30}[）)]\s*")
 # the most titles one answer lists
 MAX_ITEMS = 10
+# "「标题」讲了什么？": what an article says, asked of its title in quotes (as a counted list item is rewritten)
+_ABOUT = re.compile(
+    r"^[「“](?P<title>[^」]{2,80})[」”](?:这篇|该篇|这则|这条)?(?:报道|文章|新闻|消息)?(?:主要)?"
+    r"(?:(?:讲|说|写|报道)(?:了|的)?(?:些)?(?:什么|啥|哪些)(?:内容|事)?|(?:的)?(?:主要)?内容(?:是什么|有哪些))[？?。]?$"
+)
+# the most characters of an article's lead given for what it says
+LEAD_CHARS = 220
+
+
+def asks_what_article_says(question: str) -> str:
+    """The title `question` asks what its article says, or "": "「烟花爆竹燃放管控工作动员部署」讲了什么？"."""
+    asked = _ABOUT.match(question.strip())
+    return asked["title"] if asked else ""
 
 
 def asks_for_news(question: str, time_words: str = "") -> bool:
@@ -48,10 +61,15 @@ class Headline:
     citation: Citation
 
 
-def lead_citation(article: Article, first: Chunk, n: int) -> Citation:
-    """The first sentence of `article` (its first chunk, past a dateline) as citation [n]."""
+def lead_citation(article: Article, first: Chunk, n: int, *, chars: int = 0) -> Citation:
+    """The first sentence of `article` (its first chunk, past a dateline) as citation [n]; with `chars`, the
+    sentences after it too while the lead stays within that many characters and its first paragraph."""
     spans = sentence_spans(first.text)
     start, end = spans[0] if spans else (0, len(first.text))
+    for more_start, more_end in spans[1:]:
+        if more_end - start > chars or "\n" in first.text[end:more_start]:
+            break
+        end = more_end
     skip = _DATELINE.match(first.text[start:end])
     if skip and skip.end() < end - start:
         start += skip.end()

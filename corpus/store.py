@@ -223,6 +223,13 @@ class Store:
     def count(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
 
+    def titled(self, title: str) -> list[Article]:
+        """The articles with exactly this title, newest date first."""
+        rows = self._db.execute(
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE title = ? ORDER BY date DESC, added_at, rowid", (title,)
+        ).fetchall()
+        return [_article(r) for r in rows]
+
     def dated(self, first: str = "", last: str = "", limit: int = 10) -> tuple[int, list[Article]]:
         """How many articles are dated from `first` to `last` (ISO dates, both included; "" leaves that end open),
         and the first `limit` of them in the order of `articles` (newest date first)."""

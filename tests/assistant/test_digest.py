@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from assistant.chat import Assistant
-from assistant.digest import asks_for_news, lead_citation
+from assistant.digest import asks_for_news, asks_what_article_says, lead_citation
 from assistant.events import Quote
 from core.config import Settings
 from tests.support.generators import FakeGenerator
@@ -41,6 +41,13 @@ def _assistant(corpus):
 )
 def test_a_question_for_the_news_itself_is_told_apart(question, time_words) -> None:
     assert asks_for_news(question, time_words)
+
+
+def test_what_an_article_says_is_asked_of_its_quoted_title() -> None:
+    assert asks_what_article_says("「烟花爆竹燃放管控工作动员部署」讲了什么？") == "烟花爆竹燃放管控工作动员部署"
+    assert asks_what_article_says("“口袋公园”这篇报道主要内容是什么？") == "口袋公园"
+    assert not asks_what_article_says("「烟花爆竹燃放管控工作动员部署」是谁写的？")
+    assert not asks_what_article_says("烟花爆竹燃放管控讲了什么？")  # no title quoted
 
 
 @pytest.mark.parametrize(
@@ -99,13 +106,27 @@ def test_a_lead_sentence_skips_the_dateline(corpus) -> None:
     assert citation.n == 3 and citation.quote.startswith("昨天上午") and citation.verified
 
 
-def test_the_second_article_of_the_list_is_asked_about_by_its_title_and_quoted(corpus) -> None:
-    assistant, searcher, _ = _assistant(corpus)
+def test_what_an_article_of_the_list_says_is_its_lead_from_the_store(corpus) -> None:
+    assistant, searcher, generator = _assistant(corpus)
+    history = [("这期报纸讲了什么？", assistant.ask("这期报纸讲了什么？").text)]
+    law = corpus[0][3]
+    answer = assistant.ask("第四篇讲了什么？", history)
+    assert answer.rewritten_query == f"「{law.title}」讲了什么？" and answer.generator == "lead"
+    (citation,) = answer.citations
+    assert citation.article_id == law.id and citation.verified and citation.quote.startswith("昨天上午")
+    assert answer.text == f"{citation.quote}[1]" and "2024年9月1日起施行" in citation.quote
+    assert searcher.calls == [] and generator.calls == []
+    # a title no article has goes the usual way
+    assert assistant.ask("「没有这个标题」讲了什么？").generator != "lead"
+
+
+def test_another_question_about_an_article_of_the_list_names_it_and_is_quoted(corpus) -> None:
+    assistant, _, _ = _assistant(corpus)
     digest = assistant.ask("这期报纸讲了什么？")
     second = corpus[0][1]
     assistant.generator = FakeGenerator(default="资料中没有相关信息。")
-    events = list(assistant.stream("第二篇讲了什么？", [("这期报纸讲了什么？", digest.text)]))
+    events = list(assistant.stream("第二篇是谁写的？", [("这期报纸讲了什么？", digest.text)]))
     answer = events[-1].answer
-    assert answer.rewritten_query == f"「{second.title}」讲了什么？"
+    assert answer.rewritten_query == f"「{second.title}」是谁写的？"
     quoted = [e.quotation for e in events if isinstance(e, Quote)]
-    assert quoted and {c.article_id for c in quoted[0].citations} == {second.id}
+    assert quoted and {c.article_id for c in quoted[0].citations} == {second.id} and "何晓丹" in quoted[0].text

@@ -128,6 +128,9 @@ class FakeStore:
         found.sort(key=lambda a: a.date, reverse=True)  # stable: the order added within a day
         return len(found), found[:limit]
 
+    def titled(self, title: str) -> list[Article]:
+        return sorted((a for a in self._articles.values() if a.title == title), key=lambda a: a.date, reverse=True)
+
     def chunks_of(self, article_id: str) -> list[Chunk]:
         return [c for c in self._chunks if c.article_id == article_id]
 
