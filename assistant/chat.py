@@ -18,6 +18,9 @@ from assistant.digest import (
     Headline,
     asks_for_news,
     asks_what_article_says,
+    asks_who_wrote,
+    credit_citation,
+    credit_text,
     digest_text,
     lead_citation,
 )
@@ -390,19 +393,29 @@ class Assistant:
         return self._answer(turn, attribution, "" if headlines else "no_hits")
 
     def _what_it_says(self, turn: _Turn) -> Answer | None:
-        """1e. The answer to "「标题」讲了什么？" (as "第二篇讲了什么？" after the news of a day is rewritten) when an
-        article has that title: its lead, the news in a report's first sentences, quoted and cited. None otherwise;
-        the small model, asked this, wrote the title back or words about its sources."""
-        title = asks_what_article_says(turn.standalone) if turn.context is None else ""
-        articles = self.store.titled(title) if title and hasattr(self.store, "titled") else []
-        first = self.store.chunks_of(articles[0].id)[:1] if articles else []
-        if not first:
+        """1e. The answer to "「标题」讲了什么？" or "「标题」是谁写的？" (as "第二篇讲了什么？" is rewritten after
+        the news of a day) when an article has that title: its lead, the news in a report's first sentences, or
+        its credit, quoted and cited. None otherwise. The small model, asked these, wrote the title back, words
+        about its sources, or the date for the reporter."""
+        about = asks_what_article_says(turn.standalone) if turn.context is None else ""
+        who = asks_who_wrote(turn.standalone) if turn.context is None and not about else ""
+        articles = self.store.titled(about or who) if (about or who) and hasattr(self.store, "titled") else []
+        chunks = self.store.chunks_of(articles[0].id) if articles else []
+        if not chunks:
             return None
-        citation = lead_citation(articles[0], first[0], 1, chars=LEAD_CHARS)
-        turn.generator = "lead"
-        attribution = Attribution(
-            text=f"{citation.quote}[1]", citations=(citation,), factual=1, verified=int(citation.verified)
-        )
+        article = articles[0]
+        if about:
+            citation = lead_citation(article, chunks[0], 1, chars=LEAD_CHARS)
+            published = _as_date(article.date or None)
+            shown = self.annotate(citation.quote, published) if self.annotate and published else citation.quote
+            text = f"{shown}[1]"  # its relative days spelled out, as in a quotation
+        else:
+            credit = credit_citation(article, chunks, 1)
+            if credit is None:
+                return None
+            citation, text = credit, credit_text(article, 1)
+        turn.generator = "lead" if about else "credit"
+        attribution = Attribution(text=text, citations=(citation,), factual=1, verified=int(citation.verified))
         return self._answer(turn, attribution, "")
 
     def _asks_for_news(self, turn: _Turn) -> bool:

@@ -32,6 +32,11 @@ _ABOUT = re.compile(
     r"^[「“](?P<title>[^」]{2,80})[」”](?:这篇|该篇|这则|这条)?(?:报道|文章|新闻|消息)?(?:主要)?"
     r"(?:(?:讲|说|写|报道)(?:了|的)?(?:些)?(?:什么|啥|哪些)(?:内容|事)?|(?:的)?(?:主要)?内容(?:是什么|有哪些))[？?。]?$"
 )
+# "「标题」是谁写的？": who wrote (or took) it, which the article's credit says
+_WHO = re.compile(
+    r"^[「“](?P<title>[^」]{2,80})[」”](?:这篇|该篇|这则|这张)?(?:报道|文章|新闻|消息|照片|图片)?的?"
+    r"(?:是谁写的|是谁拍的|是哪位记者写的|谁写的|谁拍的|作者是谁|记者是谁|摄影是谁|摄影师是谁)[？?。]?$"
+)
 # the most characters of an article's lead given for what it says
 LEAD_CHARS = 220
 
@@ -40,6 +45,43 @@ def asks_what_article_says(question: str) -> str:
     """The title `question` asks what its article says, or "": "「烟花爆竹燃放管控工作动员部署」讲了什么？"."""
     asked = _ABOUT.match(question.strip())
     return asked["title"] if asked else ""
+
+
+def asks_who_wrote(question: str) -> str:
+    """The title `question` asks who wrote or photographed, or "": "「烟花爆竹燃放管控工作动员部署」是谁写的？"."""
+    asked = _WHO.match(question.strip())
+    return asked["title"] if asked else ""
+
+
+def credit_citation(article: Article, chunks: Sequence[Chunk], n: int) -> Citation | None:
+    """The sentence of `article` that credits its reporters (or, for a photo, its photographers) as citation [n],
+    or None when the article names none or no sentence holds the first of them."""
+    names = article.reporters or article.photographers
+    for chunk in chunks if names else ():
+        for start, end in sentence_spans(chunk.text):
+            if names[0] in chunk.text[start:end]:
+                quote = chunk.text[start:end]
+                return Citation(
+                    n=n,
+                    chunk_id=chunk.id,
+                    article_id=article.id,
+                    title=article.title,
+                    date=article.date,
+                    paragraph=chunk.paragraph,
+                    quote=quote,
+                    start=chunk.start + start,
+                    end=chunk.start + end,
+                    verified=article.text[chunk.start + start : chunk.start + end] == quote,
+                    sentence=quote,
+                )
+    return None
+
+
+def credit_text(article: Article, n: int) -> str:
+    """ "这篇报道的记者是朱梦琪[1]。", or for a photo "这组照片的摄影是陆新、徐晶玮[1]。"."""
+    if article.reporters:
+        return f"这篇报道的记者是{'、'.join(article.reporters)}[{n}]。"
+    return f"这组照片的摄影是{'、'.join(article.photographers)}[{n}]。"
 
 
 def asks_for_news(question: str, time_words: str = "") -> bool:

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from assistant.chat import Assistant
-from assistant.digest import asks_for_news, asks_what_article_says, lead_citation
+from assistant.digest import asks_for_news, asks_what_article_says, asks_who_wrote, lead_citation
 from assistant.events import Quote
 from core.config import Settings
 from tests.support.generators import FakeGenerator
@@ -48,6 +48,8 @@ def test_what_an_article_says_is_asked_of_its_quoted_title() -> None:
     assert asks_what_article_says("“口袋公园”这篇报道主要内容是什么？") == "口袋公园"
     assert not asks_what_article_says("「烟花爆竹燃放管控工作动员部署」是谁写的？")
     assert not asks_what_article_says("烟花爆竹燃放管控讲了什么？")  # no title quoted
+    assert asks_who_wrote("「烟花爆竹燃放管控工作动员部署」这篇报道是谁写的？") == "烟花爆竹燃放管控工作动员部署"
+    assert asks_who_wrote("“口袋公园”的摄影师是谁？") == "口袋公园" and not asks_who_wrote("口袋公园是谁拍的？")
 
 
 @pytest.mark.parametrize(
@@ -125,8 +127,39 @@ def test_another_question_about_an_article_of_the_list_names_it_and_is_quoted(co
     digest = assistant.ask("这期报纸讲了什么？")
     second = corpus[0][1]
     assistant.generator = FakeGenerator(default="资料中没有相关信息。")
-    events = list(assistant.stream("第二篇是谁写的？", [("这期报纸讲了什么？", digest.text)]))
+    events = list(assistant.stream("第二篇动员了什么力量？", [("这期报纸讲了什么？", digest.text)]))
     answer = events[-1].answer
-    assert answer.rewritten_query == f"「{second.title}」是谁写的？"
+    assert answer.rewritten_query == f"「{second.title}」动员了什么力量？" and assistant.generator.calls
     quoted = [e.quotation for e in events if isinstance(e, Quote)]
-    assert quoted and {c.article_id for c in quoted[0].citations} == {second.id} and "何晓丹" in quoted[0].text
+    assert quoted and {c.article_id for c in quoted[0].citations} == {second.id} and "物业力量" in quoted[0].text
+
+
+def test_who_wrote_an_article_of_the_list_is_its_credit_from_the_store(corpus) -> None:
+    assistant, searcher, generator = _assistant(corpus)
+    history = [("这期报纸讲了什么？", assistant.ask("这期报纸讲了什么？").text)]
+    first, photo = corpus[0][0], corpus[0][4]
+    answer = assistant.ask("第一篇是谁写的？", history)
+    assert answer.generator == "credit" and answer.text == f"这篇报道的记者是{'、'.join(first.reporters)}[1]。"
+    (citation,) = answer.citations
+    assert citation.verified and first.reporters[0] in citation.quote and citation.article_id == first.id
+    answer = assistant.ask("第五篇是谁拍的？", history)
+    assert answer.text == f"这组照片的摄影是{'、'.join(photo.photographers)}[1]。" and answer.citations[0].verified
+    assert searcher.calls == [] and generator.calls == []
+
+
+def test_an_article_that_credits_no_one_is_asked_the_usual_way(corpus) -> None:
+    articles, chunks = corpus
+    uncredited = [replace(a, reporters=(), photographers=()) for a in articles]
+    assistant = Assistant(Settings(), FakeStore(uncredited, chunks), FakeSearcher(articles, chunks), None)
+    assert assistant.ask(f"「{articles[0].title}」是谁写的？").generator != "credit"
+
+
+def test_a_lead_has_its_relative_days_spelled_out_as_a_quotation_has(corpus) -> None:
+    articles, chunks = corpus
+
+    def annotate(text: str, published):
+        return text.replace("昨天上午", f"昨天上午（即{published.month}月{published.day - 1}日上午）")
+
+    assistant = Assistant(Settings(), FakeStore(articles, chunks), None, None, annotate=annotate)
+    answer = assistant.ask(f"「{articles[3].title}」讲了什么？")
+    assert answer.text.startswith("昨天上午（即2月1日上午），") and answer.citations[0].quote.startswith("昨天上午，")
