@@ -20,6 +20,7 @@ from newsqa.uploads import UPLOAD_SUFFIXES, UploadError
 from newsqa.webapp import BUNDLED_QUESTIONS, MAX_QUESTION_CHARS, Messages, NewsApp
 
 EXAMPLE_QUESTIONS = (
+    "这期报纸有哪些新闻？",
     "垃圾分类条例什么时候施行？",
     "武高新2023年规上工业总产值是多少？",
     "乔俊杰调研了哪里的安全生产工作？",
