@@ -179,19 +179,8 @@ class Attributor:
     def _citation(self, n: int, sentence: str, facts: Facts, verified: bool) -> Citation:
         hit = self.evidence[n].hit
         start, end = best_span(sentence, facts, hit.chunk.text)
-        chunk = hit.chunk
-        return Citation(
-            n=n,
-            chunk_id=chunk.id,
-            article_id=chunk.article_id,
-            title=hit.title,
-            date=hit.date,
-            paragraph=chunk.paragraph,
-            quote=chunk.text[start:end],
-            start=chunk.start + start,
-            end=chunk.start + end,
-            verified=verified,
-            sentence=sentence,
+        return Citation.of_span(
+            hit.chunk, start, end, n=n, title=hit.title, date=hit.date, verified=verified, sentence=sentence
         )
 
 

@@ -3,6 +3,10 @@
 They are answered from the store, not by search and the model: the question names nothing to search for, and which
 articles a day holds is a fact of the store. The answer lists the titles of the day's articles (or the period's,
 newest first), each cited with its article's first sentence, which a news report gives its news in.
+
+The questions that follow such a list, once "第二篇" is rewritten to the quoted title (assistant.rewrite), are
+answered from the store too: what the article says is its lead ("「标题」讲了什么？"), who wrote it is its credit
+("「标题」是谁写的？").
 """
 
 from __future__ import annotations
@@ -60,20 +64,7 @@ def credit_citation(article: Article, chunks: Sequence[Chunk], n: int) -> Citati
     for chunk in chunks if names else ():
         for start, end in sentence_spans(chunk.text):
             if names[0] in chunk.text[start:end]:
-                quote = chunk.text[start:end]
-                return Citation(
-                    n=n,
-                    chunk_id=chunk.id,
-                    article_id=article.id,
-                    title=article.title,
-                    date=article.date,
-                    paragraph=chunk.paragraph,
-                    quote=quote,
-                    start=chunk.start + start,
-                    end=chunk.start + end,
-                    verified=article.text[chunk.start + start : chunk.start + end] == quote,
-                    sentence=quote,
-                )
+                return _citation(article, chunk, start, end, n, sentence=chunk.text[start:end])
     return None
 
 
@@ -115,19 +106,15 @@ def lead_citation(article: Article, first: Chunk, n: int, *, chars: int = 0) -> 
     skip = _DATELINE.match(first.text[start:end])
     if skip and skip.end() < end - start:
         start += skip.end()
-    quote = first.text[start:end]
-    return Citation(
-        n=n,
-        chunk_id=first.id,
-        article_id=article.id,
-        title=article.title,
-        date=article.date,
-        paragraph=first.paragraph,
-        quote=quote,
-        start=first.start + start,
-        end=first.start + end,
-        verified=article.text[first.start + start : first.start + end] == quote,
-        sentence=article.title,
+    return _citation(article, first, start, end, n, sentence=article.title)
+
+
+def _citation(article: Article, chunk: Chunk, start: int, end: int, n: int, *, sentence: str) -> Citation:
+    """`chunk.text[start:end]` as citation [n], verified when it is the article's text at those offsets."""
+    quote = chunk.text[start:end]
+    verified = article.text[chunk.start + start : chunk.start + end] == quote
+    return Citation.of_span(
+        chunk, start, end, n=n, title=article.title, date=article.date, verified=verified, sentence=sentence
     )
 
 

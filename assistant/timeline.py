@@ -66,17 +66,13 @@ class EventDay:
 
     def citation(self, n: int) -> Citation:
         """The sentence as citation [n] (article offsets), checked: it states the day, or its article is dated so."""
-        chunk = self.hit.chunk
-        return Citation(
+        return Citation.of_span(
+            self.hit.chunk,
+            self.start,
+            self.end,
             n=n,
-            chunk_id=chunk.id,
-            article_id=chunk.article_id,
             title=self.hit.title,
             date=self.hit.date,
-            paragraph=chunk.paragraph,
-            quote=self.sentence,
-            start=chunk.start + self.start,
-            end=chunk.start + self.end,
             verified=True,
             sentence=self.sentence,
         )

@@ -141,6 +141,25 @@ class Citation:
     verified: bool
     sentence: str = ""  # the answer sentence this citation supports
 
+    @classmethod
+    def of_span(
+        cls, chunk: Chunk, start: int, end: int, *, n: int, title: str, date: str, verified: bool, sentence: str
+    ) -> Citation:
+        """Source [n]: `chunk.text[start:end]`, with its offsets in the article."""
+        return cls(
+            n=n,
+            chunk_id=chunk.id,
+            article_id=chunk.article_id,
+            title=title,
+            date=date,
+            paragraph=chunk.paragraph,
+            quote=chunk.text[start:end],
+            start=chunk.start + start,
+            end=chunk.start + end,
+            verified=verified,
+            sentence=sentence,
+        )
+
 
 @dataclass(frozen=True)
 class Quotation:
