@@ -19,6 +19,16 @@ _NOT_TEXT = re.compile(r"[\W_]+")
 # "一共有多少条？", "几天": the count asked for comes with its unit, and a sentence stating "五十八条" holds it even
 # when it repeats little of the question (the question's other words are its topic, which the passage shares)
 _ASKED_UNIT = re.compile(r"(?:多少|几)(?P<unit>[\u4e00-\u9fff])")
+# "有多大？", "多长？": the measure asked for, stated in one of its units ("面积约7200平方米")
+_ASKED_MEASURE = {
+    "多大": "平方米|平方公里|平方千米|亩|公顷",
+    "多高": "米|层",
+    "多长": "米|公里|千米|天|年|个月|小时|分钟",
+    "多远": "米|公里|千米",
+    "多重": "吨|公斤|千克|斤|克",
+    "多深": "米",
+    "多宽": "米",
+}
 # "…的报道是哪位记者写的？", "照片是谁拍的？": the question asks who wrote or took it, which a dateline's credit
 # ("本报讯（记者 朱梦琪）") or a caption's ("陆新 徐晶玮 摄") says. Not "记者会", a press conference.
 _ASKS_FOR_CREDIT = re.compile(
@@ -77,8 +87,7 @@ class ExtractiveAnswerer:
             return []
         own = wanted & bigrams(_content(asked, wants_credit), letters_only=True) if asked else frozenset()
         wants_number = bool(ASKS_FOR_NUMBER.search(question))
-        unit = _ASKED_UNIT.search(question)
-        counted = re.compile(rf"(?:[0-9０-９]+|[{CN_NUMERAL_CHARS}万亿]+){unit['unit']}") if unit else None
+        counted = _asked_count(question)
         scored: list[ScoredSentence] = []
         seen: set[str] = set()
         # a credit answers for its whole article: the question's topic, dates and figures included, is the passage's
@@ -128,6 +137,13 @@ class ExtractiveAnswerer:
         if end not in ("。", "！", "？", "!", "?"):
             end = "。"
         return f"{body}[{n}]{end}"
+
+
+def _asked_count(question: str) -> re.Pattern[str] | None:
+    """A number in the unit `question` asks for ("多少条" → "五十八条", "多大" → "7200平方米"), or None."""
+    unit = _ASKED_UNIT.search(question)
+    units = unit["unit"] if unit else next((u for word, u in _ASKED_MEASURE.items() if word in question), "")
+    return re.compile(rf"(?:[0-9０-９.．]+|[{CN_NUMERAL_CHARS}万亿]+)(?:{units})") if units else None
 
 
 def _content(question: str, wants_credit: bool) -> str:

@@ -448,6 +448,14 @@ def test_extractive_quotes_the_count_asked_for_over_a_sentence_repeating_the_top
     assert all("五十八条" not in r.sentence for r in ranked)
 
 
+def test_extractive_quotes_the_measure_asked_for_in_one_of_its_units(sample_chunks) -> None:
+    """ "口袋公园有多大？" quoted the park's address, which repeats more of the question than "公园面积约7200平方米"."""
+    passages = [_paragraph_with(sample_chunks, "口袋公园")]
+    assert "7200平方米" in ExtractiveAnswerer().rank("口袋公园有多大？", passages)[0].sentence
+    assert "西北角" in ExtractiveAnswerer().rank("口袋公园在哪里？", passages)[0].sentence
+    assert all("7200" not in r.sentence for r in ExtractiveAnswerer().rank("口袋公园有多高？", passages))
+
+
 @pytest.fixture(scope="module")
 def sample_chunks() -> list[str]:
     from tests.support.news import sample_corpus
