@@ -284,11 +284,11 @@ class Assistant:
     def _found_by_rules(self, question: str, history: Sequence[tuple[str, str]], today: date | None) -> _Turn | None:
         """The turn of `question` rewritten by the rules alone, searched, and through the checks before the model;
         None where those steps do not give its passages: a question about an event's day (searched in steps of
-        its own) or for the news of a day (answered from the store), or one refused before the model reads
-        anything."""
+        its own), one the store answers (the news of a day, what an article says or who wrote it), or one refused
+        before the model reads anything."""
         turn = _Turn(question, history, today, None)
         self._rewrite(turn, model=False)
-        if self._asks_for_news(turn) or self.settings.answer.resolve_dates and analyse(turn.standalone) is not None:
+        if self._from_store(turn) or self.settings.answer.resolve_dates and analyse(turn.standalone) is not None:
             return None
         self._retrieve(turn)
         return None if self._gate(turn) else turn
@@ -417,6 +417,12 @@ class Assistant:
         turn.generator = "lead" if about else "credit"
         attribution = Attribution(text=text, citations=(citation,), factual=1, verified=int(citation.verified))
         return self._answer(turn, attribution, "")
+
+    def _from_store(self, turn: _Turn) -> bool:
+        """Is the (rewritten) question one of those the store answers: the news of a day, or what the article of a
+        quoted title says or who wrote it?"""
+        asked = turn.standalone
+        return self._asks_for_news(turn) or bool(asks_what_article_says(asked) or asks_who_wrote(asked))
 
     def _asks_for_news(self, turn: _Turn) -> bool:
         """Does the (rewritten) question ask what the news is, with no topic, of a store that can tell?"""

@@ -381,6 +381,11 @@ def test_nothing_is_read_for_a_typed_question_the_model_would_not_read_first() -
     assert assistant.typed_sources("它一共有多少条？", history) == []  # the model rewrites it first
     assert assistant.typed_sources("   ") == []
     assert assistant.typed_sources("武高新新能源产业产值有9999亿吗？") == []  # a figure no passage holds
+    # the store answers these: the news of a day, and what a listed article says
+    assert assistant.typed_sources("今天有什么新闻？", question_date=date(2024, 2, 2)) == []
+    listed = [("今天有什么新闻？", "2024年2月2日的报道共 1 篇：\n1. 烟花爆竹燃放管控工作动员部署[1]")]
+    assert assistant.typed_sources("第一篇讲了什么？", listed) == []
+    assert assistant.typed_sources("「烟花爆竹燃放管控工作动员部署」是谁写的？") == []
     assert reader.read_typed("它一共有多少条？", history) == {"prompts": 0, "tokens_read": 0}
     assert generator.read == []
 
