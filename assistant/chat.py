@@ -23,6 +23,7 @@ from assistant.digest import (
     credit_text,
     digest_text,
     lead_citation,
+    more_news_asked,
 )
 from assistant.events import Event, Final, Progress, Quote, Token
 from assistant.extractive import ExtractiveAnswerer
@@ -60,7 +61,7 @@ from assistant.timeline import (
 )
 from assistant.turns import Ticket, TurnLine
 from core.config import Settings
-from core.types import Answer, Hit, Quotation, parse_day
+from core.types import Answer, Article, Hit, Quotation, parse_day
 from corpus.timeexpr import TimeScope, note_days, parse_question_time, relative_mentions, rewrite_question
 
 log = logging.getLogger(__name__)
@@ -219,6 +220,10 @@ class Assistant:
             raise ValueError("the question is empty")
         turn = _Turn(question, history, _as_date(question_date), context)
         yield Progress("searching")
+        more = self._more_news(turn)
+        if more is not None:  # "还有什么新闻？" after the news of a day: its next titles, from the store
+            yield Final(more)
+            return
         early = self._quote_early(turn)
         if early is not None and early.quotation is not None:
             turn.lap("quote", turn.start)
@@ -375,6 +380,28 @@ class Assistant:
             day = newest[0].date
             total, articles = dated(day, day, MAX_ITEMS)
             scope = None
+        newest_day = parse_day(articles[0].date)
+        period = scope.resolved if scope is not None else format_date(newest_day) if newest_day else articles[0].date
+        return self._listed(turn, articles, total, period, mark)
+
+    def _more_news(self, turn: _Turn) -> Answer | None:
+        """0b. "还有什么新闻？" right after the news of a day: the next titles of that list, numbered on. None for any
+        other question."""
+        listed = more_news_asked(turn.question, turn.history) if turn.context is None else None
+        days = listed.days() if listed is not None and hasattr(self.store, "dated") else None
+        if days is None:
+            return None
+        mark = time.perf_counter()
+        first, last = (d.isoformat() for d in days)
+        total, articles = self.store.dated(first, last, MAX_ITEMS, offset=listed.shown)
+        turn.standalone = turn.query = turn.question.strip()
+        return self._listed(turn, articles, total, listed.period, mark, start=listed.shown + 1)
+
+    def _listed(
+        self, turn: _Turn, articles: Sequence[Article], total: int, period: str, mark: float, start: int = 1
+    ) -> Answer:
+        """The answer listing `articles` of `period` (which holds `total`), numbered from `start`, each title cited
+        with its article's first sentence."""
         headlines = []
         for article in articles:
             chunks = self.store.chunks_of(article.id)
@@ -382,15 +409,13 @@ class Assistant:
                 headlines.append(Headline(article, lead_citation(article, chunks[0], len(headlines) + 1)))
         turn.lap("retrieve", mark)
         turn.generator = "digest"
-        newest_day = parse_day(articles[0].date)
-        period = scope.resolved if scope is not None else format_date(newest_day) if newest_day else articles[0].date
-        text = digest_text(headlines, total, period)
         citations = tuple(h.citation for h in headlines)
         verified = sum(c.verified for c in citations)
+        text = digest_text(headlines, total, period, start)
         attribution = Attribution(
             text=text, citations=citations, unverified=(), factual=len(citations), verified=verified
         )
-        return self._answer(turn, attribution, "" if headlines else "no_hits")
+        return self._answer(turn, attribution, "")
 
     def _what_it_says(self, turn: _Turn) -> Answer | None:
         """1e. The answer to "「标题」讲了什么？" or "「标题」是谁写的？" (as "第二篇讲了什么？" is rewritten after

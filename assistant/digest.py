@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from core.text import sentence_spans
 from core.types import Article, Chunk, Citation
@@ -31,6 +32,18 @@ _NEWS_WORDS = re.compile(
 _DATELINE = re.compile(r"^[^，。、；：（(]{0,20}?[讯电]\s*[（(][^）)]{0,30}[）)]\s*")
 # the most titles one answer lists
 MAX_ITEMS = 10
+# "还有什么新闻？", "还有呢？", "更多": the next titles of the list just given
+_MORE = re.compile(
+    r"^(?:那)?(?:还有|其他|其它|别的|另外的?|更多)的?(?:什么|哪些|啥)?(?:新闻|报道|消息|文章)?(?:呢|吗)?[？?。！!]?$"
+    r"|^(?:下一页|继续)[？?。！!]?$"
+)
+# the first line of a list of the news: "2024年2月2日的报道共 5 篇："
+_LIST_HEAD = re.compile(r"^(?P<period>\S+?)的报道共 (?P<total>\d+) 篇")
+_LISTED_ITEM = re.compile(r"^(?P<n>\d+)\. ", re.MULTILINE)
+# the period a list names, as digest_text writes it: "2024年2月2日", "2024年1月22日至28日", "…至2月4日"
+_DAYS = re.compile(
+    r"^(?P<y>\d{4})年(?P<m>\d{1,2})月(?P<d>\d{1,2})日(?:至(?:(?P<y2>\d{4})年)?(?:(?P<m2>\d{1,2})月)?(?P<d2>\d{1,2})日)?$"
+)
 # "「标题」讲了什么？": what an article says, asked of its title in quotes (as a counted list item is rewritten)
 _ABOUT = re.compile(
     r"^[「“](?P<title>[^」]{2,80})[」”](?:这篇|该篇|这则|这条)?(?:报道|文章|新闻|消息)?(?:主要)?"
@@ -87,6 +100,37 @@ def asks_for_news(question: str, time_words: str = "") -> bool:
 
 
 @dataclass(frozen=True)
+class Listed:
+    """The list of the news the last answer gave: its period as written, how many articles that holds, and the
+    number of the last title shown."""
+
+    period: str
+    total: int
+    shown: int
+
+    def days(self) -> tuple[date, date] | None:
+        """The first and last day of the period, for the day and day-range forms the list writes; else None."""
+        named = _DAYS.match(self.period)
+        if named is None:
+            return None
+        first = date(int(named["y"]), int(named["m"]), int(named["d"]))
+        if not named["d2"]:
+            return first, first
+        last = date(int(named["y2"] or first.year), int(named["m2"] or first.month), int(named["d2"]))
+        return first, last
+
+
+def more_news_asked(question: str, history: Sequence[tuple[str, str]]) -> Listed | None:
+    """The list `question` asks to go on with ("还有什么新闻？" right after the news of a day), or None."""
+    if not history or not _MORE.match(question.strip()):
+        return None
+    answer = list(history)[-1][1].strip()
+    head = _LIST_HEAD.match(answer)
+    shown = [int(m["n"]) for m in _LISTED_ITEM.finditer(answer)]
+    return Listed(head["period"], int(head["total"]), max(shown)) if head and shown else None
+
+
+@dataclass(frozen=True)
 class Headline:
     """One article of a digest: its title, and its first sentence as the citation."""
 
@@ -118,9 +162,16 @@ def _citation(article: Article, chunk: Chunk, start: int, end: int, n: int, *, s
     )
 
 
-def digest_text(headlines: Sequence[Headline], total: int, period: str) -> str:
-    """The answer: the period and how many articles it holds, then one cited title a line."""
-    more = f"，以下是最新的 {len(headlines)} 篇" if total > len(headlines) else ""
+def digest_text(headlines: Sequence[Headline], total: int, period: str, start: int = 1) -> str:
+    """The answer: the period and how many articles it holds, then one cited title a line, numbered from `start`
+    (a list gone on with counts on)."""
+    if not headlines:
+        return f"{period}的 {total} 篇报道都已列出。"
+    last = start + len(headlines) - 1
+    if start > 1:
+        more = f"，以下是第 {start}–{last} 篇"
+    else:
+        more = f"，以下是最新的 {len(headlines)} 篇" if total > len(headlines) else ""
     lines = [f"{period}的报道共 {total} 篇{more}："]
-    lines += [f"{i}. {h.article.title}[{h.citation.n}]" for i, h in enumerate(headlines, start=1)]
+    lines += [f"{i}. {h.article.title}[{h.citation.n}]" for i, h in enumerate(headlines, start=start)]
     return "\n".join(lines)

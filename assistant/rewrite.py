@@ -209,14 +209,16 @@ def settled_by_rules(question: str, history: History) -> str:
 
 
 def ordinal_rewrite(question: str, history: History) -> str:
-    """`question` with "第N篇" (条, 则, 个, 项) replaced by item N of the last numbered list in the conversation, or
+    """`question` with "第N篇" (条, 则, 个, 项) replaced by item N of the numbered lists in the conversation, or
     "" when it counts to none: "第二篇讲了什么？" after the news of a day asks what that article says. "那第四篇呢？"
     asks the last such question again about item 4."""
     counted = _ORDINAL.search(question)
     n = numeral_value(counted["n"], strict=False) if counted is not None else None
     turns = list(history)
-    lists = (items for _, answer in reversed(turns) if (items := _list_items(answer)))
-    item = next(lists, {}).get(n) if n is not None else None
+    items: dict[int, str] = {}
+    for _, answer in turns:  # a list gone on with ("还有什么新闻？") counts on; a later list's items come first
+        items.update(_list_items(answer))
+    item = items.get(n) if n is not None else None
     if counted is None or not item:
         return ""
     named = f"「{item}」"  # quoted as a title: a date in it is no time the question asks about

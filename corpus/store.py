@@ -230,15 +230,15 @@ class Store:
         ).fetchall()
         return [_article(r) for r in rows]
 
-    def dated(self, first: str = "", last: str = "", limit: int = 10) -> tuple[int, list[Article]]:
+    def dated(self, first: str = "", last: str = "", limit: int = 10, offset: int = 0) -> tuple[int, list[Article]]:
         """How many articles are dated from `first` to `last` (ISO dates, both included; "" leaves that end open),
-        and the first `limit` of them in the order of `articles` (newest date first)."""
+        and `limit` of them from `offset` on in the order of `articles` (newest date first)."""
         where = "date != '' AND (? = '' OR date >= ?) AND (? = '' OR date <= ?)"
         bounds = (first, first, last, last)
         total = self._db.execute(f"SELECT COUNT(*) FROM articles WHERE {where}", bounds).fetchone()[0]
+        order = "ORDER BY date DESC, added_at, rowid LIMIT ? OFFSET ?"
         rows = self._db.execute(
-            f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE {where} ORDER BY date DESC, added_at, rowid LIMIT ?",
-            (*bounds, max(limit, 0)),
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE {where} {order}", (*bounds, max(limit, 0), max(offset, 0))
         ).fetchall()
         return total, [_article(r) for r in rows]
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 
 import pytest
 
 from assistant.chat import Assistant
-from assistant.digest import asks_for_news, asks_what_article_says, asks_who_wrote, lead_citation
+from assistant.digest import asks_for_news, asks_what_article_says, asks_who_wrote, lead_citation, more_news_asked
 from assistant.events import Quote
 from core.config import Settings
 from tests.support.generators import FakeGenerator
@@ -163,3 +164,39 @@ def test_a_lead_has_its_relative_days_spelled_out_as_a_quotation_has(corpus) -> 
     assistant = Assistant(Settings(), FakeStore(articles, chunks), None, None, annotate=annotate)
     answer = assistant.ask(f"「{articles[3].title}」讲了什么？")
     assert answer.text.startswith("昨天上午（即2月1日上午），") and answer.citations[0].quote.startswith("昨天上午，")
+
+
+def _busy_day(corpus) -> Assistant:
+    """The page's five articles five times over, under other ids and titles: a day of 25."""
+    articles, chunks = corpus
+    many = [replace(a, id=f"{k}-{a.id}", title=f"{a.title}（{k}）") for k in range(5) for a in articles]
+    copies = [replace(c, article_id=f"{k}-{c.article_id}") for k in range(5) for c in chunks]
+    return Assistant(Settings(), FakeStore(many, copies), FakeSearcher(articles, chunks), FakeGenerator())
+
+
+def test_a_list_of_the_news_goes_on_when_asked_for_more_and_counts_on(corpus) -> None:
+    assistant = _busy_day(corpus)
+    history = [("这期报纸讲了什么？", assistant.ask("这期报纸讲了什么？").text)]
+    second = assistant.ask("还有什么新闻？", history)
+    lines = second.text.split("\n")
+    assert lines[0] == "2024年2月2日的报道共 25 篇，以下是第 11–20 篇：" and lines[1].startswith("11. ")
+    assert len(second.citations) == 10 and all(c.verified for c in second.citations)
+    history.append(("还有什么新闻？", second.text))
+    third = assistant.ask("还有呢？", history)
+    assert third.text.split("\n")[0].endswith("以下是第 21–25 篇：") and len(third.citations) == 5
+    history.append(("还有呢？", third.text))
+    assert assistant.ask("还有吗？", history).text == "2024年2月2日的 25 篇报道都已列出。"
+    # an item of an earlier page is still counted to
+    title = second.text.split("\n")[5].removeprefix("15. ").split("[")[0]
+    assert assistant.ask("第十五篇讲了什么？", history).rewritten_query == f"「{title}」讲了什么？"
+    assert assistant.generator.calls == []
+
+
+def test_more_is_asked_only_of_a_list_of_the_news_just_given() -> None:
+    listed = [("今天有什么新闻？", "2024年1月29日至2月4日的报道共 12 篇，以下是最新的 10 篇：\n1. 甲[1]\n10. 乙[2]")]
+    more = more_news_asked("还有什么新闻？", listed)
+    assert more is not None and (more.total, more.shown) == (12, 10)
+    assert more.days() == (date(2024, 1, 29), date(2024, 2, 4))
+    assert more_news_asked("还有什么新闻？", [("问", "条例将于2024年9月1日起施行[1]。")]) is None
+    assert more_news_asked("还有什么新闻？", []) is None
+    assert more_news_asked("还有哪些条例？", listed) is None

@@ -49,6 +49,7 @@ def test_dated_counts_a_period_and_lists_its_newest_first(tmp_path):
     total, every = store.dated()
     assert total == 4 and [a.date for a in every] == ["2024-02-02"] * 2 + ["2024-02-01"] * 2  # undated left out
     assert store.dated("2024-02-03") == (0, []) and store.dated(last="2024-02-01")[0] == 2
+    assert [a.title for a in store.dated("2024-02-02", "2024-02-02", limit=5, offset=1)[1]] == ["报道3"]
     assert [a.date for a in store.titled("报道1")] == ["2024-02-02"] and store.titled("报道") == []
 
 

@@ -123,10 +123,10 @@ class FakeStore:
     def articles_by_id(self, ids: Sequence[str]) -> dict[str, Article]:
         return {i: self._articles[i] for i in ids if i in self._articles}
 
-    def dated(self, first: str = "", last: str = "", limit: int = 10) -> tuple[int, list[Article]]:
+    def dated(self, first: str = "", last: str = "", limit: int = 10, offset: int = 0) -> tuple[int, list[Article]]:
         found = [a for a in self._articles.values() if a.date and first <= a.date and (not last or a.date <= last)]
         found.sort(key=lambda a: a.date, reverse=True)  # stable: the order added within a day
-        return len(found), found[:limit]
+        return len(found), found[offset : offset + limit]
 
     def titled(self, title: str) -> list[Article]:
         return sorted((a for a in self._articles.values() if a.title == title), key=lambda a: a.date, reverse=True)
