@@ -29,6 +29,8 @@ _ASKED_MEASURE = {
     "多深": "米",
     "多宽": "米",
 }
+# not "很多大学", "许多大型…"
+_MEASURE_WORD = re.compile(rf"(?<![很许好众诸])(?:{'|'.join(_ASKED_MEASURE)})")
 # "…的报道是哪位记者写的？", "照片是谁拍的？": the question asks who wrote or took it, which a dateline's credit
 # ("本报讯（记者 朱梦琪）") or a caption's ("陆新 徐晶玮 摄") says. Not "记者会", a press conference.
 _ASKS_FOR_CREDIT = re.compile(
@@ -142,7 +144,8 @@ class ExtractiveAnswerer:
 def _asked_count(question: str) -> re.Pattern[str] | None:
     """A number in the unit `question` asks for ("多少条" → "五十八条", "多大" → "7200平方米"), or None."""
     unit = _ASKED_UNIT.search(question)
-    units = unit["unit"] if unit else next((u for word, u in _ASKED_MEASURE.items() if word in question), "")
+    measure = _MEASURE_WORD.search(question)
+    units = unit["unit"] if unit else _ASKED_MEASURE[measure.group()] if measure else ""
     return re.compile(rf"(?:[0-9０-９.．]+|[{CN_NUMERAL_CHARS}万亿]+)(?:{units})") if units else None
 
 

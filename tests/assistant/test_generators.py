@@ -454,6 +454,7 @@ def test_extractive_quotes_the_measure_asked_for_in_one_of_its_units(sample_chun
     assert "7200平方米" in ExtractiveAnswerer().rank("口袋公园有多大？", passages)[0].sentence
     assert "西北角" in ExtractiveAnswerer().rank("口袋公园在哪里？", passages)[0].sentence
     assert all("7200" not in r.sentence for r in ExtractiveAnswerer().rank("口袋公园有多高？", passages))
+    assert all("7200" not in r.sentence for r in ExtractiveAnswerer().rank("口袋公园周边有很多大学吗？", passages))
 
 
 @pytest.fixture(scope="module")
