@@ -18,6 +18,7 @@ from datetime import date
 
 from core.text import sentence_spans
 from core.types import Article, Chunk, Citation
+from corpus.timeexpr import parse_range
 
 # the question asks for the news itself: "有什么新闻", "讲了什么", "有哪些报道", "头条是什么"
 _ASKS_FOR_NEWS = re.compile(
@@ -40,10 +41,6 @@ _MORE = re.compile(
 # the first line of a list of the news: "2024年2月2日的报道共 5 篇："
 _LIST_HEAD = re.compile(r"^(?P<period>\S+?)的报道共 (?P<total>\d+) 篇")
 _LISTED_ITEM = re.compile(r"^(?P<n>\d+)\. ", re.MULTILINE)
-# the period a list names, as digest_text writes it: "2024年2月2日", "2024年1月22日至28日", "…至2月4日"
-_DAYS = re.compile(
-    r"^(?P<y>\d{4})年(?P<m>\d{1,2})月(?P<d>\d{1,2})日(?:至(?:(?P<y2>\d{4})年)?(?:(?P<m2>\d{1,2})月)?(?P<d2>\d{1,2})日)?$"
-)
 # "「标题」讲了什么？": what an article says, asked of its title in quotes (as a counted list item is rewritten)
 _ABOUT = re.compile(
     r"^[「“](?P<title>[^」]{2,80})[」”](?:这篇|该篇|这则|这条)?(?:报道|文章|新闻|消息)?(?:主要)?"
@@ -110,14 +107,7 @@ class Listed:
 
     def days(self) -> tuple[date, date] | None:
         """The first and last day of the period, for the day and day-range forms the list writes; else None."""
-        named = _DAYS.match(self.period)
-        if named is None:
-            return None
-        first = date(int(named["y"]), int(named["m"]), int(named["d"]))
-        if not named["d2"]:
-            return first, first
-        last = date(int(named["y2"] or first.year), int(named["m2"] or first.month), int(named["d2"]))
-        return first, last
+        return parse_range(self.period)
 
 
 def more_news_asked(question: str, history: Sequence[tuple[str, str]]) -> Listed | None:

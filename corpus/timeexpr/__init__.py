@@ -16,7 +16,7 @@ from corpus.timeexpr.notes import AnnotatedText, annotate, annotate_with_offsets
 from corpus.timeexpr.periods import dated_mentions, spoken_periods
 from corpus.timeexpr.questions import TimeScope, parse_question_time, relative_mentions, rewrite_question
 from corpus.timeexpr.relative import resolve_expressions
-from corpus.timeexpr.spans import TimeMention
+from corpus.timeexpr.spans import TimeMention, parse_range
 
 __all__ = [
     "AnnotatedText",
@@ -27,6 +27,7 @@ __all__ = [
     "dated_mentions",
     "note_days",
     "parse_question_time",
+    "parse_range",
     "relative_mentions",
     "resolve_expressions",
     "rewrite_question",

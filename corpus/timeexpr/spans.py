@@ -59,6 +59,27 @@ def render_range(a: date, b: date) -> str:
     return f"{render_day(a)}至{b.day}日"
 
 
+# what render_range writes: "2024年2月2日", "2024年1月22日至28日", "…至2月4日", "…至2025年1月2日"
+_RENDERED_RANGE = re.compile(
+    r"^(?P<y>\d{4})年(?P<m>\d{1,2})月(?P<d>\d{1,2})日(?:至(?:(?P<y2>\d{4})年)?(?:(?P<m2>\d{1,2})月)?(?P<d2>\d{1,2})日)?$"
+)
+
+
+def parse_range(text: str) -> tuple[date, date] | None:
+    """The first and last day of a range as render_range (or render_day) writes it; None for any other text, or a
+    day no calendar has (the text may come back from a client, as a chat's history does)."""
+    named = _RENDERED_RANGE.match(text)
+    if named is None:
+        return None
+    try:
+        first = date(int(named["y"]), int(named["m"]), int(named["d"]))
+        if not named["d2"]:
+            return first, first
+        return first, date(int(named["y2"] or first.year), int(named["m2"] or first.month), int(named["d2"]))
+    except ValueError:
+        return None
+
+
 def end_of_month(year: int, month: int) -> date:
     """The last day of a month."""
     return date(year, month, calendar.monthrange(year, month)[1])

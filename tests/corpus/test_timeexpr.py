@@ -15,9 +15,11 @@ from corpus.timeexpr import (
     annotate,
     annotate_with_offsets,
     parse_question_time,
+    parse_range,
     resolve_expressions,
     rewrite_question,
 )
+from corpus.timeexpr.spans import render_range
 
 SEED_PAGE = Path("/work/shared/seed/000_989b286bc898d7e2.txt")
 D = date
@@ -661,3 +663,14 @@ def test_a_date_inside_a_quoted_title_is_not_the_time_the_question_asks_about() 
     scope = parse_question_time("去年“双十一”的销售额是多少？", today)
     assert scope is not None and scope.text == "去年"
     assert parse_question_time("《条例》9月1日起施行吗？", today).text == "9月1日"  # outside the quotes
+
+
+def test_a_range_reads_back_as_render_range_wrote_it() -> None:
+    for first, last in [
+        (date(2024, 2, 2), date(2024, 2, 2)),
+        (date(2024, 1, 22), date(2024, 1, 28)),
+        (date(2024, 1, 29), date(2024, 2, 4)),
+        (date(2023, 12, 30), date(2024, 1, 2)),
+    ]:
+        assert parse_range(render_range(first, last)) == (first, last)
+    assert parse_range("2024年2月30日") is None and parse_range("最近") is None
