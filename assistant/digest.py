@@ -18,6 +18,7 @@ from datetime import date
 
 from core.text import sentence_spans
 from core.types import Article, Chunk, Citation
+from corpus.page import NEWS_LEAD
 from corpus.timeexpr import parse_range
 
 # the question asks for the news itself: "有什么新闻", "讲了什么", "有哪些报道", "头条是什么"
@@ -30,7 +31,7 @@ _NEWS_WORDS = re.compile(
     r"今日|上面|上|里|中|都|的|了|些|有|讲|说|登|写|发|一下|请问|介绍|看看|什么|哪些|啥|是|吗|呢|[？?。！!，,、\s]"
 )
 # a dateline's lead and credit, before the news itself: "本报讯 (记者 朱梦琪) 昨天上午, …"
-_DATELINE = re.compile(r"^[^，。、；：（(]{0,20}?[讯电]\s*[（(][^）)]{0,30}[）)]\s*")
+_DATELINE = re.compile(rf"^{NEWS_LEAD}[（(][^）)]{{0,30}}[）)]\s*")
 # the most titles one answer lists
 MAX_ITEMS = 10
 # "还有什么新闻？", "还有呢？", "更多": the next titles of the list just given

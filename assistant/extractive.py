@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from core.text import ASKS_FOR_NUMBER, CN_NUMERAL_CHARS, QUESTION_WORDS, SENTENCE_ENDS, bigrams
-from corpus.page import dateline_reporters, photo_credit
+from corpus.page import NEWS_LEAD, dateline_reporters, photo_credit
 
 # a closing quote after the end marks is left to the next piece, so that _cite finds the end mark last
 _SENTENCE = re.compile(rf"[^{SENTENCE_ENDS}\n]+[{SENTENCE_ENDS}]*")
@@ -38,8 +38,7 @@ _ASKS_FOR_CREDIT = re.compile(
 )
 # the words that frame such a question, shared by every byline: no part of what it is about
 _CREDIT_FRAME = re.compile(r"记者|报道|文章|稿件|新闻|照片|图片")
-# a dateline's lead before its credit, any paper's: "新京报讯", "新华社南昌7月20日电", "本报北京1月1日电"
-_NEWS_LEAD = re.compile(r"^[^，。、；：（(]{1,20}?[讯电]\s*(?=[（(])")
+_NEWS_LEAD = re.compile(rf"^{NEWS_LEAD}(?=[（(])")
 _FULLWIDTH_PARENS = str.maketrans("()", "（）")  # as datelines are written after normalising
 
 

@@ -38,6 +38,9 @@ _ROLES = ("本报记者", "见习记者", "实习记者", "特约记者", "摄�
 _ROLE_RE = "|".join(_ROLES)
 # a credited person: an optional role, then a name of 2-4 characters (a longer run is a phrase, not a name)
 _PERSON = rf"(?:(?:{_ROLE_RE})\s*)?[\u4e00-\u9fff·]{{2,4}}"
+# a dateline's lead before its credit, any paper's: "新京报讯", "新华社南昌7月20日电", "本报北京1月1日电" (a pattern
+# for a sentence's start, to be followed by the credit's parenthesis)
+NEWS_LEAD = r"[^，。、；：（(]{1,20}?[讯电]\s*"
 # "本报讯", "本报北京1月1日电", "新华社北京1月1日电", "海外网1月1日电", optionally followed by "（记者 朱梦琪）".
 _DATELINE = re.compile(
     r"^(?P<lead>本报讯|(?:本报|新华社|中新社|[\u4e00-\u9fff]{2,8}[网社台报])[\u4e00-\u9fff\d]{0,12}?电)?"
