@@ -420,8 +420,8 @@ class Assistant:
     def _what_it_says(self, turn: _Turn) -> Answer | None:
         """1e. The answer to "「标题」讲了什么？" or "「标题」是谁写的？" (as "第二篇讲了什么？" is rewritten after
         the news of a day) when an article has that title: its lead, the news in a report's first sentences, or
-        its credit, quoted and cited. None otherwise. The small model, asked these, wrote the title back, words
-        about its sources, or the date for the reporter."""
+        its credit, quoted and cited. None otherwise. The small model answers these badly (docs/BENCHMARKS.md,
+        "What residents ask first")."""
         about = asks_what_article_says(turn.standalone) if turn.context is None else ""
         who = asks_who_wrote(turn.standalone) if turn.context is None and not about else ""
         articles = self.store.titled(about or who) if (about or who) and hasattr(self.store, "titled") else []
