@@ -75,6 +75,10 @@ _QUEUE_REPORT_S = 0.25  # how often a waiting question looks at its place in the
 class SearcherLike(Protocol):
     def search(self, query: str, *, k: int, **options: Any) -> list[Hit]: ...
 
+    def held_terms(self, text: str) -> list[str]: ...
+
+    def held_together(self, terms: Sequence[str]) -> bool: ...
+
 
 class GeneratorLike(Protocol):
     name: str
@@ -320,7 +324,7 @@ class Assistant:
             and turn.context is None
             and self.settings.answer.rewrite_followups
             and self.line.length == 0
-            and needs_model_rewrite(turn.question, turn.history)
+            and needs_model_rewrite(turn.question, turn.history, self.searcher)
         )
 
     def _rewrite(self, turn: _Turn, *, model: bool = True) -> None:
@@ -331,9 +335,9 @@ class Assistant:
         if turn.history and opts.rewrite_followups and turn.context is None:
             if model and self._model_rewrites(turn):
                 with self.line.turn():
-                    query = rewrite(turn.question, turn.history, self.generator)
+                    query = rewrite(turn.question, turn.history, self.generator, corpus=self.searcher)
             else:
-                query = rewrite(turn.question, turn.history, None)
+                query = rewrite(turn.question, turn.history, None, corpus=self.searcher)
         turn.standalone = turn.asked = query  # the model reads the question as asked, with today's date beside it
         if opts.resolve_dates:
             turn.today = turn.today or date.today()
@@ -822,7 +826,8 @@ class Assistant:
         passage holds, a question about an event's day, or a follow-up the model would rewrite."""
         if not question.strip():
             return []
-        if history and self.settings.answer.rewrite_followups and needs_model_rewrite(question, history):
+        rewrites = history and self.settings.answer.rewrite_followups
+        if rewrites and needs_model_rewrite(question, history, self.searcher):
             return []
         turn = self._found_by_rules(question, history, _as_date(question_date))
         return [] if turn is None else _sources(turn)

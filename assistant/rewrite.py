@@ -44,6 +44,7 @@ _QUESTION_WORDS = re.compile("(" + "|".join(FOLLOW_UP_QUESTION_WORDS) + r"|[？?
 # what is left of "口袋公园在哪里？", "条例是…" once the question word goes: no part of the topic
 _TRAILING_LINKS = re.compile(r"[在是为有的]+$")
 _QUOTED = re.compile(r"《[^》]{1,40}》|“[^”]{2,40}”|「[^」]{2,40}」")
+_TITLE = re.compile(r"《[^》]{1,40}》")
 _NOUN_HEADS = (
     "条例",
     "办法",
@@ -101,15 +102,38 @@ _SWAPPED_NAMES = {"ns", "nr", "nt", "nrt", "nrfg"}  # not nz: jieba tags "新开
 _ASKING_VERBS = {"达到", "达", "有", "是", "为", "占", "超过", "突破"}  # "…总产值达到什么水平？"
 
 
-def needs_rewrite(question: str, history: History) -> bool:
+class Corpus(Protocol):
+    """Which words the corpus holds, and which together in one passage (index.hybrid.Searcher)."""
+
+    def held_terms(self, text: str) -> list[str]: ...
+
+    def held_together(self, terms: Sequence[str]) -> bool: ...
+
+
+def needs_rewrite(question: str, history: History, corpus: Corpus | None = None) -> bool:
     """Does `question` lean on the conversation: it points back at it (refers_back), or is too short to stand
-    alone? A question that names a quoted title stands alone."""
+    alone and, with `corpus`, does not change the topic (changes_topic)? A question that names a quoted title
+    stands alone."""
     if not history:
         return False
     q = question.strip()
     if _QUOTED.search(q):
         return False
-    return refers_back(q, history) or len(_QUESTION_WORDS.sub("", q)) <= 6
+    if refers_back(q, history):
+        return True
+    return len(_QUESTION_WORDS.sub("", q)) <= 6 and not (corpus is not None and changes_topic(q, history, corpus))
+
+
+def changes_topic(question: str, history: History, corpus: Corpus) -> bool:
+    """Is a short question that does not point back about something else than the conversation: the corpus holds
+    its own words together in some passage, but never beside the words of the conversation's topic?
+
+    "垃圾分为哪几类？" after "警物联盟是什么？" is asked on its own; "面积多大？" after "口袋公园在哪里？" still of the
+    park, as a passage holds 面积 with 口袋公园. A question none of whose words the corpus holds ("有哪些设施？")
+    cannot tell, and leans on the conversation as before."""
+    own = corpus.held_terms(_QUESTION_WORDS.sub("", question))
+    topic = corpus.held_terms(salient_phrase(history))
+    return bool(own and topic) and corpus.held_together(own) and not corpus.held_together([*own, *topic])
 
 
 def refers_back(question: str, history: History) -> bool:
@@ -137,10 +161,11 @@ def salient_person(history: History) -> str:
 
 
 def salient_phrase(history: History) -> str:
-    """The noun phrase the conversation is about: a quoted title, else a named entity, else the last topic."""
+    """The noun phrase the conversation is about: a quoted title, else a named entity, else the last topic. An
+    answer's titles count (《…》), not its quoted phrases: those are what the topic is called or does
+    ("以“警力+物业+网格”为主体"), not the topic."""
     for q, a in reversed(list(history)):
-        for text in (q, strip_markers(a)):
-            quoted = _QUOTED.findall(text)
+        for quoted in (_QUOTED.findall(q), _TITLE.findall(strip_markers(a))):
             if quoted:
                 return quoted[0]
         names = list(named_entities(q))
@@ -152,24 +177,19 @@ def salient_phrase(history: History) -> str:
     return ""
 
 
-def rule_rewrite(question: str, history: History) -> str:
+def rule_rewrite(question: str, history: History, corpus: Corpus | None = None) -> str:
     """Resolve a follow-up without a model: substitute or prepend the salient phrase of the conversation.
 
     "它一共有多少条？" after a question about 《常州市生活垃圾分类管理条例》 becomes
     "《常州市生活垃圾分类管理条例》一共有多少条？".
     """
     q = question.strip()
-    if not needs_rewrite(q, history):
+    if not needs_rewrite(q, history, corpus):
         return q
     swapped = settled_by_rules(q, history)
     if swapped:
         return swapped
     masked = _NOT_PRONOUNS.sub(lambda m: "\0" * len(m.group(0)), q)  # keep offsets, hide "其他" etc.
-    for pronoun in _PERSONAL:  # 他/她 stand for a person, not for the topic
-        at = masked.find(pronoun)
-        person = salient_person(history) if at >= 0 else ""
-        if person and person not in q:
-            return q[:at] + person + q[at + len(pronoun) :]
     phrase = salient_phrase(history)
     if not phrase or phrase in q:
         return q
@@ -196,16 +216,31 @@ def ellipsis_rewrite(question: str, history: History) -> str:
     return swap_topic(elliptical["topic"], history)
 
 
-def needs_model_rewrite(question: str, history: History) -> bool:
+def needs_model_rewrite(question: str, history: History, corpus: Corpus | None = None) -> bool:
     """Is a model worth asking: the question leans on the conversation, and neither swapping one slot nor naming
     the listed item it counts to settles it."""
-    return needs_rewrite(question, history) and not settled_by_rules(question, history)
+    return needs_rewrite(question, history, corpus) and not settled_by_rules(question, history)
 
 
 def settled_by_rules(question: str, history: History) -> str:
-    """The rewrite of a follow-up that the rules settle for sure, or "": "那X呢？" with a slot for X, or "第N篇"
-    of a numbered list."""
-    return ordinal_rewrite(question, history) or ellipsis_rewrite(question, history)
+    """The rewrite of a follow-up that the rules settle for sure, or "": "那X呢？" with a slot for X, "第N篇"
+    of a numbered list, or 他/她 for the person last named."""
+    rules = (ordinal_rewrite, ellipsis_rewrite, person_rewrite)
+    return next((found for rule in rules if (found := rule(question, history))), "")
+
+
+def person_rewrite(question: str, history: History) -> str:
+    """`question` with its 他/她 (他们, 她们) replaced by the person last named in the conversation, or "" when it
+    has no such pronoun or no person was named. The local model, given "他去哪里调研了？" after "乔俊杰是谁？",
+    wrote "武高新2023年度调研了哪里？"."""
+    q = question.strip()
+    masked = _NOT_PRONOUNS.sub(lambda m: "\0" * len(m.group(0)), q)  # keep offsets, hide "其他" etc.
+    for pronoun in _PERSONAL:
+        at = masked.find(pronoun)
+        person = salient_person(history) if at >= 0 else ""
+        if person and person not in q:
+            return q[:at] + person + q[at + len(pronoun) :]
+    return ""
 
 
 def ordinal_rewrite(question: str, history: History) -> str:
@@ -313,15 +348,22 @@ class _Streams(Protocol):
     def stream(self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float = 0.0) -> Iterator[str]: ...
 
 
-def rewrite(question: str, history: History, generator: _Streams | None = None, *, max_tokens: int = 64) -> str:
+def rewrite(
+    question: str,
+    history: History,
+    generator: _Streams | None = None,
+    *,
+    corpus: Corpus | None = None,
+    max_tokens: int = 64,
+) -> str:
     """The standalone query for `question` given `history` (pairs of question and answer).
 
     Uses `generator` when given and the rules cannot settle it by swapping one slot; falls back to the
     rules when it fails, gives the question back unchanged, or replies with something that cannot be a question
-    (empty, or far too long).
+    (empty, or far too long). With `corpus`, a short question on a topic of its own is left as it is.
     """
     q = question.strip()
-    if not needs_rewrite(q, history):
+    if not needs_rewrite(q, history, corpus):
         return q
     swapped = settled_by_rules(q, history)
     if swapped:
@@ -344,7 +386,8 @@ def _pronouns_in(text: str) -> set[str]:
 
 
 def _unresolved(question: str, candidate: str) -> bool:
-    """Did the model leave a pronoun or the ellipsis in place, or answer the question instead of asking it?
+    """Did the model leave a pronoun or the ellipsis in place, drop a noun of the question, or answer the question
+    instead of asking it?
 
     A small model given "她还报道了哪场会议？" wrote "她还报道了阳湖N警·警物联盟群防群治工作部署会。": still "她",
     and a statement naming the meeting already discussed, which retrieves that article again. A rewrite of "那X呢？"
@@ -352,6 +395,8 @@ def _unresolved(question: str, candidate: str) -> bool:
     """
     if _pronouns_in(candidate):  # kept from the question, or brought in: "那罚款呢？" → "该条例何时实施罚款？"
         return True
+    if any(w not in candidate for w, f in _tagged(question) if f in {"n", "nz"} | _SWAPPED_NAMES and len(w) > 1):
+        return True  # "税收多少？" → "武高新去年规上工业总产值多少？": the last question again, not this one
     elliptical = _ELLIPSIS.match(question.strip())
     if elliptical and (elliptical["topic"] not in candidate or elliptical["topic"] + "呢" in candidate):
         return True  # "那罚款呢？" → "垃圾分类条例何时实施？" forgot the topic; "…，那罚款呢？" kept the ellipsis

@@ -198,6 +198,18 @@ class Searcher:
             hits = self._hits(fused, dense, bm25, k, prefer_recent)
         return self.reranker.rerank(query, hits) if self.reranker is not None else hits
 
+    def held_terms(self, text: str) -> list[str]:
+        """The search terms of `text` that some chunk holds (a title counts as part of each of its chunks)."""
+        with self._lock:
+            self._ensure_loaded()
+            return [t for t in self.keyword.segmenter.query_terms(text) if self.keyword.holds([t])]
+
+    def held_together(self, terms: Sequence[str]) -> bool:
+        """Does one chunk hold every one of `terms`?"""
+        with self._lock:
+            self._ensure_loaded()
+            return self.keyword.holds(terms)
+
     def candidates(
         self, query: str, n: int, *, mode: str = "hybrid", allowed: set[int] | None = None
     ) -> tuple[dict[int, float], dict[int, float]]:

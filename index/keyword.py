@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -87,9 +87,9 @@ class Segmenter:
         return list(seen)
 
 
-def fts_query(terms: Iterable[str]) -> str:
-    """FTS5 MATCH expression: an OR of the terms, each quoted so no token is read as syntax."""
-    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+def fts_query(terms: Iterable[str], *, every: bool = False) -> str:
+    """FTS5 MATCH expression: an OR of the terms (an AND with `every`), each quoted so no token is read as syntax."""
+    return (" AND " if every else " OR ").join('"' + t.replace('"', '""') + '"' for t in terms)
 
 
 class KeywordIndex:
@@ -169,6 +169,13 @@ class KeywordIndex:
             if bar is not None:
                 bar.close()
         return {"added": len(missing), "removed": len(gone)}
+
+    def holds(self, terms: Sequence[str]) -> bool:
+        """Does one chunk (its title included) hold every one of `terms`?"""
+        if not terms:
+            return False
+        sql = "SELECT 1 FROM keyword_fts WHERE keyword_fts MATCH ? LIMIT 1"
+        return self._db.execute(sql, (fts_query(terms, every=True),)).fetchone() is not None
 
     def search(self, query: str, k: int, allowed: set[int] | None = None) -> list[tuple[int, float]]:
         """Top-k (chunk id, BM25 score; higher is better) for the query's terms, optionally only `allowed` ids."""

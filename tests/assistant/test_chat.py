@@ -177,6 +177,18 @@ def test_model_rewrites_the_follow_up_before_answering(corpus) -> None:
     assert "问题：《常州市生活垃圾分类管理条例》一共有多少条？" in generator.last_messages[-1]["content"]
 
 
+def test_a_short_question_on_a_new_topic_is_searched_as_asked(corpus) -> None:
+    """A resident's questions in one chat need not follow each other: the model is asked neither to rewrite it nor
+    the rules to add the last topic, and the answer reads the question as typed."""
+    generator = FakeGenerator(["生活垃圾分为可回收物、有害垃圾、厨余垃圾和其他垃圾四类[1]。"])
+    assistant, searcher = _assistant(corpus, generator)
+    history = [("警物联盟是什么？", "警物联盟是以“警力+物业+网格”为主体的群防群治子品牌[1]。")]
+    answer = assistant.ask("垃圾分为哪几类？", history)
+    assert answer.rewritten_query == "垃圾分为哪几类？" and set(searcher.queries) == {"垃圾分为哪几类？"}
+    assert len(generator.calls) == 1 and "问题：垃圾分为哪几类？" in generator.last_messages[-1]["content"]
+    assert not answer.refused and "分类管理条例" in answer.citations[0].title
+
+
 def test_empty_question_is_an_error(corpus) -> None:
     assistant, _ = _assistant(corpus, FakeGenerator())
     with pytest.raises(ValueError, match="empty"):

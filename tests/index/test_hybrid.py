@@ -150,3 +150,9 @@ def test_an_article_announcing_a_period_is_found_for_it(settings, store, embedde
     assert not any(h.chunk.article_id == "lib" for h in searcher.search("图书馆 开门", k=10, **during))
     hits = searcher.search("图书馆 开门", k=10, about=("2024-02-09", "2024-02-16"), **during)
     assert [h.chunk.article_id for h in hits] == ["lib"]  # published before the holiday, speaks about it
+
+
+def test_held_terms_are_the_words_the_keyword_index_has(searcher):
+    held = searcher.held_terms("西太湖马拉松的独角兽冠军")
+    assert "马拉松" in held and "独角兽" not in held
+    assert searcher.held_together(held) and not searcher.held_together(["马拉松", "幼儿园"])

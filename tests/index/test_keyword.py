@@ -98,3 +98,12 @@ def test_interrupted_sync_keeps_finished_batches_and_resumes(settings, store, mo
     monkeypatch.setattr(kw.segmenter, "tokens", real)
     assert kw.sync(store, progress=False) == {"added": len(store.chunk_ids()) - 4, "removed": 0}
     assert kw.ids() == store.chunk_ids() and kw.store_version == store.version
+
+
+def test_holds_tells_whether_one_chunk_has_every_term(settings, store):
+    kw = _index(settings, store)
+    kw.sync(store, progress=False)
+    race = kw.segmenter.query_terms("西太湖马拉松")
+    assert len(race) > 1 and kw.holds(race)  # in a4's title, so in each of its chunks
+    assert kw.holds(["幼儿园"]) and not kw.holds(["马拉松", "幼儿园"])  # each in some chunk, never in one
+    assert not kw.holds([]) and not kw.holds(['"'])

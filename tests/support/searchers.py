@@ -9,7 +9,10 @@ from typing import Any
 
 from core.types import Article, Chunk, Hit, chunk_id
 from corpus.timeexpr import spoken_periods
+from index.keyword import Segmenter
 from tests.support.clock import ManualClock
+
+_SEGMENTER = Segmenter()
 
 
 def _bigrams(text: str) -> set[str]:
@@ -86,6 +89,14 @@ class FakeSearcher:
             )
             for s, _, c, a in scored[:k]
         ]
+
+    def held_terms(self, text: str) -> list[str]:
+        """The words of `text` (jieba's search segmentation, as the keyword index's) that some chunk holds."""
+        return [t for t in _SEGMENTER.query_terms(text) if self.held_together([t])]
+
+    def held_together(self, terms: Sequence[str]) -> bool:
+        passages = (self.articles[c.article_id].title + c.text for c in self.chunks)
+        return bool(terms) and any(all(t in p for t in terms) for p in passages)
 
     @staticmethod
     def _allowed(
