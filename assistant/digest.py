@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from assistant.markers import numbered_items
 from core.text import sentence_spans
 from core.types import Article, Chunk, Citation
 from corpus.page import NEWS_LEAD
@@ -41,7 +42,6 @@ _MORE = re.compile(
 )
 # the first line of a list of the news: "2024年2月2日的报道共 5 篇："
 _LIST_HEAD = re.compile(r"^(?P<period>\S+?)的报道共 (?P<total>\d+) 篇")
-_LISTED_ITEM = re.compile(r"^(?P<n>\d+)\. ", re.MULTILINE)
 # "「标题」讲了什么？": what an article says, asked of its title in quotes (as a counted list item is rewritten)
 _ABOUT = re.compile(
     r"^[「“](?P<title>[^」]{2,80})[」”](?:这篇|该篇|这则|这条)?(?:报道|文章|新闻|消息)?(?:主要)?"
@@ -117,7 +117,7 @@ def more_news_asked(question: str, history: Sequence[tuple[str, str]]) -> Listed
         return None
     answer = list(history)[-1][1].strip()
     head = _LIST_HEAD.match(answer)
-    shown = [int(m["n"]) for m in _LISTED_ITEM.finditer(answer)]
+    shown = numbered_items(answer)
     return Listed(head["period"], int(head["total"]), max(shown)) if head and shown else None
 
 

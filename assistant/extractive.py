@@ -38,6 +38,14 @@ _ASKS_FOR_CREDIT = re.compile(
 )
 # the words that frame such a question, shared by every byline: no part of what it is about
 _CREDIT_FRAME = re.compile(r"记者|报道|文章|稿件|新闻|照片|图片")
+# "乔俊杰是谁？", "盛世麟担任什么职务？": news gives a person's posts right before the name where it introduces them
+# ("市委常委、区委书记、武进国家高新区党工委书记乔俊杰专题调研…"), and that sentence says who they are
+_ASKS_WHO = re.compile(
+    r"(?P<name>[\u4e00-\u9fff·]{2,8}?)(?:是谁|是什么人|是何人|是干什么的|是做什么的|担任什么|什么职务|的职务|什么身份|的身份)"
+)
+_POST = (
+    "书记|长|主任|委员|常委|主席|经理|总监|董事|代表|记者|编辑|教授|院士|专家|负责人|民警|医生|教师|老师|创始人|冠军"
+)
 _NEWS_LEAD = re.compile(rf"^{NEWS_LEAD}(?=[（(])")
 _FULLWIDTH_PARENS = str.maketrans("()", "（）")  # as datelines are written after normalising
 
@@ -89,6 +97,8 @@ class ExtractiveAnswerer:
         own = wanted & bigrams(_content(asked, wants_credit), letters_only=True) if asked else frozenset()
         wants_number = bool(ASKS_FOR_NUMBER.search(question))
         counted = _asked_count(question)
+        who = _ASKS_WHO.search(question)
+        introduced = re.compile(rf"(?:{_POST})(?:[、，]?){re.escape(who['name'])}") if who else None
         scored: list[ScoredSentence] = []
         seen: set[str] = set()
         # a credit answers for its whole article: the question's topic, dates and figures included, is the passage's
@@ -124,6 +134,8 @@ class ExtractiveAnswerer:
                 if own and not own & said:
                     continue  # it matches only the topic a follow-up's rewrite carried over
                 bonus = self.number_bonus if wants_number and _NUMBER.search(sentence) else 0.0
+                if introduced is not None and introduced.search(sentence):
+                    bonus = 2 * self.number_bonus  # the person with their posts: who they are
                 scored.append(ScoredSentence(overlap + bonus, n, sentence))
         scored.sort(key=lambda s: -s.score)  # stable: keeps passage and sentence order among equals
         if not scored:

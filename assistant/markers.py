@@ -78,6 +78,15 @@ def finished_sentences(text: str) -> str:
     return text[: ends[-1].end()] if ends else text
 
 
+# "2. 标题[2]" a line: an answer's numbered list (the news of a day, a model's enumeration)
+_LIST_ITEM = re.compile(r"^\s*(?P<n>\d{1,3})[.．、]\s*(?P<item>.+?)\s*$", re.MULTILINE)
+
+
+def numbered_items(text: str) -> dict[int, str]:
+    """The items of the numbered lists in `text`, by number, without their markers."""
+    return {int(m["n"]): strip_markers(m["item"]).strip() for m in _LIST_ITEM.finditer(text)}
+
+
 def strip_markers(text: str) -> str:
     return MARKERS.sub("", text)
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from assistant.facts import named_entities
-from assistant.markers import strip_markers
+from assistant.markers import numbered_items, strip_markers
 from assistant.prompts import rewrite_messages
 from core import lexicon
 from core.text import FOLLOW_UP_QUESTION_WORDS, is_question, numeral_value
@@ -85,7 +85,6 @@ _NOUN_HEADS = (
 _ELLIPSIS = re.compile(r"^(?:那么|那)?\s*(?P<topic>[^，,。？?！!\s]{1,12}?)\s*呢[？?]?$")
 # "第二篇讲了什么？" after a numbered list, such as the news of a day ("2. 标题[2]"): item 2 of that list
 _ORDINAL = re.compile(r"第(?P<n>[一二两三四五六七八九十\d]{1,3})(?:篇|条|则|个|项)(?:报道|新闻|文章|消息)?")
-_LIST_ITEM = re.compile(r"^\s*(?P<n>\d{1,2})[.．、]\s*(?P<item>.+?)\s*$", re.MULTILINE)
 # where a question starts asking: the slot the topic of an elliptical follow-up goes before or after
 _ASKS = re.compile(
     "是什么时候|什么时候|什么时间|是什么|什么|是多少|有多少|多少|有哪些|哪些|哪个|哪里|哪儿|哪|是谁|谁|几|如何|怎样|怎么样|为什么|何时"
@@ -252,7 +251,7 @@ def ordinal_rewrite(question: str, history: History) -> str:
     turns = list(history)
     items: dict[int, str] = {}
     for _, answer in turns:  # a list gone on with ("还有什么新闻？") counts on; a later list's items come first
-        items.update(_list_items(answer))
+        items.update(numbered_items(answer))
     item = items.get(n) if n is not None else None
     if counted is None or not item:
         return ""
@@ -263,11 +262,6 @@ def ordinal_rewrite(question: str, history: History) -> str:
             earlier = _ORDINAL.search(asked)
             return asked[: earlier.start()] + named + asked[earlier.end() :]
     return question[: counted.start()] + named + question[counted.end() :]
-
-
-def _list_items(answer: str) -> dict[int, str]:
-    """The items of a numbered list in `answer` ("2. 标题[2]" a line), by number, without their markers."""
-    return {int(m["n"]): strip_markers(m["item"]).strip() for m in _LIST_ITEM.finditer(answer)}
 
 
 def swap_topic(topic: str, history: History) -> str:

@@ -457,6 +457,15 @@ def test_extractive_quotes_the_measure_asked_for_in_one_of_its_units(sample_chun
     assert all("7200" not in r.sentence for r in ExtractiveAnswerer().rank("口袋公园周边有很多大学吗？", passages))
 
 
+def test_extractive_quotes_who_a_person_is_where_the_news_gives_their_posts(sample_chunks) -> None:
+    """ "乔俊杰是谁？" quoted "乔俊杰充分肯定了武高新2023年度的整体工作。", the first sentence naming him."""
+    passages = [_paragraph_with(sample_chunks, "充分肯定"), _paragraph_with(sample_chunks, "党工委书记乔俊杰")]
+    for question in ("乔俊杰是谁？", "乔俊杰担任什么职务？"):
+        best = ExtractiveAnswerer().rank(question, passages)[0]
+        assert best.passage == 2 and "区委书记、武进国家高新区党工委书记乔俊杰" in best.sentence, question
+    assert ExtractiveAnswerer().rank("乔俊杰肯定了什么？", passages)[0].passage == 1  # not asked who he is
+
+
 @pytest.fixture(scope="module")
 def sample_chunks() -> list[str]:
     from tests.support.news import sample_corpus
