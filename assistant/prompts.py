@@ -34,6 +34,23 @@ REFUSAL_UNSUPPORTED = "模型写出的回答里有原文中没有的{kinds}，�
 # added to a refusal: what the corpus covers when the question asks about another period, and the evidence above
 REFUSAL_COVERED = "资料中只有{dates}的相关报道。"
 REFUSAL_QUOTED = "上面是原文中与问题最接近的句子。"
+_REFUSAL_SENTENCE = re.compile(
+    "|".join(
+        re.escape(t)
+        .replace(re.escape("{missing}"), ".{1,80}?")
+        .replace(re.escape("{kinds}"), ".{1,20}?")
+        .replace(re.escape("{dates}"), ".{1,80}?")
+        for t in (*REFUSALS.values(), REFUSAL_UNSUPPORTED, REFUSAL_COVERED, REFUSAL_QUOTED)
+    )
+)
+
+
+def without_refusals(answer: str) -> str:
+    """`answer` without the sentences in which the assistant said why it did not answer: they name no topic of
+    the conversation (jieba reads the 原文中 of REFUSAL_QUOTED as a person's name)."""
+    return _REFUSAL_SENTENCE.sub("", answer).strip()
+
+
 # shown above an answer the model could not write: what the reader gets instead, and whether it lasts
 MODEL_CRASHED_NOTE = "本地模型意外退出，已自动重启，下一个问题会照常由模型回答；这次的回答直接摘自原文。"
 MODEL_FAILED_NOTE = "本地模型这次没能作答，回答直接摘自原文。"

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from assistant.facts import named_entities
 from assistant.markers import numbered_items, strip_markers
-from assistant.prompts import rewrite_messages
+from assistant.prompts import rewrite_messages, without_refusals
 from core import lexicon
 from core.text import FOLLOW_UP_QUESTION_WORDS, is_question, numeral_value
 
@@ -152,7 +152,7 @@ _PERSONAL = ("他们", "她们", "他", "她")
 def salient_person(history: History) -> str:
     """The person last named in the conversation, the answer before its question (who-questions name them there)."""
     for q, a in reversed(list(history)):
-        for text in (strip_markers(a), q):
+        for text in (strip_markers(without_refusals(a)), q):
             people = named_entities(text, people_only=True)
             if people:
                 return people[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from assistant.prompts import refusal_text
 from assistant.rewrite import (
     ellipsis_rewrite,
     needs_model_rewrite,
@@ -101,6 +102,9 @@ def test_he_or_she_is_the_person_last_named_without_asking_the_model() -> None:
     assert rewrite("他去哪里调研了？", history, generator) == "乔俊杰去哪里调研了？"
     assert generator.calls == [] and not needs_model_rewrite("他去哪里调研了？", history)
     assert needs_model_rewrite("他去哪里调研了？", [("条例什么时候施行？", "9月1日起施行[1]。")])  # nobody named
+    # seen in the web chat: after a refusal "他" became 原文中, which jieba reads as a name in its last sentence
+    refused = [("乔俊杰是谁？", refusal_text("judge", quoted=True))]
+    assert rewrite("他去哪里调研了？", refused, generator) == "乔俊杰去哪里调研了？"
 
 
 def test_a_model_rewrite_that_gives_the_question_back_falls_back_to_the_rules() -> None:
