@@ -107,6 +107,11 @@ def split_answer(text: str, valid: Sequence[int] | None = None) -> list[AnswerSe
         if lead and merged and not merged[-1].startswith("\n") and not (prefixed and rest.strip()):
             merged[-1] += lead.group(0).strip()
             piece = rest
+        elif lead and not rest.strip() and any(m.strip() for m in merged):
+            # markers on a line of their own ("…施行。\n[1][2]") cite the sentence before the line break
+            said = max(i for i, m in enumerate(merged) if m.strip())
+            merged[said] += lead.group(0).strip()
+            piece = rest
         if piece:
             merged.append(piece)
     sentences = []

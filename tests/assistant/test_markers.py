@@ -27,6 +27,9 @@ from core.types import Citation
         # a reply that opens with a marker writes each marker before its sentence
         ("[1]条例将于9月1日起施行。[2]条例共五十八条。", [(1,), (2,)]),
         ("[1]条例将于9月1日起施行。\n[2]条例共五十八条。[3]", [(1,), (2, 3)]),
+        # markers on a line of their own cite the sentence before it (the local model wrote this)
+        ("条例将于9月1日起施行。\n[1][2]", [(1, 2)]),
+        ("条例将于9月1日起施行[1]。\n\n[2]", [(1, 2)]),
         # the source named in words at the head of a sentence is its citation, not a fact to check
         ("根据资料编号为2的资料，条例共五十八条。", [(2,)]),
         ("资料3显示，条例共五十八条[1]。", [(1, 3)]),
