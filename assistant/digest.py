@@ -18,9 +18,9 @@ from datetime import date
 
 from assistant.markers import numbered_items
 from core.text import sentence_spans
-from core.types import Article, Chunk, Citation
+from core.types import Article, Chunk, Citation, parse_day
 from corpus.page import NEWS_LEAD
-from corpus.timeexpr import parse_range
+from corpus.timeexpr import parse_range, render_day
 
 # the question asks for the news itself: "有什么新闻", "讲了什么", "有哪些报道", "头条是什么"
 _ASKS_FOR_NEWS = re.compile(
@@ -79,9 +79,10 @@ def credit_citation(article: Article, chunks: Sequence[Chunk], n: int) -> Citati
     return None
 
 
-def credit_text(article: Article, n: int) -> str:
-    """ "这篇报道的记者是朱梦琪[1]。", or for a photo "这组照片的摄影是陆新、徐晶玮[1]。"."""
-    if article.reporters:
+def credit_text(article: Article, n: int, *, photo: bool = False) -> str:
+    """ "这篇报道的记者是朱梦琪[1]。", or for a photo "这组照片的摄影是陆新、徐晶玮[1]。" (`photo`: the photographers
+    first, where the article names both)."""
+    if article.reporters and not (photo and article.photographers):
         return f"这篇报道的记者是{'、'.join(article.reporters)}[{n}]。"
     return f"这组照片的摄影是{'、'.join(article.photographers)}[{n}]。"
 
@@ -164,5 +165,17 @@ def digest_text(headlines: Sequence[Headline], total: int, period: str, start: i
     else:
         more = f"，以下是最新的 {len(headlines)} 篇" if total > len(headlines) else ""
     lines = [f"{period}的报道共 {total} 篇{more}："]
-    lines += [f"{i}. {h.article.title}[{h.citation.n}]" for i, h in enumerate(headlines, start=start)]
+    days = len({h.article.date for h in headlines}) > 1 or period != _day_of(headlines[0].article)
+    shown = ""
+    for i, h in enumerate(headlines, start=start):
+        if days and h.article.date != shown:  # a period of several days: each day's titles under it
+            shown = h.article.date
+            lines.append(f"{_day_of(h.article)}：")
+        lines.append(f"{i}. {h.article.title}[{h.citation.n}]")
     return "\n".join(lines)
+
+
+def _day_of(article: Article) -> str:
+    """ "2024年2月2日", the day an article was published, as a list writes it."""
+    day = parse_day(article.date)
+    return render_day(day) if day else article.date

@@ -36,6 +36,7 @@ _MEASURE_WORD = re.compile(rf"(?<![很许好众诸])(?:{'|'.join(_ASKED_MEASURE)
 _ASKS_FOR_CREDIT = re.compile(
     r"哪位记者|哪个记者|记者是谁|的记者(?!会|站|节|证|招待)|作者|谁写|撰写|执笔|摄影师|摄影者|谁拍|拍摄者|署名"
 )
+_ASKS_FOR_PHOTO = re.compile(r"摄影|谁拍|拍摄|照片|图片")
 # the words that frame such a question, shared by every byline: no part of what it is about
 _CREDIT_FRAME = re.compile(r"记者|报道|文章|稿件|新闻|照片|图片")
 # "乔俊杰是谁？", "盛世麟担任什么职务？": news gives a person's posts right before the name where it introduces them
@@ -89,7 +90,7 @@ class ExtractiveAnswerer:
         what the follow-up itself says, where its words are kept in the rewrite: "过年能放鞭炮吗？" after a question
         about a park is searched as "口袋公园 过年能放鞭炮吗？", and a sentence about the park alone matches only the
         topic carried over. The asked count or credit counts as holding it ("它一共有多少条？": "五十八条")."""
-        wants_credit = bool(_ASKS_FOR_CREDIT.search(question))
+        wants_credit = bool(asks_for_credit(question))
         content = _content(question, wants_credit)
         wanted = bigrams(content, letters_only=True)
         if not wanted:
@@ -109,9 +110,9 @@ class ExtractiveAnswerer:
             credit_topic = len(about & bigrams(passage)) / len(about) if about else 0.0
             for match in _SENTENCE.finditer(passage):
                 raw = match.group().strip()
-                credited = _credited(raw)
+                names = credited(raw)
                 # the byline stays where the question asks for it or names one of its people
-                kept = bool(credited) and (wants_credit or any(name in question for name in credited))
+                kept = bool(names) and (wants_credit or any(name in question for name in names))
                 sentence = raw if kept else _BYLINE.sub("", raw).strip()
                 key = _NOT_TEXT.sub("", sentence)
                 if len(key) < 4 or key in seen:
@@ -152,6 +153,24 @@ class ExtractiveAnswerer:
         return f"{body}[{n}]{end}"
 
 
+def asks_for_credit(question: str) -> str:
+    """ "photo" when `question` asks who took a photo, "report" when it asks who wrote a report, else ""."""
+    asked = _ASKS_FOR_CREDIT.search(question)
+    if not asked:
+        return ""
+    return "photo" if _ASKS_FOR_PHOTO.search(question) else "report"
+
+
+def credited(sentence: str) -> tuple[str, ...]:
+    """The people a sentence credits: a dateline's reporters ("本报讯（记者 朱梦琪）昨天上午，…") or a caption's
+    photographers ("陆新 徐晶玮 摄"); () for any other sentence."""
+    reporters = dateline_reporters(_NEWS_LEAD.sub("", sentence.translate(_FULLWIDTH_PARENS)))
+    if reporters:
+        return reporters
+    credit = photo_credit(sentence)
+    return credit[1] if credit else ()
+
+
 def _asked_count(question: str) -> re.Pattern[str] | None:
     """A number in the unit `question` asks for ("多少条" → "五十八条", "多大" → "7200平方米"), or None."""
     unit = _ASKED_UNIT.search(question)
@@ -167,13 +186,3 @@ def _content(question: str, wants_credit: bool) -> str:
     for word in QUESTION_WORDS:
         content = content.replace(word, " ")
     return content
-
-
-def _credited(sentence: str) -> tuple[str, ...]:
-    """The people a sentence credits: a dateline's reporters ("本报讯（记者 朱梦琪）昨天上午，…") or a caption's
-    photographers ("陆新 徐晶玮 摄"); () for any other sentence."""
-    reporters = dateline_reporters(_NEWS_LEAD.sub("", sentence.translate(_FULLWIDTH_PARENS)))
-    if reporters:
-        return reporters
-    credit = photo_credit(sentence)
-    return credit[1] if credit else ()

@@ -6,9 +6,8 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from assistant.prompts import format_date
 from core.types import Hit
-from corpus.timeexpr import TimeScope
+from corpus.timeexpr import TimeScope, render_day
 
 _RECENT_WORDS = ("最近", "最新", "近期", "目前", "现在", "如今", "眼下")
 # A question about a period is searched among articles published in it and for a while after it (news reports
@@ -33,7 +32,7 @@ def covered_dates(hits: Sequence[Hit], limit: int = 3) -> list[str]:
     out = []
     for day in days[:limit]:
         try:
-            out.append(format_date(date.fromisoformat(day)))
+            out.append(render_day(date.fromisoformat(day)))
         except ValueError:
             continue
     return out

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from core.types import parse_day
+from corpus.timeexpr import render_day
 
 Messages = list[dict[str, str]]
 
@@ -165,21 +166,17 @@ def echoes_sources(sentence: str) -> bool:
     return not _DAY_OR_NUMBER.sub("", _SCAFFOLD.sub("", sentence))
 
 
-def format_date(d: date) -> str:
-    return f"{d.year}年{d.month}月{d.day}日"
-
-
 def _source_date(value: str) -> str:
     """ "2024-02-02" as 2024年2月2日, the form the answer should write; anything else as given."""
     day = parse_day(value)
-    return value if day is None else format_date(day)
+    return value if day is None else render_day(day)
 
 
 def answer_messages(
     question: str, sources: Sequence[Source], *, today: date | None = None, task: str = ANSWER_TASK
 ) -> Messages:
     """System rules plus the fenced, numbered sources, the question and the task (answer, or JUDGE_TASK)."""
-    today_line = f"今天是{format_date(today)}。\n" if today else ""
+    today_line = f"今天是{render_day(today)}。\n" if today else ""
     user = ANSWER_USER.format(sources=format_sources(sources), today=today_line, question=question.strip(), task=task)
     return [{"role": "system", "content": ANSWER_SYSTEM}, {"role": "user", "content": user}]
 

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-from assistant.prompts import format_date
 from core.text import ASKS_FOR_DAY, bigrams, normalise, sentence_spans
 from core.types import Citation, Hit, parse_day
-from corpus.timeexpr import resolve_expressions
+from corpus.timeexpr import render_day, resolve_expressions
 
 _ANCHOR_DAY = r"(?:当天|当日|那天|那一天|同一天|同日)"
 _ANCHORED = re.compile(rf"^(?P<anchor>.{{4,80}}?)(?:的)?{_ANCHOR_DAY}[，,、：:\s]*(?P<asked>.{{2,}})$")
@@ -204,7 +203,7 @@ def _day_of(description: str, text: str, named: list[tuple[int, date]], start: i
 def compare_text(plan: Comparison, first: date, second: date) -> str:
     """The answer to a comparison, each event's day cited ([1] the first event's sentence, [2] the second's)."""
     a, b = plan.first, plan.second
-    stated = f"{a}在{format_date(first)}[1]，{b}在{format_date(second)}[2]"
+    stated = f"{a}在{render_day(first)}[1]，{b}在{render_day(second)}[2]"
     gap = abs((second - first).days)
     if plan.asks == "gap":
         return f"{stated}，两者相隔{gap}天。" if gap else f"{stated}，是同一天。"

@@ -16,7 +16,7 @@ from corpus.timeexpr.notes import AnnotatedText, annotate, annotate_with_offsets
 from corpus.timeexpr.periods import dated_mentions, spoken_periods
 from corpus.timeexpr.questions import TimeScope, parse_question_time, relative_mentions, rewrite_question
 from corpus.timeexpr.relative import resolve_expressions
-from corpus.timeexpr.spans import TimeMention, parse_range
+from corpus.timeexpr.spans import TimeMention, parse_range, render_day
 
 __all__ = [
     "AnnotatedText",
@@ -29,6 +29,7 @@ __all__ = [
     "parse_question_time",
     "parse_range",
     "relative_mentions",
+    "render_day",
     "resolve_expressions",
     "rewrite_question",
     "spoken_periods",

@@ -65,12 +65,23 @@ _RENDERED_RANGE = re.compile(
 )
 
 
+# a whole month or year as a question's period is written: "2024年2月", "2024年"
+_RENDERED_MONTH = re.compile(r"^(?P<y>\d{4})年(?:(?P<m>\d{1,2})月)?$")
+
+
 def parse_range(text: str) -> tuple[date, date] | None:
-    """The first and last day of a range as render_range (or render_day) writes it; None for any other text, or a
-    day no calendar has (the text may come back from a client, as a chat's history does)."""
+    """The first and last day of a range as render_range (or render_day) writes it, or of a whole month or year
+    ("2024年2月", "2024年"); None for any other text, or a day no calendar has (the text may come back from a
+    client, as a chat's history does)."""
     named = _RENDERED_RANGE.match(text)
     if named is None:
-        return None
+        whole = _RENDERED_MONTH.match(text)
+        if whole is None or not valid_year(int(whole["y"])) or not 1 <= int(whole["m"] or 1) <= 12:
+            return None
+        year = int(whole["y"])
+        if not whole["m"]:
+            return date(year, 1, 1), date(year, 12, 31)
+        return date(year, int(whole["m"]), 1), end_of_month(year, int(whole["m"]))
     try:
         first = date(int(named["y"]), int(named["m"]), int(named["d"]))
         if not named["d2"]:

@@ -498,14 +498,14 @@ def test_extractive_keeps_the_byline_of_a_reporter_the_question_names(sample_chu
 
 
 def test_a_credit_is_found_in_any_papers_dateline() -> None:
-    from assistant.extractive import _credited
+    from assistant.extractive import credited
 
-    assert _credited("本报讯（记者 朱梦琪）昨天上午，乔俊杰专题调研") == ("朱梦琪",)
-    assert _credited("新京报讯（记者曹晶瑞 王巍）7月31日的一场暴雨") == ("曹晶瑞", "王巍")
-    assert _credited("中新社北京8月11日电 (记者 夏宾)中国央行11日公布数据") == ("夏宾",)
-    assert _credited("陆新 徐晶玮 摄") == ("陆新", "徐晶玮")
-    assert _credited("市人大常委会召开新闻发布会（记者会），介绍条例") == ()
-    assert _credited("昨天上午，乔俊杰专题调研") == ()
+    assert credited("本报讯（记者 朱梦琪）昨天上午，乔俊杰专题调研") == ("朱梦琪",)
+    assert credited("新京报讯（记者曹晶瑞 王巍）7月31日的一场暴雨") == ("曹晶瑞", "王巍")
+    assert credited("中新社北京8月11日电 (记者 夏宾)中国央行11日公布数据") == ("夏宾",)
+    assert credited("陆新 徐晶玮 摄") == ("陆新", "徐晶玮")
+    assert credited("市人大常委会召开新闻发布会（记者会），介绍条例") == ()
+    assert credited("昨天上午，乔俊杰专题调研") == ()
 
 
 def test_extractive_returns_empty_when_nothing_overlaps(seed_paragraphs: list[str]) -> None:

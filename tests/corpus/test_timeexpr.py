@@ -674,3 +674,7 @@ def test_a_range_reads_back_as_render_range_wrote_it() -> None:
     ]:
         assert parse_range(render_range(first, last)) == (first, last)
     assert parse_range("2024年2月30日") is None and parse_range("最近") is None
+    # a whole month or year, as a question's period is written ("2月份有哪些报道？")
+    assert parse_range("2024年2月") == (date(2024, 2, 1), date(2024, 2, 29))
+    assert parse_range("2023年") == (date(2023, 1, 1), date(2023, 12, 31))
+    assert parse_range("2024年13月") is None and parse_range("0001年") is None
