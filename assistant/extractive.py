@@ -34,8 +34,11 @@ _MEASURE_WORD = re.compile(rf"(?<![很许好众诸])(?:{'|'.join(_ASKED_MEASURE)
 # "…的报道是哪位记者写的？", "照片是谁拍的？": the question asks who wrote or took it, which a dateline's credit
 # ("本报讯（记者 朱梦琪）") or a caption's ("陆新 徐晶玮 摄") says. Not "记者会", a press conference.
 _ASKS_FOR_CREDIT = re.compile(
-    r"哪位记者|哪个记者|记者是谁|的记者(?!会|站|节|证|招待)|作者|谁写|撰写|执笔|摄影师|摄影者|谁拍|拍摄者|署名"
+    r"哪位记者|哪个记者|记者是谁|的记者(?!会|站|节|证|招待)|(?<![工创著学译协])作者|谁写|撰写|执笔|摄影师|摄影者|谁拍|"
+    r"拍摄者|署名"
 )
+# ...and names the work credited: "华尔街日报记者是谁？" asks about a journalist in the news, "科技工作者" is no author
+_CREDITED_WORK = re.compile(r"报道|文章|稿件|新闻|消息|照片|图片|组图|写|拍|摄")
 _ASKS_FOR_PHOTO = re.compile(r"摄影|谁拍|拍摄|照片|图片")
 # the words that frame such a question, shared by every byline: no part of what it is about
 _CREDIT_FRAME = re.compile(r"记者|报道|文章|稿件|新闻|照片|图片")
@@ -155,8 +158,7 @@ class ExtractiveAnswerer:
 
 def asks_for_credit(question: str) -> str:
     """ "photo" when `question` asks who took a photo, "report" when it asks who wrote a report, else ""."""
-    asked = _ASKS_FOR_CREDIT.search(question)
-    if not asked:
+    if not _ASKS_FOR_CREDIT.search(question) or not _CREDITED_WORK.search(question):
         return ""
     return "photo" if _ASKS_FOR_PHOTO.search(question) else "report"
 

@@ -485,6 +485,23 @@ def test_extractive_quotes_the_byline_when_asked_who_wrote_the_report(sample_chu
     assert "本报讯" not in other
 
 
+@pytest.mark.parametrize(
+    ("question", "asked"),
+    [
+        ("这篇文章的作者是谁？", "report"),
+        ("报道新闻发布会的记者是谁？", "report"),
+        ("口袋公园的图片是谁拍的？", "photo"),
+        ("华尔街日报记者是谁？", ""),  # a journalist in the news, no credit (rgb_zh asks this)
+        ("谁对科技工作者提出了期望？", ""),  # 工作者 is no 作者 (crud asks such questions)
+        ("记者会什么时候开？", ""),
+    ],
+)
+def test_a_credit_is_asked_for_of_a_work_that_is_named(question: str, asked: str) -> None:
+    from assistant.extractive import asks_for_credit
+
+    assert asks_for_credit(question) == asked
+
+
 def test_extractive_quotes_the_photo_credit_when_asked_who_took_the_photo(sample_chunks: list[str]) -> None:
     passages = [_paragraph_with(sample_chunks, "烟花爆竹"), _paragraph_with(sample_chunks, "口袋公园")]
     assert ExtractiveAnswerer().answer("口袋公园那组图片的摄影师是谁？", passages) == "陆新 徐晶玮 摄[2]。"
