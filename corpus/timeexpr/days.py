@@ -76,6 +76,10 @@ _WEEKDAY_DATED_RE = re.compile(r"[日号][（(\s]*$")
 _WEEKDAY_LIST_RE = re.compile(r"[、至到和及与~\-—](?:周|星期|礼拜)")
 # What may follow a bare "周一": the surname 周 makes "周五福" a name, and "每周一次" a frequency.
 _WEEKDAY_FOLLOW = frozenset("上下晚凌中早傍夜清白午起至到前后的是这那在举召开将当来去又再也都和与及或正全")
+# "周一开吗？", "图书馆周日开放不？": a question about a timetable, every such day, not one of them
+_TIMETABLE_ASKED = re.compile(
+    r"(?:也|还|都|照常|正常)?(?:开门|开放|开馆|营业|闭馆|休馆|休息|上班|办公|开)(?:吗|么|不|没|嘛)"
+)
 
 
 def _resolve_week(text: str, m: re.Match[str], ref: date, question: bool) -> TimeMention | None:
@@ -95,6 +99,8 @@ def _resolve_week(text: str, m: re.Match[str], ref: date, question: bool) -> Tim
         if unit == "周" and (wd == "天" or (nxt.isalnum() and nxt not in _WEEKDAY_FOLLOW and not m["part"])):
             return None
         if _WEEKDAY_LIST_RE.match(text, m.end("wd")):
+            return None
+        if question and wd is not None and _TIMETABLE_ASKED.match(text, m.end()):
             return None
     if wd is None:
         end = m.end("unit")

@@ -307,6 +307,15 @@ def test_bare_weekday_in_a_question_is_the_last_one():
     assert scope is not None and scope.first == scope.last == D(2026, 11, 21)
 
 
+def test_a_weekday_a_timetable_question_asks_about_is_no_day():
+    """ "周一开吗？" after a question about a library asks whether it opens on Mondays; searched within the last
+    Monday, it found nothing and was refused."""
+    for question in ("周一开吗？", "图书馆周日开放吗？", "周一也营业吗？", "周六闭馆不？"):
+        assert parse_question_time(question, D(2026, 12, 5)) is None, question
+    assert parse_question_time("周一开会了吗？", D(2026, 12, 5)).first == D(2026, 11, 30)
+    assert parse_question_time("下周一开吗？", D(2026, 12, 5)).first == D(2026, 12, 7)
+
+
 def test_next_spring_festival_counts_once_its_run_up_began():
     scope = parse_question_time("春节前的活动", D(2026, 1, 10))
     assert scope is not None and scope.last == D(2026, 2, 16)
