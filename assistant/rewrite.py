@@ -120,7 +120,11 @@ def needs_rewrite(question: str, history: History, corpus: Corpus | None = None)
         return False
     if refers_back(q, history):
         return True
-    return len(_QUESTION_WORDS.sub("", q)) <= 6 and not (corpus is not None and changes_topic(q, history, corpus))
+    return _short(q) and not (corpus is not None and changes_topic(q, history, corpus))
+
+
+def _short(question: str) -> bool:
+    return len(_QUESTION_WORDS.sub("", question)) <= 6
 
 
 def changes_topic(question: str, history: History, corpus: Corpus) -> bool:
@@ -130,9 +134,13 @@ def changes_topic(question: str, history: History, corpus: Corpus) -> bool:
     "垃圾分为哪几类？" after "警物联盟是什么？" is asked on its own; "面积多大？" after "口袋公园在哪里？" still of the
     park, as a passage holds 面积 with 口袋公园. A question none of whose words the corpus holds ("有哪些设施？")
     cannot tell, and leans on the conversation as before."""
+    return _off_topic(question, salient_phrase(history, corpus), corpus)
+
+
+def _off_topic(question: str, topic: str, corpus: Corpus) -> bool:
     own = corpus.held_terms(_QUESTION_WORDS.sub("", question))
-    topic = corpus.held_terms(salient_phrase(history))
-    return bool(own and topic) and corpus.held_together(own) and not corpus.held_together([*own, *topic])
+    held = corpus.held_terms(topic)
+    return bool(own and held) and corpus.held_together(own) and not corpus.held_together([*own, *held])
 
 
 def refers_back(question: str, history: History) -> bool:
@@ -159,20 +167,36 @@ def salient_person(history: History) -> str:
     return ""
 
 
-def salient_phrase(history: History) -> str:
-    """The noun phrase the conversation is about: a quoted title, else a named entity, else the last topic. An
-    answer's titles count (《…》), not its quoted phrases: those are what the topic is called or does
-    ("以“警力+物业+网格”为主体"), not the topic."""
-    for q, a in reversed(list(history)):
-        for quoted in (_QUOTED.findall(q), _TITLE.findall(strip_markers(a))):
-            if quoted:
-                return quoted[0]
-        names = list(named_entities(q))
-        if names:
-            return "".join(names[:2]) if len(names) > 1 and len("".join(names[:2])) <= 12 else names[0]
-        topic = _TRAILING_LINKS.sub("", _QUESTION_WORDS.sub("", q))
-        if topic:
-            return topic
+def salient_phrase(history: History, corpus: Corpus | None = None) -> str:
+    """The noun phrase the conversation is about: that of the last turn that names one, a quoted title, else a named
+    entity, else the topic of a question that stands alone. A follow-up with no name of its own ("周一开吗？" after
+    "图书馆新馆什么时候开放？") keeps the topic it followed; whether a short question stands alone is told with
+    `corpus` as `needs_rewrite` tells it. An answer's titles count (《…》), not its quoted phrases: those are what
+    the topic is called or does ("以“警力+物业+网格”为主体"), not the topic."""
+    topic = ""
+    turns = list(history)
+    for i, (q, a) in enumerate(turns):
+        named = _named_topic(q, a)
+        if named:
+            topic = named
+            continue
+        own = _TRAILING_LINKS.sub("", _QUESTION_WORDS.sub("", q))
+        follows = bool(topic) and (
+            refers_back(q, turns[:i]) or (_short(q) and not (corpus is not None and _off_topic(q, topic, corpus)))
+        )
+        if own and not follows:
+            topic = own
+    return topic
+
+
+def _named_topic(question: str, answer: str) -> str:
+    """A turn's quoted title (the question's, else the answer's 《…》), else the names in its question, or ""."""
+    for quoted in (_QUOTED.findall(question), _TITLE.findall(strip_markers(answer))):
+        if quoted:
+            return quoted[0]
+    names = list(named_entities(question))
+    if names:
+        return "".join(names[:2]) if len(names) > 1 and len("".join(names[:2])) <= 12 else names[0]
     return ""
 
 
@@ -189,7 +213,7 @@ def rule_rewrite(question: str, history: History, corpus: Corpus | None = None) 
     if swapped:
         return swapped
     masked = _NOT_PRONOUNS.sub(lambda m: "\0" * len(m.group(0)), q)  # keep offsets, hide "其他" etc.
-    phrase = salient_phrase(history)
+    phrase = salient_phrase(history, corpus)
     if not phrase or phrase in q:
         return q
     bare = phrase.strip("《》“”「」")
@@ -371,7 +395,7 @@ def rewrite(
         echoed = candidate.rstrip("？?。 ") == q.rstrip("？?。 ")  # nothing resolved: "那税收收入呢？" searched as is
         if candidate and not echoed and len(candidate) <= 3 * len(q) + 60 and not _unresolved(q, candidate):
             return candidate
-    return rule_rewrite(q, history)
+    return rule_rewrite(q, history, corpus)
 
 
 def _pronouns_in(text: str) -> set[str]:

@@ -5,8 +5,9 @@
 Reads `corpus/sample/conversations.jsonl`: a question after one turn of conversation about the sample page, and
 what its search query must be. A follow-up ("面积多大？" after "口袋公园在哪里？") must name the conversation's topic
 and keep the question's own words; a question on a topic of its own ("垃圾分为哪几类？" after "警物联盟是什么？")
-must be searched as asked. The "dev" conversations were written with the rule that tells the two apart
-(`assistant.rewrite.changes_topic`), the "held_out" ones after it, and were run once.
+must be searched as asked. The "dev" conversations were written with the rules that tell the two apart
+(`assistant.rewrite.changes_topic`; the three of two turns with `salient_phrase`'s topic kept past a follow-up),
+the "held_out" ones after the first of them, and were run once.
 
 Each question goes through `assistant.rewrite.rewrite` as the chat calls it: the local model when the rules do not
 settle it (`--generator none`: the rules alone), and the corpus check unless `--no-corpus` (how it was before).

@@ -262,3 +262,16 @@ def test_a_model_rewrite_that_drops_a_noun_of_the_question_is_not_taken() -> Non
     history = [("武高新去年规上工业总产值多少？", "武高新规上工业总产值首次踏上2000亿元台阶[1]。")]
     query = rewrite("税收多少？", history, FakeGenerator(["武高新去年规上工业总产值多少？"]))
     assert "税收" in query and query == rule_rewrite("税收多少？", history)
+
+
+def test_a_follow_up_keeps_the_topic_it_followed_for_the_next_one() -> None:
+    """Seen in the web chat after a test article on a library: "一次能借几本书？" after "图书馆新馆什么时候开放？"
+    and "周一开吗？" was searched as "周一开 一次能借几本书？", the last question's words as its topic."""
+    articles, chunks = sample_corpus()
+    corpus = FakeSearcher(articles, chunks)
+    park = [(PARK_Q, PARK_A), ("面积多大？", "公园面积约7200平方米[1]。")]
+    assert salient_phrase(park, corpus) == salient_phrase(park) == "口袋公园"
+    assert rule_rewrite("有哪些设施？", park, corpus) == "口袋公园 有哪些设施？"
+    # a short question on a topic of its own is the topic from then on, where the corpus tells it apart
+    switched = [*ALLIANCE, ("垃圾分为哪几类？", "生活垃圾分为四类[1]。")]
+    assert salient_phrase(switched, corpus) == "垃圾分为哪类" and salient_phrase(switched) == "警物联盟"
