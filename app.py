@@ -17,16 +17,7 @@ from newsqa.render import CSS
 from newsqa.runtime import open_runtime
 from newsqa.staff import StaffCredentials, StaffRefused
 from newsqa.uploads import UPLOAD_SUFFIXES, UploadError
-from newsqa.webapp import BUNDLED_QUESTIONS, MAX_QUESTION_CHARS, Messages, NewsApp
-
-EXAMPLE_QUESTIONS = (
-    "这期报纸有哪些新闻？",
-    "垃圾分类条例什么时候施行？",
-    "武高新2023年规上工业总产值是多少？",
-    "乔俊杰调研了哪里的安全生产工作？",
-    "武高新的战略新兴产业产值占比是多少？",
-)
-
+from newsqa.webapp import BUNDLED_QUESTIONS, MAX_QUESTION_CHARS, Messages, NewsApp, example_questions
 
 # -- the page ----------------------------------------------------------------------------------------------------
 
@@ -84,7 +75,8 @@ def _chat_tab(app: NewsApp) -> None:
         )
         send = gr.Button("发送", variant="primary", scale=1, elem_id="send")
         clear = gr.Button("清空对话", scale=1, elem_id="clear")
-    gr.Examples(examples=[[q] for q in EXAMPLE_QUESTIONS], inputs=[box], label="示例问题")
+    examples = example_questions(app.runtime.store)  # the sample page's, or of the newest articles of the store
+    gr.Examples(examples=[[q] for q in examples], inputs=[box], label="示例问题")
     pending = gr.State("")
     busy = gr.State(False)  # this browser's question is being answered: a second one waits in the box
 

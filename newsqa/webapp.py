@@ -20,6 +20,8 @@ import gradio as gr
 from assistant.events import Final, Progress, Quote, Token
 from assistant.feedback import FeedbackLog
 from core.config import Settings
+from corpus.ingest import SAMPLE_DATE, SAMPLE_PAGE
+from corpus.page import parse_page
 from newsqa.render import byline, is_error, read_rendered, render_answer, render_error, render_progress
 from newsqa.staff import StaffCredentials, StaffRefused
 from newsqa.uploads import UploadError, _original_name, check_inside, check_uploads, store_upload
@@ -136,6 +138,41 @@ def plain_history(history: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]
 
 
 # -- the app -----------------------------------------------------------------------------------------------------
+
+
+# the chat's examples where the store holds the bundled sample page: its news, then what it says, the model's part
+SAMPLE_EXAMPLES = (
+    "这期报纸有哪些新闻？",
+    "垃圾分类条例什么时候施行？",
+    "武高新2023年规上工业总产值是多少？",
+    "乔俊杰调研了哪里的安全生产工作？",
+    "武高新的战略新兴产业产值占比是多少？",
+)
+# the longest title an example question quotes: a button, not a paragraph
+_EXAMPLE_TITLE_CHARS = 30
+
+
+def example_questions(store: Any) -> list[str]:
+    """The chat's example questions: the sample page's own where the store holds it, else questions any store of
+    news answers about its newest articles: the news of the day, what the newest says, who wrote the next one."""
+    if _holds_sample(store):
+        return list(SAMPLE_EXAMPLES)
+    examples = [SAMPLE_EXAMPLES[0]]
+    newest = [a for a in store.dated("", "", 10)[1] if len(a.title) <= _EXAMPLE_TITLE_CHARS]
+    if newest:
+        examples.append(f"「{newest[0].title}」讲了什么？")
+    credited = next((a for a in newest[1:] if a.reporters or a.photographers), None)
+    if credited is not None:
+        examples.append(f"「{credited.title}」是谁写的？" if credited.reporters else f"「{credited.title}」是谁拍的？")
+    return examples
+
+
+def _holds_sample(store: Any) -> bool:
+    """Does the store hold every article of the bundled sample page (it is loaded into an empty store)?"""
+    if not SAMPLE_PAGE.is_file():
+        return False
+    titles = [a.title for a in parse_page(SAMPLE_PAGE.read_text(encoding="utf-8"), date=SAMPLE_DATE)]
+    return bool(titles) and all(store.titled(t) for t in titles)
 
 
 def session_of(request: gr.Request | None) -> str:

@@ -16,6 +16,7 @@ from app import build_demo
 from assistant.feedback import FeedbackLog
 from core.config import Settings
 from core.types import Answer, Citation
+from corpus.ingest import ingest_sample
 from corpus.store import Store
 from newsqa import webapp
 from newsqa.render import read_rendered, render_answer, render_progress
@@ -23,7 +24,7 @@ from newsqa.staff import StaffCredentials, StaffRefused
 from newsqa.uploads import UploadError
 from newsqa.webapp import MAX_QUESTION_CHARS, THINKING, NewsApp, ReadWriteLock, _content_text
 from tests.support.assistants import FakeAssistant, cited_answer
-from tests.support.news import GARBAGE, chunk_of
+from tests.support.news import GARBAGE, chunk_of, make_article
 from tests.support.runtime import FakeRuntime
 from tests.support.searchers import FakeSearcher
 
@@ -341,6 +342,25 @@ def test_build_demo_wires_the_tabs(runtime):
     texts = " ".join(str(c.get("props", {}).get("value", "")) for c in off["components"])
     assert "未开启" in texts
     assert "staff-password" not in json.dumps(off, default=str)
+
+
+def test_examples_are_the_sample_pages_where_the_store_holds_it_else_of_its_newest_articles(tmp_path):
+    """A newsroom that loads its own articles was shown questions about 武高新 its store cannot answer."""
+    settings = Settings(home=tmp_path / "sample")
+    with Store(settings.db_path) as store:
+        ingest_sample(settings, store)
+        assert webapp.example_questions(store) == list(webapp.SAMPLE_EXAMPLES)
+    own = Store(tmp_path / "own.db")
+    library = make_article("lib", "图书馆新馆明起试开放", ["新馆将于2月4日起试开放。"], date="2024-02-03")
+    gym = make_article("gym", "体育馆完成改造", ["体育馆完成改造。"], date="2024-02-02", reporters=("王晓雯",))
+    long = make_article("long", "长" * 31, ["很长的标题。"], date="2024-02-04", reporters=("李",))
+    own.put([library, gym, long])
+    assert webapp.example_questions(own) == [
+        "这期报纸有哪些新闻？",
+        "「图书馆新馆明起试开放」讲了什么？",  # the newest with a title short enough for a button
+        "「体育馆完成改造」是谁写的？",
+    ]
+    own.close()
 
 
 def test_sources_panel_lists_each_cited_article_once_with_its_numbers():
