@@ -335,6 +335,7 @@ class Assistant:
             and self.settings.answer.rewrite_followups
             and self.line.length == 0
             and needs_model_rewrite(turn.question, turn.history, self.searcher)
+            and not self._news_asked(turn.question, turn.today)
         )
 
     def _rewrite(self, turn: _Turn, *, model: bool = True) -> None:
@@ -342,7 +343,7 @@ class Assistant:
         `model=False` leaves it to the rules."""
         opts = self.settings.answer
         query = turn.question.strip()
-        if turn.history and opts.rewrite_followups and turn.context is None:
+        if turn.history and opts.rewrite_followups and turn.context is None and not self._news_asked(query, turn.today):
             if model and self._model_rewrites(turn):
                 with self.line.turn():
                     query = rewrite(turn.question, turn.history, self.generator, corpus=self.searcher)
@@ -485,6 +486,14 @@ class Assistant:
         quoted title says or who wrote it?"""
         asked = turn.standalone
         return self._asks_for_news(turn) or bool(asks_what_article_says(asked) or asks_who_wrote(asked))
+
+    def _news_asked(self, question: str, today: date | None) -> bool:
+        """Does `question`, as asked, ask for the news itself ("最新的新闻是什么？")? Then it follows nothing: after
+        "昨天开了哪些会？" the model rewrote it as a question about that day's meetings."""
+        if not hasattr(self.store, "dated"):
+            return False
+        scope = parse_question_time(question, today or date.today()) if self.settings.answer.resolve_dates else None
+        return asks_for_news(question, scope.text if scope is not None else "")
 
     def _asks_for_news(self, turn: _Turn) -> bool:
         """Does the (rewritten) question ask what the news is, with no topic, of a store that can tell?"""

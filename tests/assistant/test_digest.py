@@ -94,6 +94,15 @@ def test_a_long_day_lists_its_first_ten(corpus) -> None:
     assert answer.text.startswith("2024年2月2日的报道共 15 篇，以下是最新的 10 篇：") and len(answer.citations) == 10
 
 
+def test_a_question_for_the_news_follows_nothing_asked_before(corpus) -> None:
+    """In the web chat "最新的新闻是什么" after "昨天开了哪些会？" went to the model's rewrite and was refused."""
+    assistant, searcher, generator = _assistant(corpus)
+    history = [("昨天开了哪些会？", "模型判断找到的报道回答不了这个问题。")]
+    answer = assistant.ask("最新的新闻是什么", history, question_date="2024-02-03")
+    assert answer.generator == "digest" and answer.text.startswith("2024年2月2日的报道共 5 篇")
+    assert generator.calls == [] and searcher.calls == []
+
+
 def test_a_question_with_a_topic_is_searched_as_before(corpus) -> None:
     assistant, searcher, _ = _assistant(corpus)
     assistant.generator = None
