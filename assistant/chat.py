@@ -47,6 +47,7 @@ from assistant.prompts import (
     refusal_text,
 )
 from assistant.rewrite import needs_model_rewrite, refers_back, rewrite
+from assistant.smalltalk import small_talk_reply
 from assistant.timeline import (
     Anchored,
     Comparison,
@@ -229,6 +230,11 @@ class Assistant:
         if not question or not question.strip():
             raise ValueError("the question is empty")
         turn = _Turn(question, history, _as_date(question_date), context)
+        said = small_talk_reply(question) if context is None else ""
+        if said:  # "谢谢", "你好", "你是谁": a line of its own, nothing searched
+            turn.generator = "smalltalk"
+            yield Final(self._answer(turn, Attribution(text=said), ""))
+            return
         yield Progress("searching")
         more = self._more_news(turn)
         if more is not None:  # "还有什么新闻？" after the news of a day: its next titles, from the store

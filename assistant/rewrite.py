@@ -9,6 +9,7 @@ from typing import Protocol
 from assistant.facts import named_entities
 from assistant.markers import numbered_items, strip_markers
 from assistant.prompts import rewrite_messages, without_refusals
+from assistant.smalltalk import small_talk_reply
 from core import lexicon
 from core.text import FOLLOW_UP_QUESTION_WORDS, is_question, numeral_value
 
@@ -176,6 +177,8 @@ def salient_phrase(history: History, corpus: Corpus | None = None) -> str:
     topic = ""
     turns = list(history)
     for i, (q, a) in enumerate(turns):
+        if small_talk_reply(q):
+            continue  # "你好", "谢谢": no topic
         named = _named_topic(q, a)
         if named:
             topic = named
