@@ -19,6 +19,16 @@ _NOT_TEXT = re.compile(r"[\W_]+")
 # "一共有多少条？", "几天": the count asked for comes with its unit, and a sentence stating "五十八条" holds it even
 # when it repeats little of the question (the question's other words are its topic, which the passage shares)
 _ASKED_UNIT = re.compile(r"(?:多少|几)(?P<unit>[\u4e00-\u9fff])")
+# measure words a count may be stated in besides the one asked with: "借几本书？" — "可借图书10册"
+_SAME_COUNT = {
+    "本": "本|册",
+    "册": "册|本",
+    "人": "人|名|位",
+    "名": "名|人|位",
+    "位": "位|名|人",
+    "辆": "辆|台",
+    "台": "台|辆",
+}
 # "有多大？", "多长？": the measure asked for, stated in one of its units ("面积约7200平方米")
 _ASKED_MEASURE = {
     "多大": "平方米|平方公里|平方千米|亩|公顷",
@@ -177,7 +187,7 @@ def _asked_count(question: str) -> re.Pattern[str] | None:
     """A number in the unit `question` asks for ("多少条" → "五十八条", "多大" → "7200平方米"), or None."""
     unit = _ASKED_UNIT.search(question)
     measure = _MEASURE_WORD.search(question)
-    units = unit["unit"] if unit else _ASKED_MEASURE[measure.group()] if measure else ""
+    units = _SAME_COUNT.get(unit["unit"], unit["unit"]) if unit else _ASKED_MEASURE[measure.group()] if measure else ""
     return re.compile(rf"(?:[0-9０-９.．]+|[{CN_NUMERAL_CHARS}万亿]+)(?:{units})") if units else None
 
 

@@ -457,6 +457,14 @@ def test_extractive_quotes_the_measure_asked_for_in_one_of_its_units(sample_chun
     assert all("7200" not in r.sentence for r in ExtractiveAnswerer().rank("口袋公园周边有很多大学吗？", passages))
 
 
+def test_extractive_quotes_a_count_stated_in_a_measure_word_of_the_same_kind() -> None:
+    """ "每证最多可借几本？" of a library's report that says "每证最多可借图书10册" (a test article), over a sentence
+    that only repeats the question with some other number."""
+    passages = ["每证最多可借几本，新规定从2月起实行。", "读者凭身份证即可办理借阅证，每证最多可借图书10册，借期30天。"]
+    best = ExtractiveAnswerer().rank("每证最多可借几本？", passages)[0]
+    assert best.passage == 2 and "10册" in best.sentence
+
+
 def test_extractive_quotes_who_a_person_is_where_the_news_gives_their_posts(sample_chunks) -> None:
     """ "乔俊杰是谁？" quoted "乔俊杰充分肯定了武高新2023年度的整体工作。", the first sentence naming him."""
     passages = [_paragraph_with(sample_chunks, "充分肯定"), _paragraph_with(sample_chunks, "党工委书记乔俊杰")]
