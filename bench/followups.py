@@ -9,6 +9,9 @@ must be searched as asked. The "dev" conversations were written with the rules t
 (`assistant.rewrite.changes_topic`; the three of two turns with `salient_phrase`'s topic kept past a follow-up),
 the "held_out" ones after the first of them, and were run once.
 
+The same file is a question set for `newsqa eval` (answers, gold titles, one question to refuse; its extra fields
+are ignored there), which scores the answers the chat gives, not only the search query.
+
 Each question goes through `assistant.rewrite.rewrite` as the chat calls it: the local model when the rules do not
 settle it (`--generator none`: the rules alone), and the corpus check unless `--no-corpus` (how it was before).
 The data directory (`--home`, default a temporary one) gets the sample page when it is empty.
