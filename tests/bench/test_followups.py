@@ -31,3 +31,12 @@ def test_the_conversations_are_well_formed() -> None:
     for r in rows:
         assert r["question"].strip() and all(len(turn) == 2 for turn in r["history"])
         assert (r["kind"] == "follow_up") == bool(r.get("topic")), r["id"]
+
+
+def test_the_conversations_are_a_question_set_for_newsqa_eval_too() -> None:
+    from eval.questions import load_questions
+
+    questions = load_questions(CONVERSATIONS)
+    assert len(questions) >= 20 and all(q.history for q in questions)
+    assert [q.id for q in questions if not q.answerable] == ["conv-11"]  # the page does not say
+    assert all(q.answers and q.gold_titles for q in questions if q.answerable)
