@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from core import lexicon
 from core.text import ASKS_FOR_NUMBER, CN_NUMERAL_CHARS, QUESTION_WORDS, SENTENCE_ENDS, bigrams
 from corpus.page import NEWS_LEAD, dateline_reporters, photo_credit
 
@@ -111,6 +112,7 @@ class ExtractiveAnswerer:
         own = wanted & bigrams(_content(asked, wants_credit), letters_only=True) if asked else frozenset()
         wants_number = bool(ASKS_FOR_NUMBER.search(question))
         counted = _asked_count(question)
+        measured = _asked_quantity(question) if wants_number else ""
         who = _ASKS_WHO.search(question)
         introduced = re.compile(rf"(?:{_POST})(?:[、，]?){re.escape(who['name'])}") if who else None
         scored: list[ScoredSentence] = []
@@ -148,6 +150,8 @@ class ExtractiveAnswerer:
                 if own and not own & said:
                     continue  # it matches only the topic a follow-up's rewrite carried over
                 bonus = self.number_bonus if wants_number and _NUMBER.search(sentence) else 0.0
+                if measured and measured in sentence:
+                    bonus += self.number_bonus  # the quantity asked for: "…有多少税收？" wants 税收's sentence
                 if introduced is not None and introduced.search(sentence):
                     bonus = 2 * self.number_bonus  # the person with their posts: who they are
                 scored.append(ScoredSentence(overlap + bonus, n, sentence))
@@ -181,6 +185,27 @@ def credited(sentence: str) -> tuple[str, ...]:
         return reporters
     credit = photo_credit(sentence)
     return credit[1] if credit else ()
+
+
+def _asked_quantity(question: str) -> str:
+    """The noun whose amount `question` asks: "税收" of "武进高新区有多少税收？" and of "武高新税收是多少？", or ""."""
+    words = [(w, f) for w, f in lexicon.pos_tagger().cut(question) if w.strip()]
+    for i, (word, _) in enumerate(words):
+        if word != "多少":
+            continue
+        after = words[i + 1] if i + 1 < len(words) else ("", "")
+        if after[1] in _QUANTITY_NOUNS and len(after[0]) > 1:
+            return after[0]
+        j = i - 1
+        while j >= 0 and words[j][0] in _ASKING_LINKS:
+            j -= 1
+        if j >= 0 and words[j][1] in _QUANTITY_NOUNS and len(words[j][0]) > 1:
+            return words[j][0]
+    return ""
+
+
+_QUANTITY_NOUNS = {"n", "nz", "vn", "eng", "l"}
+_ASKING_LINKS = {"是", "有", "为", "达到", "达", "共有", "一共", "了", "约", "大约", "总共"}
 
 
 def _asked_count(question: str) -> re.Pattern[str] | None:

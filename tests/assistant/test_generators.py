@@ -465,6 +465,16 @@ def test_extractive_quotes_a_count_stated_in_a_measure_word_of_the_same_kind() -
     assert best.passage == 2 and "10册" in best.sentence
 
 
+def test_extractive_quotes_the_sentence_with_the_quantity_asked_for(sample_chunks) -> None:
+    """ "武进高新区有多少税收？" quoted the dateline sentence, which names the 高新区 in full, not the one with 税收."""
+    passages = [_paragraph_with(sample_chunks, "专题调研武进国家高新区"), _paragraph_with(sample_chunks, "税收收入")]
+    best = ExtractiveAnswerer().rank("武进高新区有多少税收？", passages)[0]
+    assert "税收收入首次突破百亿大关" in best.sentence
+    # a bonus, not a rule: a sentence that repeats all of "武进国家高新区" still outweighs it (twice the bonus
+    # broke two rgb_zh answers for none fixed)
+    assert "乔俊杰" in ExtractiveAnswerer().rank("武进国家高新区的税收是多少？", passages)[0].sentence
+
+
 def test_extractive_quotes_who_a_person_is_where_the_news_gives_their_posts(sample_chunks) -> None:
     """ "乔俊杰是谁？" quoted "乔俊杰充分肯定了武高新2023年度的整体工作。", the first sentence naming him."""
     passages = [_paragraph_with(sample_chunks, "充分肯定"), _paragraph_with(sample_chunks, "党工委书记乔俊杰")]
