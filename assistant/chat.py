@@ -467,8 +467,8 @@ class Assistant:
     def _credit(self, turn: _Turn) -> Answer | None:
         """3c. The answer to "…的报道是哪位记者写的？" or "…的照片是谁拍的？" when its quotation is the credit of an
         article found for it: the reporters or photographers the store has for that article, cited with the credit.
-        None otherwise. The local model judged two such questions of the sample set unanswerable (p 0.77 and 0.81
-        against 0.82) with the credit before it."""
+        None otherwise. The small model judges such questions badly with the credit before it (docs/BENCHMARKS.md,
+        "One chat, many questions")."""
         asked = asks_for_credit(turn.standalone)
         quotation = turn.quotation
         if not asked or quotation is None or len(quotation.citations) != 1:
@@ -494,8 +494,8 @@ class Assistant:
         return self._asks_for_news(turn) or bool(asks_what_article_says(asked) or asks_who_wrote(asked))
 
     def _news_asked(self, question: str, today: date | None) -> bool:
-        """Does `question`, as asked, ask for the news itself ("最新的新闻是什么？")? Then it follows nothing: after
-        "昨天开了哪些会？" the model rewrote it as a question about that day's meetings."""
+        """Does `question`, as asked, ask for the news itself ("最新的新闻是什么？")? Then it follows nothing, and no
+        rewrite may give it the last question's topic."""
         if not hasattr(self.store, "dated"):
             return False
         scope = parse_question_time(question, today or date.today()) if self.settings.answer.resolve_dates else None

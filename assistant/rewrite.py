@@ -257,8 +257,7 @@ def settled_by_rules(question: str, history: History) -> str:
 
 def person_rewrite(question: str, history: History) -> str:
     """`question` with its 他/她 (他们, 她们) replaced by the person last named in the conversation, or "" when it
-    has no such pronoun or no person was named. The local model, given "他去哪里调研了？" after "乔俊杰是谁？",
-    wrote "武高新2023年度调研了哪里？"."""
+    has no such pronoun or no person was named: settled by the rules, which a small model's rewrite does worse."""
     q = question.strip()
     masked = _NOT_PRONOUNS.sub(lambda m: "\0" * len(m.group(0)), q)  # keep offsets, hide "其他" etc.
     for pronoun in _PERSONAL:

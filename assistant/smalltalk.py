@@ -1,5 +1,5 @@
 """What a resident says that is no question about the news: 你好, 谢谢, 再见, 你是谁. Answered in a line of its own,
-with nothing searched: searched, "谢谢" was refused as a question naming something no report mentions."""
+with nothing searched: searched, it would be refused as naming something no report mentions."""
 
 from __future__ import annotations
 
