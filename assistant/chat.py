@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import re
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -77,6 +78,9 @@ log = logging.getLogger(__name__)
 Annotator = Callable[[str, date | None], str]
 
 _QUEUE_REPORT_S = 0.25  # how often a waiting question looks at its place in the line
+
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
 
 
 class SearcherLike(Protocol):
@@ -548,7 +552,7 @@ class Assistant:
             return "no_hits"
         dense = [h.scores["dense"] for h in turn.hits if "dense" in h.scores]
         if turn.context is None and dense and max(dense) < opts.min_dense_score:
-            return "retrieval"
+            return "retrieval" if _CJK.search(turn.question) else "not_chinese"  # the threshold is for Chinese
         turn.evidence = self._with_lead_days(self._context(turn))
         # after a period note the model knows the period found nothing and may say what other dates hold
         if opts.question_facts != "off" and not turn.period_note:

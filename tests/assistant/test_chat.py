@@ -88,6 +88,14 @@ def test_low_retrieval_score_refuses_without_asking_the_generator(corpus) -> Non
     assert answer.hits  # the closest articles are still shown
 
 
+def test_a_question_in_another_language_nothing_matches_is_asked_to_be_put_in_chinese(corpus) -> None:
+    """The threshold on search scores is set for Chinese questions: below it, an English one is told the reports are
+    in Chinese rather than that none is related."""
+    assistant, _ = _assistant(corpus, FakeGenerator(), _settings(0.5))
+    answer = assistant.ask("When does the garbage sorting regulation take effect?")
+    assert answer.refused and answer.refusal_reason == "not_chinese" and "请用中文提问" in answer.text
+
+
 def test_reply_whose_facts_all_fail_verification_is_refused(corpus) -> None:
     generator = FakeGenerator(["该条例将于2025年3月15日起施行[1]。"])
     assistant, _ = _assistant(corpus, generator)
