@@ -27,7 +27,7 @@ from assistant.digest import (
     more_news_asked,
 )
 from assistant.events import Event, Final, Progress, Quote, Token
-from assistant.extractive import ExtractiveAnswerer, asks_for_credit, credited
+from assistant.extractive import ExtractiveAnswerer, asked_who, asks_for_credit, credited, posts_of
 from assistant.facts import unmatched_question_facts
 from assistant.generation import LoopWatch, Messages, ModelCrashed, choice_probs, usage_of
 from assistant.judgements import combined_judgement, confirmation_turns
@@ -62,7 +62,7 @@ from assistant.timeline import (
 )
 from assistant.turns import Ticket, TurnLine
 from core.config import Settings
-from core.types import Answer, Article, Hit, Quotation, parse_day
+from core.types import Answer, Article, Citation, Hit, Quotation, parse_day
 from corpus.timeexpr import (
     TimeScope,
     note_days,
@@ -106,6 +106,12 @@ class GeneratorLike(Protocol):
 
 class ExtractiveLike(Protocol):
     def answer(self, question: str, passages: list[str]) -> str: ...
+
+
+def _passage_number(turn: _Turn, cited: Citation) -> int:
+    """The number among the turn's passages of the passage a quotation's citation (numbered as shown) cites; 0 if
+    none."""
+    return next((k for k, shown in turn.numbers.items() if shown == cited.n), 0)
 
 
 def _as_date(value: date | str | None) -> date | None:
@@ -268,9 +274,10 @@ class Assistant:
                 if turn.quotation is not None:
                     turn.lap("quote", turn.start)
                     yield Quote(turn.quotation)
-            credit = self._credit(turn)
-            if credit is not None:  # "…的报道是哪位记者写的？": the credit quoted is the answer, from the store
-                yield Final(credit)
+            # "…的报道是哪位记者写的？", "乔俊杰是谁？": the credit or the posts quoted are the answer, no model
+            quoted = self._credit(turn) or self._posts(turn)
+            if quoted is not None:
+                yield Final(quoted)
                 return
             # a prompt the model has worked on before is answered from memory, without joining the line
             key = self._memory_key(turn)
@@ -482,11 +489,29 @@ class Assistant:
         names = credited(cited.quote)
         if article is None or not names or not set(names) <= {*article.reporters, *article.photographers}:
             return None
-        n = next((k for k, shown in turn.numbers.items() if shown == cited.n), 0)  # its number among the passages
+        n = _passage_number(turn, cited)
         if not n:
             return None
-        text = credit_text(article, n, photo=asked == "photo")
-        turn.generator = "credit"
+        return self._quoted_answer(turn, credit_text(article, n, photo=asked == "photo"), cited, n, "credit")
+
+    def _posts(self, turn: _Turn) -> Answer | None:
+        """3d. The answer to "乔俊杰是谁？" or "李皓担任什么职务？" when its quotation introduces the person with their
+        posts: "乔俊杰是市委常委、区委书记、武进国家高新区党工委书记[1]。", the posts quoted. None otherwise. The small
+        model judges such questions badly with the sentence before it (docs/BENCHMARKS.md)."""
+        quotation = turn.quotation
+        if quotation is None or len(quotation.citations) != 1:
+            return None
+        cited = quotation.citations[0]
+        found = next(((name, p) for name in asked_who(turn.standalone) if (p := posts_of(name, cited.quote))), None)
+        n = _passage_number(turn, cited)
+        if found is None or not n:
+            return None
+        name, posts = found
+        return self._quoted_answer(turn, f"{name}是{posts}[{n}]。", cited, n, "posts")
+
+    def _quoted_answer(self, turn: _Turn, text: str, cited: Citation, n: int, generator: str) -> Answer:
+        """The answer `text`, cited [n] with the quotation's own citation, made without the model."""
+        turn.generator = generator
         citation = replace(cited, n=n)
         attribution = Attribution(text=text, citations=(citation,), factual=1, verified=int(cited.verified))
         return self._answer(turn, attribution, "")

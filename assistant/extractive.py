@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from assistant.facts import named_entities
 from core import lexicon
 from core.text import ASKS_FOR_NUMBER, CN_NUMERAL_CHARS, QUESTION_WORDS, SENTENCE_ENDS, bigrams
 from corpus.page import NEWS_LEAD, dateline_reporters, photo_credit
@@ -168,6 +169,28 @@ class ExtractiveAnswerer:
         if end not in ("。", "！", "？", "!", "?"):
             end = "。"
         return f"{body}[{n}]{end}"
+
+
+def asked_who(question: str) -> tuple[str, ...]:
+    """The people `question` asks who they are ("乔俊杰是谁？", "李皓担任什么职务？"), or ()."""
+    return named_entities(question, people_only=True) if _ASKS_WHO.search(question) else ()
+
+
+def posts_of(name: str, sentence: str) -> str:
+    """The posts `sentence` gives right before `name` where it introduces them, or "": of "…，市委常委、区委书记、
+    武进国家高新区党工委书记乔俊杰专题调研…", "市委常委、区委书记、武进国家高新区党工委书记"."""
+    at = sentence.find(name)
+    while at >= 0:
+        clause = _CLAUSE_BREAK.split(sentence[:at])[-1]
+        if _ENDS_WITH_POST.search(clause) and len(clause) <= _MAX_POSTS_CHARS:
+            return clause
+        at = sentence.find(name, at + 1)
+    return ""
+
+
+_CLAUSE_BREAK = re.compile(r"[，。；：:,;（(）)“”\s]")
+_ENDS_WITH_POST = re.compile(rf"(?:{_POST})$")
+_MAX_POSTS_CHARS = 60
 
 
 def asks_for_credit(question: str) -> str:

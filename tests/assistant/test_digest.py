@@ -178,6 +178,16 @@ def test_a_credit_question_whose_quotation_credits_no_one_goes_to_the_model(corp
     assert assistant.ask("烟花爆竹燃放管控工作动员部署会议的报道是谁写的？").generator != "credit" and generator.calls
 
 
+def test_who_a_person_is_is_the_posts_the_quoted_sentence_gives(corpus) -> None:
+    """The local model judged "乔俊杰是谁？" unanswerable (p 0.80) with this sentence quoted above."""
+    assistant, searcher, generator = _assistant(corpus)
+    answer = assistant.ask("乔俊杰是谁？")
+    assert answer.generator == "posts" and answer.text == "乔俊杰是市委常委、区委书记、武进国家高新区党工委书记[1]。"
+    assert answer.citations[0].verified and "乔俊杰" in answer.citations[0].quote and generator.calls == []
+    assistant.generator = FakeGenerator(default="资料中没有相关信息。")
+    assert assistant.ask("乔俊杰调研了哪里？").generator != "posts"  # not asked who he is
+
+
 def test_an_article_that_credits_no_one_is_asked_the_usual_way(corpus) -> None:
     articles, chunks = corpus
     uncredited = [replace(a, reporters=(), photographers=()) for a in articles]

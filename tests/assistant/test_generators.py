@@ -484,6 +484,17 @@ def test_extractive_quotes_who_a_person_is_where_the_news_gives_their_posts(samp
     assert ExtractiveAnswerer().rank("乔俊杰肯定了什么？", passages)[0].passage == 1  # not asked who he is
 
 
+def test_the_posts_a_sentence_gives_before_a_name() -> None:
+    from assistant.extractive import asked_who, posts_of
+
+    lead = "昨天上午，市委常委、区委书记、武进国家高新区党工委书记乔俊杰专题调研武进国家高新区安全生产工作。"
+    assert posts_of("乔俊杰", lead) == "市委常委、区委书记、武进国家高新区党工委书记"
+    assert posts_of("乔俊杰", "乔俊杰充分肯定了武高新2023年度的整体工作。") == ""
+    assert posts_of("李皓", "区领导李皓、孙益锋参加活动。") == ""  # 领导 is no post the list knows
+    assert asked_who("乔俊杰是谁？") == ("乔俊杰",) and asked_who("李皓担任什么职务？") == ("李皓",)
+    assert asked_who("乔俊杰调研了哪里？") == () and asked_who("龙城实验室的主任是谁？") == ()
+
+
 @pytest.fixture(scope="module")
 def sample_chunks() -> list[str]:
     from tests.support.news import sample_corpus
