@@ -20,6 +20,7 @@ from assistant.digest import (
     asks_for_news,
     asks_what_article_says,
     asks_who_wrote,
+    bylines_text,
     credit_citation,
     credit_text,
     digest_text,
@@ -255,7 +256,7 @@ class Assistant:
             turn.lap("quote", turn.start)
             yield Quote(early.quotation)
         self._rewrite(turn)
-        from_store = self._digest(turn) or self._what_it_says(turn)
+        from_store = self._digest(turn) or self._what_it_says(turn) or self._bylines(turn)
         if from_store is not None:  # "今天有什么新闻？", "「标题」讲了什么？": from the store, no search or model
             yield Final(from_store)
             return
@@ -516,11 +517,46 @@ class Assistant:
         attribution = Attribution(text=text, citations=(citation,), factual=1, verified=int(cited.verified))
         return self._answer(turn, attribution, "")
 
+    def _bylines(self, turn: _Turn) -> Answer | None:
+        """1f. The answer to "何晓丹是谁？" of a reporter or photographer the store credits: the articles credited to
+        them, newest first, each cited with its credit. None for anyone else, who is searched for."""
+        found = self._credited(turn)
+        if found is None:
+            return None
+        mark = time.perf_counter()
+        name, total, articles = found
+        listed: list[tuple[Article, Citation]] = []
+        for article in articles:
+            credit = credit_citation(article, self.store.chunks_of(article.id), len(listed) + 1)
+            if credit is not None:
+                listed.append((article, credit))
+        if not listed:
+            return None
+        turn.lap("retrieve", mark)
+        turn.generator = "bylines"
+        citations = tuple(c for _, c in listed)
+        text = bylines_text(name, [(a, c.n) for a, c in listed], total)
+        verified = sum(c.verified for c in citations)
+        attribution = Attribution(text=text, citations=citations, factual=len(citations), verified=verified)
+        return self._answer(turn, attribution, "")
+
+    def _credited(self, turn: _Turn) -> tuple[str, int, list[Article]] | None:
+        """The person the (rewritten) question asks who they are, when the store credits articles to them: their
+        name, how many, and the newest of them."""
+        if turn.context is not None or not hasattr(self.store, "credited"):
+            return None
+        for name in asked_who(turn.standalone, loose=True):
+            total, articles = self.store.credited(name, MAX_ITEMS)
+            if articles:
+                return name, total, articles
+        return None
+
     def _from_store(self, turn: _Turn) -> bool:
         """Is the (rewritten) question one of those the store answers: the news of a day, or what the article of a
         quoted title says or who wrote it?"""
         asked = turn.standalone
-        return self._asks_for_news(turn) or bool(asks_what_article_says(asked) or asks_who_wrote(asked))
+        told = asks_what_article_says(asked) or asks_who_wrote(asked) or self._credited(turn) is not None
+        return self._asks_for_news(turn) or bool(told)
 
     def _news_asked(self, question: str, today: date | None) -> bool:
         """Does `question`, as asked, ask for the news itself ("最新的新闻是什么？")? Then it follows nothing, and no

@@ -87,6 +87,18 @@ def credit_text(article: Article, n: int, *, photo: bool = False) -> str:
     return f"这组照片的摄影是{'、'.join(article.photographers)}[{n}]。"
 
 
+def bylines_text(name: str, listed: Sequence[tuple[Article, int]], total: int) -> str:
+    """ "何晓丹是记者，资料中署名何晓丹的报道共 2 篇：" and one cited title a line; for a photographer, the reports
+    whose photos are credited to them."""
+    reporter = any(name in article.reporters for article, _ in listed)
+    head = (
+        f"{name}是记者，资料中署名{name}的报道共 {total} 篇" if reporter else f"资料中署名{name}摄影的报道共 {total} 篇"
+    )
+    more = f"，以下是最新的 {len(listed)} 篇" if total > len(listed) else ""
+    lines = [f"{head}{more}："] + [f"{i}. {article.title}[{n}]" for i, (article, n) in enumerate(listed, start=1)]
+    return "\n".join(lines)
+
+
 def asks_for_news(question: str, time_words: str = "") -> bool:
     """Does `question` ask what the news is, and nothing more? `time_words` are the question's own time expressions
     ("今天", "上周"; several joined by "、"), which may stand anywhere in it."""

@@ -171,9 +171,14 @@ class ExtractiveAnswerer:
         return f"{body}[{n}]{end}"
 
 
-def asked_who(question: str) -> tuple[str, ...]:
-    """The people `question` asks who they are ("乔俊杰是谁？", "李皓担任什么职务？"), or ()."""
-    return named_entities(question, people_only=True) if _ASKS_WHO.search(question) else ()
+def asked_who(question: str, *, loose: bool = False) -> tuple[str, ...]:
+    """The people `question` asks who they are ("乔俊杰是谁？", "李皓担任什么职务？"), or (). `loose` adds the words
+    before the asking ones when jieba tags no name there ("陆新是谁？"), for a lookup that needs an exact name."""
+    asked = _ASKS_WHO.search(question)
+    if not asked:
+        return ()
+    people = named_entities(question, people_only=True)
+    return (*people, asked["name"]) if loose and asked["name"] not in people else people
 
 
 def posts_of(name: str, sentence: str) -> str:

@@ -230,6 +230,18 @@ class Store:
         ).fetchall()
         return [_article(r) for r in rows]
 
+    def credited(self, name: str, limit: int = 10) -> tuple[int, list[Article]]:
+        """How many articles credit `name` as a reporter or photographer, and `limit` of them, newest date first."""
+        quoted = "%" + json.dumps(name, ensure_ascii=False).replace("%", "").replace("_", "") + "%"
+        where = "(reporters LIKE ? OR photographers LIKE ?)"
+        total = self._db.execute(f"SELECT COUNT(*) FROM articles WHERE {where}", (quoted, quoted)).fetchone()[0]
+        rows = self._db.execute(
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE {where} ORDER BY date DESC, added_at, rowid LIMIT ?",
+            (quoted, quoted, max(limit, 0)),
+        ).fetchall()
+        found = [a for a in map(_article, rows) if name in (*a.reporters, *a.photographers)]
+        return (total, found) if len(found) == len(rows) else (len(found), found)
+
     def dated(self, first: str = "", last: str = "", limit: int = 10, offset: int = 0) -> tuple[int, list[Article]]:
         """How many articles are dated from `first` to `last` (ISO dates, both included; "" leaves that end open),
         and `limit` of them from `offset` on in the order of `articles` (newest date first)."""

@@ -188,6 +188,20 @@ def test_who_a_person_is_is_the_posts_the_quoted_sentence_gives(corpus) -> None:
     assert assistant.ask("乔俊杰调研了哪里？").generator != "posts"  # not asked who he is
 
 
+def test_who_a_reporter_or_photographer_is_lists_what_the_store_credits_them_with(corpus) -> None:
+    """ "何晓丹是谁？" was refused as related to no report: her name is in bylines only."""
+    assistant, searcher, generator = _assistant(corpus)
+    answer = assistant.ask("何晓丹是谁？")
+    lines = answer.text.split("\n")
+    assert lines[0] == "何晓丹是记者，资料中署名何晓丹的报道共 2 篇：" and len(answer.citations) == 2
+    assert all("何晓丹" in c.quote and c.verified for c in answer.citations)
+    assert answer.generator == "bylines" and searcher.calls == [] and generator.calls == []
+    second = assistant.ask("第二篇讲了什么？", [("何晓丹是谁？", answer.text)])  # counted like the news of a day
+    assert second.generator == "lead" and second.citations[0].title == lines[2].removeprefix("2. ").split("[")[0]
+    photo = assistant.ask("陆新是谁？")
+    assert photo.text.startswith("资料中署名陆新摄影的报道共 1 篇") and generator.calls == []
+
+
 def test_an_article_that_credits_no_one_is_asked_the_usual_way(corpus) -> None:
     articles, chunks = corpus
     uncredited = [replace(a, reporters=(), photographers=()) for a in articles]

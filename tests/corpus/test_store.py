@@ -53,6 +53,20 @@ def test_dated_counts_a_period_and_lists_its_newest_first(tmp_path):
     assert [a.date for a in store.titled("报道1")] == ["2024-02-02"] and store.titled("报道") == []
 
 
+def test_credited_finds_the_articles_a_reporter_or_photographer_signed(tmp_path):
+    from dataclasses import replace
+
+    store = Store(tmp_path / "db.sqlite")
+    older, newer = make("旧报道", "昨天上午，我区召开会议。", "2024-02-01"), make("新报道", "今天上午，我区召开会议。")
+    photo = make("图片新闻", "公园已建成投用。", "2024-02-03")
+    photo = (replace(photo[0], reporters=(), photographers=("陆新", "徐晶玮")), photo[1])
+    store.put([older, newer, photo])
+    total, found = store.credited("朱梦琪")
+    assert total == 2 and [a.title for a in found] == ["新报道", "旧报道"]  # newest first
+    assert store.credited("徐晶玮")[1][0].title == "图片新闻" and store.credited("朱梦", limit=5) == (0, [])
+    assert store.credited("%") == (0, []) and store.credited("朱梦琪", limit=1)[0] == 2
+
+
 def test_chunks_round_trip_and_offsets(tmp_path):
     store = Store(tmp_path / "db.sqlite")
     a, ca = make("会议", "昨天上午，我区召开会议。会议强调，要落实责任。")

@@ -128,6 +128,11 @@ class FakeStore:
         found.sort(key=lambda a: a.date, reverse=True)  # stable: the order added within a day
         return len(found), found[offset : offset + limit]
 
+    def credited(self, name: str, limit: int = 10) -> tuple[int, list[Article]]:
+        found = [a for a in self._articles.values() if name in (*a.reporters, *a.photographers)]
+        found.sort(key=lambda a: a.date, reverse=True)
+        return len(found), found[:limit]
+
     def titled(self, title: str) -> list[Article]:
         return sorted((a for a in self._articles.values() if a.title == title), key=lambda a: a.date, reverse=True)
 
