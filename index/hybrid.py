@@ -21,6 +21,7 @@ from index.rerank import Reranker
 
 MODES = ("hybrid", "dense", "bm25")
 QUERY_CACHE = 256
+HELD_CACHE = 4096  # the keyword lookups a conversation's follow-ups repeat (held_terms, held_together)
 # Exact-match evidence in a query: numbers, Latin words, quoted names. BM25 finds those; embeddings blur them.
 _EXACT = re.compile(r"\d|[A-Za-z]{2,}|[《“「\"]")
 
@@ -115,6 +116,7 @@ class Searcher:
         self._loaded = False
         self._lock = threading.RLock()  # the web app may search from several threads; connections are shared
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # recent queries (retries, evals)
+        self._held: dict[tuple[str, ...], bool] = {}  # terms -> one chunk holds them all, until the next sync
 
     def close(self) -> None:
         self.keyword.close()
@@ -127,6 +129,7 @@ class Searcher:
                 "keyword": self.keyword.sync(self.store, progress=progress),
                 "dense": self.dense.sync(self.store, progress=progress),
             }
+            self._held.clear()
             self._loaded = True
         return report
 
@@ -202,13 +205,21 @@ class Searcher:
         """The search terms of `text` that some chunk holds (a title counts as part of each of its chunks)."""
         with self._lock:
             self._ensure_loaded()
-            return [t for t in self.keyword.segmenter.query_terms(text) if self.keyword.holds([t])]
+            return [t for t in self.keyword.segmenter.query_terms(text) if self._holds((t,))]
 
     def held_together(self, terms: Sequence[str]) -> bool:
         """Does one chunk hold every one of `terms`?"""
         with self._lock:
             self._ensure_loaded()
-            return self.keyword.holds(terms)
+            return self._holds(tuple(terms))
+
+    def _holds(self, terms: tuple[str, ...]) -> bool:
+        """keyword.holds, remembered until the indexes change: a follow-up asks about the same topic many times."""
+        if terms not in self._held:
+            if len(self._held) >= HELD_CACHE:
+                self._held.clear()
+            self._held[terms] = self.keyword.holds(terms)
+        return self._held[terms]
 
     def candidates(
         self, query: str, n: int, *, mode: str = "hybrid", allowed: set[int] | None = None

@@ -156,3 +156,10 @@ def test_held_terms_are_the_words_the_keyword_index_has(searcher):
     held = searcher.held_terms("西太湖马拉松的独角兽冠军")
     assert "马拉松" in held and "独角兽" not in held
     assert searcher.held_together(held) and not searcher.held_together(["马拉松", "幼儿园"])
+
+
+def test_held_terms_follow_the_store_after_a_sync(searcher, store):
+    assert "独角兽" not in searcher.held_terms("独角兽乐园")
+    store.put([make_article("a9", "独角兽乐园开园", ["独角兽乐园今天开园。"], date="2024-04-08")])
+    searcher.sync(progress=False)  # the lookups remembered before it are forgotten
+    assert "独角兽" in searcher.held_terms("独角兽乐园") and searcher.held_together(["独角兽", "开园"])
