@@ -215,7 +215,6 @@ def rule_rewrite(question: str, history: History, corpus: Corpus | None = None) 
     swapped = settled_by_rules(q, history)
     if swapped:
         return swapped
-    masked = _NOT_PRONOUNS.sub(lambda m: "\0" * len(m.group(0)), q)  # keep offsets, hide "其他" etc.
     phrase = salient_phrase(history, corpus)
     if not phrase or phrase in q:
         return q
@@ -224,11 +223,8 @@ def rule_rewrite(question: str, history: History, corpus: Corpus | None = None) 
         for head in _NOUN_HEADS:
             if det + head in q and bare.endswith(head):
                 return q.replace(det + head, phrase, 1)
-    for pronoun in (*_STANDALONE, *_DETERMINERS):
-        at = masked.find(pronoun)
-        if at >= 0:
-            return q[:at] + phrase + q[at + len(pronoun) :]
-    return f"{phrase} {q}"
+    found = _pronoun_at(q, (*_STANDALONE, *_DETERMINERS))
+    return _replaced(q, found[0], found[0] + len(found[1]), phrase) if found else f"{phrase} {q}"
 
 
 def ellipsis_rewrite(question: str, history: History) -> str:
@@ -259,13 +255,16 @@ def person_rewrite(question: str, history: History) -> str:
     """`question` with its 他/她 (他们, 她们) replaced by the person last named in the conversation, or "" when it
     has no such pronoun or no person was named: settled by the rules, which a small model's rewrite does worse."""
     q = question.strip()
-    masked = _NOT_PRONOUNS.sub(lambda m: "\0" * len(m.group(0)), q)  # keep offsets, hide "其他" etc.
-    for pronoun in _PERSONAL:
-        at = masked.find(pronoun)
-        person = salient_person(history) if at >= 0 else ""
-        if person and person not in q:
-            return q[:at] + person + q[at + len(pronoun) :]
-    return ""
+    found = _pronoun_at(q, _PERSONAL)
+    person = salient_person(history) if found else ""
+    return _replaced(q, found[0], found[0] + len(found[1]), person) if found and person and person not in q else ""
+
+
+def _pronoun_at(question: str, pronouns: Sequence[str]) -> tuple[int, str] | None:
+    """Where the first of `pronouns` that `question` holds stands (not inside "其他", "因此" and the like), and
+    which it is; None when it holds none."""
+    masked = _NOT_PRONOUNS.sub(lambda m: "\0" * len(m.group(0)), question)  # keep offsets, hide "其他" etc.
+    return next(((at, p) for p in pronouns if (at := masked.find(p)) >= 0), None)
 
 
 def ordinal_rewrite(question: str, history: History) -> str:
