@@ -441,14 +441,8 @@ class Assistant:
             if chunks:
                 headlines.append(Headline(article, lead_citation(article, chunks[0], len(headlines) + 1)))
         turn.lap("retrieve", mark)
-        turn.generator = "digest"
         citations = tuple(h.citation for h in headlines)
-        verified = sum(c.verified for c in citations)
-        text = digest_text(headlines, total, period, start)
-        attribution = Attribution(
-            text=text, citations=citations, unverified=(), factual=len(citations), verified=verified
-        )
-        return self._answer(turn, attribution, "")
+        return self._cited_answer(turn, digest_text(headlines, total, period, start), citations, "digest")
 
     def _what_it_says(self, turn: _Turn) -> Answer | None:
         """1e. The answer to "「标题」讲了什么？" or "「标题」是谁写的？" (as "第二篇讲了什么？" is rewritten after
@@ -472,9 +466,7 @@ class Assistant:
             if credit is None:
                 return None
             citation, text = credit, credit_text(article, 1)
-        turn.generator = "lead" if about else "credit"
-        attribution = Attribution(text=text, citations=(citation,), factual=1, verified=int(citation.verified))
-        return self._answer(turn, attribution, "")
+        return self._cited_answer(turn, text, (citation,), "lead" if about else "credit")
 
     def _credit(self, turn: _Turn) -> Answer | None:
         """3c. The answer to "…的报道是哪位记者写的？" or "…的照片是谁拍的？" when its quotation is the credit of an
@@ -493,7 +485,8 @@ class Assistant:
         n = _passage_number(turn, cited)
         if not n:
             return None
-        return self._quoted_answer(turn, credit_text(article, n, photo=asked == "photo"), cited, n, "credit")
+        text = credit_text(article, n, photo=asked == "photo")
+        return self._cited_answer(turn, text, (replace(cited, n=n),), "credit")
 
     def _posts(self, turn: _Turn) -> Answer | None:
         """3d. The answer to "乔俊杰是谁？" or "李皓担任什么职务？" when its quotation introduces the person with their
@@ -508,13 +501,14 @@ class Assistant:
         if found is None or not n:
             return None
         name, posts = found
-        return self._quoted_answer(turn, f"{name}是{posts}[{n}]。", cited, n, "posts")
+        return self._cited_answer(turn, f"{name}是{posts}[{n}]。", (replace(cited, n=n),), "posts")
 
-    def _quoted_answer(self, turn: _Turn, text: str, cited: Citation, n: int, generator: str) -> Answer:
-        """The answer `text`, cited [n] with the quotation's own citation, made without the model."""
+    def _cited_answer(self, turn: _Turn, text: str, citations: Sequence[Citation], generator: str) -> Answer:
+        """An answer made without the model (`generator` names how): `text`, each line or sentence cited from
+        `citations`, which it states as they are."""
         turn.generator = generator
-        citation = replace(cited, n=n)
-        attribution = Attribution(text=text, citations=(citation,), factual=1, verified=int(cited.verified))
+        verified = sum(c.verified for c in citations)
+        attribution = Attribution(text=text, citations=tuple(citations), factual=len(citations), verified=verified)
         return self._answer(turn, attribution, "")
 
     def _bylines(self, turn: _Turn) -> Answer | None:
@@ -533,12 +527,8 @@ class Assistant:
         if not listed:
             return None
         turn.lap("retrieve", mark)
-        turn.generator = "bylines"
-        citations = tuple(c for _, c in listed)
         text = bylines_text(name, [(a, c.n) for a, c in listed], total)
-        verified = sum(c.verified for c in citations)
-        attribution = Attribution(text=text, citations=citations, factual=len(citations), verified=verified)
-        return self._answer(turn, attribution, "")
+        return self._cited_answer(turn, text, [c for _, c in listed], "bylines")
 
     def _credited(self, turn: _Turn) -> tuple[str, int, list[Article]] | None:
         """The person the (rewritten) question asks who they are, when the store credits articles to them: their
