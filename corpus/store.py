@@ -232,15 +232,16 @@ class Store:
 
     def credited(self, name: str, limit: int = 10) -> tuple[int, list[Article]]:
         """How many articles credit `name` as a reporter or photographer, and `limit` of them, newest date first."""
-        quoted = "%" + json.dumps(name, ensure_ascii=False).replace("%", "").replace("_", "") + "%"
-        where = "(reporters LIKE ? OR photographers LIKE ?)"
-        total = self._db.execute(f"SELECT COUNT(*) FROM articles WHERE {where}", (quoted, quoted)).fetchone()[0]
+        # the name as an element of the JSON lists, its LIKE wildcards taken literally
+        element = json.dumps(name, ensure_ascii=False).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where = "(reporters LIKE ? ESCAPE '\\' OR photographers LIKE ? ESCAPE '\\')"
+        bound = (f"%{element}%",) * 2
+        total = self._db.execute(f"SELECT COUNT(*) FROM articles WHERE {where}", bound).fetchone()[0]
         rows = self._db.execute(
             f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE {where} ORDER BY date DESC, added_at, rowid LIMIT ?",
-            (quoted, quoted, max(limit, 0)),
+            (*bound, max(limit, 0)),
         ).fetchall()
-        found = [a for a in map(_article, rows) if name in (*a.reporters, *a.photographers)]
-        return (total, found) if len(found) == len(rows) else (len(found), found)
+        return total, [_article(r) for r in rows]
 
     def dated(self, first: str = "", last: str = "", limit: int = 10, offset: int = 0) -> tuple[int, list[Article]]:
         """How many articles are dated from `first` to `last` (ISO dates, both included; "" leaves that end open),

@@ -65,6 +65,7 @@ def test_credited_finds_the_articles_a_reporter_or_photographer_signed(tmp_path)
     assert total == 2 and [a.title for a in found] == ["新报道", "旧报道"]  # newest first
     assert store.credited("徐晶玮")[1][0].title == "图片新闻" and store.credited("朱梦", limit=5) == (0, [])
     assert store.credited("%") == (0, []) and store.credited("朱梦琪", limit=1)[0] == 2
+    assert store.credited("朱%") == store.credited("_梦琪") == (0, [])  # wildcards are taken as written
 
 
 def test_chunks_round_trip_and_offsets(tmp_path):
