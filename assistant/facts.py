@@ -105,6 +105,8 @@ def named_entities(text: str, *, people_only: bool = False) -> tuple[str, ...]:
     for i, (word, flag) in enumerate(pairs):
         if flag not in _NAME_FLAGS or (people_only and not flag.startswith("nr")) or _WEEKDAY_WORD.fullmatch(word):
             continue
+        if _used_as_verb(pairs, i):
+            continue
         if flag.startswith("nr"):
             if i > 0 and len(pairs[i - 1][0]) == 1 and pairs[i - 1][1] in _NAME_GLUE and _is_cjk(pairs[i - 1][0]):
                 word = pairs[i - 1][0] + word
@@ -118,6 +120,18 @@ def named_entities(text: str, *, people_only: bool = False) -> tuple[str, ...]:
         if len(word) >= 2 and not re.fullmatch(r"[\w.]+", word, re.ASCII) and word not in names:
             names.append(word)
     return tuple(names)
+
+
+# jieba's dictionary knows some verbs only as place names ("新建", a district of 南昌): a name takes no aspect
+# particle after it ("新建了") unless it is where one goes or is ("到南京了")
+_ASPECT = {"ul", "uz", "ug"}  # 了, 着, 过
+_BEFORE_PLACE = ("v", "p")
+
+
+def _used_as_verb(pairs: Sequence[tuple[str, str]], i: int) -> bool:
+    before = pairs[i - 1][1] if i > 0 else ""
+    after = pairs[i + 1][1] if i + 1 < len(pairs) else ""
+    return after in _ASPECT and not before.startswith(_BEFORE_PLACE)
 
 
 def _is_cjk(text: str) -> bool:
@@ -253,9 +267,11 @@ def _is_report_date(want: tuple[int | None, int, int | None], facts: Facts, evid
     """The passage's publication date supports a date where the sentence says it is the report's date, or where
     the passage gives no day of its own for what it reports (news of the day). A passage that says 昨天 gives its
     event a day, and then the publication date is not that day."""
-    if evidence.lead is not None and evidence.names_no_day and _falls_on(want, evidence.lead):
+    # the day of a later passage's article is its lead's ("会上，…" under "昨天上午…召开"), not the paper's
+    lead = evidence.lead is not None and evidence.names_no_day
+    if lead and _falls_on(want, evidence.lead):
         return True
-    if evidence.published is None or not (facts.reported or evidence.names_no_day):
+    if evidence.published is None or not (facts.reported or evidence.names_no_day and not lead):
         return False
     return _falls_on(want, evidence.published)
 

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from assistant.facts import evidence_facts, facts_of, home_area, missing_facts
+from assistant.facts import evidence_facts, facts_of, home_area, missing_facts, named_entities
 
 
 @pytest.mark.parametrize(
@@ -72,6 +72,13 @@ def test_a_later_paragraph_vouches_for_the_day_its_articles_lead_gives() -> None
     # a paragraph that dates its own past event keeps its own day
     dated = "1月30日，区燃放办解读了实施方案。"
     assert missing_facts(facts, evidence_facts(dated, "2024-02-02", lead_day=date(2024, 2, 1)))
+    # ...and under a lead the paper's day is not the meeting's: "会议于2024年2月2日召开" is the model dating it by
+    # the paper; the report itself is of that day
+    by_paper = facts_of("2024年2月2日，区燃放办解读了实施方案。")
+    assert missing_facts(by_paper, evidence_facts(passage, "2024-02-02", lead_day=date(2024, 2, 1)))
+    assert not missing_facts(by_paper, evidence_facts(passage, "2024-02-02"))  # no lead: news of the paper's day
+    reported = facts_of("据2024年2月2日的报道，区燃放办解读了实施方案。")
+    assert not missing_facts(reported, evidence_facts(passage, "2024-02-02", lead_day=date(2024, 2, 1)))
 
 
 def test_the_day_a_note_spells_out_is_checked_once() -> None:
@@ -79,3 +86,10 @@ def test_the_day_a_note_spells_out_is_checked_once() -> None:
     facts = facts_of("上个月1日（即2024年2月1日），区燃放办解读了实施方案。")
     assert facts.dates == ((2024, 2, 1),) and not facts.numbers
     assert facts_of("8月16日（即周三）开幕。").dates == ((None, 8, 16),)  # only a dated note replaces the day
+
+
+def test_a_verb_jieba_calls_a_place_is_no_name() -> None:
+    # jieba knows "新建" as a district of 南昌 only; with 了 after it, it is what was done. 到南京了: a place still
+    assert "新建" not in named_entities("凤栖路那边新建了个公园吗？")
+    assert "南京" in named_entities("他们到南京了吗？")
+    assert "新建" in named_entities("新建区在哪里？")
