@@ -29,7 +29,7 @@ from assistant.digest import (
 )
 from assistant.events import Event, Final, Progress, Quote, Token
 from assistant.extractive import ExtractiveAnswerer, asked_who, asks_for_credit, credited, posts_of
-from assistant.facts import unmatched_question_facts
+from assistant.facts import unmatched_question_facts, unstated_answer
 from assistant.generation import LoopWatch, Messages, ModelCrashed, choice_probs, usage_of
 from assistant.judgements import combined_judgement, confirmation_turns
 from assistant.markers import finished_sentences, renumbered
@@ -786,10 +786,13 @@ class Assistant:
         return attributor.attribute(text)
 
     def _decide(self, turn: _Turn, attribution: Attribution) -> str:
-        """6. Why the reply is replaced by a refusal ("" to keep it): empty, declined, unverified, or not confirmed
-        by the generator's second look at its own reply."""
+        """6. Why the reply is replaced by a refusal ("" to keep it): empty, declined, unverified, without the day or
+        count the question asks for, or not confirmed by the generator's second look at its own reply."""
         opts = self.settings.answer
         reason = self._refusal_reason(turn.reply, attribution)
+        if not reason and (unstated := unstated_answer(turn.standalone, attribution.text)):
+            turn.missing = [unstated]  # "有多少物业公司参加？" — "有物业公司参加": true, and no answer
+            return "unanswered"
         if reason or turn.generator == "extractive" or opts.min_confirmed <= 0 or turn.answerable_p is None:
             return reason
         mark = time.perf_counter()

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from assistant.markers import strip_markers
 from core import lexicon
-from core.text import CN_NUMERAL, bigrams, normalise, numeral_value
+from core.text import ASKS_FOR_COUNT, ASKS_FOR_DAY, CN_NUMERAL, bigrams, normalise, numeral_value
 from core.types import parse_day
 
 _ARABIC = re.compile(r"\d+(?:\.\d+)?")
@@ -334,3 +334,28 @@ def unmatched_question_facts(
     if names:
         missing += [n for n in facts.names if not _name_supported(n, evidence)]
     return missing
+
+
+# a count as replies state it: digits, a run of numerals, or one numeral with its measure word ("六年", "一百多家"),
+# not the 一 of "一般" or "统一"
+_STATED_COUNT = re.compile(
+    r"[0-9０-９]|[零〇一二两三四五六七八九十百千万亿]{2,}|"
+    r"[零〇一二两三四五六七八九十百千万亿](?=[个年月日天号条项家名人户元吨次届批类种所座辆台本册位章款米层岁周倍成期轮场部件处支只块间组])"
+)
+# "据2024年2月2日的报道，……": the day of the report frames the reply and answers nothing it was asked
+_REPORT_FRAME = re.compile(r"据[^，,。]{0,24}?(?:报道|消息)[，,]?")
+
+
+def unstated_answer(question: str, reply: str) -> str:
+    """What `reply` leaves out of what `question` asks for: "日期" for a day it does not name, "数字" for a count it
+    does not give ("有多少物业公司参加？" — "有物业公司参加"); "" when it states it, or the question asks neither.
+
+    A loose check on purpose: any number or time word will do; whether it is the right one is the citations' job.
+    """
+    text = _REPORT_FRAME.sub("", normalise(strip_markers(reply)))
+    if ASKS_FOR_DAY.search(question):
+        said = _STATED_COUNT.search(text) or any(flag == "t" for _, flag in lexicon.pos_tagger().cut(text))
+        return "" if said else "日期"
+    if ASKS_FOR_COUNT.search(question):
+        return "" if _STATED_COUNT.search(_dates_and_rest(text)[1]) else "数字"
+    return ""

@@ -28,6 +28,7 @@ REFUSALS = {
     "empty": "找到的报道中没有这个问题的答案。",
     "unverified": "模型写出的回答在原文中找不到依据，所以没有显示。",
     "confirmation": "模型核对后认为原文不足以支持它的回答，所以没有显示。",
+    "unanswered": "模型的回答没有给出问题问的{missing}，所以没有显示。",
     "event_missing": "资料中没有找到“{missing}”的报道，无法比较。",
 }
 # the unverified refusal when the reply states facts of these kinds (facts.FACT_KINDS) that no source holds: it

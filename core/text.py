@@ -156,6 +156,8 @@ FOLLOW_UP_QUESTION_WORDS = (
 )
 # "…是哪天召开的？", "…什么时候施行？": the question asks for the day of the event it describes
 ASKS_FOR_DAY = re.compile(r"(?:是)?(?:在)?(?:哪一天|哪天|哪日|什么时候|什么时间|何时|几月几日|几月几号|几号|哪个日子)")
+# "有多少物业公司参加？", "实施几年了？", "面积多大？": the question asks for a count or an amount ("哪几类" asks which)
+ASKS_FOR_COUNT = re.compile(r"多少|(?<!哪)几(?!乎)|多大|多长|多高|多远|多重|多深|多宽|多久|第几")
 # A question asking when, how many or how much: its answer holds a number or a date.
 ASKS_FOR_NUMBER = re.compile(
     r"多少|几|什么时候|什么时间|哪天|哪年|哪一年|哪一天|何时|多久|多长|多大|多高|多远|日期|时间|"

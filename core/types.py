@@ -186,7 +186,7 @@ class Answer:
     generator: str = ""
     notice: str = ""  # shown above the answer: why it comes without the model, when it does
     # why it was refused: "no_hits", "retrieval", "question_facts", "judge" (before writing), "empty", "generator",
-    # "unverified", "confirmation" (after); "" when answered
+    # "unverified", "unanswered" (no day or count where one was asked), "confirmation" (after); "" when answered
     refusal_reason: str = ""
     answerable_p: float | None = None  # the generator's probability, before answering, that the sources answer
     confirmed_p: float | None = None  # that judgement combined with its second look at its own reply

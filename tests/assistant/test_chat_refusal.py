@@ -167,15 +167,18 @@ def test_the_full_judgement_still_refuses_after_an_unsure_first_read(corpus) -> 
 
 
 def test_a_reply_from_the_first_read_cannot_cite_a_passage_the_model_did_not_read(corpus) -> None:
+    question = (
+        "《常州市生活垃圾分类管理条例》讲了哪些内容？"  # asks for no day or count the sentence would have to give
+    )
     everything = FakeJudgingGenerator(["x"], judgements=[0.9])
-    _assistant(corpus, everything, min_answerable=0.5).ask(LAW_Q)
+    _assistant(corpus, everything, min_answerable=0.5).ask(question)
     prompt = everything.last_messages[1]["content"]
     second = prompt.split("<资料 编号=2>")[1].split("</资料>")[0].strip().splitlines()[-1]
     sentence = second.removeprefix("正文：").split("。")[0] + "[2]。"  # the second passage's, cited to it
-    answer = _assistant(corpus, FakeJudgingGenerator([sentence], judgements=[0.9]), min_answerable=0.5).ask(LAW_Q)
+    answer = _assistant(corpus, FakeJudgingGenerator([sentence], judgements=[0.9]), min_answerable=0.5).ask(question)
     assert not answer.refused and not answer.unverified  # read with all passages, [2] is checked against [2]
     first_read = FakeJudgingGenerator([sentence], judgements=[0.9])
-    answer = _assistant(corpus, first_read, min_answerable=0.5, first_read=1).ask(LAW_Q)
+    answer = _assistant(corpus, first_read, min_answerable=0.5, first_read=1).ask(question)
     assert answer.refused or answer.unverified  # the model read only [1]: its [2] is not its source
 
 
@@ -196,6 +199,15 @@ def test_an_answer_the_generator_does_not_confirm_is_retracted(corpus) -> None:
         {"role": "assistant", "content": LAW_REPLY},
         {"role": "user", "content": CONFIRM_TASK},
     ]
+
+
+def test_a_reply_without_the_day_asked_for_is_withheld_and_says_so(corpus) -> None:
+    # true and cited, and no answer to "什么时候": the reader is told the day is missing, not that it is made up
+    dodge = "市人大常委会召开了《常州市生活垃圾分类管理条例》新闻发布会[1]。"
+    answer = _assistant(corpus, FakeJudgingGenerator([dodge], judgements=[0.9]), min_answerable=0.5).ask(LAW_Q)
+    assert answer.refused and answer.refusal_reason == "unanswered" and "日期" in answer.text
+    dated = _assistant(corpus, FakeJudgingGenerator([LAW_REPLY], judgements=[0.9]), min_answerable=0.5).ask(LAW_Q)
+    assert not dated.refused
 
 
 def test_a_confirmed_answer_stands_and_records_the_combined_judgement(corpus) -> None:

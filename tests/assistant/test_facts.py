@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from assistant.facts import evidence_facts, facts_of, home_area, missing_facts, named_entities
+from assistant.facts import evidence_facts, facts_of, home_area, missing_facts, named_entities, unstated_answer
 
 
 @pytest.mark.parametrize(
@@ -93,3 +93,23 @@ def test_a_verb_jieba_calls_a_place_is_no_name() -> None:
     assert "新建" not in named_entities("凤栖路那边新建了个公园吗？")
     assert "南京" in named_entities("他们到南京了吗？")
     assert "新建" in named_entities("新建区在哪里？")
+
+
+@pytest.mark.parametrize(
+    ("question", "reply", "unstated"),
+    [
+        ("警物联盟有多少物业公司参加？", "据2024年2月2日的报道，警物联盟有物业公司参加[1]。", "数字"),
+        ("警物联盟有多少物业公司参加？", "有120家物业公司参加[1]。", ""),
+        ("管控政策实施几年了？", "今年是实施管控政策的第六年[1]。", ""),
+        ("条例共有几章？", "条例共九章[1]。", ""),
+        ("一般公共预算收入是多少？", "一般公共预算收入统一纳入管理[1]。", "数字"),  # 一 of 统一 is no count
+        ("公园面积多大？", "公园面积约7200平方米[1]。", ""),
+        ("条例几号施行？", "条例9月1日起施行[1]。", ""),
+        ("会议什么时候召开？", "会议昨天上午召开[1]。", ""),
+        ("会议什么时候召开？", "会议由区政府召开[1]。", "日期"),
+        ("垃圾分为哪几类？", "分为可回收物、有害垃圾、厨余垃圾和其他垃圾[1]。", ""),  # asks which, not how many
+        ("谁主持了会议？", "盛世麟主持了会议[1]。", ""),
+    ],
+)
+def test_a_reply_states_the_day_or_count_asked_for(question: str, reply: str, unstated: str) -> None:
+    assert unstated_answer(question, reply) == unstated
