@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from assistant.facts import named_entities
 from core import lexicon
-from core.text import ASKS_FOR_NUMBER, CN_NUMERAL_CHARS, QUESTION_WORDS, SENTENCE_ENDS, bigrams
+from core.text import ASKS_FOR_DAY, ASKS_FOR_NUMBER, CN_NUMERAL_CHARS, QUESTION_WORDS, SENTENCE_ENDS, bigrams
 from corpus.page import NEWS_LEAD, dateline_reporters, photo_credit
 
 # a closing quote after the end marks is left to the next piece, so that _cite finds the end mark last
@@ -16,6 +16,11 @@ _BYLINE = re.compile(r"^\s*本报讯\s*[（(][^）)]{0,30}[）)]\s*")
 _NUMBER = re.compile(
     r"[0-9０-９]|[一二两三四五六七八九十百千万亿]+[年月日号个项家名人户元吨亿万%％]|"
     r"今年|明年|去年|昨天|今天"
+)
+# what answers "几号…？", "什么时候…？": a day, not any figure ("约40吨/日的余量" is no day)
+_DAY = re.compile(
+    r"[0-9０-９]{1,4}\s*[年月日号]|[0-9]{4}[-/.][0-9]{1,2}|[一二三四五六七八九十〇零]+[年月日号]|今年|明年|去年|昨天|今天|"
+    r"前天|明天"
 )
 _NOT_TEXT = re.compile(r"[\W_]+")
 # "一共有多少条？", "几天": the count asked for comes with its unit, and a sentence stating "五十八条" holds it even
@@ -112,6 +117,7 @@ class ExtractiveAnswerer:
             return []
         own = wanted & bigrams(_content(asked, wants_credit), letters_only=True) if asked else frozenset()
         wants_number = bool(ASKS_FOR_NUMBER.search(question))
+        figure = _DAY if ASKS_FOR_DAY.search(question) else _NUMBER
         counted = _asked_count(question)
         measured = _asked_quantity(question) if wants_number else ""
         who = _ASKS_WHO.search(question)
@@ -150,7 +156,7 @@ class ExtractiveAnswerer:
                     continue
                 if own and not own & said:
                     continue  # it matches only the topic a follow-up's rewrite carried over
-                bonus = self.number_bonus if wants_number and _NUMBER.search(sentence) else 0.0
+                bonus = self.number_bonus if wants_number and figure.search(sentence) else 0.0
                 if measured and measured in sentence:
                     bonus += self.number_bonus  # the quantity asked for: "…有多少税收？" wants 税收's sentence
                 if introduced is not None and introduced.search(sentence):
