@@ -7,6 +7,7 @@ fails is moved to another numbered passage that passes; when none does, it stays
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -22,10 +23,23 @@ from assistant.facts import (
     missing_facts,
     missing_kinds,
 )
-from assistant.markers import AnswerSentence, cited_numbers, join_sentences, merge_repeats, split_answer, strip_markers
+from assistant.markers import (
+    LIST_ITEM_START,
+    AnswerSentence,
+    cited_numbers,
+    join_sentences,
+    merge_repeats,
+    split_answer,
+    strip_markers,
+)
 from assistant.prompts import echoes_sources, is_refusal
 from core.text import bigrams, normalise, sentence_spans
 from core.types import Citation, Hit
+
+# how much of an uncited list item one source must hold to be cited for it: most of its wording, well above what a
+# cited sentence needs (the model named no source, so the wording alone must tell which)
+UNCITED_MIN_OVERLAP = 0.6
+_TITLES = re.compile(r"《[^》]{1,40}》")
 
 
 @dataclass(frozen=True)
@@ -73,14 +87,14 @@ class Attributor:
         self.min_overlap = min_overlap
         self._facts = {e.n: evidence_facts(e.full_text, e.hit.date, e.hit.source, e.lead_day) for e in evidence}
 
-    def check(self, sentence: str, facts: Facts, numbers: Sequence[int]) -> _Check:
-        """Do the sources `numbers` together support `sentence`?"""
+    def check(self, sentence: str, facts: Facts, numbers: Sequence[int], *, min_overlap: float = 0.0) -> _Check:
+        """Do the sources `numbers` together support `sentence` (sharing `min_overlap` of it, else the default)?"""
         if not numbers:
             return _Check(False, 0.0)
         parts = [self._facts[n] for n in numbers]
         joined = parts[0] if len(parts) == 1 else joint_evidence(parts)
         score = overlap(sentence, joined)
-        return _Check(not missing_facts(facts, joined) and score >= self.min_overlap, score)
+        return _Check(not missing_facts(facts, joined) and score >= (min_overlap or self.min_overlap), score)
 
     def supporting(self, sentence: str, facts: Facts, cited: Sequence[int]) -> tuple[Sequence[int], bool]:
         """The cited sources that back `sentence`, and whether they do.
@@ -102,10 +116,10 @@ class Attributor:
         evidence = self._facts[n]
         return len(missing_facts(facts, evidence)) < facts.count or overlap(sentence, evidence) >= self.min_overlap
 
-    def best_source(self, sentence: str, facts: Facts) -> int | None:
+    def best_source(self, sentence: str, facts: Facts, *, min_overlap: float = 0.0) -> int | None:
         best, best_score = None, -1.0
         for n in self.evidence:
-            check = self.check(sentence, facts, [n])
+            check = self.check(sentence, facts, [n], min_overlap=min_overlap)
             if check.ok and check.score > best_score:
                 best, best_score = n, check.score
         return best
@@ -129,8 +143,26 @@ class Attributor:
                 refusals += 1
                 parts.append((s, ()))
                 continue
+            if not s.cited and s.text.rstrip().endswith(("：", ":")):
+                parts.append((s, ()))  # "乔俊杰提了以下要求：" introduces the list after it and says nothing itself
+                continue
             facts = facts_of(s.text)
             if not s.cited:
+                # a list the model wrote without its markers: an item that is mostly one source's wording is cited
+                # to that source, verified like any other. Its titles only name what it is about ("《条例》由市政府
+                # 起草"): the wording that must be the source's is the rest
+                copied = (
+                    self.best_source(
+                        _TITLES.sub("", s.text), facts, min_overlap=max(self.min_overlap, UNCITED_MIN_OVERLAP)
+                    )
+                    if LIST_ITEM_START.match(s.text)
+                    else None
+                )
+                if copied is not None:
+                    factual, verified, moved = factual + 1, verified + 1, moved + 1
+                    parts.append((s, (copied,)))
+                    citations.append(self._citation(copied, s.text, facts, True))
+                    continue
                 if not facts.empty:
                     factual += 1
                     unverified.append(s.text)

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
-from assistant.markers import strip_markers
+from assistant.markers import LIST_ITEM_START, strip_markers
 from core import lexicon
 from core.text import ASKS_FOR_COUNT, ASKS_FOR_DAY, CN_NUMERAL, bigrams, normalise, numeral_value
 from core.types import parse_day
@@ -138,15 +138,12 @@ def _is_cjk(text: str) -> bool:
     return all("\u3400" <= c <= "\u9fff" for c in text)
 
 
-_ENUMERATOR = re.compile(r"^\s*(?:\d{1,2}[.、)）]|[（(]\d{1,2}[)）]|[-*•·])\s*")
-
-
 # the day or month of a relative expression before its note ("上个月1日（即2024年2月1日）"): the note states it in full
 _NOTED_PART = re.compile(r"\d{1,2}[月日号](?=[（(]即\d{4}年)")
 
 
 def facts_of(sentence: str) -> Facts:
-    text = _NOTED_PART.sub("", normalise(_ENUMERATOR.sub("", strip_markers(sentence))))
+    text = _NOTED_PART.sub("", normalise(LIST_ITEM_START.sub("", strip_markers(sentence))))
     quoted = []
     for m in _QUOTED.finditer(text):
         term = next(g for g in m.groups() if g)

@@ -82,6 +82,10 @@ def finished_sentences(text: str) -> str:
 _LIST_ITEM = re.compile(r"^\s*(?P<n>\d{1,3})[.．、]\s*(?P<item>.+?)\s*$", re.MULTILINE)
 
 
+# how an item of a list starts: "1. ", "2、", "（3）", "- ", "• "
+LIST_ITEM_START = re.compile(r"^\s*(?:\d{1,2}[.．、)）]|[（(]\d{1,2}[)）]|[-*•·])\s*")
+
+
 def numbered_items(text: str) -> dict[int, str]:
     """The items of the numbered lists in `text`, by number, without their markers."""
     return {int(m["n"]): strip_markers(m["item"]).strip() for m in _LIST_ITEM.finditer(text)}

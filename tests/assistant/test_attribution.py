@@ -133,6 +133,18 @@ def test_number_found_nowhere_is_marked_unverified(attributor: Attributor) -> No
     assert result.verified == 0 and result.factual == 1
 
 
+def test_an_uncited_list_item_in_a_sources_own_words_is_cited_to_it(attributor: Attributor) -> None:
+    # a list written without markers: each item that is most of one source's wording is checked like a cited one;
+    # the line that introduces the list states nothing of its own
+    result = attributor.attribute("条例规定：\n1. 条例共九章、五十八条。\n2. 全区烟花爆竹违规燃放警情持续低发少发。")
+    assert result.text == "条例规定：\n1. 条例共九章、五十八条[1]。\n2. 全区烟花爆竹违规燃放警情持续低发少发[2]。"
+    assert result.verified == result.factual == 2 and not result.unverified and result.reattributed == 2
+    assert [c.n for c in result.citations] == [1, 2] and all(c.verified for c in result.citations)
+    # an item with a fact no source holds, or in its own words, stays unverified
+    made_up = attributor.attribute("1. 全区烟花爆竹违规燃放警情共3起。\n2. 《常州市生活垃圾分类管理条例》由市政府起草")
+    assert len(made_up.unverified) == 2 and not made_up.citations
+
+
 def test_uncited_sentence_with_facts_is_unverified(attributor: Attributor) -> None:
     result = attributor.attribute("条例将于2024年9月1日起施行[1]。条例共五十八条。")
     assert result.unverified == ("条例共五十八条。",)
