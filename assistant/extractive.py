@@ -17,10 +17,10 @@ _NUMBER = re.compile(
     r"[0-9０-９]|[一二两三四五六七八九十百千万亿]+[年月日号个项家名人户元吨亿万%％]|"
     r"今年|明年|去年|昨天|今天"
 )
-# what answers "几号…？", "什么时候…？": a day, not any figure ("约40吨/日的余量" is no day)
+# what answers "几号…？", "什么时候…？": a day or month, not any figure ("约40吨/日的余量" is no day) nor a year alone
+# ("列为2021年立法调研项目" under a question about when the law applies)
 _DAY = re.compile(
-    r"[0-9０-９]{1,4}\s*[年月日号]|[0-9]{4}[-/.][0-9]{1,2}|[一二三四五六七八九十〇零]+[年月日号]|今年|明年|去年|昨天|今天|"
-    r"前天|明天"
+    r"[0-9０-９]{1,2}\s*[月日号]|[0-9]{4}[-/.][0-9]{1,2}|[一二三四五六七八九十]+[月日号]|昨天|今天|前天|明天"
 )
 _NOT_TEXT = re.compile(r"[\W_]+")
 # "一共有多少条？", "几天": the count asked for comes with its unit, and a sentence stating "五十八条" holds it even

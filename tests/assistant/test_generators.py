@@ -426,12 +426,14 @@ def test_extractive_picks_the_date_sentence_and_cites_its_passage(seed_paragraph
 
 def test_extractive_answers_when_with_a_day_not_with_any_figure(seed_paragraphs: list[str]) -> None:
     # "约40吨/日的余量，对市区235个小区实行…" shares 实行 and has figures, but no day: "几号" asks for one
+    # nor a year alone: "列为2021年立法调研项目…" is when it was planned
     passages = [
         _paragraph_with(seed_paragraphs, "条例明确将生活垃圾分为四类"),
+        _paragraph_with(seed_paragraphs, "2021年立法调研项目"),
         _paragraph_with(seed_paragraphs, "2024年9月1日起施行"),
     ]
     best = ExtractiveAnswerer().rank("垃圾分类条例几号开始实行？", passages)[0]
-    assert best.passage == 2 and "9月1日起施行" in best.sentence
+    assert best.passage == 3 and "9月1日起施行" in best.sentence
 
 
 def test_extractive_prefers_numbers_for_how_many_questions(seed_paragraphs: list[str]) -> None:
