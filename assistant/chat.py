@@ -790,7 +790,8 @@ class Assistant:
         count the question asks for, or not confirmed by the generator's second look at its own reply."""
         opts = self.settings.answer
         reason = self._refusal_reason(turn.reply, attribution)
-        if not reason and (unstated := unstated_answer(turn.standalone, attribution.text)):
+        quoted = [c.quote for c in attribution.citations if c.verified]
+        if not reason and (unstated := unstated_answer(turn.standalone, attribution.text, quoted)):
             turn.missing = [unstated]  # "有多少物业公司参加？" — "有物业公司参加": true, and no answer
             return "unanswered"
         if reason or turn.generator == "extractive" or opts.min_confirmed <= 0 or turn.answerable_p is None:

@@ -343,12 +343,24 @@ _STATED_COUNT = re.compile(
 _REPORT_FRAME = re.compile(r"据[^，,。]{0,24}?(?:报道|消息)[，,]?")
 
 
-def unstated_answer(question: str, reply: str) -> str:
-    """What `reply` leaves out of what `question` asks for: "日期" for a day it does not name, "数字" for a count it
-    does not give ("有多少物业公司参加？" — "有物业公司参加"); "" when it states it, or the question asks neither.
+# "比去年增长了多少？": the question asks for a change, which a source states in words of change ("同比增长12%",
+# "下降了3个百分点"); a level ("首次踏上2000亿元台阶") is no answer to it, however the reply words it
+_ASKS_FOR_CHANGE = re.compile(
+    r"(?:增长|增加|提高|提升|下降|减少|上涨|下跌|降低|上升|回落)了?(?:多少|几)|(?:增幅|涨幅|降幅|增速|增长率)(?:是|为|有)?多少"
+)
+_STATES_CHANGE = re.compile(r"[增减涨跌降]|提高|提升|上升|攀升|回落|翻番|翻了|同比|环比")
 
-    A loose check on purpose: any number or time word will do; whether it is the right one is the citations' job.
+
+def unstated_answer(question: str, reply: str, quoted: Sequence[str] = ()) -> str:
+    """What `reply` leaves out of what `question` asks for: "日期" for a day it does not name, "数字" for a count it
+    does not give ("有多少物业公司参加？" — "有物业公司参加"), "增减幅度" for a change its `quoted` spans do not
+    state; "" when it states it, or the question asks for none of these.
+
+    A loose check on purpose: any number, time or change word will do; whether it is the right one is the
+    citations' job.
     """
+    if _ASKS_FOR_CHANGE.search(question) and not any(_STATES_CHANGE.search(q) for q in quoted):
+        return "增减幅度"
     text = _REPORT_FRAME.sub("", normalise(strip_markers(reply)))
     if ASKS_FOR_DAY.search(question):
         said = _STATED_COUNT.search(text) or any(flag == "t" for _, flag in lexicon.pos_tagger().cut(text))

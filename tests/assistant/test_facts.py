@@ -113,3 +113,13 @@ def test_a_verb_jieba_calls_a_place_is_no_name() -> None:
 )
 def test_a_reply_states_the_day_or_count_asked_for(question: str, reply: str, unstated: str) -> None:
     assert unstated_answer(question, reply) == unstated
+
+
+def test_a_change_asked_for_must_be_a_change_the_sources_state() -> None:
+    # the level "首次踏上2000亿元台阶" is no answer to "增长了多少", however the reply words it
+    question = "武高新的规上工业总产值比去年增长了多少？"
+    level = ["2023年，规上工业总产值首次踏上2000亿元台阶。"]
+    assert unstated_answer(question, "规上工业总产值比去年增长了2000亿元[1]。", level) == "增减幅度"
+    growth = ["2023年，规上工业总产值同比增长12.5%。"]
+    assert unstated_answer(question, "规上工业总产值同比增长12.5%[1]。", growth) == ""
+    assert unstated_answer("规上工业总产值是多少？", "首次踏上2000亿元台阶[1]。", level) == ""  # a level asked
