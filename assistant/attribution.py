@@ -112,6 +112,24 @@ class Attributor:
                 return contributing, True
         return cited, False
 
+    def _uncited_sources(self, sentence: str, facts: Facts, closing: Sequence[int]) -> Sequence[int]:
+        """The sources an uncited sentence is checked against, and cited to when they back it, else ().
+
+        The markers that close its paragraph ("…责任。要…整改。要…一批。[1][2]") cover it, as a reader takes them. An
+        item of a list written without markers is cited to the source that holds most of its wording, titles left
+        out: they only name what it is about ("《条例》由市政府起草"), and the rest must be the source's.
+        """
+        if closing:
+            numbers, ok = self.supporting(sentence, facts, closing)
+            if ok:
+                return numbers
+        if LIST_ITEM_START.match(sentence):
+            strict = max(self.min_overlap, UNCITED_MIN_OVERLAP)
+            copied = self.best_source(_TITLES.sub("", sentence), facts, min_overlap=strict)
+            if copied is not None:
+                return (copied,)
+        return ()
+
     def _contributes(self, sentence: str, facts: Facts, n: int) -> bool:
         evidence = self._facts[n]
         return len(missing_facts(facts, evidence)) < facts.count or overlap(sentence, evidence) >= self.min_overlap
@@ -134,7 +152,8 @@ class Attributor:
         unsupported: set[str] = set()
         factual = verified = refusals = moved = 0
         opening = False
-        for s in sentences:
+        closing = _closing_markers(sentences)
+        for i, s in enumerate(sentences):
             if s.separator:
                 parts.append((s, ()))
                 continue
@@ -148,20 +167,12 @@ class Attributor:
                 continue
             facts = facts_of(s.text)
             if not s.cited:
-                # a list the model wrote without its markers: an item that is mostly one source's wording is cited
-                # to that source, verified like any other. Its titles only name what it is about ("《条例》由市政府
-                # 起草"): the wording that must be the source's is the rest
-                copied = (
-                    self.best_source(
-                        _TITLES.sub("", s.text), facts, min_overlap=max(self.min_overlap, UNCITED_MIN_OVERLAP)
-                    )
-                    if LIST_ITEM_START.match(s.text)
-                    else None
-                )
-                if copied is not None:
-                    factual, verified, moved = factual + 1, verified + 1, moved + 1
-                    parts.append((s, (copied,)))
-                    citations.append(self._citation(copied, s.text, facts, True))
+                found = self._uncited_sources(s.text, facts, closing[i])
+                if found:
+                    inherited = set(found) <= set(closing[i])
+                    factual, verified, moved = factual + 1, verified + 1, moved + (not inherited)
+                    parts.append((s, found))
+                    citations.extend(self._citation(n, s.text, facts, True) for n in found)
                     continue
                 if not facts.empty:
                     factual += 1
@@ -214,6 +225,17 @@ class Attributor:
         return Citation.of_span(
             hit.chunk, start, end, n=n, title=hit.title, date=hit.date, verified=verified, sentence=sentence
         )
+
+
+def _closing_markers(sentences: Sequence[AnswerSentence]) -> list[tuple[int, ...]]:
+    """For each sentence, the markers of the next cited sentence of its paragraph (up to a line break), or ()."""
+    closing: list[tuple[int, ...]] = [()] * len(sentences)
+    ahead: tuple[int, ...] = ()
+    for i in range(len(sentences) - 1, -1, -1):
+        s = sentences[i]
+        ahead = () if s.separator else tuple(s.cited) or ahead
+        closing[i] = ahead
+    return closing
 
 
 def overlap(sentence: str, evidence: EvidenceFacts) -> float:

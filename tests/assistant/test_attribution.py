@@ -145,6 +145,18 @@ def test_an_uncited_list_item_in_a_sources_own_words_is_cited_to_it(attributor: 
     assert len(made_up.unverified) == 2 and not made_up.citations
 
 
+def test_the_markers_closing_a_paragraph_cover_its_sentences(attributor: Attributor) -> None:
+    # "…。…。[1][3]": the model cited the paragraph once, at its end; each sentence is checked against those sources
+    result = attributor.attribute("条例将于2024年9月1日起施行。条例共九章、五十八条。[1][3]")
+    assert result.text == "条例将于2024年9月1日起施行[1]。条例共九章、五十八条[1]。"
+    assert result.verified == result.factual == 2 and not result.unverified and result.reattributed == 0
+    # a sentence those sources do not back stays unverified, and a line break ends the paragraph
+    wrong = attributor.attribute("条例共十章。条例共九章、五十八条[1]。")
+    assert wrong.unverified == ("条例共十章。",)
+    broken = attributor.attribute("条例将于2024年9月1日起施行。\n条例共九章、五十八条[1]。")
+    assert broken.unverified == ("条例将于2024年9月1日起施行。",)
+
+
 def test_uncited_sentence_with_facts_is_unverified(attributor: Attributor) -> None:
     result = attributor.attribute("条例将于2024年9月1日起施行[1]。条例共五十八条。")
     assert result.unverified == ("条例共五十八条。",)
