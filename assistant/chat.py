@@ -29,7 +29,7 @@ from assistant.digest import (
 )
 from assistant.events import Event, Final, Progress, Quote, Token
 from assistant.extractive import ExtractiveAnswerer, asked_who, asks_for_credit, credited, posts_of
-from assistant.facts import unmatched_question_facts, unstated_answer
+from assistant.facts import adds_nothing, unmatched_question_facts, unstated_answer
 from assistant.generation import LoopWatch, Messages, ModelCrashed, choice_probs, usage_of
 from assistant.judgements import combined_judgement, confirmation_turns
 from assistant.markers import finished_sentences, renumbered
@@ -791,7 +791,10 @@ class Assistant:
         opts = self.settings.answer
         reason = self._refusal_reason(turn.reply, attribution)
         quoted = [c.quote for c in attribution.citations if c.verified]
-        if not reason and (unstated := unstated_answer(turn.standalone, attribution.text, quoted)):
+        # the question echoed back is no answer; against the question as asked, which a rewrite may have given the
+        # answer's words ("动员谁参与？" → "“警力+物业+网格” 动员谁参与？")
+        unstated = "答案" if adds_nothing(turn.question, attribution.text) else ""
+        if not reason and (unstated := unstated or unstated_answer(turn.standalone, attribution.text, quoted)):
             turn.missing = [unstated]  # "有多少物业公司参加？" — "有物业公司参加": true, and no answer
             return "unanswered"
         if reason or turn.generator == "extractive" or opts.min_confirmed <= 0 or turn.answerable_p is None:

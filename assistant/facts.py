@@ -368,3 +368,14 @@ def unstated_answer(question: str, reply: str, quoted: Sequence[str] = ()) -> st
     if ASKS_FOR_COUNT.search(question):
         return "" if _STATED_COUNT.search(_dates_and_rest(text)[1]) else "数字"
     return ""
+
+
+_WORD_CHAR = re.compile(r"[\u3400-\u9fff0-9A-Za-z]")
+
+
+def adds_nothing(question: str, reply: str) -> bool:
+    """Does `reply` say nothing the question did not ("消失的她原型事件是什么" — "消失的她原型事件是[1]。"): no
+    character of it, besides the report's own day, is new? One new character is an answer ("在E组", "加息四次")."""
+    text = _REPORT_FRAME.sub("", normalise(strip_markers(reply)))
+    said = set(_WORD_CHAR.findall(text))
+    return bool(said) and said <= set(_WORD_CHAR.findall(normalise(question)))

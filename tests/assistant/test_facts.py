@@ -6,7 +6,15 @@ from datetime import date
 
 import pytest
 
-from assistant.facts import evidence_facts, facts_of, home_area, missing_facts, named_entities, unstated_answer
+from assistant.facts import (
+    adds_nothing,
+    evidence_facts,
+    facts_of,
+    home_area,
+    missing_facts,
+    named_entities,
+    unstated_answer,
+)
 
 
 @pytest.mark.parametrize(
@@ -123,3 +131,11 @@ def test_a_change_asked_for_must_be_a_change_the_sources_state() -> None:
     growth = ["2023年，规上工业总产值同比增长12.5%。"]
     assert unstated_answer(question, "规上工业总产值同比增长12.5%[1]。", growth) == ""
     assert unstated_answer("规上工业总产值是多少？", "首次踏上2000亿元台阶[1]。", level) == ""  # a level asked
+
+
+def test_a_reply_that_only_echoes_the_question_adds_nothing() -> None:
+    assert adds_nothing("消失的她原型事件是什么", "消失的她原型事件是[1]。")
+    assert adds_nothing("警物联盟有多少物业公司参加？", "据2024年2月2日的报道，警物联盟有物业公司参加[1]。")
+    assert not adds_nothing("卡塔尔世界杯德国队在哪个组", "卡塔尔世界杯德国队在E组[1]。")  # one new character answers
+    assert not adds_nothing("动员谁参与？", "警力、物业、网格[1]")
+    assert not adds_nothing("什么？", "")  # an empty reply is refused as empty, not here
