@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from assistant.markers import LIST_ITEM_START, strip_markers
 from core import lexicon
-from core.text import ASKS_FOR_COUNT, ASKS_FOR_DAY, CN_NUMERAL, bigrams, normalise, numeral_value
+from core.text import ASKS_FOR_COUNT, ASKS_FOR_DAY, CN_NUMERAL, CN_NUMERAL_CHARS, bigrams, normalise, numeral_value
 from core.types import parse_day
 
 _ARABIC = re.compile(r"\d+(?:\.\d+)?")
@@ -336,8 +336,8 @@ def unmatched_question_facts(
 # a count as replies state it: digits, a run of numerals, or one numeral with its measure word ("六年", "一百多家"),
 # not the 一 of "一般" or "统一"
 _STATED_COUNT = re.compile(
-    r"[0-9０-９]|[零〇一二两三四五六七八九十百千万亿]{2,}|"
-    r"[零〇一二两三四五六七八九十百千万亿](?=[个年月日天号条项家名人户元吨次届批类种所座辆台本册位章款米层岁周倍成期轮场部件处支只块间组])"
+    rf"[0-9０-９]|[{CN_NUMERAL_CHARS}万亿]{{2,}}|"
+    rf"[{CN_NUMERAL_CHARS}万亿](?=[个年月日天号条项家名人户元吨次届批类种所座辆台本册位章款米层岁周倍成期轮场部件处支只块间组])"
 )
 # "据2024年2月2日的报道，……": the day of the report frames the reply and answers nothing it was asked
 _REPORT_FRAME = re.compile(r"据[^，,。]{0,24}?(?:报道|消息)[，,]?")
