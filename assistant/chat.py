@@ -790,13 +790,16 @@ class Assistant:
         count the question asks for, or not confirmed by the generator's second look at its own reply."""
         opts = self.settings.answer
         reason = self._refusal_reason(turn.reply, attribution)
-        quoted = [c.quote for c in attribution.citations if c.verified]
-        # the question echoed back is no answer; against the question as asked, which a rewrite may have given the
-        # answer's words ("动员谁参与？" → "“警力+物业+网格” 动员谁参与？")
-        unstated = "答案" if adds_nothing(turn.question, attribution.text) else ""
-        if not reason and (unstated := unstated or unstated_answer(turn.standalone, attribution.text, quoted)):
-            turn.missing = [unstated]  # "有多少物业公司参加？" — "有物业公司参加": true, and no answer
-            return "unanswered"
+        if not reason:
+            # the day, count or change asked for ("有多少物业公司参加？" — "有物业公司参加": true, and no answer), else
+            # anything: the question echoed back is no answer, told against the question as asked, which a rewrite
+            # may have given the answer's words ("动员谁参与？" → "“警力+物业+网格” 动员谁参与？")
+            quoted = [c.quote for c in attribution.citations if c.verified]
+            unstated = unstated_answer(turn.standalone, attribution.text, quoted)
+            unstated = unstated or ("答案" if adds_nothing(turn.question, attribution.text) else "")
+            if unstated:
+                turn.missing = [unstated]
+                return "unanswered"
         if reason or turn.generator == "extractive" or opts.min_confirmed <= 0 or turn.answerable_p is None:
             return reason
         mark = time.perf_counter()

@@ -210,6 +210,17 @@ def test_a_reply_without_the_day_asked_for_is_withheld_and_says_so(corpus) -> No
     assert not dated.refused
 
 
+def test_a_reply_that_echoes_its_question_is_withheld_naming_what_was_asked(corpus) -> None:
+    def ask(question: str, reply: str):
+        generator = FakeJudgingGenerator([reply], judgements=[0.9])
+        return _assistant(corpus, generator, min_answerable=0.5).ask(question)
+
+    echo = ask("《常州市生活垃圾分类管理条例》发布会由谁召开？", "《常州市生活垃圾分类管理条例》发布会召开[1]。")
+    assert echo.refusal_reason == "unanswered" and "问题问的答案" in echo.text
+    count = ask("《常州市生活垃圾分类管理条例》一共有多少条？", "《常州市生活垃圾分类管理条例》一共有条[1]。")
+    assert count.refusal_reason == "unanswered" and "问题问的数字" in count.text  # the more telling of the two
+
+
 def test_a_confirmed_answer_stands_and_records_the_combined_judgement(corpus) -> None:
     generator = FakeJudgingGenerator([LAW_REPLY], judgements=[0.9, 0.9])
     answer = _assistant(corpus, generator, min_answerable=0.5, min_confirmed=0.5).ask(LAW_Q)
