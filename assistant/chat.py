@@ -667,7 +667,7 @@ class Assistant:
                 return ""  # answered from these, or without the model when it died
         yield Progress("reading", sources=len(sources), found=len(sources))
         if opts.min_answerable <= 0:
-            turn.read, turn.messages = len(sources), answer_messages(turn.asked, sources, today=turn.today)
+            turn.read, turn.messages = len(sources), answer_messages(turn.asked, sources, today=self._prompt_day(turn))
             return ""
         p = self._judged(turn, sources)
         if p is not None and p < opts.min_answerable:
@@ -677,12 +677,12 @@ class Assistant:
 
     def _judged(self, turn: _Turn, sources: list[Source]) -> float | None:
         """The model's probability that `sources` answer the question, which become the answer's prompt."""
-        turn.read, turn.messages = len(sources), answer_messages(turn.asked, sources, today=turn.today)
+        turn.read, turn.messages = len(sources), answer_messages(turn.asked, sources, today=self._prompt_day(turn))
         turn.answerable_p = None
         mark = time.perf_counter()
         try:
             turn.answerable_p = self._answerable(
-                answer_messages(turn.asked, sources, today=turn.today, task=JUDGE_TASK)
+                answer_messages(turn.asked, sources, today=self._prompt_day(turn), task=JUDGE_TASK)
             )
         except ModelCrashed as exc:
             self._gave_up(turn, exc)
@@ -736,6 +736,13 @@ class Assistant:
         turn.reply = "".join(pieces).strip()
         turn.lap("generate", mark)
 
+    def _prompt_day(self, turn: _Turn) -> date | None:
+        """Today's date as the prompt gives it: always, or (`answer.prompt_day` "asked") only for a question that
+        names a time ("去年", "最新", "现在…")."""
+        if self.settings.answer.prompt_day == "asked" and turn.scope is None:
+            return None
+        return turn.today
+
     def _memory_key(self, turn: _Turn) -> str:
         """What identifies this question's work at the model (see assistant.memory); "" when it is not kept: no
         model, sampling, or a confirmation after the answer."""
@@ -751,7 +758,7 @@ class Assistant:
             turn.noted,
         )
         model = getattr(self.generator, "name", type(self.generator).__name__)
-        return memory_key(model, options, answer_messages(turn.asked, sources, today=turn.today))
+        return memory_key(model, options, answer_messages(turn.asked, sources, today=self._prompt_day(turn)))
 
     def _recall(self, turn: _Turn, remembered: Remembered) -> str:
         """The judgement of an earlier question with this prompt; its reply follows in `_generate`."""

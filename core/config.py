@@ -217,6 +217,10 @@ class AnswerSettings(_Group):
     # for the model and in citations; read the question's own time words against the question date, search that
     # period (unfiltered when it holds nothing relevant) and rewrite them to absolute dates
     resolve_dates: bool = True
+    # when the prompt says what day it is: "always", or "asked", only for a question that names a time. Told that
+    # today is years after its sources, the small model is less sure they answer: "asked" answers more questions
+    # about an archive, and also more that the sources cannot answer (both measured in docs/BENCHMARKS.md)
+    prompt_day: Literal["always", "asked"] = "always"
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -221,6 +221,23 @@ def test_annotate_hook_spells_out_relative_dates_for_the_model_and_the_checker(c
     assert answer.citations[0].verified
 
 
+def test_with_prompt_day_asked_only_a_question_naming_a_time_is_told_the_day(corpus) -> None:
+    law = _law(corpus)
+    chunk = next(c for c in corpus[1] if c.article_id == law.id and "昨天上午" in c.text)
+
+    def prompt(question: str, **answer: str) -> str:
+        generator = FakeGenerator(["条例将于2024年9月1日起施行[1]。"])
+        settings = Settings().override({"answer": answer})
+        Assistant(settings, FakeStore(corpus[0]), None, generator).ask(
+            question, question_date="2024-02-05", context=[hit_for(law, chunk)]
+        )
+        return generator.last_messages[-1]["content"]
+
+    assert "今天是2024年2月5日。" in prompt("条例什么时候施行？")  # "always", the default
+    assert "今天是" not in prompt("条例什么时候施行？", prompt_day="asked")
+    assert "今天是2024年2月5日。" in prompt("最新的条例什么时候施行？", prompt_day="asked")
+
+
 def test_reply_that_opens_with_a_refusal_is_a_refusal_even_with_related_facts(corpus) -> None:
     generator = FakeGenerator(["资料中没有找到罚款金额的相关信息。不过，条例将于2024年9月1日起施行[1]。"])
     assistant, _ = _assistant(corpus, generator)
