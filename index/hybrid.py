@@ -261,9 +261,15 @@ class Searcher:
             final = self._recency(final, {i: dates.get(c.article_id, "") for i, c in chunks.items()})
         per_article: dict[str, int] = {}
         chosen: list[int] = []
+        # a news article's lead (its first chunk) says who did what and when: when its article fills its places
+        # with other chunks, the lead, if it was found at all, keeps the last one
+        cap = cfg.max_chunks_per_article
+        leads = {chunks[i].article_id: i for i in final if chunks[i].index == 0} if cap > 1 else {}
         for i in sorted(final, key=lambda i: (-final[i], i)):
             aid = chunks[i].article_id
-            if per_article.get(aid, 0) >= cfg.max_chunks_per_article:
+            taken = per_article.get(aid, 0)
+            lead = leads.get(aid, i)
+            if taken >= cap or (taken == cap - 1 and lead != i and lead not in chosen):
                 continue
             per_article[aid] = per_article.get(aid, 0) + 1
             chosen.append(i)

@@ -43,6 +43,17 @@ def test_chunks_of_one_article_are_capped(settings, store, embedder):
     assert len(hits) == len(set(h.chunk.id for h in hits))
 
 
+def test_an_articles_lead_keeps_the_last_of_its_places(settings, store, embedder):
+    # the lead says who did what and when: found at all, it is not cut for the article's third-best paragraph
+    def ranked(cap: int) -> list[int]:
+        searcher = Searcher(settings.override({"retrieval": {"max_chunks_per_article": cap}}), store, embedder)
+        searcher.sync(progress=False)
+        return [h.chunk.index for h in searcher.search("冠军成绩 补给站 志愿者", k=10) if h.chunk.article_id == "a4"]
+
+    assert ranked(4).index(0) >= 2  # the lead is not among the article's two best paragraphs...
+    assert ranked(2) == [ranked(4)[0], 0]  # ...and takes the second place, after the best one
+
+
 def test_date_and_source_filters(searcher):
     hits = searcher.search("游客 马拉松 幼儿园 安全生产", k=10, date_from="2024-01-01")
     assert hits and {h.chunk.article_id for h in hits} <= {"a1", "a2"}
