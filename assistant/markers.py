@@ -162,6 +162,11 @@ def merge_repeats(sentences: Sequence[AnswerSentence]) -> list[AnswerSentence]:
     return out
 
 
+# the marks that end a sentence, and those that only pause it
+_PAUSE = re.compile(r"[，,、；;：:]")
+_STOP = re.compile(r"[。！？!?]")
+
+
 def with_markers(sentence: str, numbers: Sequence[int]) -> str:
     """`sentence` with "[n]" markers placed before its closing punctuation."""
     if not numbers:
@@ -169,7 +174,10 @@ def with_markers(sentence: str, numbers: Sequence[int]) -> str:
     marks = "".join(f"[{n}]" for n in numbers)
     tail = _TRAILING_PUNCT.search(sentence)
     cut = tail.start() if tail else len(sentence)
-    return sentence[:cut] + marks + sentence[cut:]
+    end = sentence[cut:]
+    if _PAUSE.search(end) and _STOP.search(end):  # "…一批”，[1]。": the comma before the full stop goes
+        end = _PAUSE.sub("", end)
+    return sentence[:cut] + marks + end
 
 
 # a reply that ends mid-sentence, as "…131万辆，[1]" does: its last comma reads as if something were cut off

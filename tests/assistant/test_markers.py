@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.markers import cited_numbers, renumbered, split_answer
+from assistant.markers import cited_numbers, renumbered, split_answer, with_markers
 from core.types import Citation
 
 
@@ -66,3 +66,10 @@ def test_sources_are_renumbered_in_reading_order_after_those_shown_above() -> No
     # the quotation above showed prompt source 2 as [1], and a source this prompt does not hold as [2]
     text, citations, numbers = renumbered("甲[1]。乙[2]。", [_cited(1), _cited(2)], {2: 1}, shown=2)
     assert text == "甲[3]。乙[1]。" and [c.n for c in citations] == [3, 1] and numbers == {2: 1, 1: 3}
+
+
+def test_a_comma_before_the_full_stop_goes_with_the_marker() -> None:
+    # "…一批”，[1]。" from the model: the marker takes the comma's place, the sentence ends once
+    assert with_markers("切实做到“更新改造一批”，。", [1]) == "切实做到“更新改造一批”[1]。"
+    assert with_markers("条例将于9月1日起施行。", [1]) == "条例将于9月1日起施行[1]。"
+    assert with_markers("条例共九章、五十八条，", [1]) == "条例共九章、五十八条[1]，"  # no stop: join_sentences ends it
