@@ -793,8 +793,9 @@ class Assistant:
         return attributor.attribute(text)
 
     def _decide(self, turn: _Turn, attribution: Attribution) -> str:
-        """6. Why the reply is replaced by a refusal ("" to keep it): empty, declined, unverified, without the day or
-        count the question asks for, or not confirmed by the generator's second look at its own reply."""
+        """6. Why the reply is replaced by a refusal ("" to keep it): empty, declined, unverified, without the day,
+        count or change the question asks for or only echoing it, or not confirmed by the generator's second look
+        at its own reply."""
         opts = self.settings.answer
         reason = self._refusal_reason(turn.reply, attribution)
         if not reason:
