@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from core.text import CLOSING_QUOTES, SENTENCE, SENTENCE_ENDS, normalise
+from core.text import CLOSING_QUOTES, FULL_STOPS, SENTENCE, SENTENCE_ENDS, normalise
 from core.types import Citation
 
 _NUM = r"[0-9０-９]{1,3}"
@@ -162,9 +162,10 @@ def merge_repeats(sentences: Sequence[AnswerSentence]) -> list[AnswerSentence]:
     return out
 
 
-# the marks that end a sentence, and those that only pause it
-_PAUSE = re.compile(r"[，,、；;：:]")
-_STOP = re.compile(r"[。！？!?]")
+# the marks that only pause a sentence, and those that end it
+_PAUSES = "，,、；;：:"
+_PAUSE = re.compile(f"[{_PAUSES}]")
+_STOP = re.compile(f"[{FULL_STOPS}]")
 
 
 def with_markers(sentence: str, numbers: Sequence[int]) -> str:
@@ -181,7 +182,7 @@ def with_markers(sentence: str, numbers: Sequence[int]) -> str:
 
 
 # a reply that ends mid-sentence, as "…131万辆，[1]" does: its last comma reads as if something were cut off
-_ENDS_OPEN = re.compile(r"[，,、；;：:]((?:\[\d+\])*)$")
+_ENDS_OPEN = re.compile(rf"[{_PAUSES}]((?:\[\d+\])*)$")
 
 
 def join_sentences(parts: Sequence[tuple[AnswerSentence, Sequence[int]]]) -> str:
