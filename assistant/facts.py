@@ -343,6 +343,11 @@ _STATED_COUNT = re.compile(
 _REPORT_FRAME = re.compile(r"据[^，,。]{0,24}?(?:报道|消息)[，,]?")
 
 
+def _claimed(reply: str) -> str:
+    """What a reply says, as the checks of what it states read it: no markers, no report frame."""
+    return _REPORT_FRAME.sub("", normalise(strip_markers(reply)))
+
+
 # "比去年增长了多少？": the question asks for a change, which a source states in words of change ("同比增长12%",
 # "下降了3个百分点"); a level ("首次踏上2000亿元台阶") is no answer to it, however the reply words it
 _ASKS_FOR_CHANGE = re.compile(
@@ -361,7 +366,7 @@ def unstated_answer(question: str, reply: str, quoted: Sequence[str] = ()) -> st
     """
     if _ASKS_FOR_CHANGE.search(question) and not any(_STATES_CHANGE.search(q) for q in quoted):
         return "增减幅度"
-    text = _REPORT_FRAME.sub("", normalise(strip_markers(reply)))
+    text = _claimed(reply)
     if ASKS_FOR_DAY.search(question):
         said = _STATED_COUNT.search(text) or any(flag == "t" for _, flag in lexicon.pos_tagger().cut(text))
         return "" if said else "日期"
@@ -376,6 +381,5 @@ _WORD_CHAR = re.compile(r"[\u3400-\u9fff0-9A-Za-z]")
 def adds_nothing(question: str, reply: str) -> bool:
     """Does `reply` say nothing the question did not ("消失的她原型事件是什么" — "消失的她原型事件是[1]。"): no
     character of it, besides the report's own day, is new? One new character is an answer ("在E组", "加息四次")."""
-    text = _REPORT_FRAME.sub("", normalise(strip_markers(reply)))
-    said = set(_WORD_CHAR.findall(text))
+    said = set(_WORD_CHAR.findall(_claimed(reply)))
     return bool(said) and said <= set(_WORD_CHAR.findall(normalise(question)))
