@@ -224,7 +224,7 @@ def rule_rewrite(question: str, history: History, corpus: Corpus | None = None) 
             if det + head in q and bare.endswith(head):
                 return q.replace(det + head, phrase, 1)
     found = _pronoun_at(q, (*_STANDALONE, *_DETERMINERS))
-    return _replaced(q, found[0], found[0] + len(found[1]), phrase) if found else f"{phrase} {q}"
+    return _replaced(q, *found, phrase) if found else f"{phrase} {q}"
 
 
 def ellipsis_rewrite(question: str, history: History) -> str:
@@ -257,14 +257,14 @@ def person_rewrite(question: str, history: History) -> str:
     q = question.strip()
     found = _pronoun_at(q, _PERSONAL)
     person = salient_person(history) if found else ""
-    return _replaced(q, found[0], found[0] + len(found[1]), person) if found and person and person not in q else ""
+    return _replaced(q, *found, person) if found and person and person not in q else ""
 
 
-def _pronoun_at(question: str, pronouns: Sequence[str]) -> tuple[int, str] | None:
-    """Where the first of `pronouns` that `question` holds stands (not inside "其他", "因此" and the like), and
-    which it is; None when it holds none."""
+def _pronoun_at(question: str, pronouns: Sequence[str]) -> tuple[int, int] | None:
+    """Where (start, end) the first of `pronouns` that `question` holds stands, not inside "其他", "因此" and the
+    like; None when it holds none."""
     masked = _NOT_PRONOUNS.sub(lambda m: "\0" * len(m.group(0)), question)  # keep offsets, hide "其他" etc.
-    return next(((at, p) for p in pronouns if (at := masked.find(p)) >= 0), None)
+    return next(((at, at + len(p)) for p in pronouns if (at := masked.find(p)) >= 0), None)
 
 
 def ordinal_rewrite(question: str, history: History) -> str:
