@@ -94,7 +94,7 @@ def bylines_text(name: str, listed: Sequence[tuple[Article, int]], total: int) -
     head = (
         f"{name}是记者，资料中署名{name}的报道共 {total} 篇" if reporter else f"资料中署名{name}摄影的报道共 {total} 篇"
     )
-    more = f"，以下是最新的 {len(listed)} 篇" if total > len(listed) else ""
+    more = _newest_of(total, len(listed))
     lines = [f"{head}{more}："] + [f"{i}. {article.title}[{n}]" for i, (article, n) in enumerate(listed, start=1)]
     return "\n".join(lines)
 
@@ -172,10 +172,7 @@ def digest_text(headlines: Sequence[Headline], total: int, period: str, start: i
     if not headlines:
         return f"{period}的 {total} 篇报道都已列出。"
     last = start + len(headlines) - 1
-    if start > 1:
-        more = f"，以下是第 {start}–{last} 篇"
-    else:
-        more = f"，以下是最新的 {len(headlines)} 篇" if total > len(headlines) else ""
+    more = f"，以下是第 {start}–{last} 篇" if start > 1 else _newest_of(total, len(headlines))
     lines = [f"{period}的报道共 {total} 篇{more}："]
     days = len({h.article.date for h in headlines}) > 1 or period != _day_of(headlines[0].article)
     shown = ""
@@ -185,6 +182,11 @@ def digest_text(headlines: Sequence[Headline], total: int, period: str, start: i
             lines.append(f"{_day_of(h.article)}：")
         lines.append(f"{i}. {h.article.title}[{h.citation.n}]")
     return "\n".join(lines)
+
+
+def _newest_of(total: int, shown: int) -> str:
+    """ "，以下是最新的 10 篇" after a list's count, when it shows fewer than it counts."""
+    return f"，以下是最新的 {shown} 篇" if total > shown else ""
 
 
 def _day_of(article: Article) -> str:
