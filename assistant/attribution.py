@@ -2,7 +2,8 @@
 
 A sentence counts as supported by a passage when every checkable fact in it (numbers, dates, quoted titles,
 person/place/organisation names) appears in the passage and enough of its wording does too. A citation that
-fails is moved to another numbered passage that passes; when none does, it stays but is marked unverified.
+fails is moved to another numbered passage that passes; when none does, it stays but is marked unverified. A model's
+sentence that adds to the question mostly words none of the passages it read holds is unverified wherever it points.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from functools import cached_property
 
 from assistant.facts import (
     FACT_KINDS,
+    WORDING_KIND,
     EvidenceFacts,
     Facts,
     evidence_facts,
@@ -22,6 +24,7 @@ from assistant.facts import (
     joint_evidence,
     missing_facts,
     missing_kinds,
+    unread_words,
 )
 from assistant.markers import (
     LIST_ITEM_START,
@@ -32,7 +35,7 @@ from assistant.markers import (
     split_answer,
     strip_markers,
 )
-from assistant.prompts import echoes_sources, is_refusal
+from assistant.prompts import ANSWER_SYSTEM, ANSWER_TASK, echoes_sources, is_refusal
 from core.text import bigrams, normalise, sentence_spans
 from core.types import Citation, Hit
 
@@ -40,6 +43,8 @@ from core.types import Citation, Hit
 # cited sentence needs (the model named no source, so the wording alone must tell which)
 UNCITED_MIN_OVERLAP = 0.6
 _TITLES = re.compile(r"《[^》]{1,40}》")
+# the answer prompt's own words ("资料", "信息", "报道"…): a reply that speaks of its sources in them claims nothing
+_PROMPT = bigrams(normalise(ANSWER_SYSTEM + ANSWER_TASK))
 
 
 @dataclass(frozen=True)
@@ -82,9 +87,13 @@ class _Check:
 class Attributor:
     """Checks the sentences of a reply against numbered evidence; build once per answer."""
 
-    def __init__(self, evidence: Sequence[Evidence], *, min_overlap: float = 0.3) -> None:
+    def __init__(self, evidence: Sequence[Evidence], *, min_overlap: float = 0.3, asked: str = "") -> None:
+        """`asked`: the question a model's reply answers (as asked, and standalone); its words are the reply's to
+        use, and most of what the reply adds to them must be words of the sources. "" checks no such thing (a
+        quotation copies its sources)."""
         self.evidence = {e.n: e for e in evidence}
         self.min_overlap = min_overlap
+        self._asked = bigrams(normalise(asked)) | _PROMPT if asked else None
         self._facts = {e.n: evidence_facts(e.full_text, e.hit.date, e.hit.source, e.lead_day) for e in evidence}
 
     def check(self, sentence: str, facts: Facts, numbers: Sequence[int], *, min_overlap: float = 0.0) -> _Check:
@@ -166,23 +175,25 @@ class Attributor:
                 parts.append((s, ()))  # "乔俊杰提了以下要求：" introduces the list after it and says nothing itself
                 continue
             facts = facts_of(s.text)
+            made_up = self._made_up(s.text)
             if not s.cited:
-                found = self._uncited_sources(s.text, facts, closing[i])
+                found = () if made_up else self._uncited_sources(s.text, facts, closing[i])
                 if found:
                     inherited = set(found) <= set(closing[i])
                     factual, verified, moved = factual + 1, verified + 1, moved + (not inherited)
                     parts.append((s, found))
                     citations.extend(self._citation(n, s.text, facts, True) for n in found)
                     continue
-                if not facts.empty:
+                if not facts.empty or made_up:
                     factual += 1
                     unverified.append(s.text)
-                    unsupported.update(self._unsupported(facts))
+                    unsupported.update(self._unsupported(facts, made_up))
                 parts.append((s, ()))
                 continue
             factual += 1
-            if s.marker_as_number or echoes_sources(s.text):
-                # it lost the very number it is about, or it is a source's date line copied: nothing backs it
+            if s.marker_as_number or echoes_sources(s.text) or made_up:
+                # it lost the very number it is about, or it is a source's date line copied, or what it says is in
+                # no source: nothing backs it
                 numbers, ok = s.cited, False
             else:
                 numbers, ok = self.supporting(s.text, facts, s.cited)
@@ -194,7 +205,7 @@ class Attributor:
                 verified += 1
             else:
                 unverified.append(s.text)
-                unsupported.update(self._unsupported(facts))
+                unsupported.update(self._unsupported(facts, made_up))
             parts.append((s, numbers))
             citations.extend(self._citation(n, s.text, facts, ok) for n in numbers)
         return Attribution(
@@ -207,17 +218,24 @@ class Attributor:
             opening,
             moved,
             dropped,
-            tuple(kind for kind in FACT_KINDS if kind in unsupported),
+            tuple(kind for kind in (*FACT_KINDS, WORDING_KIND) if kind in unsupported),
         )
 
     @cached_property
     def _all(self) -> EvidenceFacts | None:
-        """What all the sources vouch for together: wanted only when a sentence fails."""
+        """What all the sources vouch for together: for a sentence that fails, and for what a reply may say."""
         return joint_evidence(list(self._facts.values())) if self._facts else None
 
-    def _unsupported(self, facts: Facts) -> tuple[str, ...]:
-        """The kinds of fact in `facts` that none of the sources holds."""
-        return missing_kinds(facts, self._all) if self._all is not None else ()
+    def _unsupported(self, facts: Facts, made_up: bool = False) -> tuple[str, ...]:
+        """The kinds of fact in `facts` that none of the sources holds, and the wording when it is `made_up`."""
+        kinds = missing_kinds(facts, self._all) if self._all is not None else ()
+        return (*kinds, WORDING_KIND) if made_up else kinds
+
+    def _made_up(self, sentence: str) -> bool:
+        """Does a reply's sentence add to the question mostly words that no source holds (facts.unread_words)?"""
+        if self._asked is None or self._all is None:
+            return False
+        return bool(unread_words(sentence, self._asked, self._all.bigrams))
 
     def _citation(self, n: int, sentence: str, facts: Facts, verified: bool) -> Citation:
         hit = self.evidence[n].hit

@@ -784,7 +784,8 @@ class Assistant:
         # the model's reply may cite only what it read; the quotation, any passage
         model_reply = text is None and turn.read and turn.generator != "extractive"
         evidence = turn.evidence[: turn.read] if model_reply else turn.evidence
-        attributor = Attributor(evidence, min_overlap=self.settings.answer.min_support_overlap)
+        asked = f"{turn.question}\n{turn.asked}" if model_reply else ""  # the words the reply may take from it
+        attributor = Attributor(evidence, min_overlap=self.settings.answer.min_support_overlap, asked=asked)
         text = turn.reply if text is None else text
         if turn.anchor_text:  # the passages are about the asked part; the anchor's names are the question's
             text = without_anchor(text, turn.anchor_text)

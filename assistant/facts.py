@@ -299,6 +299,8 @@ def missing_facts(facts: Facts, evidence: EvidenceFacts) -> list[str]:
 
 # what a reader calls each kind of checkable fact
 FACT_KINDS = ("数字", "日期", "名称")
+# what a reader calls the words of a claim no source holds (unread_words)
+WORDING_KIND = "说法"
 
 
 def missing_kinds(facts: Facts, evidence: EvidenceFacts) -> tuple[str, ...]:
@@ -376,6 +378,31 @@ def unstated_answer(question: str, reply: str, quoted: Sequence[str] = ()) -> st
 
 
 _WORD_CHAR = re.compile(r"[\u3400-\u9fff0-9A-Za-z]")
+
+
+_CONTENT_WORD = re.compile(r"[\u3400-\u9fff]{2,}")
+_CONTENT_FLAGS = ("n", "v", "a")  # nouns, verbs, adjectives (names, verbal nouns… included): what a claim is made of
+
+
+def content_words(sentence: str) -> tuple[str, ...]:
+    """The words a sentence's claim is made of: Chinese nouns, verbs and adjectives of ≥ 2 characters (jieba's
+    tags), markers, report frame and list numbering left out."""
+    text = _claimed(LIST_ITEM_START.sub("", sentence))
+    tagged = lexicon.pos_tagger().cut(text)
+    return tuple(w for w, flag in tagged if flag.startswith(_CONTENT_FLAGS) and _CONTENT_WORD.fullmatch(w))
+
+
+def unread_words(sentence: str, asked: frozenset[str], read: frozenset[str]) -> tuple[str, ...]:
+    """The words `sentence` adds to the question that the model never read, when they are most of what it adds;
+    else ().
+
+    `asked` and `read` are the character bigrams of the question and of the passages the model read.
+    "违反了垃圾分类条例将面临罚款" after "违反了会怎么样？": the one word it adds, 罚款, is in no source. A reply may
+    frame its answer in a word of its own ("…的故事", "收运方式为…"); its substance must come from what it read.
+    """
+    added = [w for w in content_words(sentence) if not bigrams(w) <= asked]
+    unread = tuple(w for w in added if not bigrams(w) <= read)
+    return unread if len(unread) * 2 > len(added) else ()
 
 
 def adds_nothing(question: str, reply: str) -> bool:

@@ -182,6 +182,40 @@ def test_the_kinds_of_fact_no_source_holds_are_named(attributor: Attributor, rep
     assert result.unsupported == kinds
 
 
+def _asked(question: str) -> Attributor:
+    evidence = [Evidence(1, _hit("law", LAW, "《常州市生活垃圾分类管理条例》9月1日起施行"))]
+    return Attributor(evidence, asked=question)
+
+
+@pytest.mark.parametrize(
+    ("question", "reply", "verified"),
+    [
+        # all it adds to the question is a word no source holds
+        ("违反了垃圾分类条例会怎么样？", "违反了垃圾分类条例将面临罚款[1]。", False),
+        ("该条例哪天施行？", "该条例将于2024年9月1日起施行，违者将被处以罚款[1]。", False),
+        # the question's own words are the reply's to use, whether a source has them or not
+        ("垃圾分类条例几号开始实行？", "垃圾分类条例将于2024年9月1日开始实行[1]。", True),
+        # a word of its own framing the source's wording is no claim of its own
+        ("条例的内容是什么？", "条例共九章、五十八条，明确了各级政府及相关部门的职责等方面[1]。", True),
+        # the prompt's words: the reply speaks of its sources
+        ("条例共有多少条？", "根据资料提供的信息，条例共九章、五十八条[1]。", True),
+    ],
+)
+def test_most_of_what_a_reply_adds_to_the_question_must_be_words_it_read(
+    question: str, reply: str, verified: bool
+) -> None:
+    result = _asked(question).attribute(reply)
+    assert (not result.unverified) is verified, result
+    assert result.unsupported == (() if verified else ("说法",))
+
+
+def test_a_quotation_is_not_checked_against_a_question() -> None:
+    result = Attributor([Evidence(1, _hit("law", LAW, "《常州市生活垃圾分类管理条例》"))]).attribute(
+        "违反了垃圾分类条例将面临罚款[1]。"
+    )
+    assert not result.unverified  # without `asked` only facts and wording count: the model's replies get both
+
+
 def test_name_not_in_the_source_fails_verification(attributor: Attributor) -> None:
     result = attributor.attribute("《南京市生活垃圾分类管理条例》将于2024年9月1日起施行[1]。")
     assert result.unverified and not any(c.verified for c in result.citations)

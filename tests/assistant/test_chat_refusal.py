@@ -304,6 +304,18 @@ def test_a_withheld_reply_says_what_kind_of_fact_it_made_up_without_repeating_it
     assert "98" not in answer.text
 
 
+def test_a_reply_whose_answer_is_a_word_of_no_source_is_withheld(corpus) -> None:
+    # the sample page says nothing of fines: "罚款" is all the reply adds to the question, and the model made it up
+    made_up = "违反《常州市生活垃圾分类管理条例》将面临罚款[1]。"
+    answer = _assistant(corpus, FakeGenerator([made_up])).ask("违反《常州市生活垃圾分类管理条例》会怎么样？")
+    assert answer.refused and answer.refusal_reason == "unverified", answer.refusal_reason
+    assert answer.text.startswith("模型写出的回答里有原文中没有的说法，所以没有显示。"), answer.text
+    assert "罚款" not in answer.text
+    stated = "《常州市生活垃圾分类管理条例》将于2024年9月1日起施行[1]。"  # its words are the page's
+    answer = _assistant(corpus, FakeGenerator([stated])).ask("违反《常州市生活垃圾分类管理条例》会怎么样？")
+    assert not answer.refused and answer.text == stated
+
+
 def test_the_refusal_names_the_kinds_it_is_given_or_keeps_its_general_reason() -> None:
     from assistant.prompts import REFUSALS, refusal_text
 
