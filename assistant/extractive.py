@@ -62,7 +62,8 @@ _CREDIT_FRAME = re.compile(r"记者|报道|文章|稿件|新闻|照片|图片")
 # "乔俊杰是谁？", "盛世麟担任什么职务？": news gives a person's posts right before the name where it introduces them
 # ("市委常委、区委书记、武进国家高新区党工委书记乔俊杰专题调研…"), and that sentence says who they are
 _ASKS_WHO = re.compile(
-    r"(?P<name>[\u4e00-\u9fff·]{2,8}?)(?:是谁|是什么人|是何人|是干什么的|是做什么的|担任什么|什么职务|的职务|什么身份|的身份)"
+    r"(?P<name>[\u4e00-\u9fff·]{2,8}?)(?:是谁|是什么人|是何人|是干什么的|是做什么的|担任什么|现任什么|"
+    r"(?:是|任)?什么(?:职务|职位|身份)|的(?:职务|职位|身份))"
 )
 _POST = (
     "书记|长|主任|委员|常委|主席|经理|总监|董事|代表|记者|编辑|教授|院士|专家|负责人|民警|医生|教师|老师|创始人|冠军"

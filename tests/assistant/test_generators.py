@@ -490,7 +490,14 @@ def test_extractive_quotes_the_sentence_with_the_quantity_asked_for(sample_chunk
 def test_extractive_quotes_who_a_person_is_where_the_news_gives_their_posts(sample_chunks) -> None:
     """ "乔俊杰是谁？" quoted "乔俊杰充分肯定了武高新2023年度的整体工作。", the first sentence naming him."""
     passages = [_paragraph_with(sample_chunks, "充分肯定"), _paragraph_with(sample_chunks, "党工委书记乔俊杰")]
-    for question in ("乔俊杰是谁？", "乔俊杰担任什么职务？"):
+    # "是什么职务" once read the name as "乔俊杰是", and quoted the first sentence naming him
+    for question in (
+        "乔俊杰是谁？",
+        "乔俊杰担任什么职务？",
+        "乔俊杰是什么职务？",
+        "乔俊杰的职务是什么？",
+        "乔俊杰是什么身份？",
+    ):
         best = ExtractiveAnswerer().rank(question, passages)[0]
         assert best.passage == 2 and "区委书记、武进国家高新区党工委书记乔俊杰" in best.sentence, question
     assert ExtractiveAnswerer().rank("乔俊杰肯定了什么？", passages)[0].passage == 1  # not asked who he is
@@ -504,6 +511,7 @@ def test_the_posts_a_sentence_gives_before_a_name() -> None:
     assert posts_of("乔俊杰", "乔俊杰充分肯定了武高新2023年度的整体工作。") == ""
     assert posts_of("李皓", "区领导李皓、孙益锋参加活动。") == ""  # 领导 is no post the list knows
     assert asked_who("乔俊杰是谁？") == ("乔俊杰",) and asked_who("李皓担任什么职务？") == ("李皓",)
+    assert asked_who("李皓是什么职务？") == ("李皓",) and asked_who("李皓现任什么职位？") == ("李皓",)
     assert asked_who("乔俊杰调研了哪里？") == () and asked_who("龙城实验室的主任是谁？") == ()
 
 
