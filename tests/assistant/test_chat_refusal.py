@@ -296,22 +296,35 @@ def test_first_read_needs_the_best_passages_first() -> None:
 # --- the reply withheld ------------------------------------------------------------------------------------------
 
 
-def test_a_withheld_reply_says_what_kind_of_fact_it_made_up_without_repeating_it(corpus) -> None:
-    made_up = "《常州市生活垃圾分类管理条例》共九章、五十八条，共98条[1]。"
-    answer = _assistant(corpus, FakeGenerator([made_up])).ask("《常州市生活垃圾分类管理条例》一共有多少条？")
+@pytest.mark.parametrize(
+    ("question", "made_up", "kind", "claim"),
+    [
+        (
+            "《常州市生活垃圾分类管理条例》一共有多少条？",
+            "《常州市生活垃圾分类管理条例》共九章、五十八条，共98条[1]。",
+            "数字",
+            "98",
+        ),
+        # the sample page says nothing of fines: "罚款" is all the reply adds to the question
+        (
+            "违反《常州市生活垃圾分类管理条例》会怎么样？",
+            "违反《常州市生活垃圾分类管理条例》将面临罚款[1]。",
+            "说法",
+            "罚款",
+        ),
+    ],
+)
+def test_a_withheld_reply_says_what_kind_of_claim_it_made_up_without_repeating_it(
+    corpus, question: str, made_up: str, kind: str, claim: str
+) -> None:
+    answer = _assistant(corpus, FakeGenerator([made_up])).ask(question)
     assert answer.refused and answer.refusal_reason == "unverified", answer.refusal_reason
-    assert answer.text.startswith("模型写出的回答里有原文中没有的数字，所以没有显示。"), answer.text
-    assert "98" not in answer.text
+    assert answer.text.startswith(f"模型写出的回答里有原文中没有的{kind}，所以没有显示。"), answer.text
+    assert claim not in answer.text
 
 
-def test_a_reply_whose_answer_is_a_word_of_no_source_is_withheld(corpus) -> None:
-    # the sample page says nothing of fines: "罚款" is all the reply adds to the question, and the model made it up
-    made_up = "违反《常州市生活垃圾分类管理条例》将面临罚款[1]。"
-    answer = _assistant(corpus, FakeGenerator([made_up])).ask("违反《常州市生活垃圾分类管理条例》会怎么样？")
-    assert answer.refused and answer.refusal_reason == "unverified", answer.refusal_reason
-    assert answer.text.startswith("模型写出的回答里有原文中没有的说法，所以没有显示。"), answer.text
-    assert "罚款" not in answer.text
-    stated = "《常州市生活垃圾分类管理条例》将于2024年9月1日起施行[1]。"  # its words are the page's
+def test_a_reply_in_the_sources_words_is_shown_whatever_the_question_asks(corpus) -> None:
+    stated = "《常州市生活垃圾分类管理条例》将于2024年9月1日起施行[1]。"
     answer = _assistant(corpus, FakeGenerator([stated])).ask("违反《常州市生活垃圾分类管理条例》会怎么样？")
     assert not answer.refused and answer.text == stated
 
