@@ -38,6 +38,10 @@ _LEADING_REFERENCE = re.compile(
     r"\s*(?:(?:提到|显示|指出|所述|称|记载)\s*[，,：:]?|[，,：:])\s*"
 )
 
+# the same inside a sentence ("这些要求都是根据资料[1]、[2]、[3]中的内容提出来的"): the markers cite the sentence, and
+# the source word stays, which stripping the markers alone would leave as "资料、、中"
+_NAMED_SOURCES = re.compile(rf"(?<=资料|来源|文档)\s*{_ONE_MARKER}(?:\s*(?:和|、|及|与|以及|，|,)\s*{_ONE_MARKER})+")
+
 
 @dataclass(frozen=True)
 class AnswerSentence:
@@ -131,7 +135,7 @@ def split_answer(text: str, valid: Sequence[int] | None = None) -> list[AnswerSe
             numbers += [n for n in _ints(named.group(0)) if n not in numbers]
             body = body[named.end() :]
         numbers = [n for n in numbers if valid is None or n in valid]
-        clean = MARKERS.sub("", body).strip()
+        clean = MARKERS.sub("", _NAMED_SOURCES.sub("", body)).strip()
         if clean:
             sentences.append(
                 AnswerSentence(clean, tuple(numbers), marker_as_number=bool(_MARKER_AS_NUMBER.search(body)))

@@ -52,6 +52,16 @@ def test_a_reference_to_the_source_is_not_left_in_the_sentence(reference: str) -
     assert [(s.text, s.cited) for s in split_answer(reference + "条例共五十八条。")] == [("条例共五十八条。", (2,))]
 
 
+def test_sources_named_inside_a_sentence_leave_their_word_and_cite_it() -> None:
+    """A list of the model's ended "这些要求都是根据资料[1]、[2]、[3]、[4]中…", shown as "资料、、、中"."""
+    reply = "这些要求都是根据资料[1]、[2]、[3]和[4]中的内容提出来的。"
+    assert [(s.text, s.cited) for s in split_answer(reply)] == [
+        ("这些要求都是根据资料中的内容提出来的。", (1, 2, 3, 4))
+    ]
+    # markers after anything else than a source word are only stripped
+    assert split_answer("条例共五十八条[1]、九章[2]。")[0].text == "条例共五十八条、九章。"
+
+
 def test_cited_numbers_order_and_ranges() -> None:
     assert cited_numbers("甲[2]乙[1,2]丙【3】丁[4-5]") == [2, 1, 3, 4, 5]
 
