@@ -24,6 +24,7 @@ from assistant.facts import (
     joint_evidence,
     missing_facts,
     missing_kinds,
+    name_supported,
     unread_words,
 )
 from assistant.markers import (
@@ -87,14 +88,24 @@ class _Check:
 class Attributor:
     """Checks the sentences of a reply against numbered evidence; build once per answer."""
 
-    def __init__(self, evidence: Sequence[Evidence], *, min_overlap: float = 0.3, asked: str = "") -> None:
+    def __init__(
+        self,
+        evidence: Sequence[Evidence],
+        *,
+        min_overlap: float = 0.3,
+        asked: str = "",
+        subjects: Sequence[str] = (),
+    ) -> None:
         """`asked`: the question a model's reply answers (as asked, and standalone); its words are the reply's to
         use, and most of what the reply adds to them must be words of the sources. "" checks no such thing (a
-        quotation copies its sources)."""
+        quotation copies its sources). `subjects`: the names the question asks about ("乔俊杰提了哪些要求？"); a
+        sentence is backed only by sources whose articles, as far as they were read, name one of them."""
         self.evidence = {e.n: e for e in evidence}
         self.min_overlap = min_overlap
         self._asked = bigrams(normalise(asked)) | _PROMPT if asked else None
+        self._subjects = tuple(subjects)
         self._facts = {e.n: evidence_facts(e.full_text, e.hit.date, e.hit.source, e.lead_day) for e in evidence}
+        self._on_subject: dict[str, bool] = {}  # article id -> whether its passages name a subject
 
     def check(self, sentence: str, facts: Facts, numbers: Sequence[int], *, min_overlap: float = 0.0) -> _Check:
         """Do the sources `numbers` together support `sentence` (sharing `min_overlap` of it, else the default)?"""
@@ -103,7 +114,22 @@ class Attributor:
         parts = [self._facts[n] for n in numbers]
         joined = parts[0] if len(parts) == 1 else joint_evidence(parts)
         score = overlap(sentence, joined)
-        return _Check(not missing_facts(facts, joined) and score >= (min_overlap or self.min_overlap), score)
+        ok = not missing_facts(facts, joined) and score >= (min_overlap or self.min_overlap)
+        return _Check(ok and self._about_subjects(numbers), score)
+
+    def _about_subjects(self, numbers: Sequence[int]) -> bool:
+        """Does one of the articles of sources `numbers` name one of the question's subjects, in the passages of it
+        that were read (titles included)? Always, when the question names none."""
+        if not self._subjects:
+            return True
+        return any(self._names_subject(self.evidence[n].hit.chunk.article_id) for n in numbers)
+
+    def _names_subject(self, article_id: str) -> bool:
+        if article_id not in self._on_subject:
+            read = [self._facts[n] for n, e in self.evidence.items() if e.hit.chunk.article_id == article_id]
+            joined = joint_evidence(read)
+            self._on_subject[article_id] = any(name_supported(name, joined) for name in self._subjects)
+        return self._on_subject[article_id]
 
     def supporting(self, sentence: str, facts: Facts, cited: Sequence[int]) -> tuple[Sequence[int], bool]:
         """The cited sources that back `sentence`, and whether they do.
@@ -184,7 +210,7 @@ class Attributor:
                     parts.append((s, found))
                     citations.extend(self._citation(n, s.text, facts, True) for n in found)
                     continue
-                if not facts.empty or made_up:
+                if not facts.empty or made_up or LIST_ITEM_START.match(s.text):  # a list's item is a claim
                     factual += 1
                     unverified.append(s.text)
                     unsupported.update(self._unsupported(facts, made_up))

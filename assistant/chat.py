@@ -29,7 +29,7 @@ from assistant.digest import (
 )
 from assistant.events import Event, Final, Progress, Quote, Token
 from assistant.extractive import ExtractiveAnswerer, asked_who, asks_for_credit, credited, posts_of
-from assistant.facts import adds_nothing, unmatched_question_facts, unstated_answer
+from assistant.facts import adds_nothing, facts_of, unmatched_question_facts, unstated_answer
 from assistant.generation import LoopWatch, Messages, ModelCrashed, choice_probs, usage_of
 from assistant.judgements import combined_judgement, confirmation_turns
 from assistant.markers import finished_sentences, renumbered
@@ -784,8 +784,11 @@ class Assistant:
         # the model's reply may cite only what it read; the quotation, any passage
         model_reply = text is None and turn.read and turn.generator != "extractive"
         evidence = turn.evidence[: turn.read] if model_reply else turn.evidence
+        opts = self.settings.answer
         asked = f"{turn.question}\n{turn.asked}" if model_reply else ""  # the words the reply may take from it
-        attributor = Attributor(evidence, min_overlap=self.settings.answer.min_support_overlap, asked=asked)
+        # the names it asks about (not an anchor's: "A发生当天，B？" is answered from B's passages)
+        subjects = facts_of(turn.standalone).names if model_reply and opts.question_facts == "names" else ()
+        attributor = Attributor(evidence, min_overlap=opts.min_support_overlap, asked=asked, subjects=subjects)
         text = turn.reply if text is None else text
         if turn.anchor_text:  # the passages are about the asked part; the anchor's names are the question's
             text = without_anchor(text, turn.anchor_text)

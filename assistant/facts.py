@@ -279,7 +279,8 @@ def _falls_on(want: tuple[int | None, int, int | None], day: tuple[int, int, int
     return month == day[1] and year in (None, day[0]) and d in (None, day[2])
 
 
-def _name_supported(name: str, evidence: EvidenceFacts) -> bool:
+def name_supported(name: str, evidence: EvidenceFacts) -> bool:
+    """Does `evidence` name `name`: as written, as the area its paper calls 我区/本市, or a place without its suffix?"""
     if name in evidence.text or name in evidence.areas:
         return True
     # "常州市" is supported by "常州"
@@ -293,7 +294,7 @@ def missing_facts(facts: Facts, evidence: EvidenceFacts) -> list[str]:
         for y, m, d in facts.dates
         if not _date_supported((y, m, d), evidence) and not _is_report_date((y, m, d), facts, evidence)
     ]
-    missing += [n for n in facts.names if not _name_supported(n, evidence)]
+    missing += [n for n in facts.names if not name_supported(n, evidence)]
     return missing
 
 
@@ -331,7 +332,7 @@ def unmatched_question_facts(
     wanted = set(facts.numbers) | {str(x) for ymd in facts.dates for x in ymd if x is not None}
     missing = sorted(n for n in wanted if n not in known)
     if names:
-        missing += [n for n in facts.names if not _name_supported(n, evidence)]
+        missing += [n for n in facts.names if not name_supported(n, evidence)]
     return missing
 
 

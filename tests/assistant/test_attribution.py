@@ -209,6 +209,30 @@ def test_most_of_what_a_reply_adds_to_the_question_must_be_words_it_read(
     assert result.unsupported == (() if verified else ("说法",))
 
 
+def test_a_sentence_answering_for_a_named_subject_needs_a_source_from_an_article_naming_it() -> None:
+    """ "乔俊杰提了哪些要求？" was answered with three of his requirements and, fourth, a sentence of the 垃圾分类
+    article cited to it: every word of it was that source's, and it is no requirement of his."""
+    lead = "昨天上午，区委书记乔俊杰专题调研武进国家高新区安全生产工作。"
+    demands = "要全力推进粉尘涉爆专项整治“百日攻坚”行动，摸清底数，深入开展拉网式排查、闭环式整改。"
+    evidence = [
+        Evidence(1, _hit("visit", demands, "", offset=len(lead))),
+        Evidence(2, _hit("law", LAW, "《常州市生活垃圾分类管理条例》9月1日起施行")),
+        Evidence(3, _hit("visit", lead, "")),  # the article's lead: its later paragraph is his too
+    ]
+    reply = (
+        "乔俊杰提了以下要求：\n1. 全力推进粉尘涉爆专项整治“百日攻坚”行动，深入开展拉网式排查、闭环式整改[1]。\n"
+        "2. 条例共九章、五十八条，明确了各级政府及相关部门的职责[2]。"
+    )
+    result = Attributor(evidence, subjects=("乔俊杰",)).attribute(reply)
+    assert result.unverified == ("2. 条例共九章、五十八条，明确了各级政府及相关部门的职责。",)
+    assert [c.n for c in result.citations if c.verified] == [1]
+    assert not Attributor(evidence).attribute(reply).unverified  # without the subject both items verify
+    # without markers the item is cited to the source holding its wording: not that one either, and it is shown
+    # as unverified, not as a bare line
+    uncited = Attributor(evidence, subjects=("乔俊杰",)).attribute(reply.replace("[2]", ""))
+    assert uncited.unverified == result.unverified and uncited.verified == 1
+
+
 def test_a_quotation_is_not_checked_against_a_question() -> None:
     result = Attributor([Evidence(1, _hit("law", LAW, "《常州市生活垃圾分类管理条例》"))]).attribute(
         "违反了垃圾分类条例将面临罚款[1]。"
