@@ -15,7 +15,7 @@ from html.parser import HTMLParser
 
 import nh3
 
-from assistant.markers import MARKERS, cited_numbers
+from assistant.markers import LIST_ITEM_START, MARKERS, cited_numbers
 from core.types import Answer, Article, Citation, Hit, Quotation, parse_day
 from corpus.timeexpr import AnnotatedText, annotate_with_offsets
 
@@ -233,7 +233,9 @@ def _unverified_spans(text: str, sentences: Sequence[str]) -> list[tuple[int, in
         while at >= 0 and any(s < where[at + len(needle) - 1] + 1 and where[at] < e for s, e in spans):
             at = stripped.find(needle, at + 1)
         if at >= 0:
-            spans.append((where[at], where[at + len(needle) - 1] + 1))
+            start, end = where[at], where[at + len(needle) - 1] + 1
+            numbered = LIST_ITEM_START.match(text[start:end])  # "⚠4. …" reads as a fourth warning: "4. ⚠…"
+            spans.append((start + (numbered.end() if numbered else 0), end))
     return sorted(spans)
 
 

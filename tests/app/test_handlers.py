@@ -389,6 +389,15 @@ def test_a_list_keeps_its_lines_after_their_markers():
     assert "共 2 篇：<br>1. 条例施行" in body and "</details><br>2. 条例分类" in body
 
 
+def test_an_unverified_list_item_is_marked_after_its_number():
+    """ "⚠4. 加强分类投放…" read as a warning numbered 4; the mark belongs to the item's words."""
+    one = cited_answer().citations[0]
+    text = "要求如下：\n1. 条例施行[1]\n2. 加强分类投放\n"
+    answer = Answer(question="q", text=text, citations=(one,), unverified=("2. 加强分类投放",))
+    body = render_answer(answer, {GARBAGE.id: GARBAGE}).split('class="nq-sources"', 1)[0]
+    assert '2. <span class="nq-unverified"' in body and "⚠</span>加强分类投放</span>" in body
+
+
 def _until(condition, timeout_s: float = 5.0) -> None:
     """Wait for `condition` to hold; a test that never reaches the state it claims to test fails here."""
     deadline = time.monotonic() + timeout_s
