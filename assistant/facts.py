@@ -378,9 +378,6 @@ def unstated_answer(question: str, reply: str, quoted: Sequence[str] = ()) -> st
     return ""
 
 
-_WORD_CHAR = re.compile(r"[\u3400-\u9fff0-9A-Za-z]")
-
-
 _CONTENT_WORD = re.compile(r"[\u3400-\u9fff]{2,}")
 _CONTENT_FLAGS = ("n", "v", "a")  # nouns, verbs, adjectives (names, verbal nouns… included): what a claim is made of
 
@@ -404,6 +401,9 @@ def unread_words(sentence: str, asked: frozenset[str], read: frozenset[str]) -> 
     added = [w for w in content_words(sentence) if not bigrams(w) <= asked]
     unread = tuple(w for w in added if not bigrams(w) <= read)
     return unread if len(unread) * 2 > len(added) else ()
+
+
+_WORD_CHAR = re.compile(r"[\u3400-\u9fff0-9A-Za-z]")
 
 
 def adds_nothing(question: str, reply: str) -> bool:
