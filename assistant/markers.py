@@ -31,16 +31,18 @@ _TRAILING_PUNCT = re.compile(rf"[{SENTENCE_ENDS}，,：:]*[{CLOSING_QUOTES}]?\s*
 # them; left in the text, a bare number would be checked as a fact of the article, and stripping the markers alone
 # would leave "根据资料和，"
 _REFERENCE = rf"(?:编号)?\s*(?:为|是)?\s*(?:{_ONE_MARKER}|{_NUM})"
+_SOURCE_NOUN = "资料|来源|文档"  # each of two characters: it stands in a look-behind too
+_AND = "和|、|及|与|以及"
 _LEADING_REFERENCE = re.compile(
-    rf"^\s*(?:根据|据)?\s*(?:资料|来源|文档)\s*{_REFERENCE}"
-    rf"(?:\s*(?:和|、|及|与|以及)\s*(?:资料|来源|文档)?\s*{_REFERENCE})*"
+    rf"^\s*(?:根据|据)?\s*(?:{_SOURCE_NOUN})\s*{_REFERENCE}"
+    rf"(?:\s*(?:{_AND})\s*(?:{_SOURCE_NOUN})?\s*{_REFERENCE})*"
     r"\s*(?:号)?\s*(?:的)?\s*(?:资料|文档|内容|信息|正文|标题)?\s*(?:中|里)?"
     r"\s*(?:(?:提到|显示|指出|所述|称|记载)\s*[，,：:]?|[，,：:])\s*"
 )
 
 # the same inside a sentence ("这些要求都是根据资料[1]、[2]、[3]中的内容提出来的"): the markers cite the sentence, and
 # the source word stays, which stripping the markers alone would leave as "资料、、中"
-_NAMED_SOURCES = re.compile(rf"(?<=资料|来源|文档)\s*{_ONE_MARKER}(?:\s*(?:和|、|及|与|以及|，|,)\s*{_ONE_MARKER})+")
+_NAMED_SOURCES = re.compile(rf"(?<={_SOURCE_NOUN})\s*{_ONE_MARKER}(?:\s*(?:{_AND}|，|,)\s*{_ONE_MARKER})+")
 
 
 @dataclass(frozen=True)
