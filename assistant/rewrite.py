@@ -44,6 +44,9 @@ _NOT_PRONOUNS = re.compile(
 _QUESTION_WORDS = re.compile("(" + "|".join(FOLLOW_UP_QUESTION_WORDS) + r"|[？?。！!，,\s])")
 # what is left of "口袋公园在哪里？", "条例是…" once the question word goes: no part of the topic
 _TRAILING_LINKS = re.compile(r"[在是为有的]+$")
+# "几年了", "多少个": a count asked, its measure word and 了 with it: "实施几年了？" is of 实施, not of 实施年了
+# ("哪几类" asks which)
+_COUNT_ASKED = re.compile(r"(?:(?<!哪)几|多少)[个年次天条项名位家类种批届期]?了?")
 _QUOTED = re.compile(r"《[^》]{1,40}》|“[^”]{2,40}”|「[^」]{2,40}」")
 _TITLE = re.compile(r"《[^》]{1,40}》")
 _NOUN_HEADS = (
@@ -107,7 +110,7 @@ class Corpus(Protocol):
 
     def held_terms(self, text: str) -> list[str]: ...
 
-    def held_together(self, terms: Sequence[str]) -> bool: ...
+    def held_together(self, terms: Sequence[str], beside: Sequence[str] = ()) -> bool: ...
 
 
 def needs_rewrite(question: str, history: History, corpus: Corpus | None = None) -> bool:
@@ -130,18 +133,20 @@ def _short(question: str) -> bool:
 
 def changes_topic(question: str, history: History, corpus: Corpus) -> bool:
     """Is a short question that does not point back about something else than the conversation: the corpus holds
-    its own words together in some passage, but never beside the words of the conversation's topic?
+    its own words together in some passage, but never in an article that holds the words of the conversation's
+    topic?
 
     "垃圾分为哪几类？" after "警物联盟是什么？" is asked on its own; "面积多大？" after "口袋公园在哪里？" still of the
-    park, as a passage holds 面积 with 口袋公园. A question none of whose words the corpus holds ("有哪些设施？")
-    cannot tell, and leans on the conversation as before."""
+    park, as a passage holds 面积 with 口袋公园, and "谁参加了会议？" after "燃放管控政策实施几年了？" still of that
+    story, whose passage naming the meeting's guests names no policy. A question none of whose words the corpus
+    holds ("有哪些设施？") cannot tell, and leans on the conversation as before."""
     return _off_topic(question, salient_phrase(history, corpus), corpus)
 
 
 def _off_topic(question: str, topic: str, corpus: Corpus) -> bool:
     own = corpus.held_terms(_QUESTION_WORDS.sub("", question))
     held = corpus.held_terms(topic)
-    return bool(own and held) and corpus.held_together(own) and not corpus.held_together([*own, *held])
+    return bool(own and held) and corpus.held_together(own) and not corpus.held_together(own, beside=held)
 
 
 def refers_back(question: str, history: History) -> bool:
@@ -183,7 +188,7 @@ def salient_phrase(history: History, corpus: Corpus | None = None) -> str:
         if named:
             topic = named
             continue
-        own = _TRAILING_LINKS.sub("", _QUESTION_WORDS.sub("", q))
+        own = _TRAILING_LINKS.sub("", _QUESTION_WORDS.sub("", _COUNT_ASKED.sub("", q)))
         follows = bool(topic) and (
             refers_back(q, turns[:i]) or (_short(q) and not (corpus is not None and _off_topic(q, topic, corpus)))
         )

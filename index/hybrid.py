@@ -22,6 +22,7 @@ from index.rerank import Reranker
 MODES = ("hybrid", "dense", "bm25")
 QUERY_CACHE = 256
 HELD_CACHE = 4096  # the keyword lookups a conversation's follow-ups repeat (held_terms, held_together)
+HELD_ARTICLES = 50  # the articles whose chunks hold a follow-up's words that are looked at for the topic's words
 # Exact-match evidence in a query: numbers, Latin words, quoted names. BM25 finds those; embeddings blur them.
 _EXACT = re.compile(r"\d|[A-Za-z]{2,}|[《“「\"]")
 
@@ -207,11 +208,30 @@ class Searcher:
             self._ensure_loaded()
             return [t for t in self.keyword.segmenter.query_terms(text) if self._holds((t,))]
 
-    def held_together(self, terms: Sequence[str]) -> bool:
-        """Does one chunk hold every one of `terms`?"""
+    def held_together(self, terms: Sequence[str], beside: Sequence[str] = ()) -> bool:
+        """Does one chunk hold every one of `terms`? With `beside`, one in an article that holds every one of those
+        too, in its title or any of its chunks: the same story ("谁参加了会议？" of the article the conversation is
+        about, whose chunk naming the meeting's guests does not name its topic)."""
         with self._lock:
             self._ensure_loaded()
-            return self._holds(tuple(terms))
+            if not beside:
+                return self._holds(tuple(terms))
+            key = (*terms, "", *beside)  # "" is no term: it parts the two lists
+            if key not in self._held:
+                if len(self._held) >= HELD_CACHE:
+                    self._held.clear()
+                self._held[key] = self._beside(terms, beside)
+            return self._held[key]
+
+    def _beside(self, terms: Sequence[str], beside: Sequence[str]) -> bool:
+        chunks = self.store.chunks_by_id(self.keyword.holding(terms, 4 * HELD_ARTICLES))
+        articles = list(dict.fromkeys(c.article_id for c in chunks.values()))[:HELD_ARTICLES]
+        titles = self.store.articles_by_id(articles)
+        for article in articles:
+            text = titles[article].title + "".join(c.text for c in self.store.chunks_of(article))
+            if all(term in text for term in beside):
+                return True
+        return False
 
     def _holds(self, terms: tuple[str, ...]) -> bool:
         """keyword.holds, remembered until the indexes change: a follow-up asks about the same topic many times."""

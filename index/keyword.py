@@ -177,6 +177,13 @@ class KeywordIndex:
         sql = "SELECT 1 FROM keyword_fts WHERE keyword_fts MATCH ? LIMIT 1"
         return self._db.execute(sql, (fts_query(terms, every=True),)).fetchone() is not None
 
+    def holding(self, terms: Sequence[str], limit: int) -> list[int]:
+        """The ids of up to `limit` chunks (their titles included) that hold every one of `terms`."""
+        if not terms:
+            return []
+        sql = "SELECT rowid FROM keyword_fts WHERE keyword_fts MATCH ? LIMIT ?"
+        return [int(r[0]) for r in self._db.execute(sql, (fts_query(terms, every=True), limit))]
+
     def search(self, query: str, k: int, allowed: set[int] | None = None) -> list[tuple[int, float]]:
         """Top-k (chunk id, BM25 score; higher is better) for the query's terms, optionally only `allowed` ids."""
         terms = self.segmenter.query_terms(query)

@@ -250,6 +250,19 @@ def test_a_short_question_on_a_topic_of_its_own_is_not_rewritten() -> None:
     assert needs_rewrite("垃圾分为哪几类？", ALLIANCE)  # without a corpus, short is all that counts
 
 
+def test_a_short_question_of_the_same_article_keeps_its_topic() -> None:
+    """Seen in a conversation: "谁参加了会议？" after "燃放管控政策实施几年了？" was taken for a question of its own,
+    as no one passage holds 会议 beside 政策 and 实施, and the model named the guests of another meeting with this
+    one's. The article holds them all, and the topic drops the count asked ("几年了")."""
+    articles, chunks = sample_corpus()
+    corpus = FakeSearcher(articles, chunks)
+    fireworks = [("燃放管控政策实施几年了？", "燃放管控政策实施了6年[1]。")]
+    assert not corpus.held_together(["参加", "会议", "政策", "实施"])
+    assert salient_phrase(fireworks, corpus) == "燃放管控政策实施"
+    assert rule_rewrite("谁参加了会议？", fireworks, corpus) == "燃放管控政策实施 谁参加了会议？"
+    assert rule_rewrite("垃圾分为哪几类？", fireworks, corpus) == "垃圾分为哪几类？"  # another article's words
+
+
 def test_an_answers_quoted_phrase_is_not_the_topic_but_its_title_is() -> None:
     assert salient_phrase(ALLIANCE) == "警物联盟"
     assert salient_phrase([("条例什么时候施行？", "《常州市生活垃圾分类管理条例》将于9月1日施行[1]。")]) == (

@@ -169,6 +169,18 @@ def test_held_terms_are_the_words_the_keyword_index_has(searcher):
     assert searcher.held_together(held) and not searcher.held_together(["马拉松", "幼儿园"])
 
 
+def test_terms_held_beside_others_are_held_in_one_article(settings, store, embedder):
+    """`beside` asks for the same story: one chunk with the first terms, the others anywhere in its article."""
+    meeting = make_article("fire", "烟花爆竹燃放管控会议", ["今年是实施管控政策的第六年。", "区领导参加会议。"])
+    store.put([meeting, make_article("park", "口袋公园建成", ["公园面积约7200平方米。"])])
+    searcher = Searcher(settings, store, embedder)
+    searcher.sync(progress=False)
+    assert not searcher.held_together(["参加", "会议", "政策"])  # no one chunk holds all three
+    assert searcher.held_together(["参加", "会议"], beside=["政策", "燃放"])
+    assert not searcher.held_together(["参加", "会议"], beside=["政策", "公园"])  # 公园 is another article's
+    assert not searcher.held_together(["面积"], beside=["政策"])
+
+
 def test_held_terms_follow_the_store_after_a_sync(searcher, store):
     assert "独角兽" not in searcher.held_terms("独角兽乐园")
     store.put([make_article("a9", "独角兽乐园开园", ["独角兽乐园今天开园。"], date="2024-04-08")])

@@ -94,9 +94,14 @@ class FakeSearcher:
         """The words of `text` (jieba's search segmentation, as the keyword index's) that some chunk holds."""
         return [t for t in _SEGMENTER.query_terms(text) if self.held_together([t])]
 
-    def held_together(self, terms: Sequence[str]) -> bool:
-        passages = (self.articles[c.article_id].title + c.text for c in self.chunks)
-        return bool(terms) and any(all(t in p for t in terms) for p in passages)
+    def held_together(self, terms: Sequence[str], beside: Sequence[str] = ()) -> bool:
+        def whole(article_id: str) -> str:
+            return self.articles[article_id].title + "".join(c.text for c in self.chunks if c.article_id == article_id)
+
+        passages = ((self.articles[c.article_id].title + c.text, c.article_id) for c in self.chunks)
+        return bool(terms) and any(
+            all(t in p for t in terms) and all(t in whole(a) for t in beside) for p, a in passages
+        )
 
     @staticmethod
     def _allowed(
