@@ -50,8 +50,10 @@ def search_period(
         date_from, date_to = period_filter(scope)
         # an article without a date may well be about the period: the filter drops only what is dated elsewhere
         # (search snippets and files without dates are most of some corpora; docs/BENCHMARKS.md, Dates)
-        # and an article that speaks about the period counts for it, whenever it was published (announcements)
-        about = (scope.first.isoformat(), scope.last.isoformat()) if scope.first and scope.last else None
+        # and an article that speaks about the period counts for it, whenever it was published (announcements),
+        # or about the days to come that a bare "9月1日" may mean as well
+        spans = [(scope.first, scope.last)] if scope.first and scope.last else []
+        about = [(first.isoformat(), last.isoformat()) for first, last in [*spans, *filter(None, [scope.upcoming])]]
         hits = list(
             searcher.search(
                 query, k=k, date_from=date_from, date_to=date_to, prefer_recent=recent, undated=True, about=about

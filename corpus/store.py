@@ -305,14 +305,14 @@ class Store:
         date_to: str = "",
         sources: Sequence[str] = (),
         undated: bool = False,
-        about: tuple[str, str] | None = None,
+        about: Sequence[tuple[str, str]] = (),
     ) -> set[int]:
         """Ids of the chunks whose article is dated from `date_from` to `date_to` and comes from one of `sources`.
 
         Dates are yyyy, yyyy-mm or yyyy-mm-dd, both ends included; an empty bound or `sources` does not filter.
         Undated articles fail a date bound, unless `undated`: then their date counts as unknown, not as outside.
-        With `about` (first, last day), an article that speaks about a day or period overlapping it passes the date
-        bounds whenever it was published: news announces what is to come.
+        With `about` (spans of first and last day), an article that speaks about a day or period overlapping one of
+        them passes the date bounds whenever it was published: news announces what is to come.
         """
         sql = "SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE 1"
         params: list[str] = []
@@ -324,9 +324,10 @@ class Store:
         if date_to:
             bounds += f" AND ({dated}a.date <= ?)"
             bound_params.append(date_to + "~")  # "~" sorts after digits and "-": "2024-05" includes all of May
-        if about is not None and self._has_periods:
-            bounds = f"(({bounds}) OR a.id IN (SELECT article_id FROM periods WHERE first <= ? AND last >= ?))"
-            bound_params += [about[1], about[0]]
+        if about and self._has_periods:
+            spans = " OR ".join(["(first <= ? AND last >= ?)"] * len(about))
+            bounds = f"(({bounds}) OR a.id IN (SELECT article_id FROM periods WHERE {spans}))"
+            bound_params += [day for first, last in about for day in (last, first)]
         sql += f" AND {bounds}"
         params += bound_params
         if sources:

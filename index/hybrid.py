@@ -152,12 +152,13 @@ class Searcher:
         sources: Sequence[str] = (),
         *,
         undated: bool = False,
-        about: tuple[str, str] | None = None,
+        about: Sequence[tuple[str, str]] = (),
     ) -> set[int] | None:
         """Chunk ids passing the filters, or None when there is no filter.
 
         Undated articles fail a date filter, unless `undated`: then their date counts as unknown, not as outside.
-        `about` (first, last day) also lets through articles that speak about that span (Store.chunk_ids_where).
+        `about` (spans of first and last day) also lets through articles that speak about one of those spans
+        (Store.chunk_ids_where).
         """
         if not (date_from or date_to or sources):
             return None
@@ -179,7 +180,7 @@ class Searcher:
         sources: Sequence[str] = (),
         prefer_recent: bool = False,
         undated: bool = False,
-        about: tuple[str, str] | None = None,
+        about: Sequence[tuple[str, str]] = (),
     ) -> list[Hit]:
         """The best chunks for `query`, at most `max_chunks_per_article` per article, best first.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from core.text import numeral_value
@@ -37,6 +37,9 @@ class TimeScope:
     prefer_recent: bool
     text: str  # the question's own wording, several expressions joined by "、"
     resolved: str
+    # a bare month or day still to come this year may be the one to come (TimeMention.upcoming): an article that
+    # speaks about these days counts for the question too
+    upcoming: tuple[date, date] | None = None
 
 
 _ABS_YEAR_RE = re.compile(r"(?P<y>[0-9０-９]{4}|[零〇一二三四五六七八九]{4})年度?")
@@ -56,20 +59,26 @@ def _resolve_abs_year(text: str, m: re.Match[str], ref: date, question: bool) ->
 
 
 def _resolve_bare_month(text: str, m: re.Match[str], ref: date, question: bool) -> TimeMention | None:
-    """ "1月份" in a question: that month of this year, or of last year when it is still to come."""
+    """ "1月份" in a question: that month of this year, or of last year when it is still to come; then this year's
+    is kept as `upcoming`, as "垃圾分类条例是9月1日施行的吗？" asked in February asks of this year's."""
     start = m.start()
     if not number_starts(text, start) or (start and text[start - 1] in "年个每-－~～至到、和及"):
         return None  # "2023年1-6月" is a range inside a stated year
     month = numeral_value(m["mon"])
     if month is None or not 1 <= month <= 12:
         return None
-    year = ref.year if month <= ref.month else ref.year - 1
+    to_come = month > ref.month
+    year = ref.year - 1 if to_come else ref.year
     day = numeral_value(m["mday"]) if m["mday"] else None
     if day is not None and 1 <= day <= calendar.monthrange(year, month)[1]:
         d = date(year, month, day)
-        return make_mention(text, start, m.end(), render_day(d), d, d)
+        mention = make_mention(text, start, m.end(), render_day(d), d, d)
+        upcoming = d.replace(year=ref.year) if day <= calendar.monthrange(ref.year, month)[1] else None
+        return replace(mention, upcoming=(upcoming, upcoming)) if to_come and upcoming else mention
     end = m.end("mon") + 1 + (1 if text.startswith("份", m.end("mon") + 1) else 0)
-    return make_mention(text, start, end, f"{year}年{month}月", date(year, month, 1), end_of_month(year, month))
+    mention = make_mention(text, start, end, f"{year}年{month}月", date(year, month, 1), end_of_month(year, month))
+    upcoming_month = (date(ref.year, month, 1), end_of_month(ref.year, month))
+    return replace(mention, upcoming=upcoming_month) if to_come else mention
 
 
 def _resolve_recent_n(text: str, m: re.Match[str], ref: date, question: bool) -> TimeMention | None:
@@ -134,26 +143,29 @@ def parse_question_time(question: str, today: date) -> TimeScope | None:
     if not found:
         return None
     ranged = [mn for mn, kind in found if kind != "recent"]
+    upcoming = [mn.upcoming for mn in ranged if mn.upcoming]
     return TimeScope(
         first=min((mn.first for mn in ranged), default=None),
         last=max((mn.last for mn in ranged), default=None),
         prefer_recent=any(kind == "recent" for _, kind in found),
         text="、".join(mn.text for mn, _ in found),
         resolved="、".join(mn.resolved for mn, _ in found),
+        upcoming=(min(u[0] for u in upcoming), max(u[1] for u in upcoming)) if upcoming else None,
     )
 
 
 def relative_mentions(question: str, today: date) -> list[TimeMention]:
-    """The relative time expressions of a question ("上周四", "去年2月1日"), resolved against `today`."""
-    return [mention for mention, kind in _question_mentions(question, today) if kind == "relative"]
+    """The relative time expressions of a question ("上周四", "去年2月1日"), resolved against `today`; not a bare
+    month or day still to come, whose year the question leaves open (TimeMention.upcoming)."""
+    return [m for m, kind in _question_mentions(question, today) if kind == "relative" and m.upcoming is None]
 
 
 def rewrite_question(question: str, today: date) -> str:
-    """The question with relative time words replaced by absolute ones ("去年的产值" -> "2025年的产值")."""
+    """The question with relative time words replaced by absolute ones ("去年的产值" -> "2025年的产值"); a bare
+    month or day still to come is left as asked."""
     parts, pos = [], 0
-    for mention, kind in _question_mentions(question, today):
-        if kind == "relative":
-            parts += [question[pos : mention.start], mention.resolved]
-            pos = mention.end
+    for mention in relative_mentions(question, today):
+        parts += [question[pos : mention.start], mention.resolved]
+        pos = mention.end
     parts.append(question[pos:])
     return "".join(parts)

@@ -23,6 +23,9 @@ class TimeMention:
     first: date
     last: date
     approximate: bool = False  # a fuzzy range (近日, 日前): rendered without "即"
+    # a question's bare month or day still to come this year ("9月1日" asked in February): last year's, or the one
+    # to come, which news announces ("9月1日起施行"); these are the days of the one to come
+    upcoming: tuple[date, date] | None = None
 
 
 def make_mention(

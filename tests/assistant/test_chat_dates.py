@@ -179,7 +179,7 @@ def test_an_announcement_published_before_the_period_is_searched_within_it() -> 
     assistant, searcher = _assistant([hours], FakeGenerator(["春节期间图书馆每天9点开门[1]。"]))
     answer = assistant.ask("今年春节期间图书馆几点开门？", question_date="2024-02-20")
     [call] = searcher.calls  # no fallback: the period's search found it
-    assert call["about"] == ("2024-02-09", "2024-02-16") and call["date_from"] == "2024-02-09"
+    assert call["about"] == [("2024-02-09", "2024-02-16")] and call["date_from"] == "2024-02-09"
     assert [h.chunk.article_id for h in answer.hits] == ["lib"] and not answer.period_fallback
 
 
@@ -328,3 +328,17 @@ def test_a_paragraph_later_in_the_article_is_checked_on_the_day_its_lead_gives()
     assert "上周四（即2024年2月1日）" in generator.calls[0]["messages"][1]["content"]  # the model reads the day
     answer = assistant.ask(question, question_date="2024-02-13")  # "上周四" is now 2月8日: not the meeting's day
     assert answer.refused
+
+
+def test_a_bare_day_still_to_come_is_searched_in_both_years_and_left_as_asked() -> None:
+    """Seen in a conversation: "垃圾分类条例是9月1日施行的吗？" asked on 2024-02-02 was searched and read as
+    "2023年9月1日": the model was told nothing was published then and refused. The day may be the one to come,
+    which the article announces; the question keeps the resident's words and finds it within the period."""
+    law = _article("law", "垃圾分类条例9月1日起施行", "该条例将于2024年9月1日起施行。", "2024-02-02")
+    generator = FakeGenerator(["是的，该条例将于2024年9月1日起施行[1]。"])
+    assistant, searcher = _assistant([law], generator)
+    answer = assistant.ask("垃圾分类条例是9月1日施行的吗？", question_date="2024-02-02")
+    [call] = searcher.calls  # found within the period: no fallback, no note
+    assert call["about"] == [("2023-09-01", "2023-09-01"), ("2024-09-01", "2024-09-01")]
+    assert "9月1日施行" in call["query"] and "2023年" not in generator.last_messages[1]["content"]
+    assert [h.chunk.article_id for h in answer.hits] == ["law"] and not answer.period_fallback

@@ -151,10 +151,10 @@ def test_an_article_counts_for_the_periods_it_speaks_about(tmp_path):
     assert ("2024-02-09", "2024-02-16") in store.article_periods(hours.id)  # 春节期间 of 2024
     assert store.article_periods(rules.id) == [("2024-09-01", "2024-09-01")]  # announced, so ahead
     # a question about the holiday: published during it, or speaking about it
-    during = store.chunk_ids_where(date_from="2024-02-09", date_to="2024-02-19", about=("2024-02-09", "2024-02-16"))
+    during = store.chunk_ids_where(date_from="2024-02-09", date_to="2024-02-19", about=[("2024-02-09", "2024-02-16")])
     assert during == {c.id for c in ch}
     assert store.chunk_ids_where(date_from="2024-02-09", date_to="2024-02-19") == set()  # by publication alone
-    september = store.chunk_ids_where(date_from="2024-09", date_to="2024-09", about=("2024-09-01", "2024-09-30"))
+    september = store.chunk_ids_where(date_from="2024-09", date_to="2024-09", about=[("2024-09-01", "2024-09-30")])
     assert september == {c.id for c in cr}
     store.remove([hours.id])
     assert store.article_periods(hours.id) == []

@@ -16,6 +16,7 @@ from corpus.timeexpr import (
     annotate_with_offsets,
     parse_question_time,
     parse_range,
+    relative_mentions,
     resolve_expressions,
     rewrite_question,
 )
@@ -293,6 +294,19 @@ def test_question_time_scope(question, first, last, recent):
     scope = parse_question_time(question, TODAY)
     assert scope is not None
     assert (scope.first, scope.last, scope.prefer_recent) == (first, last, recent)
+
+
+def test_a_bare_month_or_day_still_to_come_may_be_the_one_to_come():
+    """Last year's is searched first; the one to come this year is kept beside it, and the words are not rewritten
+    with a year the question does not give."""
+    day = parse_question_time("条例是9月1日施行的吗", D(2024, 2, 2))
+    assert (day.first, day.last, day.upcoming) == (D(2023, 9, 1), D(2023, 9, 1), (D(2024, 9, 1), D(2024, 9, 1)))
+    month = parse_question_time("12月份的会议", D(2026, 2, 1))
+    assert month.upcoming == (D(2026, 12, 1), D(2026, 12, 31)) and month.first == D(2025, 12, 1)
+    assert parse_question_time("1月份的会议", D(2026, 2, 1)).upcoming is None  # January is past
+    assert rewrite_question("条例是9月1日施行的吗", D(2024, 2, 2)) == "条例是9月1日施行的吗"
+    assert rewrite_question("1月份的产值", D(2024, 2, 2)) == "2024年1月的产值"
+    assert relative_mentions("9月1日的会议", D(2024, 2, 2)) == []
 
 
 def test_question_without_time_gives_none():

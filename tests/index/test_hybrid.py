@@ -159,7 +159,7 @@ def test_an_article_announcing_a_period_is_found_for_it(settings, store, embedde
     searcher.sync(progress=False)
     during = {"date_from": "2024-02-09", "date_to": "2024-02-19"}
     assert not any(h.chunk.article_id == "lib" for h in searcher.search("图书馆 开门", k=10, **during))
-    hits = searcher.search("图书馆 开门", k=10, about=("2024-02-09", "2024-02-16"), **during)
+    hits = searcher.search("图书馆 开门", k=10, about=[("2024-02-09", "2024-02-16")], **during)
     assert [h.chunk.article_id for h in hits] == ["lib"]  # published before the holiday, speaks about it
 
 

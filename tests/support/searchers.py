@@ -111,7 +111,7 @@ class FakeSearcher:
         date_to: str = "",
         sources: Sequence[str] = (),
         undated: bool = False,
-        about: tuple[str, str] | None = None,
+        about: Sequence[tuple[str, str]] = (),
         **_: Any,
     ) -> bool:
         """Store.chunk_ids_where's rule for one article."""
@@ -121,14 +121,18 @@ class FakeSearcher:
             in_span = undated
         else:  # "~" sorts after digits and "-": a date_to of "2024-05" includes all of May
             in_span = (not date_from or article.date >= date_from) and (not date_to or article.date <= date_to + "~")
-        if in_span or about is None:
+        if in_span or not about:
             return in_span
         try:
             published = date.fromisoformat(article.date[:10])
         except ValueError:
             return False  # an undated article's relative words cannot be resolved
         spoken = spoken_periods(f"{article.title}\n{article.text}", published)
-        return any(first.isoformat() <= about[1] and last.isoformat() >= about[0] for first, last in spoken)
+        return any(
+            said_first.isoformat() <= last and said_last.isoformat() >= first
+            for said_first, said_last in spoken
+            for first, last in about
+        )
 
 
 def hit_for(article: Article, chunk: Chunk, score: float = 0.9) -> Hit:
