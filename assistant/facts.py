@@ -406,8 +406,17 @@ def unread_words(sentence: str, asked: frozenset[str], read: frozenset[str]) -> 
 _WORD_CHAR = re.compile(r"[\u3400-\u9fff0-9A-Za-z]")
 
 
+# "…是9月1日施行的吗？" asks yes or no, and "是的，…是9月1日施行的" answers yes in the question's own characters
+_ASKS_YES_OR_NO = re.compile(r"吗[？?。！!\s]*$|是否|是不是|有没有|能不能|会不会|对不对")
+_SAYS_YES = re.compile(r"(?:是的|对的|是|对|没错)[，,]")
+
+
 def adds_nothing(question: str, reply: str) -> bool:
     """Does `reply` say nothing the question did not ("消失的她原型事件是什么" — "消失的她原型事件是[1]。"): no
-    character of it, besides the report's own day, is new? One new character is an answer ("在E组", "加息四次")."""
-    said = set(_WORD_CHAR.findall(_claimed(reply)))
+    character of it, besides the report's own day, is new? One new character is an answer ("在E组", "加息四次"), and
+    so is a yes that restates a yes-or-no question (its sentences are checked against the sources as any)."""
+    claimed = _claimed(reply)
+    if _ASKS_YES_OR_NO.search(question.strip()) and _SAYS_YES.match(claimed):
+        return False
+    said = set(_WORD_CHAR.findall(claimed))
     return bool(said) and said <= set(_WORD_CHAR.findall(normalise(question)))

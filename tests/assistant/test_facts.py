@@ -139,3 +139,12 @@ def test_a_reply_that_only_echoes_the_question_adds_nothing() -> None:
     assert not adds_nothing("卡塔尔世界杯德国队在哪个组", "卡塔尔世界杯德国队在E组[1]。")  # one new character answers
     assert not adds_nothing("动员谁参与？", "警力、物业、网格[1]")
     assert not adds_nothing("什么？", "")  # an empty reply is refused as empty, not here
+
+
+def test_a_yes_that_restates_a_yes_or_no_question_answers_it() -> None:
+    """Seen with the local model: "垃圾分类条例是9月1日施行的吗？" — "是的，垃圾分类条例是9月1日施行的。[1]" was
+    withheld as no answer, every character of it being the question's."""
+    assert not adds_nothing("垃圾分类条例是9月1日施行的吗？", "是的，垃圾分类条例是9月1日施行的[1]。")
+    assert not adds_nothing("条例是否9月1日施行？", "是，条例9月1日施行[1]。")
+    assert adds_nothing("垃圾分类条例是9月1日施行的吗？", "垃圾分类条例是9月1日施行的[1]。")  # no yes said
+    assert adds_nothing("垃圾分类条例是什么时候施行的？", "是的，垃圾分类条例是施行的[1]。")  # asks no yes or no
