@@ -65,6 +65,10 @@ _ASKS_WHO = re.compile(
     r"(?P<name>[\u4e00-\u9fff·]{2,8}?)(?:是谁|是什么人|是何人|是干什么的|是做什么的|担任什么|现任什么|"
     r"(?:是|任)?什么(?:职务|职位|身份)|的(?:职务|职位|身份))"
 )
+# "谁参加了会议？", "哪位领导出席？": the question asks who did something, which the sentence naming people beside
+# that act answers, though it repeats little of the question ("区领导盛世麟、张征宇参加会议")
+_ASKS_PERSON = {"谁", "哪位", "哪些", "什么人"}
+_ACT_FLAGS = {"v", "vn"}
 _POST = (
     "书记|长|主任|委员|常委|主席|经理|总监|董事|代表|记者|编辑|教授|院士|专家|负责人|民警|医生|教师|老师|创始人|冠军"
 )
@@ -120,6 +124,7 @@ class ExtractiveAnswerer:
         wants_number = bool(ASKS_FOR_NUMBER.search(question))
         figure = _DAY if ASKS_FOR_DAY.search(question) else _NUMBER
         counted = _asked_count(question)
+        act = "" if wants_credit or _ASKS_WHO.search(question) else _asked_act(question)
         measured = _asked_quantity(question) if wants_number else ""
         who = _ASKS_WHO.search(question)
         introduced = re.compile(rf"(?:{_POST})(?:[、，]?){re.escape(who['name'])}") if who else None
@@ -128,8 +133,8 @@ class ExtractiveAnswerer:
         # a credit answers for its whole article: the question's topic, dates and figures included, is the passage's
         about = bigrams(content) if wants_credit else frozenset()
         for n, passage in enumerate(passages, start=1):
-            # how much of the question the whole passage shares: needed only for a count in the asked unit
-            topic = len(wanted & bigrams(passage, letters_only=True)) / len(wanted) if counted is not None else 0.0
+            # how much of the question the whole passage shares: needed only for a count or person asked for
+            topic = len(wanted & bigrams(passage, letters_only=True)) / len(wanted) if counted or act else 0.0
             credit_topic = len(about & bigrams(passage)) / len(about) if about else 0.0
             for match in _SENTENCE.finditer(passage):
                 raw = match.group().strip()
@@ -153,10 +158,15 @@ class ExtractiveAnswerer:
                     # a sentence that only repeats the question's topic
                     scored.append(ScoredSentence(max(overlap, topic) + 2 * self.number_bonus, n, sentence))
                     continue
-                if shared < self.min_shared or overlap < self.min_overlap:
-                    continue
                 if own and not own & said:
                     continue  # it matches only the topic a follow-up's rewrite carried over
+                if act and act in sentence and topic >= self.min_overlap and _new_person(sentence, question):
+                    # the people who did what is asked, in a passage about the question: as good as the passage,
+                    # and better than a sentence that only repeats the question's topic
+                    scored.append(ScoredSentence(max(overlap, topic) + self.number_bonus, n, sentence))
+                    continue
+                if shared < self.min_shared or overlap < self.min_overlap:
+                    continue
                 bonus = self.number_bonus if wants_number and figure.search(sentence) else 0.0
                 if measured and measured in sentence:
                     bonus += self.number_bonus  # the quantity asked for: "…有多少税收？" wants 税收's sentence
@@ -176,6 +186,21 @@ class ExtractiveAnswerer:
         if end not in ("。", "！", "？", "!", "?"):
             end = "。"
         return f"{body}[{n}]{end}"
+
+
+def _asked_act(question: str) -> str:
+    """What `question` asks who did: the verb after its 谁 ("参加" of "谁参加了会议？" and of "哪位区领导参加了…？"),
+    or ""."""
+    words = [(w, f) for w, f in lexicon.pos_tagger().cut(question) if w.strip()]
+    at = next((i for i, (w, f) in enumerate(words) if f == "r" and w in _ASKS_PERSON), None)
+    if at is None or (words[at][0] == "哪些" and words[at + 1 : at + 2] != [("人", "n")]):
+        return ""
+    return next((w for w, f in words[at + 1 : at + 5] if f in _ACT_FLAGS and len(w) > 1), "")
+
+
+def _new_person(sentence: str, question: str) -> bool:
+    """Does `sentence` name a person `question` does not?"""
+    return any(name not in question for name in named_entities(sentence, people_only=True))
 
 
 def asked_who(question: str, *, loose: bool = False) -> tuple[str, ...]:

@@ -469,6 +469,17 @@ def test_extractive_quotes_the_measure_asked_for_in_one_of_its_units(sample_chun
     assert all("7200" not in r.sentence for r in ExtractiveAnswerer().rank("口袋公园周边有很多大学吗？", passages))
 
 
+def test_extractive_quotes_who_did_what_is_asked_over_a_sentence_repeating_the_topic(sample_chunks) -> None:
+    """ "谁参加了会议？" after "警物联盟是什么？" (searched as "警物联盟 谁参加了会议？") quoted "会议强调，…推动
+    “警物联盟”建设…", which repeats the topic; the sentence naming the meeting's guests shares only 参加 and 会议."""
+    passages = [_paragraph_with(sample_chunks, "警物联盟")]
+    ranked = ExtractiveAnswerer().rank("警物联盟 谁参加了会议？", passages, asked="谁参加了会议？")
+    assert ranked[0].sentence == "区领导盛世麟、张征宇参加会议。"
+    best = ExtractiveAnswerer().rank("哪位区领导参加了警物联盟部署会？", passages)[0]  # the lead names 习近平
+    assert best.sentence == "区领导盛世麟、张征宇参加会议。"
+    assert all("盛世麟" not in r.sentence for r in ExtractiveAnswerer().rank("谁主持了警物联盟部署会？", passages))
+
+
 def test_extractive_quotes_a_count_stated_in_a_measure_word_of_the_same_kind() -> None:
     """ "每证最多可借几本？" of a library's report that says "每证最多可借图书10册" (a test article), over a sentence
     that only repeats the question with some other number."""
