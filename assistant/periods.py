@@ -39,11 +39,13 @@ def covered_dates(hits: Sequence[Hit], limit: int = 3) -> list[str]:
 
 
 def search_period(
-    searcher: Any, query: str, scope: TimeScope | None, *, k: int, min_dense_score: float
+    searcher: Any, query: str, scope: TimeScope | None, *, k: int, min_dense_score: float, as_asked: str = ""
 ) -> tuple[list[Hit], bool]:
     """Search, within the period the question names when that period holds a relevant passage.
 
     Also says whether the question named a period but the hits come from outside it (the unfiltered fallback).
+    `as_asked`, the question before its time words were resolved, is what the fallback searches when the period's
+    year was a guess (TimeScope.guessed_year): the guess found nothing, and its year is no word of the question.
     """
     recent = scope.prefer_recent if scope is not None else any(w in query for w in _RECENT_WORDS)
     if scope is not None and (scope.first or scope.last):
@@ -62,5 +64,6 @@ def search_period(
         dense = [h.scores["dense"] for h in hits if "dense" in h.scores]
         if hits and (not dense or max(dense) >= min_dense_score):
             return hits, False
-        return list(searcher.search(query, k=k, prefer_recent=recent)), True
+        unguessed = as_asked if scope.guessed_year and as_asked else query
+        return list(searcher.search(unguessed, k=k, prefer_recent=recent)), True
     return list(searcher.search(query, k=k, prefer_recent=recent)), False

@@ -40,6 +40,9 @@ class TimeScope:
     # a bare month or day still to come this year may be the one to come (TimeMention.upcoming): an article that
     # speaks about these days counts for the question too
     upcoming: tuple[date, date] | None = None
+    # every day or period named is a bare month or day: its year is the nearest one's, a guess the question did not
+    # make, searched first and dropped when it holds nothing ("9月1日" of a 2024 page, asked in 2026)
+    guessed_year: bool = False
 
 
 _ABS_YEAR_RE = re.compile(r"(?P<y>[0-9０-９]{4}|[零〇一二三四五六七八九]{4})年度?")
@@ -116,7 +119,8 @@ def _resolve_recent(text: str, m: re.Match[str], ref: date, question: bool) -> T
     return make_mention(text, m.start(), m.end(), m[0], ref, ref)
 
 
-# kinds: "relative" is rewritten to an absolute date, "absolute" is kept, "recent" only asks for the newest news
+# kinds: "relative" is rewritten to an absolute date, "bare" too (a month or day without its year: the nearest
+# one's is a guess), "absolute" is kept, "recent" only asks for the newest news
 _QUESTION_RULES: tuple[tuple[re.Pattern[str], Resolver], ...] = (
     *RELATIVE_RULES,
     (_RECENT_N_RE, _resolve_recent_n),
@@ -124,7 +128,7 @@ _QUESTION_RULES: tuple[tuple[re.Pattern[str], Resolver], ...] = (
     (_ABS_YEAR_RE, _resolve_abs_year),
     (_RECENT_RE, _resolve_recent),
 )
-_QUESTION_KINDS = ("relative",) * (len(RELATIVE_RULES) + 2) + ("absolute", "recent")
+_QUESTION_KINDS = ("relative",) * (len(RELATIVE_RULES) + 1) + ("bare", "absolute", "recent")
 
 
 def _question_mentions(question: str, today: date) -> list[tuple[TimeMention, str]]:
@@ -151,13 +155,15 @@ def parse_question_time(question: str, today: date) -> TimeScope | None:
         text="、".join(mn.text for mn, _ in found),
         resolved="、".join(mn.resolved for mn, _ in found),
         upcoming=(min(u[0] for u in upcoming), max(u[1] for u in upcoming)) if upcoming else None,
+        guessed_year=bool(ranged) and all(kind == "bare" for _, kind in found),
     )
 
 
 def relative_mentions(question: str, today: date) -> list[TimeMention]:
     """The relative time expressions of a question ("上周四", "去年2月1日"), resolved against `today`; not a bare
     month or day still to come, whose year the question leaves open (TimeMention.upcoming)."""
-    return [m for m, kind in _question_mentions(question, today) if kind == "relative" and m.upcoming is None]
+    found = _question_mentions(question, today)
+    return [m for m, kind in found if kind in ("relative", "bare") and m.upcoming is None]
 
 
 def rewrite_question(question: str, today: date) -> str:

@@ -342,3 +342,21 @@ def test_a_bare_day_still_to_come_is_searched_in_both_years_and_left_as_asked() 
     assert call["about"] == [("2023-09-01", "2023-09-01"), ("2024-09-01", "2024-09-01")]
     assert "9月1日施行" in call["query"] and "2023年" not in generator.last_messages[1]["content"]
     assert [h.chunk.article_id for h in answer.hits] == ["law"] and not answer.period_fallback
+
+
+def test_a_bare_day_whose_guessed_year_holds_nothing_is_searched_as_asked_without_a_note() -> None:
+    """On the real date the web chat read "9月1日" of the 2024 sample page as 2026's, told the model nothing was
+    published then, and the model refused. The year was a guess: when it finds nothing, it is dropped."""
+    law = _article("law", "垃圾分类条例9月1日起施行", "该条例将于2024年9月1日起施行。", "2024-02-02")
+    generator = FakeGenerator(["是的，该条例将于2024年9月1日起施行[1]。"])
+    assistant, searcher = _assistant([law], generator)
+    answer = assistant.ask("垃圾分类条例是9月1日施行的吗？", question_date="2026-12-05")
+    within, fallback = searcher.calls
+    assert within["query"] == "垃圾分类条例是2026年9月1日施行的吗？" and within["date_from"] == "2026-09-01"
+    assert fallback["query"] == "垃圾分类条例是9月1日施行的吗？" and answer.period_fallback
+    read = generator.last_messages[1]["content"]
+    assert "问题：垃圾分类条例是9月1日施行的吗？" in read and "没有找到" not in read
+    assert [h.chunk.article_id for h in answer.hits] == ["law"]
+    # a year the question gives is no guess: the note tells the model what the sources' dates are
+    assistant.ask("垃圾分类条例是2026年9月1日施行的吗？", question_date="2026-12-05")
+    assert "没有找到2026年9月1日" in generator.last_messages[1]["content"]
