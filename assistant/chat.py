@@ -63,6 +63,7 @@ from assistant.timeline import (
 )
 from assistant.turns import Ticket, TurnLine
 from core.config import Settings
+from core.text import simplified, simplified_history
 from core.types import Answer, Article, Citation, Hit, Quotation, parse_day
 from corpus.timeexpr import (
     TimeScope,
@@ -240,6 +241,8 @@ class Assistant:
         """
         if not question or not question.strip():
             raise ValueError("the question is empty")
+        # typed in traditional characters ("喬俊傑"), it is read in the simplified ones the news is written in
+        question, history = simplified(question), simplified_history(history)
         turn = _Turn(question, history, _as_date(question_date), context)
         said = small_talk_reply(question) if context is None else ""
         if said:  # "谢谢", "你好", "你是谁": a line of its own, nothing searched
@@ -958,6 +961,7 @@ class Assistant:
         passage holds, a question about an event's day, or a follow-up the model would rewrite."""
         if not question.strip():
             return []
+        question, history = simplified(question), simplified_history(history)
         rewrites = history and self.settings.answer.rewrite_followups
         if rewrites and needs_model_rewrite(question, history, self.searcher):
             return []

@@ -55,6 +55,21 @@ def test_answer_with_verified_citations(corpus) -> None:
     assert {"retrieve", "generate", "ttft", "total"} <= set(answer.timings)
 
 
+def test_a_question_typed_in_traditional_characters_is_read_in_simplified_ones(corpus) -> None:
+    """Seen with `newsqa ask`: "喬俊傑強調了什麼？" was refused, "找到的报道里没有提到“喬俊傑”", with his article found;
+    "垃圾分類條例什麼時候施行？" got no quotation. The news is written in simplified characters."""
+    replies = ["乔俊杰强调，要全力推进粉尘涉爆专项整治“百日攻坚”行动[1]。", "该条例将于2024年9月1日起施行[1]。"]
+    generator = FakeGenerator(replies)
+    assistant, searcher = _assistant(corpus, generator)
+    history = [("垃圾分類條例什麼時候施行？", "《常州市生活垃圾分类管理条例》将于2024年9月1日起施行[1]。")]
+    answer = assistant.ask("喬俊傑強調了什麼？", history)
+    assert not answer.refused and answer.question == "乔俊杰强调了什么？"
+    assert searcher.calls[0]["query"] == "乔俊杰强调了什么？" and "乔俊杰" in generator.last_messages[-1]["content"]
+    assert answer.quotation is not None and "乔俊杰" in answer.quotation.text
+    said = assistant.ask("垃圾分類條例什麼時候施行？")
+    assert said.quotation is not None and "2024年9月1日" in said.quotation.text
+
+
 def test_sources_are_numbered_with_title_and_date(corpus) -> None:
     generator = FakeGenerator(["该条例将于2024年9月1日起施行[1]。"])
     assistant, _ = _assistant(corpus, generator)

@@ -13,6 +13,8 @@ from core.text import (
     normalise,
     numeral_value,
     sentence_spans,
+    simplified,
+    simplified_history,
 )
 
 
@@ -84,3 +86,13 @@ def test_question_words_go_longest_first() -> None:
 def test_questions_and_what_they_ask_for() -> None:
     assert is_question("条例哪天施行") and is_question("施行了？") and not is_question("条例九月施行。")
     assert ASKS_FOR_NUMBER.search("一共有几条") and not ASKS_FOR_NUMBER.search("条例由谁起草")
+
+
+def test_traditional_characters_are_made_simplified_and_simplified_text_is_left_as_it_is() -> None:
+    assert simplified("喬俊傑強調了什麼？") == "乔俊杰强调了什么？"
+    assert simplified("垃圾分類條例什麼時候施行？") == "垃圾分类条例什么时候施行？"
+    for text in ("著名作家乔俊杰于2024年9月1日起施行", "乾隆皇帝", "后来的发展", "武进日报", ""):
+        assert simplified(text) == text
+    assert simplified_history([("喬俊傑是誰？", "乔俊杰是区委书记[1]。")]) == [
+        ("乔俊杰是谁？", "乔俊杰是区委书记[1]。")
+    ]
