@@ -600,6 +600,8 @@ class Assistant:
             # files without dates), and read as "the sources cannot answer" by a small model; and no period was
             # asked where its year was only a guess ("9月1日")
             guessed = turn.scope is not None and turn.scope.guessed_year
+            if turn.period_fallback and guessed:
+                turn.query = turn.standalone  # what was searched, and what the passages' windows are cut around
             if turn.period_fallback and turn.scope is not None and not guessed and all(h.date for h in turn.hits):
                 turn.period_note = True
                 turn.asked += PERIOD_FALLBACK_NOTE.format(period=turn.scope.resolved.removesuffix("期间"))

@@ -354,6 +354,7 @@ def test_a_bare_day_whose_guessed_year_holds_nothing_is_searched_as_asked_withou
     within, fallback = searcher.calls
     assert within["query"] == "垃圾分类条例是2026年9月1日施行的吗？" and within["date_from"] == "2026-09-01"
     assert fallback["query"] == "垃圾分类条例是9月1日施行的吗？" and answer.period_fallback
+    assert answer.rewritten_query == "垃圾分类条例是9月1日施行的吗？"  # what was searched, not the guess
     read = generator.last_messages[1]["content"]
     assert "问题：垃圾分类条例是9月1日施行的吗？" in read and "没有找到" not in read
     assert [h.chunk.article_id for h in answer.hits] == ["law"]
