@@ -3,7 +3,8 @@
 A sentence counts as supported by a passage when every checkable fact in it (numbers, dates, quoted titles,
 person/place/organisation names) appears in the passage and enough of its wording does too. A citation that
 fails is moved to another numbered passage that passes; when none does, it stays but is marked unverified. A model's
-sentence that adds to the question mostly words none of the passages it read holds is unverified wherever it points.
+sentence that adds to the question mostly words none of the passages it read holds is unverified wherever it points,
+and so is one that gives as X's members what a passage lists beside X.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from assistant.facts import (
     evidence_facts,
     facts_of,
     joint_evidence,
+    members_are_siblings,
     missing_facts,
     missing_kinds,
     name_supported,
@@ -258,10 +260,13 @@ class Attributor:
         return (*kinds, WORDING_KIND) if made_up else kinds
 
     def _made_up(self, sentence: str) -> bool:
-        """Does a reply's sentence add to the question mostly words that no source holds (facts.unread_words)?"""
+        """Does a reply's sentence add to the question mostly words that no source holds (facts.unread_words), or
+        give as X's members what a source lists beside X (facts.members_are_siblings)?"""
         if self._asked is None or self._all is None:
             return False
-        return bool(unread_words(sentence, self._asked, self._all.bigrams))
+        if unread_words(sentence, self._asked, self._all.bigrams):
+            return True
+        return members_are_siblings(sentence, [e.full_text for e in self.evidence.values()])
 
     def _citation(self, n: int, sentence: str, facts: Facts, verified: bool) -> Citation:
         hit = self.evidence[n].hit

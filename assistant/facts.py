@@ -420,3 +420,41 @@ def adds_nothing(question: str, reply: str) -> bool:
         return False
     said = set(_WORD_CHAR.findall(claimed))
     return bool(said) and said <= set(_WORD_CHAR.findall(normalise(question)))
+
+
+# "可回收物包括：厨余垃圾、有害垃圾、其他垃圾": what a sentence says something holds, by the verb that says so
+_HOLDS = re.compile(
+    r"(?P<head>[^，,：:；;。]{2,20}?)(?:都|主要|还|也|则)?(?:包括|包含|是指|指的是|指|分为|分成|有)[：:]?"
+)
+_LISTED = re.compile(r"、|以及|和|及|与|或")
+_CLAUSE = re.compile(r"[，,。；;：:！!？?\n]")
+# what leads or trails an item of a list without being it: "即可回收物", "集贸市场等人员密集场所", "“九小场所”"
+_ITEM_LEAD = re.compile(r"^(?:即|如|例如|比如|像|包括|高度关注|关注)")
+_ITEM_TAIL = re.compile(r"等.*$")
+_ITEM_MARKS = re.compile(r"[“”\"'《》「」\s]")
+
+
+def _items(text: str) -> list[str]:
+    items = (_ITEM_TAIL.sub("", _ITEM_LEAD.sub("", _ITEM_MARKS.sub("", part))) for part in _LISTED.split(text))
+    return [item for item in items if len(item) >= 2]
+
+
+def members_are_siblings(sentence: str, passages: Sequence[str]) -> bool:
+    """Does `sentence` say X holds items that a passage lists beside X, as its siblings, or X itself?
+
+    The small model reads "条例明确将生活垃圾分为四类，即可回收物、有害垃圾、厨余垃圾和其他垃圾" and answers
+    "可回收物包括哪些？" with "可回收物包括：厨余垃圾、有害垃圾、其他垃圾"; of "…人员密集场所以及“九小场所”" it
+    writes "九小场所指学校、医院、…以及“九小场所”". Every word is the source's, and the relation is not."""
+    said = _HOLDS.search(normalise(strip_markers(sentence)))
+    if said is None:
+        return False
+    head = _ITEM_MARKS.sub("", said["head"])
+    members = set(_items(_CLAUSE.split(normalise(strip_markers(sentence))[said.end() :])[0]))
+    if head in members:
+        return True  # a definition that lists its own term defines nothing
+    for passage in passages:
+        for clause in _CLAUSE.split(passage):
+            listed = set(_items(clause))
+            if head in listed and len(members & listed) >= 2:
+                return True
+    return False

@@ -209,6 +209,29 @@ def test_most_of_what_a_reply_adds_to_the_question_must_be_words_it_read(
     assert result.unsupported == (() if verified else ("说法",))
 
 
+def test_a_list_the_source_gives_beside_a_thing_is_not_what_it_holds() -> None:
+    """Seen with the local model: "可回收物包括哪些？" was answered "可回收物包括：厨余垃圾、有害垃圾、其他垃圾[1]。"
+    and "九小场所指哪些地方？" "九小场所指学校、医院、…以及“九小场所”[1]。", both verified: every word is the
+    source's."""
+    kinds = "条例明确将生活垃圾分为四类，即可回收物、有害垃圾、厨余垃圾和其他垃圾。"
+    places = "高度关注学校、医院、养老院、群租房、集贸市场等人员密集场所以及“九小场所”。"
+    evidence = [Evidence(1, _hit("law", kinds, "垃圾分类")), Evidence(2, _hit("safety", places, "安全生产"))]
+    wrong = {
+        "可回收物包括哪些？": "可回收物包括：厨余垃圾、有害垃圾、其他垃圾[1]。",
+        "九小场所指哪些地方？": "九小场所指学校、医院、养老院、群租房、集贸市场等人员密集场所以及“九小场所”[2]。",
+    }
+    for question, reply in wrong.items():
+        result = Attributor(evidence, asked=question).attribute(reply)
+        assert result.unverified and result.unsupported == ("说法",), question
+        assert not Attributor(evidence).attribute(reply).unverified  # a quotation is not read so
+    right = {
+        "垃圾分为哪几类？": "生活垃圾分为可回收物、有害垃圾、厨余垃圾和其他垃圾[1]。",
+        "要关注哪些场所？": "要高度关注学校、医院、养老院等人员密集场所以及“九小场所”[2]。",
+    }
+    for question, reply in right.items():
+        assert not Attributor(evidence, asked=question).attribute(reply).unverified, question
+
+
 def test_a_sentence_answering_for_a_named_subject_needs_a_source_from_an_article_naming_it() -> None:
     """ "乔俊杰提了哪些要求？" was answered with three of his requirements and, fourth, a sentence of the 垃圾分类
     article cited to it: every word of it was that source's, and it is no requirement of his."""

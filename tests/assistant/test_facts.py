@@ -11,6 +11,7 @@ from assistant.facts import (
     evidence_facts,
     facts_of,
     home_area,
+    members_are_siblings,
     missing_facts,
     named_entities,
     unstated_answer,
@@ -148,3 +149,12 @@ def test_a_yes_that_restates_a_yes_or_no_question_answers_it() -> None:
     assert not adds_nothing("条例是否9月1日施行？", "是，条例9月1日施行[1]。")
     assert adds_nothing("垃圾分类条例是9月1日施行的吗？", "垃圾分类条例是9月1日施行的[1]。")  # no yes said
     assert adds_nothing("垃圾分类条例是什么时候施行的？", "是的，垃圾分类条例是施行的[1]。")  # asks no yes or no
+
+
+def test_members_given_are_siblings_only_where_a_passage_lists_them_beside_the_thing() -> None:
+    passages = ["条例明确将生活垃圾分为四类，即可回收物、有害垃圾、厨余垃圾和其他垃圾。", "布置休憩廊架、健身器材等。"]
+    assert members_are_siblings("有害垃圾包括厨余垃圾和其他垃圾[1]。", passages)
+    assert members_are_siblings("图书馆包括阅览室、图书馆[1]。", [])  # its own term among its members
+    assert not members_are_siblings("垃圾分为四类，即可回收物、有害垃圾、厨余垃圾和其他垃圾[1]。", passages)
+    assert not members_are_siblings("口袋公园有休憩廊架、健身器材等设施[1]。", passages)
+    assert not members_are_siblings("可回收物包括厨余垃圾[1]。", passages)  # one item is no list to tell by
