@@ -46,6 +46,7 @@ _QUESTION_WORDS = re.compile("(" + "|".join(FOLLOW_UP_QUESTION_WORDS) + r"|[？?
 _TRAILING_LINKS = re.compile(r"[在是为有的]+$")
 # "几年了", "多少个": a count asked, its measure word and 了 with it: "实施几年了？" is of 实施, not of 实施年了
 # ("哪几类" asks which)
+_LINKED_ASK = re.compile(r"^(?P<topic>[^，,？?\s]{2,}?)(?:有|是|在|为)(?:什么|哪些|哪个|哪里|哪儿|多少|几)")
 _COUNT_ASKED = re.compile(r"(?:(?<!哪)几|多少)[个年次天条项名位家类种批届期]?了?")
 _QUOTED = re.compile(r"《[^》]{1,40}》|“[^”]{2,40}”|「[^」]{2,40}」")
 _TITLE = re.compile(r"《[^》]{1,40}》")
@@ -188,13 +189,23 @@ def salient_phrase(history: History, corpus: Corpus | None = None) -> str:
         if named:
             topic = named
             continue
-        own = _TRAILING_LINKS.sub("", _QUESTION_WORDS.sub("", _COUNT_ASKED.sub("", q)))
+        own = _own_topic(q)
         follows = bool(topic) and (
             refers_back(q, turns[:i]) or (_short(q) and not (corpus is not None and _off_topic(q, topic, corpus)))
         )
         if own and not follows:
             topic = own
     return topic
+
+
+def _own_topic(question: str) -> str:
+    """What a question that stands alone is about: what stands before "有什么", "是什么", "在哪里" ("口袋公园有什么
+    设施？" is of 口袋公园, and "它离哪个社区近？" after it asks about the park), else the question without its
+    question words and the count it asks."""
+    linked = _LINKED_ASK.match(question)
+    if linked:
+        return linked["topic"]
+    return _TRAILING_LINKS.sub("", _QUESTION_WORDS.sub("", _COUNT_ASKED.sub("", question)))
 
 
 def _named_topic(question: str, answer: str) -> str:

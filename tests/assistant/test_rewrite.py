@@ -263,6 +263,15 @@ def test_a_short_question_of_the_same_article_keeps_its_topic() -> None:
     assert rule_rewrite("垃圾分为哪几类？", fireworks, corpus) == "垃圾分为哪几类？"  # another article's words
 
 
+def test_the_topic_of_a_question_asking_what_something_has_is_that_thing() -> None:
+    """Seen in a conversation: "它离哪个社区近？" after "口袋公园有什么设施？" was rewritten "口袋公园有设施离哪个社区
+    近？", and the model answered in those words."""
+    parks = [("口袋公园有什么设施？", "口袋公园有休憩廊架、健身器材等设施[1]。")]
+    assert salient_phrase(parks) == "口袋公园"
+    assert rule_rewrite("它离哪个社区近？", parks) == "口袋公园离哪个社区近？"
+    assert salient_phrase([("乔俊杰提了哪些要求？", "要全力推进…[1]。")]) == "乔俊杰"  # a name, as before
+
+
 def test_an_answers_quoted_phrase_is_not_the_topic_but_its_title_is() -> None:
     assert salient_phrase(ALLIANCE) == "警物联盟"
     assert salient_phrase([("条例什么时候施行？", "《常州市生活垃圾分类管理条例》将于9月1日施行[1]。")]) == (
