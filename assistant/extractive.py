@@ -125,7 +125,7 @@ class ExtractiveAnswerer:
         figure = _DAY if ASKS_FOR_DAY.search(question) else _NUMBER
         counted = _asked_count(question)
         act = "" if wants_credit or _ASKS_WHO.search(question) else _asked_act(question)
-        measured = _asked_quantity(question) if wants_number else ""
+        measured = _asked_quantity(question) if wants_number else ("", "")
         who = _ASKS_WHO.search(question)
         introduced = re.compile(rf"(?:{_POST})(?:[、，]?){re.escape(who['name'])}") if who else None
         scored: list[ScoredSentence] = []
@@ -168,8 +168,10 @@ class ExtractiveAnswerer:
                 if shared < self.min_shared or overlap < self.min_overlap:
                     continue
                 bonus = self.number_bonus if wants_number and figure.search(sentence) else 0.0
-                if measured and measured in sentence:
-                    bonus += self.number_bonus  # the quantity asked for: "…有多少税收？" wants 税收's sentence
+                if measured[1] and measured[1] in sentence:
+                    # the quantity asked for: "…有多少税收？" wants 税收's sentence, and "新能源产业产值是多少？" the
+                    # sentence naming it so over one of another 产值
+                    bonus += self.number_bonus / (1 if measured[0] in sentence else 2)
                 if introduced is not None and introduced.search(sentence):
                     bonus = 2 * self.number_bonus  # the person with their posts: who they are
                 scored.append(ScoredSentence(overlap + bonus, n, sentence))
@@ -247,21 +249,26 @@ def credited(sentence: str) -> tuple[str, ...]:
     return credit[1] if credit else ()
 
 
-def _asked_quantity(question: str) -> str:
-    """The noun whose amount `question` asks: "税收" of "武进高新区有多少税收？" and of "武高新税收是多少？", or ""."""
+def _asked_quantity(question: str) -> tuple[str, str]:
+    """What `question` asks the amount of, with the nouns before it, and its last noun: ("税收", "税收") of
+    "武进高新区有多少税收？" and of "武高新税收是多少？", ("新能源产业产值", "产值") of "2023年武高新新能源产业产值是
+    多少？"; ("", "") when it asks none."""
     words = [(w, f) for w, f in lexicon.pos_tagger().cut(question) if w.strip()]
     for i, (word, _) in enumerate(words):
         if word != "多少":
             continue
         after = words[i + 1] if i + 1 < len(words) else ("", "")
         if after[1] in _QUANTITY_NOUNS and len(after[0]) > 1:
-            return after[0]
+            return after[0], after[0]
         j = i - 1
         while j >= 0 and words[j][0] in _ASKING_LINKS:
             j -= 1
         if j >= 0 and words[j][1] in _QUANTITY_NOUNS and len(words[j][0]) > 1:
-            return words[j][0]
-    return ""
+            start = j
+            while start and words[start - 1][1] in _QUANTITY_NOUNS and len(words[start - 1][0]) > 1:
+                start -= 1
+            return "".join(w for w, _ in words[start : j + 1]), words[j][0]
+    return "", ""
 
 
 _QUANTITY_NOUNS = {"n", "nz", "vn", "eng", "l"}

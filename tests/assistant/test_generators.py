@@ -480,6 +480,16 @@ def test_extractive_quotes_who_did_what_is_asked_over_a_sentence_repeating_the_t
     assert all("盛世麟" not in r.sentence for r in ExtractiveAnswerer().rank("谁主持了警物联盟部署会？", passages))
 
 
+def test_extractive_quotes_the_quantity_asked_for_with_the_nouns_that_name_it(sample_chunks) -> None:
+    """ "2023年武高新新能源产业产值是多少？" quoted the year's sentence on the 总产值 (its 2023 and 武高新 are the
+    question's), not the next one, "…新能源产业产值近1300亿元…", which answers it."""
+    passages = [_paragraph_with(sample_chunks, "新能源产业产值")]
+    best = ExtractiveAnswerer().rank("2023年武高新新能源产业产值是多少？", passages)[0]
+    assert "近1300亿元" in best.sentence
+    best = ExtractiveAnswerer().rank("武高新2023年规上工业总产值是多少？", passages)[0]
+    assert "2000亿元" in best.sentence
+
+
 def test_extractive_quotes_a_count_stated_in_a_measure_word_of_the_same_kind() -> None:
     """ "每证最多可借几本？" of a library's report that says "每证最多可借图书10册" (a test article), over a sentence
     that only repeats the question with some other number."""
