@@ -181,6 +181,9 @@ def is_question(text: str) -> bool:
     return _QUESTION.search(text) is not None
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 @functools.cache
 def _to_simplified() -> Any:
     import opencc  # Apache-2.0; a wheel with its own dictionaries, loaded in a few milliseconds
@@ -192,7 +195,11 @@ def simplified(text: str) -> str:
     """`text` in simplified characters, as the news is written: "喬俊傑強調了什麼？" → "乔俊杰强调了什么？". OpenCC's
     phrases come first, so simplified text comes back as it was (1,390 questions of the evaluation sets and the
     sample page, checked)."""
-    return _to_simplified().convert(text) if text else text
+    if not text:
+        return text
+    if _SURROGATE.search(text):  # half of a pair, as a client's JSON may send: OpenCC cannot encode it
+        text = _SURROGATE.sub("\ufffd", text)
+    return _to_simplified().convert(text)
 
 
 def simplified_history(history: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -10,6 +10,7 @@ import pytest
 from assistant.chat import Assistant
 from assistant.prompts import ANSWER_SYSTEM, SOURCE_CLOSE
 from core.config import Settings
+from core.text import simplified
 from core.types import Article, article_id
 from corpus.chunker import chunk_article
 from tests.support.generators import FakeGenerator
@@ -25,6 +26,7 @@ ODD_QUESTIONS = {
     "whitespace-padded": "   \n\t 口袋公园在哪里？ \n ",
     "emoji": "🙂🙂🙂？",
     "brackets": "[1][2]【3】是什么？",
+    "traditional": "口袋公園在哪裡？",
 }
 
 
@@ -75,7 +77,15 @@ def test_assistant_answers_odd_questions(corpus, name, with_model):
     assert answer.text.strip()
     assert answer.refused or answer.citations
     if with_model and generator.calls:  # the long question reaches the model whole, inside the user message
-        assert ODD_QUESTIONS[name].strip() in generator.last_messages[1]["content"]
+        assert simplified(ODD_QUESTIONS[name].strip()) in generator.last_messages[1]["content"]
+
+
+@pytest.mark.parametrize("with_model", [False, True], ids=["extractive", "generator"])
+def test_assistant_answers_a_question_holding_half_a_surrogate_pair(corpus, with_model):
+    """A client's JSON may carry "\\ud800" alone; it is no character, and the question is read without it."""
+    generator = FakeGenerator(default="资料中没有找到相关信息。") if with_model else None
+    answer = assistant_over(*corpus, generator).ask("口袋公园\ud800在哪里？")
+    assert answer.text.strip() and (answer.refused or answer.citations)
 
 
 @pytest.mark.parametrize("question", ["", "   ", "\n\t"])
