@@ -93,6 +93,7 @@ def test_traditional_characters_are_made_simplified_and_simplified_text_is_left_
     assert simplified("垃圾分類條例什麼時候施行？") == "垃圾分类条例什么时候施行？"
     for text in ("著名作家乔俊杰于2024年9月1日起施行", "乾隆皇帝", "后来的发展", "武进日报", ""):
         assert simplified(text) == text
+    assert simplified("垃圾\ud800分類") == "垃圾\ufffd分类"  # half a surrogate pair is no character
     assert simplified_history([("喬俊傑是誰？", "乔俊杰是区委书记[1]。")]) == [
         ("乔俊杰是谁？", "乔俊杰是区委书记[1]。")
     ]
