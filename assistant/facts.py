@@ -385,9 +385,17 @@ _CONTENT_FLAGS = ("n", "v", "a")  # nouns, verbs, adjectives (names, verbal noun
 def content_words(sentence: str) -> tuple[str, ...]:
     """The words a sentence's claim is made of: Chinese nouns, verbs and adjectives of ≥ 2 characters (jieba's
     tags), markers, report frame and list numbering left out."""
+    return tuple(word for word, _ in _tagged_content(sentence))
+
+
+def _tagged_content(sentence: str) -> list[tuple[str, str]]:
     text = _claimed(LIST_ITEM_START.sub("", sentence))
     tagged = lexicon.pos_tagger().cut(text)
-    return tuple(w for w, flag in tagged if flag.startswith(_CONTENT_FLAGS) and _CONTENT_WORD.fullmatch(w))
+    return [(w, flag) for w, flag in tagged if flag.startswith(_CONTENT_FLAGS) and _CONTENT_WORD.fullmatch(w)]
+
+
+# nouns that frame an answer rather than state it ("…等方面", "收运方式为…", "…的故事")
+_FRAMING_NOUNS = frozenset({"方面", "方式", "情况", "内容", "故事", "事情", "部分", "过程", "方法", "问题"})
 
 
 def unread_words(sentence: str, asked: frozenset[str], read: frozenset[str]) -> tuple[str, ...]:
@@ -398,9 +406,15 @@ def unread_words(sentence: str, asked: frozenset[str], read: frozenset[str]) -> 
     "违反了垃圾分类条例将面临罚款" after "违反了会怎么样？": the one word it adds, 罚款, is in no source. A reply may
     frame its answer in a word of its own ("…的故事", "收运方式为…"); its substance must come from what it read.
     """
-    added = [w for w in content_words(sentence) if not bigrams(w) <= asked]
-    unread = tuple(w for w in added if not bigrams(w) <= read)
-    return unread if len(unread) * 2 > len(added) else ()
+    added = [(w, flag) for w, flag in _tagged_content(sentence) if not bigrams(w) <= asked]
+    unread = tuple(w for w, _ in added if not bigrams(w) <= read)
+    if len(unread) * 2 > len(added):
+        return unread
+    # nor may most of the things it names: "有害垃圾应投放到有害垃圾收集容器中" adds 投放 and 收集, which the source
+    # has, and the one thing it names, 容器, which it has not
+    things = [w for w, flag in added if flag.startswith("n") and w not in _FRAMING_NOUNS]
+    unnamed = tuple(w for w in things if w in unread)
+    return unnamed if len(unnamed) * 2 > len(things) else ()
 
 
 _WORD_CHAR = re.compile(r"[\u3400-\u9fff0-9A-Za-z]")

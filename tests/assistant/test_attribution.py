@@ -209,6 +209,20 @@ def test_most_of_what_a_reply_adds_to_the_question_must_be_words_it_read(
     assert result.unsupported == (() if verified else ("说法",))
 
 
+def test_most_of_the_things_a_reply_names_beyond_the_question_must_be_read_too() -> None:
+    """ "有害垃圾怎么处理？" was answered "有害垃圾应投放到有害垃圾收集容器中[1]。": its verbs 投放 and 收集 are the
+    source's, so most of its words were read, and the one thing it names, 容器, is in no passage."""
+    text = (
+        "加强生活垃圾分类投放、收集、运输和处理的全过程管理。"
+        "条例明确将生活垃圾分为四类，即可回收物、有害垃圾、厨余垃圾和其他垃圾。"
+    )
+    evidence = [Evidence(1, _hit("law", text, "垃圾分类"))]
+    made_up = Attributor(evidence, asked="有害垃圾怎么处理？").attribute("有害垃圾应投放到有害垃圾收集容器中[1]。")
+    assert made_up.unverified and made_up.unsupported == ("说法",)
+    named = Attributor(evidence, asked="垃圾怎么管理？").attribute("垃圾实行分类投放、收集和处理的全过程管理[1]。")
+    assert not named.unverified  # what it names (管理, 过程) the source names
+
+
 def test_a_list_the_source_gives_beside_a_thing_is_not_what_it_holds() -> None:
     """Seen with the local model: "可回收物包括哪些？" was answered "可回收物包括：厨余垃圾、有害垃圾、其他垃圾[1]。"
     and "九小场所指哪些地方？" "九小场所指学校、医院、…以及“九小场所”[1]。", both verified: every word is the
