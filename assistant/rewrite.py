@@ -420,6 +420,11 @@ def _pronouns_in(text: str) -> set[str]:
     return {p for p in (*_STANDALONE, *_DETERMINERS) if p in masked}
 
 
+def _names(text: str) -> list[str]:
+    """The nouns and names of two or more characters in `text`: what it is about."""
+    return [w for w, f in _tagged(text) if f in {"n", "nz", "vn"} | _SWAPPED_NAMES and len(w) > 1]
+
+
 def _unresolved(question: str, candidate: str) -> bool:
     """Did the model leave a pronoun or the ellipsis in place, drop a noun of the question, or answer the question
     instead of asking it?
@@ -432,6 +437,8 @@ def _unresolved(question: str, candidate: str) -> bool:
         return True
     if any(w not in candidate for w, f in _tagged(question) if f in {"n", "nz"} | _SWAPPED_NAMES and len(w) > 1):
         return True  # "税收多少？" → "武高新去年规上工业总产值多少？": the last question again, not this one
+    if not _names(question) and not _names(candidate):
+        return True  # "是9月1日吗？" → "是2024年9月1日吗？": a question naming nothing still names nothing
     elliptical = _ELLIPSIS.match(question.strip())
     if elliptical and (elliptical["topic"] not in candidate or elliptical["topic"] + "呢" in candidate):
         return True  # "那罚款呢？" → "垃圾分类条例何时实施？" forgot the topic; "…，那罚款呢？" kept the ellipsis

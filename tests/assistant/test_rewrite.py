@@ -272,6 +272,16 @@ def test_the_topic_of_a_question_asking_what_something_has_is_that_thing() -> No
     assert salient_phrase([("乔俊杰提了哪些要求？", "要全力推进…[1]。")]) == "乔俊杰"  # a name, as before
 
 
+def test_a_model_rewrite_that_still_names_nothing_falls_back_to_the_rules() -> None:
+    """Seen with the local model: "是9月1日吗？" after a question on the 条例 came back "是2024年9月1日吗？", its topic
+    dropped, and was judged 0.815 and refused."""
+    history = [("垃圾分类条例什么时候施行？", "垃圾分类条例将于2024年9月1日起施行[1]。")]
+    query = rewrite("是9月1日吗？", history, FakeGenerator(["是2024年9月1日吗？"]))
+    assert query == rule_rewrite("是9月1日吗？", history) == "垃圾分类条例施行 是9月1日吗？"
+    named = rewrite("是9月1日吗？", history, FakeGenerator(["垃圾分类条例是9月1日施行的吗？"]))
+    assert named == "垃圾分类条例是9月1日施行的吗？"
+
+
 def test_an_answers_quoted_phrase_is_not_the_topic_but_its_title_is() -> None:
     assert salient_phrase(ALLIANCE) == "警物联盟"
     assert salient_phrase([("条例什么时候施行？", "《常州市生活垃圾分类管理条例》将于9月1日施行[1]。")]) == (
