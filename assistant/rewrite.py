@@ -44,9 +44,10 @@ _NOT_PRONOUNS = re.compile(
 _QUESTION_WORDS = re.compile("(" + "|".join(FOLLOW_UP_QUESTION_WORDS) + r"|[？?。！!，,\s])")
 # what is left of "口袋公园在哪里？", "条例是…" once the question word goes: no part of the topic
 _TRAILING_LINKS = re.compile(r"[在是为有的]+$")
+# "口袋公园有什么设施？": what stands before a link and the question word is what the question is about
+_LINKED_ASK = re.compile(r"^(?P<topic>[^，,？?\s]{2,}?)(?:有|是|在|为)(?:什么|哪些|哪个|哪里|哪儿|多少|几)")
 # "几年了", "多少个": a count asked, its measure word and 了 with it: "实施几年了？" is of 实施, not of 实施年了
 # ("哪几类" asks which)
-_LINKED_ASK = re.compile(r"^(?P<topic>[^，,？?\s]{2,}?)(?:有|是|在|为)(?:什么|哪些|哪个|哪里|哪儿|多少|几)")
 _COUNT_ASKED = re.compile(r"(?:(?<!哪)几|多少)[个年次天条项名位家类种批届期]?了?")
 _QUOTED = re.compile(r"《[^》]{1,40}》|“[^”]{2,40}”|「[^」]{2,40}」")
 _TITLE = re.compile(r"《[^》]{1,40}》")
@@ -420,9 +421,13 @@ def _pronouns_in(text: str) -> set[str]:
     return {p for p in (*_STANDALONE, *_DETERMINERS) if p in masked}
 
 
-def _names(text: str) -> list[str]:
-    """The nouns and names of two or more characters in `text`: what it is about."""
-    return [w for w, f in _tagged(text) if f in {"n", "nz", "vn"} | _SWAPPED_NAMES and len(w) > 1]
+_NAMING = frozenset({"n", "nz"} | _SWAPPED_NAMES)  # a question's nouns and names, which its rewrite must keep
+_ABOUT = _NAMING | {"vn"}  # and its verbal nouns: what a text names at all
+
+
+def _names(tagged: list[tuple[str, str]], flags: frozenset[str]) -> list[str]:
+    """The words of two or more characters of `tagged` whose tags are in `flags`."""
+    return [w for w, f in tagged if f in flags and len(w) > 1]
 
 
 def _unresolved(question: str, candidate: str) -> bool:
@@ -435,9 +440,10 @@ def _unresolved(question: str, candidate: str) -> bool:
     """
     if _pronouns_in(candidate):  # kept from the question, or brought in: "那罚款呢？" → "该条例何时实施罚款？"
         return True
-    if any(w not in candidate for w, f in _tagged(question) if f in {"n", "nz"} | _SWAPPED_NAMES and len(w) > 1):
+    asked = _tagged(question)
+    if any(w not in candidate for w in _names(asked, _NAMING)):
         return True  # "税收多少？" → "武高新去年规上工业总产值多少？": the last question again, not this one
-    if not _names(question) and not _names(candidate):
+    if not _names(asked, _ABOUT) and not _names(_tagged(candidate), _ABOUT):
         return True  # "是9月1日吗？" → "是2024年9月1日吗？": a question naming nothing still names nothing
     elliptical = _ELLIPSIS.match(question.strip())
     if elliptical and (elliptical["topic"] not in candidate or elliptical["topic"] + "呢" in candidate):
