@@ -124,9 +124,10 @@ class ExtractiveAnswerer:
         wants_number = bool(ASKS_FOR_NUMBER.search(question))
         figure = _DAY if ASKS_FOR_DAY.search(question) else _NUMBER
         counted = _asked_count(question)
-        act = "" if wants_credit or _ASKS_WHO.search(question) else _asked_act(question)
-        measured = _asked_quantity(question) if wants_number else ("", "")
         who = _ASKS_WHO.search(question)
+        words = [(w, f) for w, f in lexicon.pos_tagger().cut(question) if w.strip()]
+        act = "" if wants_credit or who else _asked_act(words)
+        measured = _asked_quantity(words) if wants_number else ("", "")
         introduced = re.compile(rf"(?:{_POST})(?:[、，]?){re.escape(who['name'])}") if who else None
         scored: list[ScoredSentence] = []
         seen: set[str] = set()
@@ -190,10 +191,9 @@ class ExtractiveAnswerer:
         return f"{body}[{n}]{end}"
 
 
-def _asked_act(question: str) -> str:
-    """What `question` asks who did: the verb after its 谁 ("参加" of "谁参加了会议？" and of "哪位区领导参加了…？"),
-    or ""."""
-    words = [(w, f) for w, f in lexicon.pos_tagger().cut(question) if w.strip()]
+def _asked_act(words: list[tuple[str, str]]) -> str:
+    """What a question (its tagged `words`) asks who did: the verb after its 谁 ("参加" of "谁参加了会议？" and of
+    "哪位区领导参加了…？"), or ""."""
     at = next((i for i, (w, f) in enumerate(words) if f == "r" and w in _ASKS_PERSON), None)
     if at is None or (words[at][0] == "哪些" and words[at + 1 : at + 2] != [("人", "n")]):
         return ""
@@ -249,11 +249,10 @@ def credited(sentence: str) -> tuple[str, ...]:
     return credit[1] if credit else ()
 
 
-def _asked_quantity(question: str) -> tuple[str, str]:
-    """What `question` asks the amount of, with the nouns before it, and its last noun: ("税收", "税收") of
-    "武进高新区有多少税收？" and of "武高新税收是多少？", ("新能源产业产值", "产值") of "2023年武高新新能源产业产值是
-    多少？"; ("", "") when it asks none."""
-    words = [(w, f) for w, f in lexicon.pos_tagger().cut(question) if w.strip()]
+def _asked_quantity(words: list[tuple[str, str]]) -> tuple[str, str]:
+    """What a question (its tagged `words`) asks the amount of, with the nouns before it, and its last noun:
+    ("税收", "税收") of "武进高新区有多少税收？" and of "武高新税收是多少？", ("新能源产业产值", "产值") of
+    "2023年武高新新能源产业产值是多少？"; ("", "") when it asks none."""
     for i, (word, _) in enumerate(words):
         if word != "多少":
             continue
