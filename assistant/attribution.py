@@ -266,7 +266,11 @@ class Attributor:
             return False
         if unread_words(sentence, self._asked, self._all.bigrams):
             return True
-        return members_are_siblings(sentence, [e.full_text for e in self.evidence.values()])
+        return members_are_siblings(sentence, self._texts)
+
+    @cached_property
+    def _texts(self) -> list[str]:
+        return [e.full_text for e in self.evidence.values()]
 
     def _citation(self, n: int, sentence: str, facts: Facts, verified: bool) -> Citation:
         hit = self.evidence[n].hit

@@ -459,11 +459,12 @@ def members_are_siblings(sentence: str, passages: Sequence[str]) -> bool:
     The small model reads "条例明确将生活垃圾分为四类，即可回收物、有害垃圾、厨余垃圾和其他垃圾" and answers
     "可回收物包括哪些？" with "可回收物包括：厨余垃圾、有害垃圾、其他垃圾"; of "…人员密集场所以及“九小场所”" it
     writes "九小场所指学校、医院、…以及“九小场所”". Every word is the source's, and the relation is not."""
-    said = _HOLDS.search(normalise(strip_markers(sentence)))
+    text = normalise(strip_markers(sentence))
+    said = _HOLDS.search(text)
     if said is None:
         return False
     head = _ITEM_MARKS.sub("", said["head"])
-    members = set(_items(_CLAUSE.split(normalise(strip_markers(sentence))[said.end() :])[0]))
+    members = set(_items(_CLAUSE.split(text[said.end() :])[0]))
     if head in members:
         return True  # a definition that lists its own term defines nothing
     for passage in passages:
