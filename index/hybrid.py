@@ -217,12 +217,8 @@ class Searcher:
             self._ensure_loaded()
             if not beside:
                 return self._holds(tuple(terms))
-            key = (*terms, "", *beside)  # "" is no term: it parts the two lists
-            if key not in self._held:
-                if len(self._held) >= HELD_CACHE:
-                    self._held.clear()
-                self._held[key] = self._beside(terms, beside)
-            return self._held[key]
+            # "" is no term: it parts the two lists
+            return self._remembered((*terms, "", *beside), lambda: self._beside(terms, beside))
 
     def _beside(self, terms: Sequence[str], beside: Sequence[str]) -> bool:
         chunks = self.store.chunks_by_id(self.keyword.holding(terms, 4 * HELD_ARTICLES))
@@ -235,12 +231,15 @@ class Searcher:
         return False
 
     def _holds(self, terms: tuple[str, ...]) -> bool:
-        """keyword.holds, remembered until the indexes change: a follow-up asks about the same topic many times."""
-        if terms not in self._held:
+        return self._remembered(terms, lambda: self.keyword.holds(terms))
+
+    def _remembered(self, key: tuple[str, ...], lookup: Callable[[], bool]) -> bool:
+        """A keyword lookup, remembered until the indexes change: a follow-up asks about the same topic many times."""
+        if key not in self._held:
             if len(self._held) >= HELD_CACHE:
                 self._held.clear()
-            self._held[terms] = self.keyword.holds(terms)
-        return self._held[terms]
+            self._held[key] = lookup()
+        return self._held[key]
 
     def candidates(
         self, query: str, n: int, *, mode: str = "hybrid", allowed: set[int] | None = None
