@@ -588,20 +588,21 @@ class Assistant:
             if self.searcher is None:
                 raise ValueError("no searcher: pass `context` passages or build the Assistant with a searcher")
             opts = self.settings.answer
+            # a year only guessed for a bare "9月1日" that found nothing is dropped: the question is searched as
+            # asked, and the model is told of no period, which nobody asked about
+            guessed = turn.scope is not None and turn.scope.guessed_year
             turn.hits, turn.period_fallback = search_period(
                 self.searcher,
                 turn.query,
                 turn.scope,
                 k=opts.max_passages,
                 min_dense_score=opts.min_dense_score,
-                as_asked=turn.standalone,
+                fallback_query=turn.standalone if guessed else "",
             )
-            # the note says the sources were published at other dates: untrue of undated ones (search snippets,
-            # files without dates), and read as "the sources cannot answer" by a small model; and no period was
-            # asked where its year was only a guess ("9月1日")
-            guessed = turn.scope is not None and turn.scope.guessed_year
             if turn.period_fallback and guessed:
                 turn.query = turn.standalone  # what was searched, and what the passages' windows are cut around
+            # the note says the sources were published at other dates: untrue of undated ones (search snippets,
+            # files without dates), and read as "the sources cannot answer" by a small model
             if turn.period_fallback and turn.scope is not None and not guessed and all(h.date for h in turn.hits):
                 turn.period_note = True
                 turn.asked += PERIOD_FALLBACK_NOTE.format(period=turn.scope.resolved.removesuffix("期间"))

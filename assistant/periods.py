@@ -39,13 +39,12 @@ def covered_dates(hits: Sequence[Hit], limit: int = 3) -> list[str]:
 
 
 def search_period(
-    searcher: Any, query: str, scope: TimeScope | None, *, k: int, min_dense_score: float, as_asked: str = ""
+    searcher: Any, query: str, scope: TimeScope | None, *, k: int, min_dense_score: float, fallback_query: str = ""
 ) -> tuple[list[Hit], bool]:
     """Search, within the period the question names when that period holds a relevant passage.
 
-    Also says whether the question named a period but the hits come from outside it (the unfiltered fallback).
-    `as_asked`, the question before its time words were resolved, is what the fallback searches when the period's
-    year was a guess (TimeScope.guessed_year): the guess found nothing, and its year is no word of the question.
+    Also says whether the question named a period but the hits come from outside it (the unfiltered fallback,
+    which searches `fallback_query` when one is given, else `query`).
     """
     recent = scope.prefer_recent if scope is not None else any(w in query for w in _RECENT_WORDS)
     if scope is not None and (scope.first or scope.last):
@@ -55,7 +54,9 @@ def search_period(
         # and an article that speaks about the period counts for it, whenever it was published (announcements),
         # or about the days to come that a bare "9月1日" may mean as well
         spans = [(scope.first, scope.last)] if scope.first and scope.last else []
-        about = [(first.isoformat(), last.isoformat()) for first, last in [*spans, *filter(None, [scope.upcoming])]]
+        if scope.upcoming:
+            spans.append(scope.upcoming)
+        about = [(first.isoformat(), last.isoformat()) for first, last in spans]
         hits = list(
             searcher.search(
                 query, k=k, date_from=date_from, date_to=date_to, prefer_recent=recent, undated=True, about=about
@@ -64,6 +65,5 @@ def search_period(
         dense = [h.scores["dense"] for h in hits if "dense" in h.scores]
         if hits and (not dense or max(dense) >= min_dense_score):
             return hits, False
-        unguessed = as_asked if scope.guessed_year and as_asked else query
-        return list(searcher.search(unguessed, k=k, prefer_recent=recent)), True
+        return list(searcher.search(fallback_query or query, k=k, prefer_recent=recent)), True
     return list(searcher.search(query, k=k, prefer_recent=recent)), False
